@@ -1,0 +1,17 @@
+// The real clock: wall time in ns (ms resolution plus a monotonic sub-ms part), monotonic ms.
+
+import type { Clock } from "../ports/clock.ts";
+
+const originWallMs = Date.now();
+const originPerf = performance.now();
+
+export const systemClock: Clock = {
+  nowNs() {
+    const elapsed = performance.now() - originPerf;
+    const wallMs = originWallMs + elapsed;
+    return BigInt(Math.floor(wallMs)) * 1_000_000n + BigInt(Math.floor((wallMs % 1) * 1_000_000));
+  },
+  monotonicMs() {
+    return performance.now();
+  },
+};

@@ -1,0 +1,57 @@
+// SHA-256 for checksums and Merkle hashes. node:crypto (native in Bun, Deno and Node) on hot paths;
+// @noble/hashes as the portable fallback and the test oracle. Never one call per point: callers feed
+// batched bytes.
+
+import * as nodeCrypto from "node:crypto";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+
+export interface Sha256Hasher {
+  update(bytes: Uint8Array): Sha256Hasher;
+  digest(): Uint8Array;
+}
+
+function nativeHasher(): Sha256Hasher {
+  const h = nodeCrypto.createHash("sha256");
+  const self: Sha256Hasher = {
+    update(bytes) {
+      h.update(bytes);
+      return self;
+    },
+    digest() {
+      const d = h.digest();
+      return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    },
+  };
+  return self;
+}
+
+export function nobleHasher(): Sha256Hasher {
+  const h = nobleSha256.create();
+  const self: Sha256Hasher = {
+    update(bytes) {
+      h.update(bytes);
+      return self;
+    },
+    digest: () => h.digest(),
+  };
+  return self;
+}
+
+const hasNative = typeof nodeCrypto.createHash === "function";
+
+export function createSha256(): Sha256Hasher {
+  return hasNative ? nativeHasher() : nobleHasher();
+}
+
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return createSha256().update(bytes).digest();
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += bytes[i]!.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** SHA-256 of the empty input: the checksum of a window with no points. */
+export const EMPTY_SHA256_HEX = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -1,0 +1,58 @@
+// `soltix node --config FILE`: loads config (file < env < flags), starts the storage node, serves it
+// and shuts down cleanly on SIGINT/SIGTERM.
+
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { SoltixError, errorMessage } from "../base/errors.ts";
+import { loadConfig, type NodeConfig } from "../config/config.ts";
+import { jsonLogger } from "../ports/logger.ts";
+import { nodeFileSystem } from "../adapters/node-fs.ts";
+import { systemClock } from "../adapters/system-clock.ts";
+import { startNode } from "../app/node.ts";
+import type { ParsedArgs } from "./args.ts";
+
+export interface Serve {
+  (fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): { port: number; stop(): Promise<void> };
+}
+
+export function configFromArgs(args: ParsedArgs, env: Record<string, string | undefined>): NodeConfig {
+  const flags = new Map(args.flags);
+  const file = flags.get("config");
+  flags.delete("config");
+  let yaml: { doc: unknown; file: string } | undefined;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new SoltixError("invalid_argument", `config: cannot read --config ${file}: ${errorMessage(e)}`);
+    }
+    try {
+      yaml = { doc: parseYaml(text), file };
+    } catch (e) {
+      throw new SoltixError("invalid_argument", `config: ${file} is not valid YAML: ${errorMessage(e)}`);
+    }
+  }
+  return loadConfig({ ...(yaml === undefined ? {} : { yaml }), env, flags });
+}
+
+export async function runNode(args: ParsedArgs, env: Record<string, string | undefined>, serve: Serve): Promise<void> {
+  const config = configFromArgs(args, env);
+  const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), config.log.level, { node: config.node.id });
+  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger });
+  const served = serve(node.app.fetch, config.server.host, config.server.port);
+  logger.log("info", "node: listening", { host: config.server.host, port: served.port, data_dir: config.storage.dataDir });
+  // A machine-readable line on stdout so scripts can learn the port (port 0 = any free port).
+  process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: served.port })}\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log("info", "node: stopping", { signal });
+    await served.stop();
+    await node.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}

@@ -1,0 +1,220 @@
+// Configuration: one table of keys (the Soltix YAML layout), each with a type, a default and a range.
+// Sources, weakest first: defaults < YAML file < SOLTIX_* environment < --key.path flags. Anything
+// unknown or out of range fails at startup with the key, the value and what is allowed.
+
+import { SoltixError } from "../base/errors.ts";
+import { LIMITS } from "../base/limits.ts";
+import { parseDurationMs } from "../base/time.ts";
+
+type KeyType =
+  | { t: "string"; nonEmpty?: boolean; re?: RegExp; reText?: string }
+  | { t: "int"; min: number; max: number }
+  | { t: "bool" }
+  | { t: "duration"; minMs: number; maxMs: number }
+  | { t: "enum"; values: readonly string[] }
+  | { t: "list" };
+
+type Value = string | number | boolean | string[];
+
+interface KeySpec {
+  readonly path: string;
+  readonly type: KeyType;
+  readonly def: Value;
+  readonly help: string;
+}
+
+const DAY_MS = 86_400_000;
+
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { path: "node.id", type: { t: "string", nonEmpty: true, re: /^[A-Za-z0-9_.-]{1,64}$/, reText: "1-64 of [A-Za-z0-9_.-]" }, def: "storage-1", help: "node identity (etcd key, queue subject)" },
+  { path: "node.address", type: { t: "string" }, def: "", help: "host:port peers and routers dial (default: server.host:server.port)" },
+  { path: "server.host", type: { t: "string", nonEmpty: true }, def: "127.0.0.1", help: "listen address" },
+  { path: "server.port", type: { t: "int", min: 0, max: 65535 }, def: 7001, help: "Connect-RPC + HTTP port (0 = any free port)" },
+  { path: "storage.data_dir", type: { t: "string", nonEmpty: true }, def: "./data/storage-1", help: "WAL, segments, quarantine" },
+  { path: "storage.memstore_bytes_max", type: { t: "int", min: 1024 * 1024, max: 16 * 1024 ** 3 }, def: LIMITS.memstoreBytesDefault, help: "memory store budget before a flush" },
+  { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 1024 * 1024, max: 64 * 1024 ** 3 }, def: LIMITS.segmentCacheBytesMax, help: "decoded segments kept in memory" },
+  { path: "storage.sync.enabled", type: { t: "bool" }, def: true, help: "replica sync on/off" },
+  { path: "storage.sync.startup_sync", type: { t: "bool" }, def: true, help: "catch up from replicas at start" },
+  { path: "storage.sync.startup_timeout", type: { t: "duration", minMs: 1000, maxMs: DAY_MS }, def: "5m", help: "startup sync time limit" },
+  { path: "storage.sync.sync_batch_size", type: { t: "int", min: 1, max: LIMITS.pageSizeMax }, def: 1000, help: "points per sync batch" },
+  { path: "storage.sync.max_concurrent_syncs", type: { t: "int", min: 1, max: 64 }, def: 5, help: "groups synced at once" },
+  { path: "storage.sync.anti_entropy.enabled", type: { t: "bool" }, def: true, help: "periodic replica comparison" },
+  { path: "storage.sync.anti_entropy.interval", type: { t: "duration", minMs: 1000, maxMs: 7 * DAY_MS }, def: "1h", help: "anti-entropy period" },
+  { path: "storage.sync.anti_entropy.batch_size", type: { t: "int", min: 1, max: 1_000_000 }, def: 10000, help: "points per repair batch" },
+  { path: "replication.factor", type: { t: "int", min: 1, max: 16 }, def: 3, help: "replicas per group" },
+  { path: "replication.strategy", type: { t: "enum", values: ["sync", "async"] }, def: "async", help: "when the router acknowledges" },
+  { path: "replication.min_replicas_for_write", type: { t: "int", min: 1, max: 16 }, def: 1, help: "durable copies before a sync ack" },
+  { path: "coordinator.total_groups", type: { t: "int", min: 1, max: LIMITS.totalGroupsMax }, def: 256, help: "number of groups (fixed for a data dir)" },
+  { path: "etcd.endpoints", type: { t: "list" }, def: [], help: "etcd URLs; empty = embedded metadata" },
+  { path: "queue.type", type: { t: "enum", values: ["direct", "nats"] }, def: "direct", help: "write fan-out transport" },
+  { path: "queue.url", type: { t: "string" }, def: "", help: "nats://host:port when queue.type is nats" },
+  { path: "auth.token_file", type: { t: "string" }, def: "", help: "bearer token file for inter-node and admin calls" },
+  { path: "log.level", type: { t: "enum", values: ["debug", "info", "warn", "error"] }, def: "info", help: "log verbosity" },
+];
+
+const SPEC_BY_PATH = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
+
+export interface NodeConfig {
+  node: { id: string; address: string };
+  server: { host: string; port: number };
+  storage: {
+    dataDir: string;
+    memstoreBytesMax: number;
+    segmentCacheBytesMax: number;
+    sync: {
+      enabled: boolean;
+      startupSync: boolean;
+      startupTimeoutMs: number;
+      syncBatchSize: number;
+      maxConcurrentSyncs: number;
+      antiEntropy: { enabled: boolean; intervalMs: number; batchSize: number };
+    };
+  };
+  replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number };
+  coordinator: { totalGroups: number };
+  etcd: { endpoints: string[] };
+  queue: { type: "direct" | "nats"; url: string };
+  auth: { tokenFile: string };
+  log: { level: "debug" | "info" | "warn" | "error" };
+}
+
+function configError(message: string): SoltixError {
+  return new SoltixError("invalid_argument", `config: ${message}`);
+}
+
+export function envName(path: string): string {
+  return `SOLTIX_${path.replace(/\./g, "_").toUpperCase()}`;
+}
+
+/** Coerces a raw value (YAML value, or string from env/flags) to the key's type, with range checks. */
+function coerce(spec: KeySpec, raw: unknown, source: string): Value {
+  const where = `${spec.path} (from ${source})`;
+  const shown = JSON.stringify(raw);
+  const ty = spec.type;
+  switch (ty.t) {
+    case "string": {
+      if (typeof raw !== "string" && typeof raw !== "number") throw configError(`${where} = ${shown}: must be a string`);
+      const s = String(raw);
+      if (ty.nonEmpty === true && s === "") throw configError(`${where}: must not be empty`);
+      if (ty.re !== undefined && s !== "" && !ty.re.test(s)) throw configError(`${where} = ${shown}: must be ${ty.reText ?? ty.re.source}`);
+      return s;
+    }
+    case "int": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (!Number.isSafeInteger(n)) throw configError(`${where} = ${shown}: must be an integer in [${ty.min}, ${ty.max}]`);
+      if (n < ty.min || n > ty.max) throw configError(`${where} = ${n}: out of range [${ty.min}, ${ty.max}]`);
+      return n;
+    }
+    case "bool": {
+      if (typeof raw === "boolean") return raw;
+      if (raw === "true" || raw === "1") return true;
+      if (raw === "false" || raw === "0") return false;
+      throw configError(`${where} = ${shown}: must be true or false`);
+    }
+    case "duration": {
+      const ms = typeof raw === "string" ? parseDurationMs(raw) : undefined;
+      if (ms === undefined) throw configError(`${where} = ${shown}: must be a duration like 500ms, 30s, 5m, 1h`);
+      if (ms < ty.minMs || ms > ty.maxMs) throw configError(`${where} = ${shown}: out of range [${ty.minMs} ms, ${ty.maxMs} ms]`);
+      return raw as string;
+    }
+    case "enum": {
+      if (typeof raw !== "string" || !ty.values.includes(raw)) throw configError(`${where} = ${shown}: must be one of ${ty.values.join(", ")}`);
+      return raw;
+    }
+    case "list": {
+      if (Array.isArray(raw) && raw.every((x) => typeof x === "string")) return raw as string[];
+      if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      throw configError(`${where} = ${shown}: must be a list of strings`);
+    }
+  }
+}
+
+/** Flattens a parsed YAML document into path → value, rejecting unknown keys. */
+function flattenYaml(doc: unknown, file: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const walk = (obj: unknown, prefix: string): void => {
+    if (obj === null || obj === undefined) return;
+    if (typeof obj !== "object" || Array.isArray(obj)) throw configError(`${file}: ${prefix || "document"} must be a mapping`);
+    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+      const path = prefix === "" ? k : `${prefix}.${k}`;
+      if (SPEC_BY_PATH.has(path)) out.set(path, v);
+      else if (CONFIG_KEYS.some((s) => s.path.startsWith(`${path}.`))) walk(v, path);
+      else throw configError(`${file}: unknown key ${path}`);
+    }
+  };
+  walk(doc, "");
+  return out;
+}
+
+export interface ConfigSources {
+  /** Parsed YAML document (already read and parsed), and its file name for messages. */
+  yaml?: { doc: unknown; file: string };
+  env?: Record<string, string | undefined>;
+  /** --key.path value pairs. */
+  flags?: Map<string, string>;
+}
+
+export function loadConfig(src: ConfigSources): NodeConfig {
+  const values = new Map<string, Value>();
+  for (const spec of CONFIG_KEYS) values.set(spec.path, spec.def);
+  if (src.yaml !== undefined) {
+    for (const [path, raw] of flattenYaml(src.yaml.doc, src.yaml.file)) values.set(path, coerce(SPEC_BY_PATH.get(path)!, raw, src.yaml.file));
+  }
+  for (const spec of CONFIG_KEYS) {
+    const v = src.env?.[envName(spec.path)];
+    if (v !== undefined) values.set(spec.path, coerce(spec, v, envName(spec.path)));
+  }
+  for (const [path, raw] of src.flags ?? []) {
+    const spec = SPEC_BY_PATH.get(path);
+    if (spec === undefined) throw configError(`unknown flag --${path}`);
+    values.set(path, coerce(spec, raw, `--${path}`));
+  }
+  const s = (p: string) => values.get(p) as string;
+  const n = (p: string) => values.get(p) as number;
+  const b = (p: string) => values.get(p) as boolean;
+  const d = (p: string) => parseDurationMs(values.get(p) as string)!;
+  const cfg: NodeConfig = {
+    node: { id: s("node.id"), address: s("node.address") },
+    server: { host: s("server.host"), port: n("server.port") },
+    storage: {
+      dataDir: s("storage.data_dir"),
+      memstoreBytesMax: n("storage.memstore_bytes_max"),
+      segmentCacheBytesMax: n("storage.segment_cache_bytes_max"),
+      sync: {
+        enabled: b("storage.sync.enabled"),
+        startupSync: b("storage.sync.startup_sync"),
+        startupTimeoutMs: d("storage.sync.startup_timeout"),
+        syncBatchSize: n("storage.sync.sync_batch_size"),
+        maxConcurrentSyncs: n("storage.sync.max_concurrent_syncs"),
+        antiEntropy: {
+          enabled: b("storage.sync.anti_entropy.enabled"),
+          intervalMs: d("storage.sync.anti_entropy.interval"),
+          batchSize: n("storage.sync.anti_entropy.batch_size"),
+        },
+      },
+    },
+    replication: {
+      factor: n("replication.factor"),
+      strategy: s("replication.strategy") as "sync" | "async",
+      minReplicasForWrite: n("replication.min_replicas_for_write"),
+    },
+    coordinator: { totalGroups: n("coordinator.total_groups") },
+    etcd: { endpoints: values.get("etcd.endpoints") as string[] },
+    queue: { type: s("queue.type") as "direct" | "nats", url: s("queue.url") },
+    auth: { tokenFile: s("auth.token_file") },
+    log: { level: s("log.level") as NodeConfig["log"]["level"] },
+  };
+  if (cfg.replication.minReplicasForWrite > cfg.replication.factor) {
+    throw configError(
+      `replication.min_replicas_for_write = ${cfg.replication.minReplicasForWrite}: must be at most replication.factor (${cfg.replication.factor})`,
+    );
+  }
+  if (cfg.queue.type === "nats" && cfg.queue.url === "") throw configError("queue.url must be set when queue.type is nats");
+  if (cfg.node.address === "") cfg.node.address = `${cfg.server.host}:${cfg.server.port}`;
+  return cfg;
+}
+
+/** One line per key: path, env name, default, help (for --help). */
+export function configHelp(): string {
+  return CONFIG_KEYS.map((k) => `  --${k.path.padEnd(38)} ${envName(k.path).padEnd(42)} default ${JSON.stringify(k.def)}  ${k.help}`).join("\n");
+}

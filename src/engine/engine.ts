@@ -1,0 +1,498 @@
+// The local store of one node: WAL → memory store → segments per (group, UTC day) → compaction.
+// Invariants: a write resolves only after its WAL record is fsynced; a WAL file is removed only after
+// every record in it is inside a durable segment; segments are installed temp → fsync → rename →
+// fsync dir; flushes and compactions run one at a time (single installer). Reads merge memory and
+// segments under LWW, so a key held twice (a crash between install and cleanup) is harmless.
+
+import { assert } from "../base/assert.ts";
+import { SoltixError, errorMessage } from "../base/errors.ts";
+import { LIMITS } from "../base/limits.ts";
+import { EMPTY_SHA256_HEX, createSha256, toHex } from "../base/sha256.ts";
+import { NS_PER_DAY, windowStartNs } from "../base/time.ts";
+import { timeOfEncoding, keyOfEncoding } from "../model/encoding.ts";
+import { groupOf } from "../model/group.ts";
+import { keyParts, type PointRecord } from "../model/point.ts";
+import type { FileSystem } from "../ports/fs.ts";
+import { writeFileDurable } from "../ports/fs.ts";
+import type { Logger } from "../ports/logger.ts";
+import { MemStore, windowId, type MemWindow } from "../memstore/memstore.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, type SegmentMeta, type SegmentView } from "../segment/format.ts";
+import { Wal } from "../wal/wal.ts";
+import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
+import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
+
+/** A point ready to store: its group, sort key and canonical encoding. */
+export interface StoredPoint extends PointRecord {
+  readonly group: number;
+}
+
+export interface EngineOptions {
+  dataDir: string;
+  fs: FileSystem;
+  logger: Logger;
+  totalGroups: number;
+  memstoreBytesMax?: number;
+  segmentsPerWindowMax?: number;
+  segmentCacheBytesMax?: number;
+  walFileBytesMax?: number;
+}
+
+interface SegmentRef {
+  readonly path: string;
+  readonly seq: number;
+  readonly meta: SegmentMeta;
+}
+
+interface WindowSegments {
+  readonly group: number;
+  readonly windowStartNs: bigint;
+  segs: SegmentRef[];
+}
+
+export interface WindowChecksum {
+  sha256Hex: string;
+  pointCount: number;
+}
+
+export interface EngineStats {
+  memstoreBytes: number;
+  memstorePoints: number;
+  segments: number;
+  flushes: number;
+  compactions: number;
+  walAppends: number;
+  walFsyncs: number;
+  quarantined: number;
+}
+
+export interface RecoveryReport {
+  walRecords: number;
+  walPoints: number;
+  walTruncatedBytes: number;
+  segments: number;
+  problems: string[];
+}
+
+const META_FILE = "soltix-data.json";
+const META_VERSION = 1;
+const SEG_RE = /^g(\d+)-d(\d+)-s(\d+)\.seg$/;
+
+function segName(group: number, day: number, seq: number): string {
+  return `g${group}-d${day}-s${String(seq).padStart(12, "0")}.seg`;
+}
+
+export class Engine {
+  private active = new MemStore();
+  private frozen: MemStore[] = [];
+  private readonly windows = new Map<string, WindowSegments>();
+  private readonly lastTime = new Map<number, bigint>();
+  private readonly checksumCache = new Map<string, WindowChecksum>();
+  /** Bumped on every applied write, per window: a checksum computed across a change is not cached. */
+  private readonly writeVersion = new Map<string, number>();
+  private readonly cache = new Map<string, SegmentView>();
+  private cacheBytes = 0;
+  private segSeq = 0;
+  private maintenance: Promise<void> = Promise.resolve();
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  readonly stats = { flushes: 0, compactions: 0, quarantined: 0 };
+  readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
+
+  private readonly segDir: string;
+  private readonly quarantineDir: string;
+  private readonly memstoreBytesMax: number;
+  private readonly segmentsPerWindowMax: number;
+  private readonly segmentCacheBytesMax: number;
+
+  private constructor(private readonly opts: EngineOptions, private wal: Wal) {
+    this.segDir = `${opts.dataDir}/segments`;
+    this.quarantineDir = `${opts.dataDir}/quarantine`;
+    this.memstoreBytesMax = opts.memstoreBytesMax ?? LIMITS.memstoreBytesDefault;
+    this.segmentsPerWindowMax = opts.segmentsPerWindowMax ?? LIMITS.segmentsPerWindowMax;
+    this.segmentCacheBytesMax = opts.segmentCacheBytesMax ?? LIMITS.segmentCacheBytesMax;
+  }
+
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const { fs, dataDir } = opts;
+    await fs.mkdirp(dataDir);
+    await checkDataMeta(fs, dataDir, opts.totalGroups);
+    await fs.mkdirp(`${dataDir}/segments`);
+    await fs.mkdirp(`${dataDir}/quarantine`);
+    const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax);
+    const engine = new Engine(opts, wal);
+    await engine.loadSegmentIndex();
+    engine.recovery.walRecords = recovery.payloads.length;
+    engine.recovery.walTruncatedBytes = recovery.truncatedBytes;
+    engine.recovery.problems.push(...recovery.problems);
+    for (const payload of recovery.payloads) {
+      let encs: Uint8Array[];
+      try {
+        encs = parsePointsPayload(payload);
+      } catch (e) {
+        // CRC-valid but unparsable: written by a buggy or foreign writer. Never apply it.
+        engine.recovery.problems.push(`WAL record not applied: ${errorMessage(e)}`);
+        opts.logger.log("error", "wal: CRC-valid record does not parse; skipped", { error: errorMessage(e) });
+        continue;
+      }
+      for (const enc of encs) {
+        const key = keyOfEncoding(enc);
+        const kp = keyParts(key);
+        engine.applyOne({ group: groupOf(kp.database, kp.collection, kp.id, opts.totalGroups), key, enc });
+        engine.recovery.walPoints++;
+      }
+    }
+    opts.logger.log("info", "engine: recovered", { ...engine.recovery });
+    return engine;
+  }
+
+  private async loadSegmentIndex(): Promise<void> {
+    const { fs, logger } = this.opts;
+    for (const name of await fs.list(this.segDir)) {
+      const path = `${this.segDir}/${name}`;
+      if (name.endsWith(".tmp")) {
+        await fs.remove(path);
+        continue;
+      }
+      const m = SEG_RE.exec(name);
+      if (m === null) continue;
+      const seq = Number(m[3]);
+      this.segSeq = Math.max(this.segSeq, seq);
+      let meta: SegmentMeta;
+      try {
+        meta = decodeSegmentHeader(await fs.readRange(path, 0, SEGMENT_HEADER_BYTES), name);
+        if (meta.group !== Number(m[1]) || meta.windowStartNs / NS_PER_DAY !== BigInt(m[2]!)) {
+          throw new SoltixError("data_loss", `segment ${name}: header names group ${meta.group} window ${meta.windowStartNs}`);
+        }
+      } catch (e) {
+        await this.quarantine(path, name, errorMessage(e));
+        continue;
+      }
+      this.addSegmentRef({ path, seq, meta });
+      this.recovery.segments++;
+    }
+    logger.log("debug", "engine: segment index loaded", { segments: this.recovery.segments });
+  }
+
+  private addSegmentRef(ref: SegmentRef): void {
+    const id = windowId(ref.meta.group, ref.meta.windowStartNs);
+    let w = this.windows.get(id);
+    if (w === undefined) {
+      w = { group: ref.meta.group, windowStartNs: ref.meta.windowStartNs, segs: [] };
+      this.windows.set(id, w);
+    }
+    w.segs.push(ref);
+    if (ref.meta.count > 0) this.noteTime(ref.meta.group, ref.meta.maxTimeNs);
+  }
+
+  private noteTime(group: number, t: bigint): void {
+    const cur = this.lastTime.get(group);
+    if (cur === undefined || t > cur) this.lastTime.set(group, t);
+  }
+
+  private applyOne(p: StoredPoint): void {
+    const t = timeOfEncoding(p.enc);
+    const ws = windowStartNs(t);
+    this.active.put(p.group, ws, p.key, p.enc);
+    const id = windowId(p.group, ws);
+    this.checksumCache.delete(id);
+    this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+    this.noteTime(p.group, t);
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  /** Stores a batch durably. Resolves after the WAL fsync; the points are then readable. */
+  async write(points: readonly StoredPoint[]): Promise<void> {
+    if (this.closed) throw new SoltixError("unavailable", "engine is closed");
+    if (points.length === 0) return;
+    // Backpressure: when memory holds twice the budget (flushes lagging), wait instead of dropping.
+    while (this.active.bytes + this.frozenBytes() >= 2 * this.memstoreBytesMax && this.flushing !== undefined) {
+      await this.flushing;
+    }
+    const record = pointsRecord(points.map((p) => p.enc));
+    await this.wal.append(record, () => {
+      for (const p of points) this.applyOne(p);
+    });
+    if (this.active.bytes >= this.memstoreBytesMax && this.flushing === undefined) void this.flush().catch(() => {});
+  }
+
+  private frozenBytes(): number {
+    let n = 0;
+    for (const m of this.frozen) n += m.bytes;
+    return n;
+  }
+
+  /** Flushes the memory store into segments and drops the WAL files it covered. */
+  flush(): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing;
+    const run = this.serialized(async () => {
+      if (this.active.isEmpty()) return;
+      let snapshot: MemStore | undefined;
+      const newSeq = await this.wal.rotate(() => {
+        snapshot = this.active;
+        this.frozen.push(snapshot);
+        this.active = new MemStore();
+      });
+      assert(snapshot !== undefined, "rotation must freeze the memstore");
+      for (const w of snapshot.windows.values()) await this.writeMemWindow(w);
+      this.frozen = this.frozen.filter((m) => m !== snapshot);
+      await this.wal.removeBefore(newSeq);
+      this.stats.flushes++;
+      for (const w of [...this.windows.values()]) {
+        if (w.segs.length > this.segmentsPerWindowMax) await this.compactWindowNow(w);
+      }
+    });
+    this.flushing = run.finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private serialized(task: () => Promise<void>): Promise<void> {
+    const next = this.maintenance.then(task);
+    this.maintenance = next.catch((e: unknown) => {
+      this.opts.logger.log("error", "engine: maintenance failed", { error: errorMessage(e) });
+    });
+    return next;
+  }
+
+  private async writeMemWindow(w: MemWindow): Promise<void> {
+    const keys = w.sortedKeys();
+    const records: PointRecord[] = keys.map((key) => ({ key, enc: w.map.get(key)! }));
+    // The frozen memstore still holds these points until the flush ends: a key in two sources is
+    // harmless under LWW, a key in none would be a visible loss.
+    this.addSegmentRef(await this.writeSegment(w.group, w.windowStartNs, records));
+  }
+
+  /** Writes a segment file durably; the caller installs the returned ref. */
+  private async writeSegment(group: number, ws: bigint, records: PointRecord[]): Promise<SegmentRef> {
+    const seq = ++this.segSeq;
+    const name = segName(group, Number(ws / NS_PER_DAY), seq);
+    const bytes = encodeSegment(group, ws, records);
+    await writeFileDurable(this.opts.fs, this.segDir, name, bytes);
+    return { path: `${this.segDir}/${name}`, seq, meta: decodeSegmentHeader(bytes, name) };
+  }
+
+  /** Compacts every window with more than one segment into one (LWW kept). */
+  compactAll(): Promise<void> {
+    return this.serialized(async () => {
+      for (const w of [...this.windows.values()]) if (w.segs.length > 1) await this.compactWindowNow(w);
+    });
+  }
+
+  private async compactWindowNow(w: WindowSegments): Promise<void> {
+    const old = [...w.segs];
+    const views: SegmentView[] = [];
+    for (const ref of old) {
+      const v = await this.loadSegment(ref);
+      if (v !== undefined) views.push(v);
+    }
+    const merged = [...mergeSources(views.map(segmentSource))];
+    const ref = await this.writeSegment(w.group, w.windowStartNs, merged);
+    // Swap in one synchronous step so readers see either the old segments or the new one.
+    w.segs = [...w.segs.filter((r) => !old.includes(r)), ref];
+    for (const ref of old) {
+      this.dropCached(ref.path);
+      await this.opts.fs.remove(ref.path);
+    }
+    await this.opts.fs.syncDir(this.segDir);
+    this.stats.compactions++;
+  }
+
+  // ---- segment cache --------------------------------------------------------------------------
+
+  private dropCached(path: string): void {
+    const v = this.cache.get(path);
+    if (v !== undefined) {
+      this.cache.delete(path);
+      this.cacheBytes -= v.memoryBytes();
+    }
+  }
+
+  /** Loads and verifies a segment; a corrupt one is quarantined and undefined is returned. */
+  private async loadSegment(ref: SegmentRef): Promise<SegmentView | undefined> {
+    const hit = this.cache.get(ref.path);
+    if (hit !== undefined) {
+      this.cache.delete(ref.path);
+      this.cache.set(ref.path, hit);
+      return hit;
+    }
+    let view: SegmentView;
+    const name = ref.path.slice(this.segDir.length + 1);
+    try {
+      view = decodeSegment(await this.opts.fs.readFile(ref.path), name);
+    } catch (e) {
+      await this.quarantine(ref.path, name, errorMessage(e));
+      const id = windowId(ref.meta.group, ref.meta.windowStartNs);
+      const w = this.windows.get(id);
+      if (w !== undefined) w.segs = w.segs.filter((r) => r !== ref);
+      this.checksumCache.delete(id);
+      return undefined;
+    }
+    view.keys();
+    this.cache.set(ref.path, view);
+    this.cacheBytes += view.memoryBytes();
+    for (const [p, v] of this.cache) {
+      if (this.cacheBytes <= this.segmentCacheBytesMax || p === ref.path) break;
+      this.cache.delete(p);
+      this.cacheBytes -= v.memoryBytes();
+    }
+    return view;
+  }
+
+  private async quarantine(path: string, name: string, reason: string): Promise<void> {
+    this.stats.quarantined++;
+    this.recovery.problems.push(`quarantined ${name}: ${reason}`);
+    this.opts.logger.log("error", "engine: corrupt segment quarantined", { file: name, reason });
+    try {
+      await this.opts.fs.rename(path, `${this.quarantineDir}/${name}`);
+      await this.opts.fs.syncDir(this.segDir);
+    } catch (e) {
+      this.opts.logger.log("error", "engine: quarantine move failed", { file: name, error: errorMessage(e) });
+    }
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  /** Sorted sources of one window: memory (active and frozen) and its segments. */
+  async windowSources(group: number, ws: bigint): Promise<SortedSource[]> {
+    const id = windowId(group, ws);
+    const sources: SortedSource[] = [];
+    const seg = this.windows.get(id);
+    if (seg !== undefined) {
+      for (const ref of [...seg.segs]) {
+        const v = await this.loadSegment(ref);
+        if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
+      }
+    }
+    // Memory last and after the awaits, so the snapshot is as new as possible.
+    for (const m of [...this.frozen, this.active]) {
+      const w = m.windows.get(id);
+      if (w !== undefined && w.map.size > 0) sources.push(memSource(w));
+    }
+    return sources;
+  }
+
+  /** Window starts holding data for a group, ascending. */
+  windowsOf(group: number): bigint[] {
+    const out = new Set<bigint>();
+    for (const w of this.windows.values()) if (w.group === group && w.segs.length > 0) out.add(w.windowStartNs);
+    for (const m of [...this.frozen, this.active]) for (const w of m.windows.values()) if (w.group === group) out.add(w.windowStartNs);
+    return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Groups holding any data, ascending. */
+  groups(): number[] {
+    const out = new Set<number>();
+    for (const w of this.windows.values()) if (w.segs.length > 0) out.add(w.group);
+    for (const m of [...this.frozen, this.active]) for (const w of m.windows.values()) out.add(w.group);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** Newest point time in the group (0n = no data), from the index: no scan. */
+  lastTimestamp(group: number): bigint {
+    return this.lastTime.get(group) ?? 0n;
+  }
+
+  /** Flat checksum of one window: SHA-256 over the merged canonical encodings in key order. */
+  async windowChecksum(group: number, ws: bigint): Promise<WindowChecksum> {
+    const id = windowId(group, ws);
+    const cached = this.checksumCache.get(id);
+    if (cached !== undefined) return cached;
+    const version = this.writeVersion.get(id) ?? 0;
+    const sources = await this.windowSources(group, ws);
+    let result: WindowChecksum;
+    if (sources.length === 0) {
+      result = { sha256Hex: EMPTY_SHA256_HEX, pointCount: 0 };
+    } else if (sources.length === 1 && this.singleSegmentChecksum(id) !== undefined) {
+      result = this.singleSegmentChecksum(id)!;
+    } else {
+      result = hashRecords(mergeSources(sources));
+    }
+    if ((this.writeVersion.get(id) ?? 0) === version) this.checksumCache.set(id, result);
+    return result;
+  }
+
+  private singleSegmentChecksum(id: string): WindowChecksum | undefined {
+    const w = this.windows.get(id);
+    if (w === undefined || w.segs.length !== 1) return undefined;
+    for (const m of [...this.frozen, this.active]) if (m.windows.has(id)) return undefined;
+    const v = this.cache.get(w.segs[0]!.path);
+    return v === undefined ? undefined : { sha256Hex: v.sha256Hex, pointCount: v.count };
+  }
+
+  /** Merged records of a window in [fromKey, toKey). */
+  async *scanWindow(group: number, ws: bigint, fromKey = "", toKey?: string): AsyncGenerator<PointRecord> {
+    const sources = await this.windowSources(group, ws);
+    yield* mergeSources(sources, fromKey, toKey);
+  }
+
+  get statsSnapshot(): EngineStats {
+    let segments = 0;
+    for (const w of this.windows.values()) segments += w.segs.length;
+    return {
+      memstoreBytes: this.active.bytes + this.frozenBytes(),
+      memstorePoints: this.active.points + this.frozen.reduce((n, m) => n + m.points, 0),
+      segments,
+      flushes: this.stats.flushes,
+      compactions: this.stats.compactions,
+      walAppends: this.wal.stats.appends,
+      walFsyncs: this.wal.stats.fsyncs,
+      quarantined: this.stats.quarantined,
+    };
+  }
+
+  /** Stops accepting writes and waits for background work; does not flush (the WAL is enough). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.maintenance;
+    await this.wal.close();
+  }
+}
+
+/** SHA-256 over concatenated encodings, fed in large batches (never one hash call per point). */
+export function hashRecords(records: Iterable<PointRecord>): WindowChecksum {
+  const BATCH_BYTES = 1 << 20;
+  const hasher = createSha256();
+  const buf = new Uint8Array(BATCH_BYTES);
+  let used = 0;
+  let count = 0;
+  for (const r of records) {
+    count++;
+    const e = r.enc;
+    if (used + e.length > BATCH_BYTES) {
+      hasher.update(buf.subarray(0, used));
+      used = 0;
+      if (e.length > BATCH_BYTES) {
+        hasher.update(e);
+        continue;
+      }
+    }
+    buf.set(e, used);
+    used += e.length;
+  }
+  if (used > 0) hasher.update(buf.subarray(0, used));
+  return { sha256Hex: count === 0 ? EMPTY_SHA256_HEX : toHex(hasher.digest()), pointCount: count };
+}
+
+async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: number): Promise<void> {
+  const names = await fs.list(dataDir);
+  if (names.includes(META_FILE)) {
+    let meta: { version?: unknown; total_groups?: unknown };
+    try {
+      meta = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dataDir}/${META_FILE}`))) as typeof meta;
+    } catch (e) {
+      throw new SoltixError("data_loss", `${dataDir}/${META_FILE} is unreadable: ${errorMessage(e)}`);
+    }
+    if (meta.version !== META_VERSION) throw new SoltixError("failed_precondition", `${dataDir}/${META_FILE}: unknown version ${String(meta.version)}`);
+    if (meta.total_groups !== totalGroups) {
+      throw new SoltixError(
+        "failed_precondition",
+        `coordinator.total_groups is ${totalGroups} but the data in ${dataDir} was written with ${String(meta.total_groups)}; groups would be misplaced`,
+      );
+    }
+    return;
+  }
+  const body = new TextEncoder().encode(JSON.stringify({ version: META_VERSION, total_groups: totalGroups }) + "\n");
+  await writeFileDurable(fs, dataDir, META_FILE, body);
+}

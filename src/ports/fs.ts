@@ -1,0 +1,42 @@
+// The file system as the storage engine needs it. Durability is explicit: nothing is durable until
+// sync() (file data) and syncDir() (a created, renamed or removed name) have resolved. The real
+// implementation is adapters/node-fs.ts; tests and the simulator may supply a crashable one.
+
+export interface AppendFile {
+  /** Appends at the end of the file. */
+  append(bytes: Uint8Array): Promise<void>;
+  /** fsync: data and size are durable once this resolves. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FileSystem {
+  mkdirp(dir: string): Promise<void>;
+  /** Names (not paths) in a directory; [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Reads up to `length` bytes at `position`; fewer at end of file. */
+  readRange(path: string, position: number, length: number): Promise<Uint8Array>;
+  size(path: string): Promise<number>;
+  /** Creates (or truncates) a file for appending. */
+  create(path: string): Promise<AppendFile>;
+  truncate(path: string, length: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  /** fsync of a directory, making created/renamed/removed names in it durable. */
+  syncDir(dir: string): Promise<void>;
+}
+
+/** Writes a whole file durably: temp name → fsync → rename → fsync directory. */
+export async function writeFileDurable(fs: FileSystem, dir: string, name: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${dir}/${name}.tmp`;
+  const f = await fs.create(tmp);
+  try {
+    await f.append(bytes);
+    await f.sync();
+  } finally {
+    await f.close();
+  }
+  await fs.rename(tmp, `${dir}/${name}`);
+  await fs.syncDir(dir);
+}

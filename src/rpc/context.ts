@@ -1,0 +1,14 @@
+// What the RPC services need from the node: its engine, identity, limits and clock.
+
+import type { Engine } from "../engine/engine.ts";
+import type { Clock, VersionStamper } from "../ports/clock.ts";
+import type { Logger } from "../ports/logger.ts";
+
+export interface NodeContext {
+  readonly nodeId: string;
+  readonly engine: Engine;
+  readonly totalGroups: number;
+  readonly stamper: VersionStamper;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}

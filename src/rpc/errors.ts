@@ -1,0 +1,72 @@
+// The one place where error kinds become Connect codes. Handlers throw SoltixErrors (or let
+// assertion bugs escape); this interceptor turns them into ConnectErrors and logs internal ones.
+
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { SoltixError, type ErrorKind, errorMessage } from "../base/errors.ts";
+import type { Logger } from "../ports/logger.ts";
+
+const CODE_OF: Record<ErrorKind, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  resource_exhausted: Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
+  deadline_exceeded: Code.DeadlineExceeded,
+  failed_precondition: Code.FailedPrecondition,
+  unauthenticated: Code.Unauthenticated,
+  internal: Code.Internal,
+};
+
+export function codeOfKind(kind: ErrorKind): Code {
+  return CODE_OF[kind];
+}
+
+export function toConnectError(e: unknown, logger: Logger, procedure: string): ConnectError {
+  if (e instanceof ConnectError) return e;
+  if (e instanceof SoltixError) return new ConnectError(e.message, CODE_OF[e.kind]);
+  logger.log("error", "rpc: internal error", { procedure, error: errorMessage(e), stack: e instanceof Error ? e.stack : undefined });
+  return new ConnectError(`internal error: ${errorMessage(e)}`, Code.Internal);
+}
+
+/** Maps every error thrown by a handler (unary or streaming) to a Connect error. */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const procedure = req.method.name;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const message = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* message;
+          } catch (e) {
+            throw toConnectError(e, logger, procedure);
+          }
+        })(),
+      };
+    } catch (e) {
+      throw toConnectError(e, logger, procedure);
+    }
+  };
+}
+
+/** Bounds every unary call by a server-side deadline. */
+export function deadlineInterceptor(unaryDeadlineMs: number): Interceptor {
+  return (next) => async (req) => {
+    if (req.stream) return next(req);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SoltixError("deadline_exceeded", `${req.method.name} did not finish within ${unaryDeadlineMs} ms (server deadline)`)),
+        unaryDeadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([next(req), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

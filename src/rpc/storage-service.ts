@@ -1,0 +1,114 @@
+// StorageService: Write (validate → stamp → encode → WAL fsync → memory) and Query (paged reads
+// that merge memory and segments). Limits are checked before any work is done.
+
+import type { ServiceImpl } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { invalidArgument, resourceExhausted } from "../base/errors.ts";
+import { LIMITS } from "../base/limits.ts";
+import { NS_PER_DAY, TIME_MAX_NS, windowStartNs } from "../base/time.ts";
+import { groupOf } from "../model/group.ts";
+import { seriesPrefix } from "../model/point.ts";
+import { validateId, validateName, validateTimeNs } from "../model/validate.ts";
+import type { StoredPoint } from "../engine/engine.ts";
+import { StorageService, QueryResponseSchema } from "../gen/soltix/v1/storage_pb.ts";
+import type { Point as PbPoint } from "../gen/soltix/v1/point_pb.ts";
+import { pointFromProto, pointToProtoFromEncoding, storedFromPoint } from "./convert.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import type { NodeContext } from "./context.ts";
+
+/** Validates and converts a Write batch (shared by the RPC and, later, the queue consumer). */
+export function storedFromWireBatch(points: readonly PbPoint[], ctx: NodeContext): StoredPoint[] {
+  if (points.length === 0) throw invalidArgument("points", "must hold at least one point");
+  if (points.length > LIMITS.writeBatchPointsMax) {
+    throw resourceExhausted("points", `${points.length} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
+  }
+  const stamp = () => ctx.stamper.next();
+  const out = new Array<StoredPoint>(points.length);
+  for (let i = 0; i < points.length; i++) {
+    out[i] = storedFromPoint(pointFromProto(`points[${i}]`, points[i]!, stamp), ctx.totalGroups);
+  }
+  return out;
+}
+
+/** Time range [start, end) of a request; end 0 means no upper bound. */
+export function timeRange(startField: string, start: bigint, endField: string, end: bigint): [bigint, bigint] {
+  if (start !== 0n) validateTimeNs(startField, start);
+  const e = end === 0n ? TIME_MAX_NS : end;
+  if (end !== 0n) validateTimeNs(endField, end);
+  if (e <= start) throw invalidArgument(endField, `${end} must be greater than ${startField} ${start}`);
+  return [start, e];
+}
+
+export function pageSize(field: string, n: number): number {
+  if (n === 0) return LIMITS.pageSizeDefault;
+  if (n > LIMITS.pageSizeMax) throw resourceExhausted(field, `${n}, limit ${LIMITS.pageSizeMax}`);
+  return n;
+}
+
+const TIME_SUFFIX_LEN = 16;
+
+function timeOfKey(key: string): bigint {
+  return BigInt(`0x${key.slice(key.length - TIME_SUFFIX_LEN)}`);
+}
+
+export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageService> {
+  return {
+    async write(req) {
+      const stored = storedFromWireBatch(req.points, ctx);
+      await ctx.engine.write(stored);
+      return { accepted: stored.length };
+    },
+
+    async query(req) {
+      validateName("database", req.database);
+      validateName("collection", req.collection);
+      if (req.ids.length > LIMITS.queryIdsMax) throw resourceExhausted("ids", `${req.ids.length} ids, limit ${LIMITS.queryIdsMax}`);
+      req.ids.forEach((id, i) => validateId(`ids[${i}]`, id));
+      const [start, end] = timeRange("start_time", req.startTime, "end_time", req.endTime);
+      const limit = pageSize("limit", req.limit);
+      const cursor = req.cursor === "" ? undefined : decodeCursor("cursor", req.cursor);
+
+      // Prefixes to scan per group: the requested series, or the whole collection.
+      const prefixesByGroup = new Map<number, string[]>();
+      if (req.ids.length === 0) {
+        for (const g of ctx.engine.groups()) prefixesByGroup.set(g, [`${req.database}\u0000${req.collection}\u0000`]);
+      } else {
+        for (const id of new Set(req.ids)) {
+          const g = groupOf(req.database, req.collection, id, ctx.totalGroups);
+          const list = prefixesByGroup.get(g) ?? [];
+          list.push(seriesPrefix(req.database, req.collection, id));
+          prefixesByGroup.set(g, list);
+        }
+      }
+      const points: PbPoint[] = [];
+      let lastKey = "";
+      const groups = [...prefixesByGroup.keys()].sort((a, b) => a - b);
+      for (const g of groups) {
+        if (cursor !== undefined && g < cursor.g) continue;
+        const prefixes = prefixesByGroup.get(g)!.sort();
+        const firstWindow = windowStartNs(start);
+        for (const ws of ctx.engine.windowsOf(g)) {
+          if (ws < firstWindow || ws >= end) continue;
+          if (cursor !== undefined && g === cursor.g && ws < cursor.w) continue;
+          const resumeAfter = cursor !== undefined && g === cursor.g && ws === cursor.w ? cursor.k : undefined;
+          for (const prefix of prefixes) {
+            const lo = `${prefix}${(start > ws ? start : ws).toString(16).padStart(TIME_SUFFIX_LEN, "0")}`;
+            const windowEnd = ws + NS_PER_DAY;
+            for await (const r of ctx.engine.scanWindow(g, ws, lo, `${prefix}\uffff`)) {
+              if (resumeAfter !== undefined && r.key <= resumeAfter) continue;
+              const t = timeOfKey(r.key);
+              if (t >= end || t >= windowEnd) continue;
+              if (t < start) continue;
+              if (points.length === limit) {
+                return create(QueryResponseSchema, { points, nextCursor: encodeCursor({ g, w: ws, k: lastKey }) });
+              }
+              points.push(pointToProtoFromEncoding(r.enc));
+              lastKey = r.key;
+            }
+          }
+        }
+      }
+      return create(QueryResponseSchema, { points, nextCursor: "" });
+    },
+  };
+}
