@@ -1,0 +1,55 @@
+// In-process node for RPC tests: the real app (Hono + Connect) on a temp data dir, called through
+// fetch without sockets; plus a Connect client over the same fetch.
+
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import type { DescService } from "@bufbuild/protobuf";
+import { loadConfig } from "../../src/config/config.ts";
+import { startNode, type StorageNode } from "../../src/app/node.ts";
+import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
+import { systemClock } from "../../src/adapters/system-clock.ts";
+import { silentLogger } from "../../src/ports/logger.ts";
+import { tempDir } from "./engine.ts";
+
+export interface TestNode {
+  node: StorageNode;
+  dir: string;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  client<S extends DescService>(service: S, binary?: boolean): Client<S>;
+  close(): Promise<void>;
+}
+
+export async function startTestNode(flags: Record<string, string> = {}): Promise<TestNode> {
+  const { dir, cleanup } = tempDir("node");
+  const config = loadConfig({ flags: new Map(Object.entries({ "storage.data_dir": `${dir}/data`, "server.port": "0", ...flags })) });
+  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger });
+  const fetchApp = (input: RequestInfo | URL, init?: RequestInit) => Promise.resolve(node.app.fetch(new Request(input, init)));
+  return {
+    node,
+    dir,
+    async post(path, body, headers = {}) {
+      const res = await node.app.fetch(
+        new Request(`http://node${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        }),
+      );
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+      return { status: res.status, json };
+    },
+    client(service, binary = false) {
+      return createClient(service, createConnectTransport({ baseUrl: "http://node", fetch: fetchApp as typeof fetch, useBinaryFormat: binary }));
+    },
+    async close() {
+      await node.close();
+      cleanup();
+    },
+  };
+}
