@@ -1,0 +1,88 @@
+// The real compiled binary in tests: built once per run (scripts/build.sh), started on port 0 from a
+// directory without node_modules, its port read from the "listening" line on stdout.
+
+import { mkdirSync, copyFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = join(import.meta.dir, "..", "..");
+let built = false;
+
+/** Builds dist/soltix once per test process and copies it outside the repo (no node_modules near it). */
+export function binaryPath(): string {
+  const outside = join("/tmp", `soltix-bin-${process.pid}`);
+  if (!built) {
+    const r = Bun.spawnSync(["bash", join(ROOT, "scripts", "build.sh")], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`build failed: ${r.stderr.toString()}`);
+    mkdirSync(outside, { recursive: true });
+    copyFileSync(join(ROOT, "dist", "soltix"), join(outside, "soltix"));
+    chmodSync(join(outside, "soltix"), 0o755);
+    built = true;
+  }
+  return join(outside, "soltix");
+}
+
+export interface RunningBinary {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  port: number;
+  url: string;
+  stderr(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<number>;
+}
+
+export async function startBinary(args: string[], env: Record<string, string> = {}): Promise<RunningBinary> {
+  const bin = binaryPath();
+  const proc = Bun.spawn([bin, ...args], {
+    cwd: "/tmp",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let errText = "";
+  void (async () => {
+    for await (const chunk of proc.stderr) errText += new TextDecoder().decode(chunk);
+  })();
+  const reader = proc.stdout.getReader();
+  let out = "";
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (Date.now() > deadline) {
+      proc.kill(9);
+      throw new Error(`binary did not report listening within 15 s; stderr: ${errText}`);
+    }
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`binary exited before listening (code ${await proc.exited}); stderr: ${errText}`);
+    out += new TextDecoder().decode(value);
+    const line = out.split("\n").find((l) => l.includes('"event":"listening"'));
+    if (line !== undefined) {
+      const port = (JSON.parse(line) as { port: number }).port;
+      reader.releaseLock();
+      return {
+        proc,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        stderr: () => errText,
+        async kill9() {
+          proc.kill(9);
+          await proc.exited;
+        },
+        async stop() {
+          proc.kill("SIGTERM");
+          return proc.exited;
+        },
+      };
+    }
+  }
+}
+
+export async function postJson(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(text) };
+  } catch {
+    return { status: res.status, json: text };
+  }
+}
