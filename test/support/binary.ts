@@ -42,7 +42,12 @@ export async function startBinary(args: string[], env: Record<string, string> = 
   });
   let errText = "";
   void (async () => {
-    for await (const chunk of proc.stderr) errText += new TextDecoder().decode(chunk);
+    const errReader = proc.stderr.getReader();
+    for (;;) {
+      const { value, done } = await errReader.read();
+      if (done) break;
+      errText += new TextDecoder().decode(value);
+    }
   })();
   const reader = proc.stdout.getReader();
   let out = "";

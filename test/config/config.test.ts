@@ -1,0 +1,47 @@
+import { describe, expect, test } from "bun:test";
+import { loadConfig, envName } from "../../src/config/config.ts";
+import { crc32c } from "../../src/base/crc32c.ts";
+import { parseRfc3339Ns, windowStartNs, NS_PER_DAY } from "../../src/base/time.ts";
+
+describe("config", () => {
+  test("defaults < file < env < flags", () => {
+    const yaml = { doc: { server: { port: 7100 }, storage: { data_dir: "/d", sync: { anti_entropy: { interval: "30m" } } } }, file: "n.yaml" };
+    expect(loadConfig({}).server.port).toBe(7001);
+    expect(loadConfig({ yaml }).server.port).toBe(7100);
+    expect(loadConfig({ yaml, env: { SOLTIX_SERVER_PORT: "7200" } }).server.port).toBe(7200);
+    const c = loadConfig({ yaml, env: { SOLTIX_SERVER_PORT: "7200" }, flags: new Map([["server.port", "7300"]]) });
+    expect(c.server.port).toBe(7300);
+    expect(c.storage.sync.antiEntropy.intervalMs).toBe(30 * 60_000);
+    expect(c.storage.dataDir).toBe("/d");
+    expect(c.node.address).toBe("127.0.0.1:7300");
+    expect(envName("storage.sync.max_concurrent_syncs")).toBe("SOLTIX_STORAGE_SYNC_MAX_CONCURRENT_SYNCS");
+  });
+
+  test("bad values name the key, the value and the allowed range", () => {
+    expect(() => loadConfig({ env: { SOLTIX_SERVER_PORT: "70000" } })).toThrow("server.port (from SOLTIX_SERVER_PORT) = 70000: out of range [0, 65535]");
+    expect(() => loadConfig({ yaml: { doc: { server: { prot: 1 } }, file: "n.yaml" } })).toThrow("n.yaml: unknown key server.prot");
+    expect(() => loadConfig({ flags: new Map([["replication.strategy", "eventual"]]) })).toThrow("must be one of sync, async");
+    expect(() => loadConfig({ flags: new Map([["storage.sync.startup_timeout", "5 minutes"]]) })).toThrow("must be a duration");
+    expect(() => loadConfig({ flags: new Map([["replication.min_replicas_for_write", "4"]]) })).toThrow("at most replication.factor (3)");
+    expect(() => loadConfig({ flags: new Map([["queue.type", "nats"]]) })).toThrow("queue.url must be set");
+    expect(() => loadConfig({ flags: new Map([["no.such", "1"]]) })).toThrow("unknown flag --no.such");
+  });
+});
+
+describe("base codecs", () => {
+  test("CRC-32C check value and continuation", () => {
+    const data = new TextEncoder().encode("123456789");
+    expect(crc32c(data)).toBe(0xe3069283);
+    expect(crc32c(data, 4, 9, crc32c(data, 0, 4))).toBe(0xe3069283);
+  });
+
+  test("RFC 3339 parsing keeps nanoseconds and rejects impossible dates", () => {
+    expect(parseRfc3339Ns("2024-11-24T00:00:00.123456789Z")).toBe(1732406400123456789n);
+    expect(parseRfc3339Ns("2024-11-24T01:00:00+01:00")).toBe(1732406400000000000n);
+    expect(parseRfc3339Ns("2024-02-30T00:00:00Z")).toBeUndefined();
+    expect(parseRfc3339Ns("2024-13-01T00:00:00Z")).toBeUndefined();
+    expect(parseRfc3339Ns("yesterday")).toBeUndefined();
+    expect(windowStartNs(1732406400123456789n)).toBe(1732406400000000000n);
+    expect(1732406400000000000n % NS_PER_DAY).toBe(0n);
+  });
+});
