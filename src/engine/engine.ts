@@ -329,7 +329,6 @@ export class Engine {
       this.checksumCache.delete(id);
       return undefined;
     }
-    view.keys();
     this.cache.set(ref.path, view);
     this.cacheBytes += view.memoryBytes();
     for (const [p, v] of this.cache) {
