@@ -399,25 +399,27 @@ export class Engine {
     const cached = this.checksumCache.get(id);
     if (cached !== undefined) return cached;
     const version = this.writeVersion.get(id) ?? 0;
-    const sources = await this.windowSources(group, ws);
-    let result: WindowChecksum;
-    if (sources.length === 0) {
-      result = { sha256Hex: EMPTY_SHA256_HEX, pointCount: 0 };
-    } else if (sources.length === 1 && this.singleSegmentChecksum(id) !== undefined) {
-      result = this.singleSegmentChecksum(id)!;
-    } else {
-      result = hashRecords(mergeSources(sources));
+    let result: WindowChecksum | undefined;
+    const single = this.singleSegment(id);
+    if (single !== undefined) {
+      // A compacted window with nothing in memory: its segment's verified data digest is the checksum.
+      const v = await this.loadSegment(single);
+      if (v !== undefined && this.singleSegment(id) === single) result = { sha256Hex: v.count === 0 ? EMPTY_SHA256_HEX : v.sha256Hex, pointCount: v.count };
+    }
+    if (result === undefined) {
+      const sources = await this.windowSources(group, ws);
+      result = sources.length === 0 ? { sha256Hex: EMPTY_SHA256_HEX, pointCount: 0 } : hashRecords(mergeSources(sources));
     }
     if ((this.writeVersion.get(id) ?? 0) === version) this.checksumCache.set(id, result);
     return result;
   }
 
-  private singleSegmentChecksum(id: string): WindowChecksum | undefined {
+  /** The window's only source, when it is one segment and memory holds nothing for it. */
+  private singleSegment(id: string): SegmentRef | undefined {
     const w = this.windows.get(id);
     if (w === undefined || w.segs.length !== 1) return undefined;
     for (const m of [...this.frozen, this.active]) if (m.windows.has(id)) return undefined;
-    const v = this.cache.get(w.segs[0]!.path);
-    return v === undefined ? undefined : { sha256Hex: v.sha256Hex, pointCount: v.count };
+    return w.segs[0];
   }
 
   /** Merged records of a window in [fromKey, toKey). */

@@ -37,12 +37,12 @@ export function memSource(w: MemWindow): SortedSource {
 }
 
 export function segmentSource(v: SegmentView): SortedSource {
-  const keys = v.keys();
+  // Keys are parsed from the encodings on first use only (a single-segment checksum needs none).
   return {
-    size: keys.length,
-    key: (i) => keys[i]!,
+    size: v.count,
+    key: (i) => v.keys()[i]!,
     enc: (i) => v.enc(i),
-    lowerBound: (k) => lowerBoundIn(keys, k),
+    lowerBound: (k) => lowerBoundIn(v.keys(), k),
   };
 }
 

@@ -53,11 +53,7 @@ export class SegmentView {
   }
 
   keys(): string[] {
-    if (this.keyCache === undefined) {
-      const keys = new Array<string>(this.count);
-      for (let i = 0; i < this.count; i++) keys[i] = keyOfEncoding(this.data, this.offsets[i]!);
-      this.keyCache = keys;
-    }
+    if (this.keyCache === undefined) this.keyCache = segmentKeys(this.data, this.offsets);
     return this.keyCache;
   }
 
@@ -65,6 +61,54 @@ export class SegmentView {
   memoryBytes(): number {
     return this.data.length + this.offsets.length * 4 + (this.keyCache === undefined ? 0 : this.count * 96);
   }
+}
+
+const HEX8 = (n: number) => n.toString(16).padStart(8, "0");
+
+/**
+ * Sort keys of every record. Records are sorted, so neighbours usually share (database, collection,
+ * id): the series bytes are compared with the previous record's and its decoded prefix reused.
+ */
+function segmentKeys(data: Uint8Array, offsets: Uint32Array): string[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const keys = new Array<string>(offsets.length);
+  let prevStart = 0;
+  let prevLen = -1;
+  let prevPrefix = "";
+  for (let i = 0; i < offsets.length; i++) {
+    const off = offsets[i]!;
+    const seriesStart = off + 17; // version (1) + inserted_at (8) + time (8)
+    let p = seriesStart;
+    for (let s = 0; s < 3; s++) {
+      let len = 0;
+      let shift = 0;
+      for (;;) {
+        const b = data[p++]!;
+        len += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) break;
+        shift += 7;
+      }
+      p += len;
+    }
+    const seriesLen = p - seriesStart;
+    let same = seriesLen === prevLen;
+    if (same) {
+      for (let j = 0; j < seriesLen; j++) {
+        if (data[seriesStart + j] !== data[prevStart + j]) {
+          same = false;
+          break;
+        }
+      }
+    }
+    if (!same) {
+      const full = keyOfEncoding(data, off);
+      prevPrefix = full.slice(0, full.length - 16);
+      prevStart = seriesStart;
+      prevLen = seriesLen;
+    }
+    keys[i] = prevPrefix + HEX8(view.getUint32(off + 9, false)) + HEX8(view.getUint32(off + 13, false));
+  }
+  return keys;
 }
 
 /** Encodes sorted, key-unique records of one window. */
