@@ -1,7 +1,8 @@
 // Ingest benchmark: points/s into one node (the compiled binary, fsync on) through StorageService.Write
 // with the binary Connect protocol, batches of 1 000 and 10 000 points of 10 fields, a few requests in
-// flight. In the same run, a profile of where a node spends its time per point (in-process): protobuf
-// decode, validate + canonical encode, WAL append + fsync + memory apply.
+// flight. In the same run, a profile of where a node spends its time per point (in-process): the
+// generic path (protobuf-es decode, then validate + canonical encode) vs the binary fast path
+// (rpc/write-fast.ts, what the node uses for application/proto), and WAL append + fsync + memory apply.
 //   node_modules/.bin/bun scripts/bench/ingest.ts [--seconds 8]
 
 import { createClient } from "@connectrpc/connect";
@@ -11,9 +12,9 @@ import { StorageService, WriteRequestSchema } from "../../src/gen/soltix/v1/stor
 import { startBinary } from "../../test/support/binary.ts";
 import { openEngine, tempDir } from "../../test/support/engine.ts";
 import { storedFromWireBatch } from "../../src/rpc/storage-service.ts";
+import { storedFromWriteRequestBinary } from "../../src/rpc/write-fast.ts";
 import { VersionStamper } from "../../src/ports/clock.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
-import { silentLogger } from "../../src/ports/logger.ts";
 import { round, wirePoints } from "./common.ts";
 
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1] ?? 8) || 8;
@@ -54,14 +55,17 @@ async function profileInProcess(batch: number): Promise<Record<string, number>> 
   const ctx = { stamper: new VersionStamper(systemClock), totalGroups: 256 } as Parameters<typeof storedFromWireBatch>[1];
   const bytes = toBinary(WriteRequestSchema, create(WriteRequestSchema, { points: wirePoints(batch, 0) }));
   const rounds = Math.max(3, Math.round(200_000 / batch));
-  let decodeMs = 0, encodeMs = 0, storeMs = 0;
+  let decodeMs = 0, encodeMs = 0, fastMs = 0, storeMs = 0;
   for (let r = 0; r < rounds; r++) {
     let t = performance.now();
     const req = fromBinary(WriteRequestSchema, bytes);
     decodeMs += performance.now() - t;
     t = performance.now();
-    const stored = storedFromWireBatch(req.points, ctx);
+    storedFromWireBatch(req.points, ctx);
     encodeMs += performance.now() - t;
+    t = performance.now();
+    const stored = storedFromWriteRequestBinary(bytes, () => ctx.stamper.next(), 256);
+    fastMs += performance.now() - t;
     t = performance.now();
     await engine.write(stored);
     storeMs += performance.now() - t;
@@ -69,8 +73,13 @@ async function profileInProcess(batch: number): Promise<Record<string, number>> 
   await engine.close();
   tmp.cleanup();
   const per = (ms: number) => round((ms * 1000) / (rounds * batch), 2);
-  void silentLogger;
-  return { decode_us_per_point: per(decodeMs), validate_encode_us_per_point: per(encodeMs), wal_fsync_apply_us_per_point: per(storeMs), request_bytes_per_point: round(bytes.length / batch, 1) };
+  return {
+    generic_protobuf_es_decode_us_per_point: per(decodeMs),
+    generic_validate_encode_us_per_point: per(encodeMs),
+    fast_path_decode_validate_encode_us_per_point: per(fastMs),
+    wal_fsync_apply_us_per_point: per(storeMs),
+    request_bytes_per_point: round(bytes.length / batch, 1),
+  };
 }
 
 const results = [];

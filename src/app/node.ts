@@ -11,6 +11,8 @@ import { createHttpApp } from "../rpc/http-app.ts";
 import { storageService } from "../rpc/storage-service.ts";
 import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
+import { WRITE_PATH, fastWrite, isFastWrite } from "../rpc/write-route.ts";
+import { LIMITS } from "../base/limits.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 
@@ -52,6 +54,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     services: (router) => {
       router.service(StorageService, storageService(ctx));
       router.service(SyncService, syncService(ctx));
+    },
+    fastPaths: {
+      [WRITE_PATH]: (req) => (isFastWrite(req) ? fastWrite(req, ctx, LIMITS.requestBytesMax, LIMITS.unaryDeadlineMs) : undefined),
     },
     routes: (a) => {
       a.get("/healthz", (c) =>

@@ -3,7 +3,7 @@
 // its end: it throws a ByteRangeError the caller turns into a typed corruption error.
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class ByteRangeError extends Error {
   constructor(message: string) {

@@ -70,3 +70,26 @@ export function deadlineInterceptor(unaryDeadlineMs: number): Interceptor {
     }
   };
 }
+
+/** HTTP status of a Connect unary error (connectrpc.com/docs/protocol, "Error Codes"). */
+const HTTP_STATUS: Record<ErrorKind, number> = {
+  invalid_argument: 400,
+  failed_precondition: 400,
+  not_found: 404,
+  unauthenticated: 401,
+  resource_exhausted: 429,
+  unavailable: 503,
+  deadline_exceeded: 504,
+  data_loss: 500,
+  internal: 500,
+};
+
+/** A Connect unary error response for handlers that bypass the Connect router (the ingest fast path). */
+export function connectErrorResponse(e: unknown, logger: Logger, procedure: string): Response {
+  const kind: ErrorKind = e instanceof SoltixError ? e.kind : "internal";
+  if (!(e instanceof SoltixError)) {
+    logger.log("error", "rpc: internal error", { procedure, error: errorMessage(e), stack: e instanceof Error ? e.stack : undefined });
+  }
+  const message = e instanceof SoltixError ? e.message : `internal error: ${errorMessage(e)}`;
+  return new Response(JSON.stringify({ code: kind, message }), { status: HTTP_STATUS[kind], headers: { "content-type": "application/json" } });
+}

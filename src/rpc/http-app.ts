@@ -15,6 +15,8 @@ export interface HttpAppOptions {
   services: (router: ConnectRouter) => void;
   /** Extra plain-HTTP routes (health, readiness). */
   routes?: (app: Hono) => void;
+  /** Handlers tried before the Connect router for a path; undefined = not theirs, fall through. */
+  fastPaths?: Record<string, (req: Request) => Promise<Response> | undefined>;
   requestBytesMax?: number;
   unaryDeadlineMs?: number;
 }
@@ -30,7 +32,8 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   const app = new Hono();
   for (const handler of router.handlers) {
     const fetchHandler = createFetchHandler(handler);
-    app.all(handler.requestPath, (c) => fetchHandler(c.req.raw));
+    const fast = opts.fastPaths?.[handler.requestPath];
+    app.all(handler.requestPath, (c) => (fast === undefined ? undefined : fast(c.req.raw)) ?? fetchHandler(c.req.raw));
   }
   opts.routes?.(app);
   app.notFound((c) => c.json({ code: "not_found", message: `no route ${c.req.method} ${c.req.path}` }, 404));

@@ -1,0 +1,379 @@
+// The ingest hot path: a WriteRequest in protobuf binary → validated, stamped canonical encodings,
+// without building protobuf-es or core Point objects. It accepts and rejects exactly what the generic
+// path (fromBinary → pointFromProto → validatePoint → encodePoint) does, with the same field-named
+// errors; a property test holds the two paths to identical bytes. Malformed bytes are
+// invalid_argument, never a crash. It is stricter than protobuf-es in one way: a known field with the
+// wrong wire type is an error here (protobuf-es reads it anyway).
+//
+// Wire shapes (proto/soltix/v1): WriteRequest { 1: repeated Point }, Point { 1 database, 2 collection,
+// 3 id, 4 time (varint), 5 map<string, FieldValue> as entries { 1 key, 2 value }, 6 inserted_at },
+// FieldValue { 1 number (fixed64), 2 string, 3 bool (varint), 4 int (varint) }.
+
+import { ByteWriter } from "../base/bytes.ts";
+import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.ts";
+import { LIMITS } from "../base/limits.ts";
+import { TIME_MAX_NS } from "../base/time.ts";
+import { ENCODING_VERSION_V1 } from "../model/encoding.ts";
+import { fnv1a32 } from "../model/group.ts";
+import { validateId, validateInsertedAtNs, validateName, validatePoint, validateTimeNs } from "../model/validate.ts";
+import type { StoredPoint } from "../engine/engine.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const TAG_NUMBER = 1;
+const TAG_STRING = 2;
+const TAG_BOOL = 3;
+const TAG_INT = 4;
+const TIME_MAX_HI = Number(TIME_MAX_NS >> 32n);
+const TIME_MAX_LO = Number(TIME_MAX_NS & 0xffffffffn);
+
+function malformed(at: string, what: string): SoltixError {
+  return invalidArgument(at, `malformed protobuf: ${what}`);
+}
+
+/** A cursor over protobuf wire bytes. Every read is bounds-checked against `end`. */
+class Wire {
+  pos: number;
+  constructor(readonly b: Uint8Array, start: number, public end: number) {
+    this.pos = start;
+  }
+
+  varint32(at: string): number {
+    let r = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (this.pos >= this.end) throw malformed(at, "truncated varint");
+      const x = this.b[this.pos++]!;
+      r |= (x & 0x7f) << shift;
+      if (x < 0x80) return r >>> 0;
+    }
+    // Longer varints (negative int32 as 10 bytes): skip the rest, keep the low 32 bits.
+    for (let i = 0; i < 5; i++) {
+      if (this.pos >= this.end) throw malformed(at, "truncated varint");
+      if (this.b[this.pos++]! < 0x80) return r >>> 0;
+    }
+    throw malformed(at, "varint longer than 10 bytes");
+  }
+
+  /** A 64-bit varint as [lo, hi] unsigned 32-bit halves. */
+  varint64(at: string, out: Uint32Array): void {
+    let lo = 0;
+    let hi = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw malformed(at, "truncated varint");
+      const x = this.b[this.pos++]!;
+      const bits = x & 0x7f;
+      if (shift < 28) lo |= bits << shift;
+      else if (shift === 28) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >>> 4;
+      } else hi |= bits << (shift - 32);
+      if (x < 0x80) {
+        out[0] = lo >>> 0;
+        out[1] = hi >>> 0;
+        return;
+      }
+      shift += 7;
+    }
+    throw malformed(at, "varint longer than 10 bytes");
+  }
+
+  lengthDelimited(at: string): number {
+    const n = this.varint32(at);
+    if (n > this.end - this.pos) throw malformed(at, `length ${n} runs past the end of the message`);
+    return n;
+  }
+
+  skip(wireType: number, at: string): void {
+    switch (wireType) {
+      case 0:
+        this.varint32(at);
+        return;
+      case 1:
+        if (this.end - this.pos < 8) throw malformed(at, "truncated fixed64");
+        this.pos += 8;
+        return;
+      case 2:
+        this.pos += this.lengthDelimited(at);
+        return;
+      case 5:
+        if (this.end - this.pos < 4) throw malformed(at, "truncated fixed32");
+        this.pos += 4;
+        return;
+      default:
+        throw malformed(at, `unsupported wire type ${wireType}`);
+    }
+  }
+}
+
+function toBigInt64(lo: number, hi: number): bigint {
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+}
+
+const HEX8 = (n: number) => n.toString(16).padStart(8, "0");
+
+function isAscii(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+function decodeString(b: Uint8Array, start: number, end: number, at: string): string {
+  if (isAscii(b, start, end)) {
+    return end - start < 128 ? String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]) : utf8.decode(b.subarray(start, end));
+  }
+  try {
+    return utf8.decode(b.subarray(start, end));
+  } catch {
+    throw invalidArgument(at, "invalid UTF-8");
+  }
+}
+
+function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  return true;
+}
+
+interface FieldEntry {
+  name: string;
+  nameStart: number;
+  nameEnd: number;
+  tag: number;
+  /** number: 8 wire bytes at valueStart (little-endian); string: [valueStart, valueEnd); bool/int: lo/hi. */
+  valueStart: number;
+  valueEnd: number;
+  lo: number;
+  hi: number;
+}
+
+/** Per-request caches: points of one batch mostly share database, collection, id and field names. */
+class Caches {
+  // Start/end -1/-2 (length -1) never equal a real span, so the first point is always validated.
+  dbS = -1; dbE = -2; db = "";
+  collS = -1; collE = -2; coll = "";
+  idS = -1; idE = -2; id = "";
+  prefix = "";
+  group = 0;
+  validFieldNames = new Set<string>();
+}
+
+const w = new ByteWriter(1 << 16);
+const u64 = new Uint32Array(2);
+
+/** Decodes, validates and stamps a binary WriteRequest. */
+export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): StoredPoint[] {
+  // Pass 1: count points, so limits are checked before any work.
+  const top = new Wire(bytes, 0, bytes.length);
+  const spans: number[] = [];
+  while (top.pos < top.end) {
+    const key = top.varint32("points");
+    const field = key >>> 3;
+    const wt = key & 7;
+    if (field === 1 && wt === 2) {
+      const n = top.lengthDelimited("points");
+      spans.push(top.pos, top.pos + n);
+      top.pos += n;
+    } else if (field === 0) throw malformed("WriteRequest", "field number 0");
+    else top.skip(wt, "WriteRequest");
+  }
+  const count = spans.length / 2;
+  if (count === 0) throw invalidArgument("points", "must hold at least one point");
+  if (count > LIMITS.writeBatchPointsMax) throw resourceExhausted("points", `${count} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
+
+  const out = new Array<StoredPoint>(count);
+  const c = new Caches();
+  const entries: FieldEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = `points[${i}]`;
+    const r = new Wire(bytes, spans[2 * i]!, spans[2 * i + 1]!);
+    let dbS = 0, dbE = 0, collS = 0, collE = 0, idS = 0, idE = 0;
+    let tLo = 0, tHi = 0, insLo = 0, insHi = 0;
+    entries.length = 0;
+    while (r.pos < r.end) {
+      const key = r.varint32(at);
+      const field = key >>> 3;
+      const wt = key & 7;
+      if (field >= 1 && field <= 3 && wt === 2) {
+        const n = r.lengthDelimited(at);
+        if (field === 1) (dbS = r.pos), (dbE = r.pos + n);
+        else if (field === 2) (collS = r.pos), (collE = r.pos + n);
+        else (idS = r.pos), (idE = r.pos + n);
+        r.pos += n;
+      } else if ((field === 4 || field === 6) && wt === 0) {
+        r.varint64(`${at}.${field === 4 ? "time" : "inserted_at"}`, u64);
+        if (field === 4) (tLo = u64[0]!), (tHi = u64[1]!);
+        else (insLo = u64[0]!), (insHi = u64[1]!);
+      } else if (field === 5 && wt === 2) {
+        const n = r.lengthDelimited(`${at}.fields`);
+        parseEntry(bytes, r.pos, r.pos + n, `${at}.fields`, entries);
+        r.pos += n;
+      } else if (field === 0) throw malformed(at, "field number 0");
+      else r.skip(wt, at);
+    }
+
+    // Series: decode and validate only when it differs from the previous point's.
+    let seriesChanged = false;
+    if (!sameBytes(bytes, dbS, dbE, c.dbS, c.dbE)) {
+      c.db = decodeString(bytes, dbS, dbE, `${at}.database`);
+      validateName(`${at}.database`, c.db);
+      (c.dbS = dbS), (c.dbE = dbE), (seriesChanged = true);
+    }
+    if (!sameBytes(bytes, collS, collE, c.collS, c.collE)) {
+      c.coll = decodeString(bytes, collS, collE, `${at}.collection`);
+      validateName(`${at}.collection`, c.coll);
+      (c.collS = collS), (c.collE = collE), (seriesChanged = true);
+    }
+    if (!sameBytes(bytes, idS, idE, c.idS, c.idE)) {
+      c.id = decodeString(bytes, idS, idE, `${at}.id`);
+      validateId(`${at}.id`, c.id);
+      (c.idS = idS), (c.idE = idE), (seriesChanged = true);
+    }
+    if (seriesChanged) {
+      c.prefix = `${c.db}\u0000${c.coll}\u0000${c.id}\u0000`;
+      c.group = fnv1a32(new TextEncoder().encode(`${c.db}:${c.coll}:${c.id}`)) % totalGroups;
+    }
+
+    // Times: range checks on the 64-bit halves (hi as signed catches negatives).
+    if ((tHi | 0) < 0 || tHi > TIME_MAX_HI || (tHi === TIME_MAX_HI && tLo >= TIME_MAX_LO)) validateTimeNs(`${at}.time`, toBigInt64(tLo, tHi));
+    if (insLo === 0 && insHi === 0) {
+      const s = stamp();
+      insLo = Number(s & 0xffffffffn);
+      insHi = Number(s >> 32n);
+    } else if ((insHi | 0) < 0 || insHi > TIME_MAX_HI || (insHi === TIME_MAX_HI && insLo >= TIME_MAX_LO)) {
+      validateInsertedAtNs(`${at}.inserted_at`, toBigInt64(insLo, insHi));
+    }
+
+    // Fields: last entry of a name wins (protobuf map semantics), then sorted by name.
+    const fields = dedupeAndSort(entries);
+    if (fields.length > LIMITS.fieldsPerPointMax) throw invalidArgument(`${at}.fields`, `${fields.length} fields, limit ${LIMITS.fieldsPerPointMax}`);
+    for (const f of fields) validateEntry(bytes, f, at, c.validFieldNames);
+
+    // Canonical encoding V1 (see model/encoding.ts), written straight from the wire bytes.
+    w.reset();
+    w.u8(ENCODING_VERSION_V1);
+    w.u32(insHi);
+    w.u32(insLo);
+    w.u32(tHi);
+    w.u32(tLo);
+    w.uvarint(dbE - dbS);
+    w.bytes(bytes.subarray(dbS, dbE));
+    w.uvarint(collE - collS);
+    w.bytes(bytes.subarray(collS, collE));
+    w.uvarint(idE - idS);
+    w.bytes(bytes.subarray(idS, idE));
+    w.uvarint(fields.length);
+    for (const f of fields) {
+      w.uvarint(f.nameEnd - f.nameStart);
+      w.bytes(bytes.subarray(f.nameStart, f.nameEnd));
+      w.u8(f.tag);
+      if (f.tag === TAG_NUMBER) {
+        for (let k = 7; k >= 0; k--) w.u8(bytes[f.valueStart + k]!);
+      } else if (f.tag === TAG_STRING) {
+        w.uvarint(f.valueEnd - f.valueStart);
+        w.bytes(bytes.subarray(f.valueStart, f.valueEnd));
+      } else if (f.tag === TAG_BOOL) {
+        w.u8(f.lo !== 0 || f.hi !== 0 ? 1 : 0);
+      } else {
+        w.u32(f.hi);
+        w.u32(f.lo);
+      }
+    }
+    if (w.length > LIMITS.pointBytesMax) throw invalidArgument(at, `encoded point is ${w.length} bytes, limit ${LIMITS.pointBytesMax}`);
+    out[i] = { group: c.group, key: c.prefix + HEX8(tHi) + HEX8(tLo), enc: w.toBytes() };
+  }
+  return out;
+}
+
+function parseEntry(b: Uint8Array, start: number, end: number, at: string, entries: FieldEntry[]): void {
+  const r = new Wire(b, start, end);
+  let nameStart = start, nameEnd = start;
+  let vStart = -1, vEnd = -1;
+  while (r.pos < r.end) {
+    const key = r.varint32(at);
+    const field = key >>> 3;
+    const wt = key & 7;
+    if (field === 1 && wt === 2) {
+      const n = r.lengthDelimited(at);
+      (nameStart = r.pos), (nameEnd = r.pos + n);
+      r.pos += n;
+    } else if (field === 2 && wt === 2) {
+      const n = r.lengthDelimited(at);
+      (vStart = r.pos), (vEnd = r.pos + n);
+      r.pos += n;
+    } else if (field === 0) throw malformed(at, "field number 0");
+    else r.skip(wt, at);
+  }
+  const e: FieldEntry = { name: "", nameStart, nameEnd, tag: 0, valueStart: 0, valueEnd: 0, lo: 0, hi: 0 };
+  e.name = decodeString(b, nameStart, nameEnd, at);
+  if (vStart >= 0) {
+    // FieldValue: the last oneof member on the wire wins.
+    const v = new Wire(b, vStart, vEnd);
+    const vat = `${at}[${JSON.stringify(e.name)}]`;
+    while (v.pos < v.end) {
+      const key = v.varint32(vat);
+      const field = key >>> 3;
+      const wt = key & 7;
+      if (field === 1 && wt === 1) {
+        if (v.end - v.pos < 8) throw malformed(vat, "truncated double");
+        (e.tag = TAG_NUMBER), (e.valueStart = v.pos);
+        v.pos += 8;
+      } else if (field === 2 && wt === 2) {
+        const n = v.lengthDelimited(vat);
+        (e.tag = TAG_STRING), (e.valueStart = v.pos), (e.valueEnd = v.pos + n);
+        v.pos += n;
+      } else if ((field === 3 || field === 4) && wt === 0) {
+        v.varint64(vat, u64);
+        (e.tag = field === 3 ? TAG_BOOL : TAG_INT), (e.lo = u64[0]!), (e.hi = u64[1]!);
+      } else if (field === 0) throw malformed(vat, "field number 0");
+      else v.skip(wt, vat);
+    }
+  }
+  entries.push(e);
+}
+
+function dedupeAndSort(entries: FieldEntry[]): FieldEntry[] {
+  let sorted = true;
+  for (let i = 1; i < entries.length; i++) {
+    if (!(entries[i - 1]!.name < entries[i]!.name)) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return entries;
+  const byName = new Map<string, FieldEntry>();
+  for (const e of entries) byName.set(e.name, e);
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Same checks as validatePoint's field loop (it is called for the error message on failure). */
+function validateEntry(b: Uint8Array, f: FieldEntry, at: string, validNames: Set<string>): void {
+  const fail = (value: { kind: "number"; value: number } | { kind: "string"; value: string } | { kind: "int"; value: bigint }) => {
+    // Delegate to the generic validator so messages are identical; it throws.
+    validatePoint(at, { database: "x", collection: "x", id: "x", timeNs: 0n, insertedAtNs: 0n, fields: [[f.name, value]] });
+    throw new SoltixError("internal", `${at}: fast-path validation disagreed with the generic validator`);
+  };
+  if (f.tag === 0) throw invalidArgument(`${at}.fields[${JSON.stringify(f.name)}]`, "no value set (one of numberValue, stringValue, boolValue, intValue)");
+  if (!validNames.has(f.name)) {
+    validatePoint(at, { database: "x", collection: "x", id: "x", timeNs: 0n, insertedAtNs: 0n, fields: [[f.name, { kind: "bool", value: true }]] });
+    if (validNames.size < 4096) validNames.add(f.name);
+  }
+  if (f.tag === TAG_NUMBER) {
+    // NaN and ±Infinity have all exponent bits set (bytes 6..7 of the little-endian double).
+    if ((b[f.valueStart + 7]! & 0x7f) === 0x7f && (b[f.valueStart + 6]! & 0xf0) === 0xf0) {
+      fail({ kind: "number", value: new DataView(b.buffer, b.byteOffset + f.valueStart, 8).getFloat64(0, true) });
+    }
+  } else if (f.tag === TAG_STRING) {
+    const n = f.valueEnd - f.valueStart;
+    if (n > LIMITS.stringValueBytesMax || !isAscii(b, f.valueStart, f.valueEnd) || hasAsciiControl(b, f.valueStart, f.valueEnd)) {
+      const s = decodeString(b, f.valueStart, f.valueEnd, `${at}.fields[${JSON.stringify(f.name)}]`);
+      validatePoint(at, { database: "x", collection: "x", id: "x", timeNs: 0n, insertedAtNs: 0n, fields: [[f.name, { kind: "string", value: s }]] });
+    }
+  }
+}
+
+function hasAsciiControl(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const x = b[i]!;
+    if ((x < 0x20 && x !== 0x09 && x !== 0x0a && x !== 0x0d) || x === 0x7f) return true;
+  }
+  return false;
+}
