@@ -14,7 +14,7 @@ import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.
 import { LIMITS } from "../base/limits.ts";
 import { TIME_MAX_NS } from "../base/time.ts";
 import { ENCODING_VERSION_V1 } from "../model/encoding.ts";
-import { fnv1a32 } from "../model/group.ts";
+import { FNV32_OFFSET, fnv1a32Update } from "../model/group.ts";
 import { validateId, validateInsertedAtNs, validateName, validatePoint, validateTimeNs } from "../model/validate.ts";
 import type { StoredPoint } from "../engine/engine.ts";
 
@@ -26,8 +26,11 @@ const TAG_INT = 4;
 const TIME_MAX_HI = Number(TIME_MAX_NS >> 32n);
 const TIME_MAX_LO = Number(TIME_MAX_NS & 0xffffffffn);
 
-function malformed(at: string, what: string): SoltixError {
-  return invalidArgument(at, `malformed protobuf: ${what}`);
+/** Thrown by Wire; the point loop turns it into invalid_argument naming the point. */
+class MalformedWire extends Error {}
+
+function malformed(_at: string, what: string): MalformedWire {
+  return new MalformedWire(`malformed protobuf: ${what}`);
 }
 
 /** A cursor over protobuf wire bytes. Every read is bounds-checked against `end`. */
@@ -156,6 +159,7 @@ class Caches {
   validFieldNames = new Set<string>();
 }
 
+const COLON = new Uint8Array([0x3a]);
 const w = new ByteWriter(1 << 16);
 const u64 = new Uint32Array(2);
 
@@ -164,6 +168,16 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
   // Pass 1: count points, so limits are checked before any work.
   const top = new Wire(bytes, 0, bytes.length);
   const spans: number[] = [];
+  try {
+    countPoints(top, spans);
+  } catch (e) {
+    if (e instanceof MalformedWire) throw invalidArgument("WriteRequest", e.message);
+    throw e;
+  }
+  return pointsFromSpans(bytes, spans, stamp, totalGroups);
+}
+
+function countPoints(top: Wire, spans: number[]): void {
   while (top.pos < top.end) {
     const key = top.varint32("points");
     const field = key >>> 3;
@@ -175,6 +189,9 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
     } else if (field === 0) throw malformed("WriteRequest", "field number 0");
     else top.skip(wt, "WriteRequest");
   }
+}
+
+function pointsFromSpans(bytes: Uint8Array, spans: number[], stamp: () => bigint, totalGroups: number): StoredPoint[] {
   const count = spans.length / 2;
   if (count === 0) throw invalidArgument("points", "must hold at least one point");
   if (count > LIMITS.writeBatchPointsMax) throw resourceExhausted("points", `${count} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
@@ -182,32 +199,48 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
   const out = new Array<StoredPoint>(count);
   const c = new Caches();
   const entries: FieldEntry[] = [];
+  const prevNames: FieldEntry[] = [];
   for (let i = 0; i < count; i++) {
+    try {
+      out[i] = decodePoint(bytes, spans[2 * i]!, spans[2 * i + 1]!, i, c, entries, prevNames, stamp, totalGroups);
+    } catch (e) {
+      if (e instanceof MalformedWire) throw invalidArgument(`points[${i}]`, e.message);
+      throw e;
+    }
+  }
+  return out;
+}
+
+function decodePoint(
+  bytes: Uint8Array, start: number, end: number, i: number, c: Caches, entries: FieldEntry[], prevNames: FieldEntry[],
+  stamp: () => bigint, totalGroups: number,
+): StoredPoint {
+  {
     const at = `points[${i}]`;
-    const r = new Wire(bytes, spans[2 * i]!, spans[2 * i + 1]!);
+    const r = new Wire(bytes, start, end);
     let dbS = 0, dbE = 0, collS = 0, collE = 0, idS = 0, idE = 0;
     let tLo = 0, tHi = 0, insLo = 0, insHi = 0;
     entries.length = 0;
     while (r.pos < r.end) {
-      const key = r.varint32(at);
+      const key = r.varint32("");
       const field = key >>> 3;
       const wt = key & 7;
       if (field >= 1 && field <= 3 && wt === 2) {
-        const n = r.lengthDelimited(at);
+        const n = r.lengthDelimited("");
         if (field === 1) (dbS = r.pos), (dbE = r.pos + n);
         else if (field === 2) (collS = r.pos), (collE = r.pos + n);
         else (idS = r.pos), (idE = r.pos + n);
         r.pos += n;
       } else if ((field === 4 || field === 6) && wt === 0) {
-        r.varint64(`${at}.${field === 4 ? "time" : "inserted_at"}`, u64);
+        r.varint64("", u64);
         if (field === 4) (tLo = u64[0]!), (tHi = u64[1]!);
         else (insLo = u64[0]!), (insHi = u64[1]!);
       } else if (field === 5 && wt === 2) {
-        const n = r.lengthDelimited(`${at}.fields`);
-        parseEntry(bytes, r.pos, r.pos + n, `${at}.fields`, entries);
+        const n = r.lengthDelimited("");
+        parseEntry(bytes, r.pos, r.pos + n, entries, prevNames);
         r.pos += n;
-      } else if (field === 0) throw malformed(at, "field number 0");
-      else r.skip(wt, at);
+      } else if (field === 0) throw malformed("", "field number 0");
+      else r.skip(wt, "");
     }
 
     // Series: decode and validate only when it differs from the previous point's.
@@ -229,7 +262,11 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
     }
     if (seriesChanged) {
       c.prefix = `${c.db}\u0000${c.coll}\u0000${c.id}\u0000`;
-      c.group = fnv1a32(new TextEncoder().encode(`${c.db}:${c.coll}:${c.id}`)) % totalGroups;
+      let h = fnv1a32Update(FNV32_OFFSET, bytes, dbS, dbE);
+      h = fnv1a32Update(h, COLON, 0, 1);
+      h = fnv1a32Update(h, bytes, collS, collE);
+      h = fnv1a32Update(h, COLON, 0, 1);
+      c.group = (fnv1a32Update(h, bytes, idS, idE) >>> 0) % totalGroups;
     }
 
     // Times: range checks on the 64-bit halves (hi as signed catches negatives).
@@ -278,53 +315,63 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
       }
     }
     if (w.length > LIMITS.pointBytesMax) throw invalidArgument(at, `encoded point is ${w.length} bytes, limit ${LIMITS.pointBytesMax}`);
-    out[i] = { group: c.group, key: c.prefix + HEX8(tHi) + HEX8(tLo), enc: w.toBytes() };
+    return { group: c.group, key: c.prefix + HEX8(tHi) + HEX8(tLo), enc: w.toBytes() };
   }
-  return out;
 }
 
-function parseEntry(b: Uint8Array, start: number, end: number, at: string, entries: FieldEntry[]): void {
+function parseEntry(b: Uint8Array, start: number, end: number, entries: FieldEntry[], prevNames: FieldEntry[]): void {
   const r = new Wire(b, start, end);
   let nameStart = start, nameEnd = start;
   let vStart = -1, vEnd = -1;
   while (r.pos < r.end) {
-    const key = r.varint32(at);
+    const key = r.varint32("");
     const field = key >>> 3;
     const wt = key & 7;
     if (field === 1 && wt === 2) {
-      const n = r.lengthDelimited(at);
+      const n = r.lengthDelimited("");
       (nameStart = r.pos), (nameEnd = r.pos + n);
       r.pos += n;
     } else if (field === 2 && wt === 2) {
-      const n = r.lengthDelimited(at);
+      const n = r.lengthDelimited("");
       (vStart = r.pos), (vEnd = r.pos + n);
       r.pos += n;
-    } else if (field === 0) throw malformed(at, "field number 0");
-    else r.skip(wt, at);
+    } else if (field === 0) throw malformed("", "field number 0");
+    else r.skip(wt, "");
   }
-  const e: FieldEntry = { name: "", nameStart, nameEnd, tag: 0, valueStart: 0, valueEnd: 0, lo: 0, hi: 0 };
-  e.name = decodeString(b, nameStart, nameEnd, at);
+  // Points of a batch usually carry the same field names in the same order: reuse the decoded name.
+  const j = entries.length;
+  const prev = prevNames[j];
+  let name: string;
+  if (prev !== undefined && sameBytes(b, nameStart, nameEnd, prev.nameStart, prev.nameEnd)) name = prev.name;
+  else {
+    try {
+      name = decodeString(b, nameStart, nameEnd, "fields");
+    } catch {
+      throw malformed("", "invalid UTF-8 in a field name");
+    }
+  }
+  const e: FieldEntry = { name, nameStart, nameEnd, tag: 0, valueStart: 0, valueEnd: 0, lo: 0, hi: 0 };
+  prevNames[j] = e;
   if (vStart >= 0) {
     // FieldValue: the last oneof member on the wire wins.
     const v = new Wire(b, vStart, vEnd);
-    const vat = `${at}[${JSON.stringify(e.name)}]`;
     while (v.pos < v.end) {
-      const key = v.varint32(vat);
+      const key = v.varint32("");
       const field = key >>> 3;
       const wt = key & 7;
       if (field === 1 && wt === 1) {
-        if (v.end - v.pos < 8) throw malformed(vat, "truncated double");
+        if (v.end - v.pos < 8) throw malformed("", "truncated double");
         (e.tag = TAG_NUMBER), (e.valueStart = v.pos);
         v.pos += 8;
       } else if (field === 2 && wt === 2) {
-        const n = v.lengthDelimited(vat);
+        const n = v.lengthDelimited("");
         (e.tag = TAG_STRING), (e.valueStart = v.pos), (e.valueEnd = v.pos + n);
         v.pos += n;
       } else if ((field === 3 || field === 4) && wt === 0) {
-        v.varint64(vat, u64);
+        v.varint64("", u64);
         (e.tag = field === 3 ? TAG_BOOL : TAG_INT), (e.lo = u64[0]!), (e.hi = u64[1]!);
-      } else if (field === 0) throw malformed(vat, "field number 0");
-      else v.skip(wt, vat);
+      } else if (field === 0) throw malformed("", "field number 0");
+      else v.skip(wt, "");
     }
   }
   entries.push(e);
