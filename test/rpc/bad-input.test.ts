@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { startTestNode, type TestNode } from "../support/node.ts";
+import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
+import { LIMITS } from "../../src/base/limits.ts";
 
 const W = "/soltix.v1.StorageService/Write";
 const okPoint = { database: "db", collection: "c", id: "dev-1", time: "1732406400000000000", fields: { v: { numberValue: 1 } } };
@@ -63,6 +66,26 @@ describe("bad input gets a clear error naming the field, and nothing is stored",
     expect(q.json.points.length).toBe(1);
     expect(readdirSync(n.dir)).toEqual(["data"]);
     expect(readdirSync(`${n.dir}/data`).sort()).toEqual(["quarantine", "segments", "soltix-data.json", "wal"]);
+  });
+
+  test("binary (application/proto) Writes get the same codes: malformed bytes, bad fields, oversized bodies", async () => {
+    const send = async (body: Uint8Array, headers: Record<string, string> = {}) => {
+      const res = await n.node.app.fetch(new Request(`http://node${W}`, { method: "POST", headers: { "content-type": "application/proto", ...headers }, body }));
+      return { status: res.status, json: (await res.json()) as { code: string; message: string } };
+    };
+    const garbage = await send(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]));
+    expect(garbage.status).toBe(400);
+    expect(garbage.json.code).toBe("invalid_argument");
+    expect(garbage.json.message).toMatch(/malformed protobuf/);
+    const bad = toBinary(WriteRequestSchema, create(WriteRequestSchema, { points: [{ database: "db", collection: "c", id: "../x", time: 1n, fields: {} }] as never }));
+    const r = await send(bad);
+    expect(r.status).toBe(400);
+    expect(r.json.message).toMatch(/points\[0\]\.id/);
+    const huge = await send(new Uint8Array(8), { "content-length": String(LIMITS.requestBytesMax + 1) });
+    expect(huge.json.code).toBe("resource_exhausted");
+    expect(huge.json.message).toMatch(/limit/);
+    const empty = await send(new Uint8Array(0));
+    expect(empty.json).toEqual({ code: "invalid_argument", message: "points: must hold at least one point" });
   });
 
   test("unknown routes are 404 with a JSON error", async () => {
