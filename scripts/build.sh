@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p dist
-bun build --compile --minify --sourcemap src/main.ts --outfile dist/soltix >/dev/null
+bun scripts/build.ts
 echo "built dist/soltix ($(du -h dist/soltix | cut -f1))"

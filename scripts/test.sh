@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: bun:test (unit, property, RPC, compiled-binary crash tests) and the Deno core
-# and smoke tests. Prints a final line "N passed, N failed". Exit code 0 only when nothing failed.
+# The whole test suite: bun:test (unit, property, RPC, compiled-binary crash tests, real etcd) and the
+# Deno core and smoke tests. Installs etcd and nats-server (apt) when missing. Prints a final line "N passed, N failed". Exit code 0 only when nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/node_modules/.bin:$PATH"
+export PATH="$PWD/node_modules/.bin:$PATH:/usr/sbin"
+bash scripts/install-servers.sh || { echo "could not install etcd/nats-server"; echo "0 passed, 1 failed"; exit 1; }
 log_dir="${TMPDIR:-/tmp}/soltix-test-$$"
 mkdir -p "$log_dir"
 

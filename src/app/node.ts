@@ -13,6 +13,11 @@ import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
 import { WRITE_PATH, fastWrite, isFastWrite } from "../rpc/write-route.ts";
 import { LIMITS } from "../base/limits.ts";
+import type { MetadataStore } from "../ports/metadata.ts";
+import { EtcdMetadataStore } from "../adapters/etcd-metadata.ts";
+import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
+import { NodeRegistration } from "../cluster/registration.ts";
+import type { NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 
@@ -28,10 +33,18 @@ export interface StorageNode {
   readonly config: NodeConfig;
   readonly engine: Engine;
   readonly app: Hono;
+  readonly metadata: MetadataStore;
+  /** Registers the node (call once the server listens, with the address peers dial); runs in the background. */
+  joinCluster(address: string): void;
   close(): Promise<void>;
 }
 
-export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<StorageNode> {
+/** The configured metadata backend: etcd when endpoints are set, else embedded (one machine). */
+export function openMetadata(config: NodeConfig): MetadataStore {
+  return config.etcd.endpoints.length > 0 ? new EtcdMetadataStore(config.etcd.endpoints) : new MemoryMetadataStore();
+}
+
+export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?: MetadataStore }): Promise<StorageNode> {
   const engine = await Engine.open({
     dataDir: config.storage.dataDir,
     fs: deps.fs,
@@ -49,6 +62,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     logger: deps.logger,
   };
   const startedAt = new Date().toISOString();
+  const metadata = deps.metadata ?? openMetadata(config);
+  let registration: NodeRegistration | undefined;
   const app = createHttpApp({
     logger: deps.logger,
     services: (router) => {
@@ -62,14 +77,35 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       a.get("/healthz", (c) =>
         c.json({ status: "ok", node_id: config.node.id, version: SOLTIX_VERSION, started_at: startedAt, engine: engine.statsSnapshot }),
       );
+      // Ready = registered in the metadata store (which implies it was reachable).
+      a.get("/readyz", (c) => {
+        const registered = registration?.status.registered ?? false;
+        const body = {
+          ready: registered,
+          node_id: config.node.id,
+          metadata: config.etcd.endpoints.length > 0 ? `etcd ${config.etcd.endpoints.join(",")}` : "embedded",
+          registered,
+          error: registration === undefined ? "not registered yet (server not listening)" : registration.status.lastError ?? null,
+        };
+        return c.json(body, registered ? 200 : 503);
+      });
     },
   });
   return {
     config,
     engine,
     app,
+    metadata,
+    joinCluster(address) {
+      if (registration !== undefined) return;
+      const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: new Date().toISOString() });
+      registration = new NodeRegistration(metadata, record, deps.logger);
+      void registration.start();
+    },
     async close() {
+      await registration?.stop();
       await engine.close();
+      await metadata.close();
     },
   };
 }

@@ -41,6 +41,8 @@ export async function runNode(args: ParsedArgs, env: Record<string, string | und
   const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), config.log.level, { node: config.node.id });
   const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger });
   const served = serve(node.app.fetch, config.server.host, config.server.port);
+  // Register only now that the server listens; with port 0 the address carries the real port.
+  node.joinCluster(config.server.port === 0 ? `${config.server.host}:${served.port}` : config.node.address);
   logger.log("info", "node: listening", { host: config.server.host, port: served.port, data_dir: config.storage.dataDir });
   // A machine-readable line on stdout so scripts can learn the port (port 0 = any free port).
   process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: served.port })}\n`);

@@ -70,7 +70,7 @@ describe("bad input gets a clear error naming the field, and nothing is stored",
 
   test("binary (application/proto) Writes get the same codes: malformed bytes, bad fields, oversized bodies", async () => {
     const send = async (body: Uint8Array, headers: Record<string, string> = {}) => {
-      const res = await n.node.app.fetch(new Request(`http://node${W}`, { method: "POST", headers: { "content-type": "application/proto", ...headers }, body }));
+      const res = await n.node.app.fetch(new Request(`http://node${W}`, { method: "POST", headers: { "content-type": "application/proto", ...headers }, body: new Uint8Array(body) }));
       return { status: res.status, json: (await res.json()) as { code: string; message: string } };
     };
     const garbage = await send(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]));

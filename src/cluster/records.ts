@@ -1,0 +1,67 @@
+// Metadata records as stored in etcd (JSON, snake_case as in Soltix) and their strict parsers: a
+// record that does not parse is reported, never half-trusted.
+
+import { SoltixError } from "../base/errors.ts";
+
+export type NodeStatus = "active" | "draining";
+export type GroupState = "active" | "syncing";
+
+export interface NodeRecord {
+  id: string;
+  address: string;
+  status: NodeStatus;
+  version: string;
+  updated_at: string;
+}
+
+export interface GroupRecord {
+  group_id: number;
+  primary_node: string;
+  replica_nodes: string[];
+  state: GroupState;
+  epoch: number;
+  updated_at: string;
+}
+
+function bad(what: string, text: string, why: string): SoltixError {
+  return new SoltixError("data_loss", `metadata ${what} is malformed (${why}): ${text.slice(0, 200)}`);
+}
+
+export function parseNodeRecord(text: string): NodeRecord {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw bad("node record", text, "not JSON");
+  }
+  if (typeof o.id !== "string" || typeof o.address !== "string") throw bad("node record", text, "id/address");
+  const status = o.status === "draining" ? "draining" : "active";
+  return { id: o.id, address: o.address, status, version: String(o.version ?? ""), updated_at: String(o.updated_at ?? "") };
+}
+
+export function parseGroupRecord(text: string): GroupRecord {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw bad("group record", text, "not JSON");
+  }
+  if (typeof o.group_id !== "number" || !Number.isInteger(o.group_id)) throw bad("group record", text, "group_id");
+  if (typeof o.primary_node !== "string") throw bad("group record", text, "primary_node");
+  if (!Array.isArray(o.replica_nodes) || !o.replica_nodes.every((x) => typeof x === "string")) throw bad("group record", text, "replica_nodes");
+  if (o.state !== "active" && o.state !== "syncing") throw bad("group record", text, "state");
+  if (typeof o.epoch !== "number") throw bad("group record", text, "epoch");
+  return {
+    group_id: o.group_id,
+    primary_node: o.primary_node,
+    replica_nodes: o.replica_nodes as string[],
+    state: o.state,
+    epoch: o.epoch,
+    updated_at: String(o.updated_at ?? ""),
+  };
+}
+
+/** Every node of a group: primary first, then replicas. */
+export function groupNodes(g: GroupRecord): string[] {
+  return [g.primary_node, ...g.replica_nodes];
+}

@@ -1,0 +1,65 @@
+// Real etcd and nats-server for integration tests: started on free loopback ports with temp dirs,
+// stopped afterwards. The servers come from Debian's packages (scripts/test.sh installs them).
+
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+async function waitHealthy(url: string, ok: (body: string) => boolean, what: string, proc: { exitCode: number | null }): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
+    try {
+      const r = await fetch(url);
+      if (ok(await r.text())) return;
+    } catch {
+      // not up yet
+    }
+    await Bun.sleep(20);
+  }
+  throw new Error(`${what} not healthy within 15 s (${url})`);
+}
+
+export async function startEtcd(clientPort?: number): Promise<RunningServer> {
+  const dir = mkdtempSync(join(tmpdir(), "soltix-etcd-"));
+  const client = clientPort ?? (await freePort());
+  const peer = await freePort();
+  const c = `http://127.0.0.1:${client}`;
+  const p = `http://127.0.0.1:${peer}`;
+  const proc = Bun.spawn(
+    ["etcd", "--data-dir", dir, "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
+      "--initial-advertise-peer-urls", p, "--initial-cluster", `default=${p}`, "--heartbeat-interval", "10", "--election-timeout", "100", "--log-level", "error"],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  await waitHealthy(`${c}/health`, (b) => b.includes('"health":"true"'), "etcd", proc);
+  return {
+    url: c,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async kill9() {
+      proc.kill(9);
+      await proc.exited;
+    },
+  };
+}
