@@ -6,12 +6,16 @@ import { configHelp } from "./config/config.ts";
 import { SOLTIX_VERSION } from "./app/node.ts";
 import { parseArgs } from "./cli/args.ts";
 import { runNode } from "./cli/node-command.ts";
+import { runRouter } from "./cli/router-command.ts";
+import { runDev } from "./cli/dev-command.ts";
 import { serveWithBun } from "./runtime/bun/serve.ts";
 
 const USAGE = `soltix ${SOLTIX_VERSION} — storage node of a replicated time-series database
 
 usage:
   soltix node --config FILE [--key.path VALUE ...]   run a storage node
+  soltix router --config FILE [--key.path VALUE ...] run a router (Soltix HTTP write API, fan-out)
+  soltix dev [--nodes 3] [--dir DIR] [--port 8080]   a local cluster (router + nodes) in one process
   soltix version                                     print the version
   soltix <command> --help                            help for a command
 
@@ -25,6 +29,26 @@ Every config key can be set in the YAML file, as an environment variable, or as 
 
   flag                                     env                                        default / meaning
 ${configHelp()}
+`;
+
+const ROUTER_HELP = `usage: soltix router --config FILE [--key.path VALUE ...]
+
+Runs a router: the Soltix-compatible HTTP write API
+  POST /v1/databases/:db/collections/:coll/write        one flat JSON point {"id","time",...fields}
+  POST /v1/databases/:db/collections/:coll/write/batch  {"points":[...]} (at most 10000)
+  GET  /v1/databases/:db/collections/:coll/query?ids=a,b&start_time=NS&end_time=NS&limit=N
+  Connect soltix.v1.RouterService/Write, /healthz, /readyz
+Each point goes to its group and to every node of the group (queue.type: direct = the node's Write
+RPC, nats = JetStream subject soltix.write.node.<nodeId>). Same config keys as a node; port 8080.
+
+${configHelp()}
+`;
+
+const DEV_HELP = `usage: soltix dev [--nodes 3] [--dir DIR] [--port 8080] [--log.level warn]
+
+Starts a router and N storage nodes in one process on the embedded defaults (metadata in memory,
+direct delivery; no etcd or NATS needed). Nodes listen on 7001.. and the router on --port
+(--port 0: any free ports). Data goes to DIR (default: a new temp dir). Ctrl-C stops it.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -49,6 +73,20 @@ async function main(argv: string[]): Promise<number> {
       }
       await runNode(args, process.env, serveWithBun);
       return -1; // keeps running
+    case "router":
+      if (args.help) {
+        process.stdout.write(ROUTER_HELP);
+        return 0;
+      }
+      await runRouter(args, process.env, serveWithBun);
+      return -1;
+    case "dev":
+      if (args.help) {
+        process.stdout.write(DEV_HELP);
+        return 0;
+      }
+      await runDev(args, serveWithBun);
+      return -1;
     default:
       process.stderr.write(`soltix: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

@@ -17,6 +17,7 @@ import type { MetadataStore } from "../ports/metadata.ts";
 import { EtcdMetadataStore } from "../adapters/etcd-metadata.ts";
 import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
 import { NodeRegistration } from "../cluster/registration.ts";
+import { NatsConsumer } from "../queue/nats-consumer.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
@@ -64,6 +65,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
   const startedAt = new Date().toISOString();
   const metadata = deps.metadata ?? openMetadata(config);
   let registration: NodeRegistration | undefined;
+  const consumer =
+    config.queue.type === "nats"
+      ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, deps.logger)
+      : undefined;
   const app = createHttpApp({
     logger: deps.logger,
     services: (router) => {
@@ -77,17 +82,20 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       a.get("/healthz", (c) =>
         c.json({ status: "ok", node_id: config.node.id, version: SOLTIX_VERSION, started_at: startedAt, engine: engine.statsSnapshot }),
       );
-      // Ready = registered in the metadata store (which implies it was reachable).
+      // Ready = registered in the metadata store (so it was reachable) and, with NATS, consuming.
       a.get("/readyz", (c) => {
         const registered = registration?.status.registered ?? false;
+        const queueProblem = consumer?.problem();
+        const ready = registered && queueProblem === undefined;
         const body = {
-          ready: registered,
+          ready,
           node_id: config.node.id,
           metadata: config.etcd.endpoints.length > 0 ? `etcd ${config.etcd.endpoints.join(",")}` : "embedded",
           registered,
-          error: registration === undefined ? "not registered yet (server not listening)" : registration.status.lastError ?? null,
+          queue: config.queue.type === "nats" ? { url: config.queue.url, connected: consumer?.link.connected ?? false, problem: queueProblem ?? null, ...consumer?.stats } : "direct",
+          error: registration === undefined ? "not registered yet (server not listening)" : registration.status.lastError ?? queueProblem ?? null,
         };
-        return c.json(body, registered ? 200 : 503);
+        return c.json(body, ready ? 200 : 503);
       });
     },
   });
@@ -101,8 +109,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: new Date().toISOString() });
       registration = new NodeRegistration(metadata, record, deps.logger);
       void registration.start();
+      consumer?.start();
     },
     async close() {
+      await consumer?.close().catch(() => {});
       await registration?.stop();
       await engine.close();
       await metadata.close();

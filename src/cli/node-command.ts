@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { loadConfig, type NodeConfig } from "../config/config.ts";
-import { jsonLogger } from "../ports/logger.ts";
+import { jsonLogger, type Logger } from "../ports/logger.ts";
 import { nodeFileSystem } from "../adapters/node-fs.ts";
 import { systemClock } from "../adapters/system-clock.ts";
 import { startNode } from "../app/node.ts";
@@ -15,7 +15,7 @@ export interface Serve {
   (fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): { port: number; stop(): Promise<void> };
 }
 
-export function configFromArgs(args: ParsedArgs, env: Record<string, string | undefined>): NodeConfig {
+export function configFromArgs(args: ParsedArgs, env: Record<string, string | undefined>, defaults?: Map<string, string>): NodeConfig {
   const flags = new Map(args.flags);
   const file = flags.get("config");
   flags.delete("config");
@@ -33,7 +33,7 @@ export function configFromArgs(args: ParsedArgs, env: Record<string, string | un
       throw new SoltixError("invalid_argument", `config: ${file} is not valid YAML: ${errorMessage(e)}`);
     }
   }
-  return loadConfig({ ...(yaml === undefined ? {} : { yaml }), env, flags });
+  return loadConfig({ ...(yaml === undefined ? {} : { yaml }), env, flags, ...(defaults === undefined ? {} : { defaults }) });
 }
 
 export async function runNode(args: ParsedArgs, env: Record<string, string | undefined>, serve: Serve): Promise<void> {
@@ -46,15 +46,27 @@ export async function runNode(args: ParsedArgs, env: Record<string, string | und
   logger.log("info", "node: listening", { host: config.server.host, port: served.port, data_dir: config.storage.dataDir });
   // A machine-readable line on stdout so scripts can learn the port (port 0 = any free port).
   process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: served.port })}\n`);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log("info", "node: stopping", { signal });
+  onSignals(logger, async () => {
     await served.stop();
     await node.close();
-    process.exit(0);
+  });
+}
+
+/** Runs `shutdown` once on SIGINT/SIGTERM, then exits 0 (1 if shutdown failed). */
+export function onSignals(logger: Logger, shutdown: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log("info", "stopping", { signal });
+    shutdown().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.log("error", "shutdown failed", { error: errorMessage(e) });
+        process.exit(1);
+      },
+    );
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
 }

@@ -152,11 +152,14 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
   /** --key.path value pairs. */
   flags?: Map<string, string>;
+  /** Role-specific defaults (e.g. the router's port), applied before the file. */
+  defaults?: Map<string, string>;
 }
 
 export function loadConfig(src: ConfigSources): NodeConfig {
   const values = new Map<string, Value>();
   for (const spec of CONFIG_KEYS) values.set(spec.path, spec.def);
+  for (const [path, raw] of src.defaults ?? []) values.set(path, coerce(SPEC_BY_PATH.get(path)!, raw, "role default"));
   if (src.yaml !== undefined) {
     for (const [path, raw] of flattenYaml(src.yaml.doc, src.yaml.file)) values.set(path, coerce(SPEC_BY_PATH.get(path)!, raw, src.yaml.file));
   }

@@ -1,0 +1,88 @@
+// A watch-driven cache of the cluster: registered nodes and group assignments. Reads are local;
+// changes arrive through prefix watches (started before the initial list, so nothing is missed; an
+// entry is only replaced by a newer revision). Groups missing from the cache are created lazily with
+// a CAS (cluster/groups.ts).
+
+import type { MetadataStore, WatchEvent } from "../ports/metadata.ts";
+import type { Logger } from "../ports/logger.ts";
+import { errorMessage } from "../base/errors.ts";
+import { GROUPS_PREFIX, NODES_PREFIX } from "./keys.ts";
+import { parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
+import { ensureGroup } from "./groups.ts";
+
+export class ClusterView {
+  private readonly nodes = new Map<string, { record: NodeRecord; rev: bigint }>();
+  private readonly groups = new Map<number, { record: GroupRecord; rev: bigint }>();
+  private readonly stops: Array<() => Promise<void>> = [];
+
+  private constructor(private readonly store: MetadataStore, private readonly logger: Logger) {}
+
+  static async open(store: MetadataStore, logger: Logger): Promise<ClusterView> {
+    const v = new ClusterView(store, logger);
+    v.stops.push(await store.watchPrefix(NODES_PREFIX, (e) => v.onNode(e)));
+    v.stops.push(await store.watchPrefix(GROUPS_PREFIX, (e) => v.onGroup(e)));
+    for (const kv of await store.list(NODES_PREFIX)) v.onNode({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    for (const kv of await store.list(GROUPS_PREFIX)) v.onGroup({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    return v;
+  }
+
+  private onNode(e: WatchEvent): void {
+    const id = e.key.slice(NODES_PREFIX.length);
+    if (e.type === "delete") {
+      this.nodes.delete(id);
+      return;
+    }
+    const cur = this.nodes.get(id);
+    if (cur !== undefined && cur.rev >= e.modRevision) return;
+    try {
+      this.nodes.set(id, { record: parseNodeRecord(e.value), rev: e.modRevision });
+    } catch (err) {
+      this.logger.log("error", "cluster: ignoring malformed node record", { key: e.key, error: errorMessage(err) });
+    }
+  }
+
+  private onGroup(e: WatchEvent): void {
+    const id = Number(e.key.slice(GROUPS_PREFIX.length));
+    if (!Number.isInteger(id)) return;
+    if (e.type === "delete") {
+      this.groups.delete(id);
+      return;
+    }
+    const cur = this.groups.get(id);
+    if (cur !== undefined && cur.rev >= e.modRevision) return;
+    try {
+      this.groups.set(id, { record: parseGroupRecord(e.value), rev: e.modRevision });
+    } catch (err) {
+      this.logger.log("error", "cluster: ignoring malformed group record", { key: e.key, error: errorMessage(err) });
+    }
+  }
+
+  activeNodes(): NodeRecord[] {
+    return [...this.nodes.values()].map((n) => n.record).filter((n) => n.status === "active").sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  node(id: string): NodeRecord | undefined {
+    return this.nodes.get(id)?.record;
+  }
+
+  cachedGroup(id: number): GroupRecord | undefined {
+    return this.groups.get(id)?.record;
+  }
+
+  allGroups(): GroupRecord[] {
+    return [...this.groups.values()].map((g) => g.record).sort((a, b) => a.group_id - b.group_id);
+  }
+
+  /** The group's assignment; created (CAS) from the active nodes on first use. */
+  async group(id: number, factor: number): Promise<GroupRecord> {
+    const cached = this.groups.get(id);
+    if (cached !== undefined) return cached.record;
+    const record = await ensureGroup(this.store, id, this.activeNodes().map((n) => n.id), factor, new Date().toISOString());
+    if (!this.groups.has(id)) this.groups.set(id, { record, rev: 0n });
+    return record;
+  }
+
+  async close(): Promise<void> {
+    for (const stop of this.stops.splice(0)) await stop();
+  }
+}

@@ -1,0 +1,89 @@
+// Router side of the queue: publish each group batch to soltix.write.node.<nodeId> with the batch
+// id as JetStream msgID (duplicates within the window are dropped by the server). `accepted` = the
+// PubAck; `durable` = additionally the node's confirmation, published to this router's ack subject
+// after its WAL fsync.
+
+import { headers, type Subscription } from "@nats-io/nats-core";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { SoltixError, errorMessage } from "../base/errors.ts";
+import type { NodeRecord } from "../cluster/records.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { Delivery, DeliveryMode } from "../router/delivery.ts";
+import { NatsLink } from "./jetstream.ts";
+import { HEADER_ACK_TO, HEADER_BATCH, nodeSubject } from "./subjects.ts";
+
+const PUBLISH_TIMEOUT_MS = 5_000;
+const DURABLE_ACK_TIMEOUT_MS = 10_000;
+
+export class NatsDelivery implements Delivery {
+  private js: JetStreamClient | undefined;
+  private sub: Subscription | undefined;
+  private readonly ackSubject: string;
+  private readonly pending = new Map<string, () => void>();
+
+  private constructor(private readonly link: NatsLink, routerId: string) {
+    this.ackSubject = `soltix.ack.${routerId.replace(/[^A-Za-z0-9_-]/g, "_")}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
+  }
+
+  static async connect(url: string, routerId: string, logger: Logger): Promise<NatsDelivery> {
+    const link = new NatsLink(url, `soltix-router-${routerId}`, logger);
+    const d = new NatsDelivery(link, routerId);
+    link.whenConnected((nc) => {
+      d.js = jetstream(nc);
+      d.sub = nc.subscribe(d.ackSubject);
+      void (async () => {
+        for await (const m of d.sub!) {
+          try {
+            const { batch, node } = JSON.parse(new TextDecoder().decode(m.data)) as { batch: string; node: string };
+            d.pending.get(`${batch}/${node}`)?.();
+          } catch {
+            // not ours
+          }
+        }
+      })();
+    });
+    link.start();
+    return d;
+  }
+
+  async deliver(node: NodeRecord, batchId: string, body: Uint8Array, mode: DeliveryMode): Promise<void> {
+    const js = this.js;
+    if (js === undefined || !this.link.connected) throw new SoltixError("unavailable", this.link.lastError ?? "NATS not connected");
+    await this.link.ensureStream(await this.link.manager(), node.id);
+    const h = headers();
+    h.set(HEADER_BATCH, batchId);
+    let confirmed: Promise<void> | undefined;
+    const key = `${batchId}/${node.id}`;
+    if (mode === "durable") {
+      h.set(HEADER_ACK_TO, this.ackSubject);
+      confirmed = new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => {
+          this.pending.delete(key);
+          reject(new SoltixError("unavailable", `node ${node.id} did not confirm durability within ${DURABLE_ACK_TIMEOUT_MS} ms (the batch stays queued for it)`));
+        }, DURABLE_ACK_TIMEOUT_MS);
+        this.pending.set(key, () => {
+          clearTimeout(t);
+          this.pending.delete(key);
+          resolve();
+        });
+      });
+      confirmed.catch(() => {});
+    }
+    try {
+      await js.publish(nodeSubject(node.id), body, { msgID: batchId, headers: h, timeout: PUBLISH_TIMEOUT_MS });
+    } catch (e) {
+      this.pending.delete(key);
+      throw new SoltixError("unavailable", `queue did not accept the batch for node ${node.id}: ${errorMessage(e)}`);
+    }
+    if (confirmed !== undefined) await confirmed;
+  }
+
+  problem(): string | undefined {
+    return this.link.connected ? undefined : this.link.lastError ?? "NATS not connected";
+  }
+
+  async close(): Promise<void> {
+    this.sub?.unsubscribe();
+    await this.link.close();
+  }
+}

@@ -1,0 +1,53 @@
+// How a routed batch reaches a node. `durable` resolves once the node has fsynced it to its WAL;
+// `accepted` once the transport has taken responsibility (a JetStream PubAck). Direct delivery calls
+// the node's Write RPC (binary Connect, the node's fast path), so it is always durable.
+
+import { SoltixError, errorMessage } from "../base/errors.ts";
+import type { NodeRecord } from "../cluster/records.ts";
+
+export type DeliveryMode = "durable" | "accepted";
+
+export interface Delivery {
+  deliver(node: NodeRecord, batchId: string, body: Uint8Array, mode: DeliveryMode): Promise<void>;
+  /** Transport health for /readyz; undefined = fine. */
+  problem(): string | undefined;
+  close(): Promise<void>;
+}
+
+/** Per-node call deadline for direct delivery. */
+export const DIRECT_CALL_TIMEOUT_MS = 10_000;
+
+export class DirectDelivery implements Delivery {
+  constructor(private readonly headers: Record<string, string> = {}) {}
+
+  async deliver(node: NodeRecord, _batchId: string, body: Uint8Array, _mode: DeliveryMode): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(`http://${node.address}/soltix.v1.StorageService/Write`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", "connect-protocol-version": "1", ...this.headers },
+        body: new Uint8Array(body),
+        signal: AbortSignal.timeout(DIRECT_CALL_TIMEOUT_MS),
+      });
+    } catch (e) {
+      throw new SoltixError("unavailable", `node ${node.id} (${node.address}) unreachable: ${errorMessage(e)}`);
+    }
+    if (res.status !== 200) {
+      let message = `HTTP ${res.status}`;
+      try {
+        const j = (await res.json()) as { code?: string; message?: string };
+        message = `${j.code ?? res.status}: ${j.message ?? ""}`;
+      } catch {
+        // not a Connect error body
+      }
+      throw new SoltixError(res.status >= 500 || res.status === 429 ? "unavailable" : "invalid_argument", `node ${node.id} refused the write: ${message}`);
+    }
+    await res.arrayBuffer();
+  }
+
+  problem(): string | undefined {
+    return undefined;
+  }
+
+  async close(): Promise<void> {}
+}
