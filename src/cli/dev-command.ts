@@ -6,13 +6,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { invalidArgument } from "../base/errors.ts";
-import { loadConfig } from "../config/config.ts";
 import { jsonLogger } from "../ports/logger.ts";
 import { nodeFileSystem } from "../adapters/node-fs.ts";
 import { systemClock } from "../adapters/system-clock.ts";
-import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
-import { startNode } from "../app/node.ts";
-import { startRouter } from "../app/router.ts";
+import { startLocalCluster } from "../app/local-cluster.ts";
 import type { ParsedArgs } from "./args.ts";
 import { onSignals, type Serve } from "./node-command.ts";
 
@@ -27,41 +24,11 @@ export async function runDev(args: ParsedArgs, serve: Serve): Promise<void> {
   if (!Number.isInteger(routerPort) || routerPort < 0 || routerPort > 65535) throw invalidArgument("--port", `${JSON.stringify(portText)} must be a port number (0 = any free port)`);
   const dir = args.flags.get("dir") ?? mkdtempSync(join(tmpdir(), "soltix-dev-"));
   const level = args.flags.get("log.level") ?? "warn";
-  const factor = Math.min(3, n);
-  const metadata = new MemoryMetadataStore();
   const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), level as "warn", { dev: true });
-
-  const nodes: Array<{ id: string; url: string; close: () => Promise<void> }> = [];
-  for (let i = 1; i <= n; i++) {
-    const id = `storage-${i}`;
-    const port = routerPort === 0 ? 0 : 7000 + i;
-    const config = loadConfig({
-      flags: new Map([
-        ["node.id", id],
-        ["server.port", String(port)],
-        ["storage.data_dir", join(dir, id)],
-        ["replication.factor", String(factor)],
-        ["log.level", level],
-      ]),
-    });
-    const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger, metadata });
-    const served = serve(node.app.fetch, config.server.host, port);
-    node.joinCluster(`${config.server.host}:${served.port}`);
-    nodes.push({ id, url: `http://${config.server.host}:${served.port}`, close: async () => (await served.stop(), await node.close()) });
-  }
-  const routerConfig = loadConfig({
-    flags: new Map([
-      ["node.id", "router-1"],
-      ["server.port", String(routerPort)],
-      ["replication.factor", String(factor)],
-      ["replication.min_replicas_for_write", "1"],
-      ["log.level", level],
-    ]),
-  });
-  const router = await startRouter(routerConfig, { clock: systemClock, logger, metadata });
-  const servedRouter = serve(router.app.fetch, routerConfig.server.host, routerPort);
-  const routerUrl = `http://${routerConfig.server.host}:${servedRouter.port}`;
-
+  const cluster = await startLocalCluster({ nodes: n, dir, routerPort, logLevel: level }, { fs: nodeFileSystem, clock: systemClock, logger, serve });
+  const routerUrl = cluster.routerUrl;
+  const nodes = cluster.nodes;
+  const factor = Math.min(3, n);
   process.stdout.write(`${JSON.stringify({ event: "dev-ready", router: routerUrl, nodes: nodes.map(({ id, url }) => ({ id, url })), dir })}\n`);
   process.stdout.write(`
 soltix dev: router ${routerUrl}, ${n} storage node(s), replication factor ${factor}, data in ${dir}
@@ -74,9 +41,5 @@ ${nodes.map((x) => `  curl -sS -H 'Content-Type: application/json' ${x.url}/solt
 
 Ctrl-C stops the cluster.
 `);
-  onSignals(logger, async () => {
-    await servedRouter.stop();
-    await router.close();
-    for (const x of nodes) await x.close();
-  });
+  onSignals(logger, () => cluster.close());
 }

@@ -13,7 +13,8 @@ import { HEADER_ACK_TO, HEADER_BATCH, durableName, nodeSubject, streamName } fro
 
 /** Messages being applied at once (they share WAL fsyncs). */
 const IN_FLIGHT_MAX = 64;
-const ACK_WAIT_NS = 30_000_000_000;
+// Unacked messages of a crashed node come back after this; redelivery is harmless (idempotent).
+const ACK_WAIT_NS = 5_000_000_000;
 
 export interface ConsumerStats {
   applied: number;

@@ -77,7 +77,8 @@ export class WriteRouter {
         if (ok >= need) {
           done = true;
           resolve(ok);
-        } else if (nodeIds.length - failed < need) {
+        } else if (nodeIds.length - failed < need && ok + failed === nodeIds.length) {
+          // Report only once every attempt has settled, so the counts say what was really stored.
           done = true;
           reject(
             new SoltixError(

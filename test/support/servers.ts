@@ -63,3 +63,25 @@ export async function startEtcd(clientPort?: number): Promise<RunningServer> {
     },
   };
 }
+
+export async function startNats(clientPort?: number): Promise<RunningServer & { port: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "soltix-nats-"));
+  const port = clientPort ?? (await freePort());
+  const monitor = await freePort();
+  const bin = Bun.which("nats-server") ?? "/usr/sbin/nats-server";
+  const proc = Bun.spawn([bin, "-js", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-sd", dir], { stdout: "ignore", stderr: "ignore" });
+  await waitHealthy(`http://127.0.0.1:${monitor}/healthz`, (b) => b.includes("ok"), "nats-server", proc);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async kill9() {
+      proc.kill(9);
+      await proc.exited;
+    },
+  };
+}
