@@ -25,13 +25,17 @@ export async function runDev(args: ParsedArgs, serve: Serve): Promise<void> {
   const dir = args.flags.get("dir") ?? mkdtempSync(join(tmpdir(), "soltix-dev-"));
   const level = args.flags.get("log.level") ?? "warn";
   const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), level as "warn", { dev: true });
-  const cluster = await startLocalCluster({ nodes: n, dir, routerPort, logLevel: level }, { fs: nodeFileSystem, clock: systemClock, logger, serve });
+  // dev acknowledges a write only once every replica stored it, so what you read back is everywhere.
+  const factor = Math.min(3, n);
+  const cluster = await startLocalCluster(
+    { nodes: n, dir, routerPort, logLevel: level, factor, minReplicasForWrite: factor, strategy: "sync" },
+    { fs: nodeFileSystem, clock: systemClock, logger, serve },
+  );
   const routerUrl = cluster.routerUrl;
   const nodes = cluster.nodes;
-  const factor = Math.min(3, n);
   process.stdout.write(`${JSON.stringify({ event: "dev-ready", router: routerUrl, nodes: nodes.map(({ id, url }) => ({ id, url })), dir })}\n`);
   process.stdout.write(`
-soltix dev: router ${routerUrl}, ${n} storage node(s), replication factor ${factor}, data in ${dir}
+soltix dev: router ${routerUrl}, ${n} storage node(s), replication factor ${factor} (a write is acknowledged once all ${factor} stored it), data in ${dir}
 ${nodes.map((x) => `  ${x.id.padEnd(11)} ${x.url}`).join("\n")}
 
 Write through the router (Soltix API), then compare the replicas:

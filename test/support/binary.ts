@@ -25,6 +25,8 @@ export function binaryPath(): string {
 export interface RunningBinary {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   port: number;
+  /** The parsed ready line ({"event":"listening",...} or {"event":"dev-ready",...}). */
+  ready: Record<string, any>;
   url: string;
   stderr(): string;
   kill9(): Promise<void>;
@@ -60,13 +62,16 @@ export async function startBinary(args: string[], env: Record<string, string> = 
     const { value, done } = await reader.read();
     if (done) throw new Error(`binary exited before listening (code ${await proc.exited}); stderr: ${errText}`);
     out += new TextDecoder().decode(value);
-    const line = out.split("\n").find((l) => l.includes('"event":"listening"'));
+    const complete = out.split("\n").slice(0, -1); // the last piece may be a partial line
+    const line = complete.find((l) => l.includes('"event":"listening"') || l.includes('"event":"dev-ready"'));
     if (line !== undefined) {
-      const port = (JSON.parse(line) as { port: number }).port;
+      const ready = JSON.parse(line) as Record<string, any>;
+      const port = (ready.port as number | undefined) ?? Number(String(ready.router).split(":").pop());
       reader.releaseLock();
       return {
         proc,
         port,
+        ready,
         url: `http://127.0.0.1:${port}`,
         stderr: () => errText,
         async kill9() {
