@@ -50,10 +50,13 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
       a.get("/healthz", (c) => c.json({ status: "ok", role: "router", id: config.node.id, version: SOLTIX_VERSION, stats: writer.stats }));
       a.get("/readyz", async (c) => {
         const problems: string[] = [];
-        try {
-          await metadata.get("/soltix/ping");
-        } catch (e) {
-          problems.push(e instanceof Error ? e.message : String(e));
+        if (!view.loaded) problems.push(view.lastError ?? "cluster metadata not loaded");
+        else {
+          try {
+            await metadata.get("/soltix/ping");
+          } catch (e) {
+            problems.push(e instanceof Error ? e.message : String(e));
+          }
         }
         const q = delivery.problem();
         if (q !== undefined) problems.push(q);

@@ -5,7 +5,7 @@
 
 import type { MetadataStore, WatchEvent } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
-import { errorMessage } from "../base/errors.ts";
+import { SoltixError, errorMessage } from "../base/errors.ts";
 import { GROUPS_PREFIX, NODES_PREFIX } from "./keys.ts";
 import { parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
 import { ensureGroup } from "./groups.ts";
@@ -15,15 +15,46 @@ export class ClusterView {
   private readonly groups = new Map<number, { record: GroupRecord; rev: bigint }>();
   private readonly stops: Array<() => Promise<void>> = [];
 
+  /** False until the first list succeeded; `lastError` says why. */
+  loaded = false;
+  lastError: string | undefined = "cluster metadata not loaded yet";
+  private closed = false;
+
   private constructor(private readonly store: MetadataStore, private readonly logger: Logger) {}
 
+  /** Opens the view; resolves once loaded or after the first failed attempt (it keeps retrying in the background). */
   static async open(store: MetadataStore, logger: Logger): Promise<ClusterView> {
     const v = new ClusterView(store, logger);
-    v.stops.push(await store.watchPrefix(NODES_PREFIX, (e) => v.onNode(e)));
-    v.stops.push(await store.watchPrefix(GROUPS_PREFIX, (e) => v.onGroup(e)));
-    for (const kv of await store.list(NODES_PREFIX)) v.onNode({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
-    for (const kv of await store.list(GROUPS_PREFIX)) v.onGroup({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    await new Promise<void>((firstAttempt) => void v.loadLoop(firstAttempt));
     return v;
+  }
+
+  private async relist(): Promise<void> {
+    for (const kv of await this.store.list(NODES_PREFIX)) this.onNode({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    for (const kv of await this.store.list(GROUPS_PREFIX)) this.onGroup({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+  }
+
+  private async loadLoop(firstAttempt: () => void): Promise<void> {
+    let delay = 250;
+    while (!this.closed && !this.loaded) {
+      try {
+        // List first: it fails fast when the store is down (a watch would wait for it instead).
+        await this.relist();
+        this.stops.push(await this.store.watchPrefix(NODES_PREFIX, (e) => this.onNode(e)));
+        this.stops.push(await this.store.watchPrefix(GROUPS_PREFIX, (e) => this.onGroup(e)));
+        await this.relist(); // covers changes between the first list and the watches (newer revisions win)
+        this.loaded = true;
+        this.lastError = undefined;
+      } catch (e) {
+        this.lastError = errorMessage(e);
+        this.logger.log("error", "cluster: cannot load metadata; retrying", { error: this.lastError, retry_in_ms: delay });
+        for (const stop of this.stops.splice(0)) await stop().catch(() => {});
+        firstAttempt();
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(5_000, delay * 2);
+      }
+    }
+    firstAttempt();
   }
 
   private onNode(e: WatchEvent): void {
@@ -75,6 +106,7 @@ export class ClusterView {
 
   /** The group's assignment; created (CAS) from the active nodes on first use. */
   async group(id: number, factor: number): Promise<GroupRecord> {
+    if (!this.loaded) throw new SoltixError("unavailable", `cluster metadata not loaded: ${this.lastError ?? "starting"}`);
     const cached = this.groups.get(id);
     if (cached !== undefined) return cached.record;
     const record = await ensureGroup(this.store, id, this.activeNodes().map((n) => n.id), factor, new Date().toISOString());
@@ -83,6 +115,7 @@ export class ClusterView {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const stop of this.stops.splice(0)) await stop();
   }
 }

@@ -43,10 +43,17 @@ describe("node registration in etcd (compiled binary)", () => {
     await store.close();
   });
 
-  test("etcd down at startup: the node serves, /readyz says why, and it registers once etcd is up", async () => {
+  test("etcd down at startup: node and router serve, /readyz says why, writes get unavailable; all recover once etcd is up", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const node = await startBinary(["node", "--node.id", "reg-2", "--storage.data_dir", `${tmp.dir}/b`, "--server.port", "0", "--etcd.endpoints", url]);
+    const router = await startBinary(["router", "--server.port", "0", "--etcd.endpoints", url]);
+    const routerNotReady = await fetch(`${router.url}/readyz`);
+    expect(routerNotReady.status).toBe(503);
+    expect(JSON.stringify(await routerNotReady.json())).toContain(`127.0.0.1:${port}`);
+    const refused = await fetch(`${router.url}/v1/databases/d/collections/c/write`, { method: "POST", body: '{"id":"x","time":1,"v":1}' });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { code: string }).code).toBe("unavailable");
     const health = await fetch(`${node.url}/healthz`);
     expect(health.status).toBe(200);
     const notReady = await until("a registration error", async () => {
@@ -59,6 +66,10 @@ describe("node registration in etcd (compiled binary)", () => {
     const etcd = await startEtcd(port);
     servers.push(etcd);
     await until("readiness after etcd started", async () => ((await fetch(`${node.url}/readyz`)).status === 200 ? true : undefined), 30_000);
+    await until("router readiness after etcd started", async () => ((await fetch(`${router.url}/readyz`)).status === 200 ? true : undefined), 30_000);
+    const accepted = await fetch(`${router.url}/v1/databases/d/collections/c/write`, { method: "POST", body: '{"id":"x","time":1,"v":1}' });
+    expect(accepted.status).toBe(200);
+    await router.kill9();
     const store = new EtcdMetadataStore([url]);
     expect(parseNodeRecord((await store.get("/soltix/nodes/reg-2"))!.value).id).toBe("reg-2");
     await store.close();
