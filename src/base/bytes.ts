@@ -81,6 +81,19 @@ export class ByteWriter {
     this.buf[this.length++] = v;
   }
 
+  /** Appends src[start, end) without creating a view (views cost more than short copies). */
+  copyFrom(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    if (n > 64) this.buf.set(src.subarray(start, end), this.length);
+    else {
+      const buf = this.buf;
+      let at = this.length;
+      for (let i = start; i < end; i++) buf[at++] = src[i]!;
+    }
+    this.length += n;
+  }
+
   bytes(b: Uint8Array): void {
     this.ensure(b.length);
     this.buf.set(b, this.length);

@@ -15,7 +15,7 @@ import { keyParts, type PointRecord } from "../model/point.ts";
 import type { FileSystem } from "../ports/fs.ts";
 import { writeFileDurable } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
-import { MemStore, windowId, type MemWindow } from "../memstore/memstore.ts";
+import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
 import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, type SegmentMeta, type SegmentView } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
@@ -84,11 +84,11 @@ function segName(group: number, day: number, seq: number): string {
 export class Engine {
   private active = new MemStore();
   private frozen: MemStore[] = [];
-  private readonly windows = new Map<string, WindowSegments>();
+  private readonly windows = new Map<WindowId, WindowSegments>();
   private readonly lastTime = new Map<number, bigint>();
-  private readonly checksumCache = new Map<string, WindowChecksum>();
+  private readonly checksumCache = new Map<WindowId, WindowChecksum>();
   /** Bumped on every applied write, per window: a checksum computed across a change is not cached. */
-  private readonly writeVersion = new Map<string, number>();
+  private readonly writeVersion = new Map<WindowId, number>();
   private readonly cache = new Map<string, SegmentView>();
   private cacheBytes = 0;
   private segSeq = 0;
@@ -190,13 +190,56 @@ export class Engine {
   }
 
   private applyOne(p: StoredPoint): void {
-    const t = timeOfEncoding(p.enc);
-    const ws = windowStartNs(t);
-    this.active.put(p.group, ws, p.key, p.enc);
-    const id = windowId(p.group, ws);
-    this.checksumCache.delete(id);
-    this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
-    this.noteTime(p.group, t);
+    this.applyBatch([p]);
+  }
+
+  /**
+   * Applies durable points to the memory store. The window of a point is found from the 8 time bytes
+   * of its encoding, compared with the previous point's window first (a batch mostly shares a few),
+   * so the BigInt arithmetic runs once per window change, not once per point.
+   */
+  private applyBatch(points: readonly StoredPoint[]): void {
+    let curGroup = -1;
+    let curId = -1;
+    let curWs = 0n;
+    let loHi = 0, loLo = 0, hiHi = 0, hiLo = 0; // [window start, window end) as (hi, lo) u32 pairs
+    let maxHi = -1, maxLo = 0;
+    let maxGroup = -1;
+    for (const p of points) {
+      const e = p.enc;
+      const tHi = ((e[9]! << 24) | (e[10]! << 16) | (e[11]! << 8) | e[12]!) >>> 0;
+      const tLo = ((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0;
+      const inWindow =
+        p.group === curGroup &&
+        (tHi > loHi || (tHi === loHi && tLo >= loLo)) &&
+        (tHi < hiHi || (tHi === hiHi && tLo < hiLo));
+      if (!inWindow) {
+        if (maxGroup >= 0) this.noteTimeParts(maxGroup, maxHi, maxLo);
+        maxGroup = -1;
+        const t = (BigInt(tHi) << 32n) | BigInt(tLo);
+        curWs = windowStartNs(t);
+        curGroup = p.group;
+        curId = windowId(curGroup, curWs);
+        const end = curWs + NS_PER_DAY;
+        loHi = Number(curWs >> 32n);
+        loLo = Number(curWs & 0xffffffffn);
+        hiHi = Number(end >> 32n);
+        hiLo = Number(end & 0xffffffffn);
+        this.checksumCache.delete(curId);
+        this.writeVersion.set(curId, (this.writeVersion.get(curId) ?? 0) + 1);
+      }
+      this.active.put(curId, curGroup, curWs, p.key, p.enc);
+      if (maxGroup < 0 || tHi > maxHi || (tHi === maxHi && tLo > maxLo)) {
+        maxGroup = curGroup;
+        maxHi = tHi;
+        maxLo = tLo;
+      }
+    }
+    if (maxGroup >= 0) this.noteTimeParts(maxGroup, maxHi, maxLo);
+  }
+
+  private noteTimeParts(group: number, hi: number, lo: number): void {
+    this.noteTime(group, (BigInt(hi) << 32n) | BigInt(lo));
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -210,9 +253,7 @@ export class Engine {
       await this.flushing;
     }
     const record = pointsRecord(points.map((p) => p.enc));
-    await this.wal.append(record, () => {
-      for (const p of points) this.applyOne(p);
-    });
+    await this.wal.append(record, () => this.applyBatch(points));
     if (this.active.bytes >= this.memstoreBytesMax && this.flushing === undefined) void this.flush().catch(() => {});
   }
 
@@ -415,7 +456,7 @@ export class Engine {
   }
 
   /** The window's only source, when it is one segment and memory holds nothing for it. */
-  private singleSegment(id: string): SegmentRef | undefined {
+  private singleSegment(id: WindowId): SegmentRef | undefined {
     const w = this.windows.get(id);
     if (w === undefined || w.segs.length !== 1) return undefined;
     for (const m of [...this.frozen, this.active]) if (m.windows.has(id)) return undefined;

@@ -7,8 +7,19 @@ import { compareVersions } from "../model/lww.ts";
 /** Approximate bytes of one entry beyond its key and encoding (Map slot, object headers). */
 const ENTRY_OVERHEAD_BYTES = 64;
 
-export function windowId(group: number, windowStartNs: bigint): string {
-  return `${group}:${windowStartNs}`;
+/** Days per group slot in a window id: every day number below TIME_MAX_NS fits (104 000 < 2^17). */
+const DAYS_PER_GROUP = 131_072;
+const NS_PER_DAY = 86_400_000_000_000n;
+
+/** A number naming (group, UTC day window); numbers make cheap Map keys on the write path. */
+export type WindowId = number;
+
+export function windowId(group: number, windowStartNs: bigint): WindowId {
+  return group * DAYS_PER_GROUP + Number(windowStartNs / NS_PER_DAY);
+}
+
+export function windowIdOfDay(group: number, day: number): WindowId {
+  return group * DAYS_PER_GROUP + day;
 }
 
 export class MemWindow {
@@ -43,12 +54,11 @@ export class MemWindow {
 }
 
 export class MemStore {
-  readonly windows = new Map<string, MemWindow>();
+  readonly windows = new Map<WindowId, MemWindow>();
   bytes = 0;
   points = 0;
 
-  put(group: number, windowStartNs: bigint, key: string, enc: Uint8Array): void {
-    const id = windowId(group, windowStartNs);
+  put(id: WindowId, group: number, windowStartNs: bigint, key: string, enc: Uint8Array): void {
     let w = this.windows.get(id);
     if (w === undefined) {
       w = new MemWindow(group, windowStartNs);

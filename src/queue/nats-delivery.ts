@@ -50,6 +50,13 @@ export class NatsDelivery implements Delivery {
     const js = this.js;
     if (js === undefined || !this.link.connected) throw new SoltixError("unavailable", this.link.lastError ?? "NATS not connected");
     await this.link.ensureStream(await this.link.manager(), node.id);
+    // Messages must fit the server's max_payload (1 MiB by default): split on point boundaries.
+    const maxBytes = Math.floor((this.link.nc?.info?.max_payload ?? 1024 * 1024) * 0.9);
+    const chunks = splitWriteRequest(body, maxBytes);
+    await Promise.all(chunks.map((chunk, i) => this.deliverOne(js, node, chunks.length === 1 ? batchId : `${batchId}.${i}`, chunk, mode)));
+  }
+
+  private async deliverOne(js: JetStreamClient, node: NodeRecord, batchId: string, body: Uint8Array, mode: DeliveryMode): Promise<void> {
     const h = headers();
     h.set(HEADER_BATCH, batchId);
     let confirmed: Promise<void> | undefined;
@@ -86,4 +93,29 @@ export class NatsDelivery implements Delivery {
     this.sub?.unsubscribe();
     await this.link.close();
   }
+}
+
+/** Splits a WriteRequest body (a sequence of `points` entries) into bodies of at most maxBytes each. */
+export function splitWriteRequest(body: Uint8Array, maxBytes: number): Uint8Array[] {
+  if (body.length <= maxBytes) return [body];
+  const out: Uint8Array[] = [];
+  let chunkStart = 0;
+  let pos = 0;
+  while (pos < body.length) {
+    const entryStart = pos;
+    if (body[pos++] !== 0x0a) throw new SoltixError("internal", "router produced a WriteRequest that is not a sequence of points");
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = body[pos++]!;
+      len += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    pos += len;
+    if (pos - chunkStart > maxBytes && entryStart > chunkStart) {
+      out.push(body.subarray(chunkStart, entryStart));
+      chunkStart = entryStart;
+    }
+  }
+  out.push(body.subarray(chunkStart));
+  return out;
 }

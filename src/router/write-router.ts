@@ -3,12 +3,10 @@
 // and answer when each group has the acknowledgements the replication policy asks for. Deliveries
 // past that point continue in the background; a node that misses one is repaired by sync.
 
-import { create, toBinary } from "@bufbuild/protobuf";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { groupOf } from "../model/group.ts";
 import type { Point } from "../model/point.ts";
-import { pointToProto } from "../rpc/convert.ts";
-import { WriteRequestSchema } from "../gen/soltix/v1/storage_pb.ts";
+import { writeRequestBody, writeRequestEntry } from "./wire.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -55,60 +53,86 @@ export class WriteRouter {
       if (list === undefined) byGroup.set(g, [p]);
       else list.push(p);
     }
-    const acks = await Promise.all([...byGroup].map(([g, ps]) => this.writeGroup(g, ps)));
-    this.stats.batches++;
-    this.stats.points += points.length;
-    return { accepted: points.length, groups: byGroup.size, minAcks: Math.min(...acks) };
-  }
-
-  private async writeGroup(groupId: number, points: Point[]): Promise<number> {
-    const record = await this.view.group(groupId, this.policy.factor);
-    const nodeIds = groupNodes(record);
-    const body = toBinary(WriteRequestSchema, create(WriteRequestSchema, { points: points.map(pointToProto) }));
-    const batchId = `${this.instance}-${++this.seq}-g${groupId}`;
-    const { need, mode } = ackRequirement(this.policy, nodeIds.length);
-    return new Promise<number>((resolve, reject) => {
-      let ok = 0;
-      let failed = 0;
+    // One delivery per node, holding every group it serves: a batch costs (nodes) messages, not
+    // (groups × replicas). Each point is encoded once.
+    const records = await Promise.all([...byGroup.keys()].map((g) => this.view.group(g, this.policy.factor)));
+    const perNode = new Map<string, Uint8Array[]>();
+    const groupsOfNode = new Map<string, number[]>();
+    const requirements: Array<{ group: number; nodes: string[]; need: number }> = [];
+    let mode: DeliveryMode = "durable";
+    records.forEach((record) => {
+      const nodes = groupNodes(record);
+      const req = ackRequirement(this.policy, nodes.length);
+      mode = req.mode;
+      requirements.push({ group: record.group_id, nodes, need: req.need });
+      const entries = byGroup.get(record.group_id)!.map(writeRequestEntry);
+      for (const id of nodes) {
+        const list = perNode.get(id);
+        if (list === undefined) perNode.set(id, [...entries]);
+        else for (const e of entries) list.push(e);
+        const gs = groupsOfNode.get(id);
+        if (gs === undefined) groupsOfNode.set(id, [record.group_id]);
+        else gs.push(record.group_id);
+      }
+    });
+    const batchId = `${this.instance}-${++this.seq}`;
+    const outcome = new Map<string, { ok: boolean; error?: string }>();
+    const minAcks = await new Promise<number>((resolve, reject) => {
       let done = false;
-      const errors: string[] = [];
-      const settle = () => {
+      const check = () => {
         if (done) return;
-        if (ok >= need) {
+        let allMet = true;
+        let min = Infinity;
+        const hopeless: string[] = [];
+        for (const r of requirements) {
+          let ok = 0;
+          let settled = 0;
+          for (const id of r.nodes) {
+            const o = outcome.get(id);
+            if (o !== undefined) settled++;
+            if (o?.ok === true) ok++;
+          }
+          min = Math.min(min, ok);
+          if (ok < r.need) {
+            allMet = false;
+            if (settled === r.nodes.length) {
+              const errs = r.nodes.map((id) => outcome.get(id)).filter((o) => o?.ok === false).map((o) => o!.error);
+              hopeless.push(`group ${r.group}: ${ok} of ${r.nodes.length} nodes acknowledged, ${r.need} needed (${mode}); not acknowledged: ${errs.join("; ")}`);
+            }
+          }
+        }
+        if (allMet) {
           done = true;
-          resolve(ok);
-        } else if (nodeIds.length - failed < need && ok + failed === nodeIds.length) {
-          // Report only once every attempt has settled, so the counts say what was really stored.
+          resolve(min);
+        } else if (hopeless.length > 0 && outcome.size === perNode.size) {
+          // Report once every delivery settled, so the counts say what was really stored.
           done = true;
-          reject(
-            new SoltixError(
-              "unavailable",
-              `group ${groupId}: ${ok} of ${nodeIds.length} nodes acknowledged, ${need} needed (${mode}); not acknowledged: ${errors.join("; ")}`,
-            ),
-          );
+          reject(new SoltixError("unavailable", hopeless.slice(0, 5).join(" | ") + (hopeless.length > 5 ? ` | … ${hopeless.length - 5} more groups` : "")));
         }
       };
-      for (const id of nodeIds) {
+      for (const [id, entries] of perNode) {
         const node = this.view.node(id);
         const attempt =
           node === undefined
             ? Promise.reject(new SoltixError("unavailable", `node ${id} is not registered`))
-            : this.delivery.deliver(node, batchId, body, mode);
+            : this.delivery.deliver(node, batchId, writeRequestBody(entries), mode);
         attempt.then(
           () => {
-            ok++;
-            settle();
+            outcome.set(id, { ok: true });
+            check();
           },
           (e: unknown) => {
-            failed++;
+            outcome.set(id, { ok: false, error: errorMessage(e) });
             this.stats.deliveryFailures++;
-            errors.push(errorMessage(e));
-            if (done) this.logger.log("warn", "router: delivery failed after the write was acknowledged; sync will repair", { group: groupId, node: id, error: errorMessage(e) });
-            settle();
+            if (done) this.logger.log("warn", "router: delivery failed after the write was acknowledged; sync will repair", { node: id, groups: groupsOfNode.get(id)?.length, error: errorMessage(e) });
+            check();
           },
         );
       }
-      settle();
+      check();
     });
+    this.stats.batches++;
+    this.stats.points += points.length;
+    return { accepted: points.length, groups: byGroup.size, minAcks };
   }
 }

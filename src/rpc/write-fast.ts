@@ -292,21 +292,21 @@ function decodePoint(
     w.u32(tHi);
     w.u32(tLo);
     w.uvarint(dbE - dbS);
-    w.bytes(bytes.subarray(dbS, dbE));
+    w.copyFrom(bytes, dbS, dbE);
     w.uvarint(collE - collS);
-    w.bytes(bytes.subarray(collS, collE));
+    w.copyFrom(bytes, collS, collE);
     w.uvarint(idE - idS);
-    w.bytes(bytes.subarray(idS, idE));
+    w.copyFrom(bytes, idS, idE);
     w.uvarint(fields.length);
     for (const f of fields) {
       w.uvarint(f.nameEnd - f.nameStart);
-      w.bytes(bytes.subarray(f.nameStart, f.nameEnd));
+      w.copyFrom(bytes, f.nameStart, f.nameEnd);
       w.u8(f.tag);
       if (f.tag === TAG_NUMBER) {
         for (let k = 7; k >= 0; k--) w.u8(bytes[f.valueStart + k]!);
       } else if (f.tag === TAG_STRING) {
         w.uvarint(f.valueEnd - f.valueStart);
-        w.bytes(bytes.subarray(f.valueStart, f.valueEnd));
+        w.copyFrom(bytes, f.valueStart, f.valueEnd);
       } else if (f.tag === TAG_BOOL) {
         w.u8(f.lo !== 0 || f.hi !== 0 ? 1 : 0);
       } else {

@@ -1,0 +1,127 @@
+// End-to-end cluster benchmark on the compiled binaries: points/s through the router to 3 replicas
+// (replication factor 3) over NATS JetStream and in direct mode, and replication lag (router
+// acknowledgement → the point visible on every replica), p50/p99, in the same run.
+//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 8] [--samples 200]
+
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { create } from "@bufbuild/protobuf";
+import { RouterService, RouterWriteRequestSchema } from "../../src/gen/soltix/v1/router_pb.ts";
+import { startBinary, postJson, type RunningBinary } from "../../test/support/binary.ts";
+import { startEtcd, startNats } from "../../test/support/servers.ts";
+import { tempDir } from "../../test/support/engine.ts";
+import { median, round, wirePoints, BENCH_DAY } from "./common.ts";
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const SECONDS = arg("seconds", 8);
+const SAMPLES = arg("samples", 200);
+const BATCH = 5_000;
+const IN_FLIGHT = 4;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function until(f: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await f().catch(() => false)) return;
+    await Bun.sleep(50);
+  }
+  throw new Error("timed out");
+}
+
+async function scenario(queue: "nats" | "direct") {
+  const tmp = tempDir(`bench-cluster-${queue}`);
+  const etcd = await startEtcd();
+  const nats = queue === "nats" ? await startNats() : undefined;
+  const q = nats === undefined ? ["--queue.type", "direct"] : ["--queue.type", "nats", "--queue.url", nats.url];
+  const common = ["--etcd.endpoints", etcd.url, "--replication.factor", "3", "--log.level", "error", ...q];
+  const procs: RunningBinary[] = [];
+  try {
+    const nodes: RunningBinary[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const n = await startBinary(["node", "--node.id", `storage-${i}`, "--storage.data_dir", `${tmp.dir}/s${i}`, "--server.port", "0", ...common]);
+      nodes.push(n);
+      procs.push(n);
+    }
+    const router = await startBinary(["router", "--server.port", "0", ...common]);
+    procs.push(router);
+    await until(async () => (await fetch(`${router.url}/readyz`)).status === 200 && (await Promise.all(nodes.map((n) => fetch(`${n.url}/readyz`)))).every((r) => r.status === 200));
+
+    // Throughput: RouterService.Write (binary Connect), batches of BATCH points, IN_FLIGHT at once.
+    const client = createClient(RouterService, createConnectTransport({ baseUrl: router.url, useBinaryFormat: true }));
+    const bodies = Array.from({ length: 6 }, (_, i) => create(RouterWriteRequestSchema, { points: wirePoints(BATCH, i * BATCH, 10, 2000).map((p) => ({ ...p, database: "bench", collection: `c${queue}` })) }));
+    await client.write(bodies[0]!);
+    let points = 0;
+    const t0 = performance.now();
+    const deadline = t0 + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async (_, w) => {
+        let i = w;
+        while (performance.now() < deadline) points += (await client.write(bodies[i++ % bodies.length]!)).accepted;
+      }),
+    );
+    const ackedPerSec = points / ((performance.now() - t0) / 1000);
+    // Wait until every replica applied everything (the queue may still be draining).
+    const drainStart = performance.now();
+    await until(async () => {
+      const sums = await Promise.all(nodes.map((n) => fetch(`${n.url}/healthz`).then((r) => r.json() as Promise<{ engine: { walAppends: number } }>)));
+      const r = await Promise.all(nodes.map(async (n) => (await postJson(`${n.url}/soltix.v1.StorageService/Query`, { database: "bench", collection: `c${queue}`, ids: ["device-1999"], limit: 10000 })).json.points?.length ?? 0));
+      void sums;
+      return r.every((x: number) => x === r[0]);
+    }, 120_000);
+    const drainMs = performance.now() - drainStart;
+
+    // Lag: one point per sample, then poll every replica until it is visible.
+    const lags: number[] = [];
+    for (let s = 0; s < SAMPLES; s++) {
+      const id = `lag-${s}`;
+      const t = BENCH_DAY + BigInt(s);
+      const w = await postJson(`${router.url}/v1/databases/bench/collections/lag${queue}/write`, { id, time: t.toString(), v: s });
+      if (w.status !== 200) throw new Error(`write failed: ${JSON.stringify(w.json)}`);
+      const acked = performance.now();
+      const seen = nodes.map(() => false);
+      while (!seen.every(Boolean)) {
+        await Promise.all(
+          nodes.map(async (n, i) => {
+            if (seen[i]) return;
+            const r = await postJson(`${n.url}/soltix.v1.StorageService/Query`, { database: "bench", collection: `lag${queue}`, ids: [id] });
+            if (r.json.points?.length === 1) seen[i] = true;
+          }),
+        );
+        if (performance.now() - acked > 10_000) throw new Error("lag sample timed out");
+      }
+      lags.push(performance.now() - acked);
+    }
+    return {
+      queue,
+      batch_points: BATCH,
+      in_flight: IN_FLIGHT,
+      acked_points_per_sec: Math.round(ackedPerSec),
+      replicated_points_per_sec_incl_drain: Math.round(points / ((SECONDS * 1000 + drainMs) / 1000)),
+      drain_after_load_ms: round(drainMs),
+      lag_ms_p50: round(pct(lags, 50), 2),
+      lag_ms_p99: round(pct(lags, 99), 2),
+      lag_ms_median: round(median(lags), 2),
+      samples: SAMPLES,
+      goal_points_per_sec: 100_000,
+      soltix_claims_points_per_sec: 10_000,
+      goal_lag_ms_p99: 100,
+    };
+  } finally {
+    for (const p of procs) await p.kill9().catch(() => {});
+    await nats?.stop();
+    await etcd.stop();
+    tmp.cleanup();
+  }
+}
+
+const only = process.argv.includes("--direct-only") ? ["direct" as const] : process.argv.includes("--nats-only") ? ["nats" as const] : (["nats", "direct"] as const);
+const results = [];
+for (const q of only) results.push(await scenario(q));
+console.log(JSON.stringify({ bench: "cluster", replication_factor: 3, seconds: SECONDS, results }, null, 2));
