@@ -13,6 +13,9 @@ import { DirectDelivery, type Delivery } from "../router/delivery.ts";
 import { WriteRouter } from "../router/write-router.ts";
 import { mountRouterRoutes, routerService, type RouterContext } from "../router/http.ts";
 import { openMetadata, SOLTIX_VERSION } from "./node.ts";
+import { ROUTER_WRITE_PATH, fastRouterWrite } from "../router/fast-route.ts";
+import { isFastWrite } from "../rpc/write-route.ts";
+import { LIMITS } from "../base/limits.ts";
 
 export interface RouterDeps {
   clock: Clock;
@@ -45,6 +48,10 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const app = createHttpApp({
     logger: deps.logger,
     services: (r) => r.service(RouterService, routerService(ctx)),
+    fastPaths: {
+      [ROUTER_WRITE_PATH]: (req) =>
+        isFastWrite(req) ? fastRouterWrite(req, writer, ctx.stamp, policy.totalGroups, deps.logger, LIMITS.requestBytesMax, LIMITS.unaryDeadlineMs) : undefined,
+    },
     routes: (a) => {
       mountRouterRoutes(a, ctx);
       a.get("/healthz", (c) => c.json({ status: "ok", role: "router", id: config.node.id, version: SOLTIX_VERSION, stats: writer.stats }));

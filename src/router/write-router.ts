@@ -21,6 +21,12 @@ export interface ReplicationPolicy {
   queue: "direct" | "nats";
 }
 
+/** A point ready to fan out: its group and its `points` entry of a WriteRequest (tag, length, bytes). */
+export interface RoutedPoint {
+  group: number;
+  entry: Uint8Array;
+}
+
 export interface WriteResult {
   accepted: number;
   groups: number;
@@ -45,13 +51,18 @@ export class WriteRouter {
     private readonly logger: Logger,
   ) {}
 
-  async write(points: readonly Point[]): Promise<WriteResult> {
-    const byGroup = new Map<number, Point[]>();
+  /** Routes validated, stamped core points (the JSON API). */
+  write(points: readonly Point[]): Promise<WriteResult> {
+    return this.writeRouted(points.map((p) => ({ group: groupOf(p.database, p.collection, p.id, this.policy.totalGroups), entry: writeRequestEntry(p) })));
+  }
+
+  /** Routes points already encoded as WriteRequest entries (validated and stamped). */
+  async writeRouted(points: readonly RoutedPoint[]): Promise<WriteResult> {
+    const byGroup = new Map<number, Uint8Array[]>();
     for (const p of points) {
-      const g = groupOf(p.database, p.collection, p.id, this.policy.totalGroups);
-      const list = byGroup.get(g);
-      if (list === undefined) byGroup.set(g, [p]);
-      else list.push(p);
+      const list = byGroup.get(p.group);
+      if (list === undefined) byGroup.set(p.group, [p.entry]);
+      else list.push(p.entry);
     }
     // One delivery per node, holding every group it serves: a batch costs (nodes) messages, not
     // (groups × replicas). Each point is encoded once.
@@ -65,7 +76,7 @@ export class WriteRouter {
       const req = ackRequirement(this.policy, nodes.length);
       mode = req.mode;
       requirements.push({ group: record.group_id, nodes, need: req.need });
-      const entries = byGroup.get(record.group_id)!.map(writeRequestEntry);
+      const entries = byGroup.get(record.group_id)!;
       for (const id of nodes) {
         const list = perNode.get(id);
         if (list === undefined) perNode.set(id, [...entries]);

@@ -36,8 +36,16 @@ function malformed(_at: string, what: string): MalformedWire {
 /** A cursor over protobuf wire bytes. Every read is bounds-checked against `end`. */
 class Wire {
   pos: number;
-  constructor(readonly b: Uint8Array, start: number, public end: number) {
+  constructor(public b: Uint8Array, start: number, public end: number) {
     this.pos = start;
+  }
+
+  /** Points the cursor at a new range (cursors are reused: no allocation per point or field). */
+  reset(b: Uint8Array, start: number, end: number): Wire {
+    this.b = b;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   varint32(at: string): number {
@@ -156,15 +164,24 @@ class Caches {
   idS = -1; idE = -2; id = "";
   prefix = "";
   group = 0;
+  hexHiOf = -1;
+  hexHi = "";
   validFieldNames = new Set<string>();
 }
 
 const COLON = new Uint8Array([0x3a]);
+const EMPTY = new Uint8Array(0);
+const pointCursor = new Wire(EMPTY, 0, 0);
+const entryCursor = new Wire(EMPTY, 0, 0);
+const valueCursor = new Wire(EMPTY, 0, 0);
 const w = new ByteWriter(1 << 16);
 const u64 = new Uint32Array(2);
 
-/** Decodes, validates and stamps a binary WriteRequest. */
-export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): StoredPoint[] {
+/**
+ * Decodes, validates and stamps a binary WriteRequest. `outSpans`, when given, receives the
+ * [start, end) byte range of each point's message (the router forwards those bytes as they are).
+ */
+export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number, outSpans?: number[]): StoredPoint[] {
   // Pass 1: count points, so limits are checked before any work.
   const top = new Wire(bytes, 0, bytes.length);
   const spans: number[] = [];
@@ -174,7 +191,9 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
     if (e instanceof MalformedWire) throw invalidArgument("WriteRequest", e.message);
     throw e;
   }
-  return pointsFromSpans(bytes, spans, stamp, totalGroups);
+  const out = pointsFromSpans(bytes, spans, stamp, totalGroups);
+  if (outSpans !== undefined) for (const x of spans) outSpans.push(x);
+  return out;
 }
 
 function countPoints(top: Wire, spans: number[]): void {
@@ -199,10 +218,10 @@ function pointsFromSpans(bytes: Uint8Array, spans: number[], stamp: () => bigint
   const out = new Array<StoredPoint>(count);
   const c = new Caches();
   const entries: FieldEntry[] = [];
-  const prevNames: FieldEntry[] = [];
+  const pool: FieldEntry[] = [];
   for (let i = 0; i < count; i++) {
     try {
-      out[i] = decodePoint(bytes, spans[2 * i]!, spans[2 * i + 1]!, i, c, entries, prevNames, stamp, totalGroups);
+      out[i] = decodePoint(bytes, spans[2 * i]!, spans[2 * i + 1]!, i, c, entries, pool, stamp, totalGroups);
     } catch (e) {
       if (e instanceof MalformedWire) throw invalidArgument(`points[${i}]`, e.message);
       throw e;
@@ -212,12 +231,12 @@ function pointsFromSpans(bytes: Uint8Array, spans: number[], stamp: () => bigint
 }
 
 function decodePoint(
-  bytes: Uint8Array, start: number, end: number, i: number, c: Caches, entries: FieldEntry[], prevNames: FieldEntry[],
+  bytes: Uint8Array, start: number, end: number, i: number, c: Caches, entries: FieldEntry[], pool: FieldEntry[],
   stamp: () => bigint, totalGroups: number,
 ): StoredPoint {
   {
     const at = `points[${i}]`;
-    const r = new Wire(bytes, start, end);
+    const r = pointCursor.reset(bytes, start, end);
     let dbS = 0, dbE = 0, collS = 0, collE = 0, idS = 0, idE = 0;
     let tLo = 0, tHi = 0, insLo = 0, insHi = 0;
     entries.length = 0;
@@ -237,7 +256,7 @@ function decodePoint(
         else (insLo = u64[0]!), (insHi = u64[1]!);
       } else if (field === 5 && wt === 2) {
         const n = r.lengthDelimited("");
-        parseEntry(bytes, r.pos, r.pos + n, entries, prevNames);
+        parseEntry(bytes, r.pos, r.pos + n, entries, pool);
         r.pos += n;
       } else if (field === 0) throw malformed("", "field number 0");
       else r.skip(wt, "");
@@ -315,12 +334,13 @@ function decodePoint(
       }
     }
     if (w.length > LIMITS.pointBytesMax) throw invalidArgument(at, `encoded point is ${w.length} bytes, limit ${LIMITS.pointBytesMax}`);
-    return { group: c.group, key: c.prefix + HEX8(tHi) + HEX8(tLo), enc: w.toBytes() };
+    if (c.hexHiOf !== tHi) (c.hexHi = HEX8(tHi)), (c.hexHiOf = tHi);
+    return { group: c.group, key: c.prefix + c.hexHi + HEX8(tLo), enc: w.toBytes() };
   }
 }
 
-function parseEntry(b: Uint8Array, start: number, end: number, entries: FieldEntry[], prevNames: FieldEntry[]): void {
-  const r = new Wire(b, start, end);
+function parseEntry(b: Uint8Array, start: number, end: number, entries: FieldEntry[], pool: FieldEntry[]): void {
+  const r = entryCursor.reset(b, start, end);
   let nameStart = start, nameEnd = start;
   let vStart = -1, vEnd = -1;
   while (r.pos < r.end) {
@@ -338,23 +358,31 @@ function parseEntry(b: Uint8Array, start: number, end: number, entries: FieldEnt
     } else if (field === 0) throw malformed("", "field number 0");
     else r.skip(wt, "");
   }
-  // Points of a batch usually carry the same field names in the same order: reuse the decoded name.
+  // Entries are pooled by position. Points of a batch usually carry the same field names in the same
+  // order, so the pooled entry still holds the previous point's decoded name for these bytes.
   const j = entries.length;
-  const prev = prevNames[j];
-  let name: string;
-  if (prev !== undefined && sameBytes(b, nameStart, nameEnd, prev.nameStart, prev.nameEnd)) name = prev.name;
-  else {
+  let e = pool[j];
+  if (e === undefined) {
+    e = { name: "", nameStart: 0, nameEnd: -1, tag: 0, valueStart: 0, valueEnd: 0, lo: 0, hi: 0 };
+    pool[j] = e;
+  }
+  if (!sameBytes(b, nameStart, nameEnd, e.nameStart, e.nameEnd)) {
     try {
-      name = decodeString(b, nameStart, nameEnd, "fields");
+      e.name = decodeString(b, nameStart, nameEnd, "fields");
     } catch {
       throw malformed("", "invalid UTF-8 in a field name");
     }
   }
-  const e: FieldEntry = { name, nameStart, nameEnd, tag: 0, valueStart: 0, valueEnd: 0, lo: 0, hi: 0 };
-  prevNames[j] = e;
+  e.nameStart = nameStart;
+  e.nameEnd = nameEnd;
+  e.tag = 0;
+  e.valueStart = 0;
+  e.valueEnd = 0;
+  e.lo = 0;
+  e.hi = 0;
   if (vStart >= 0) {
     // FieldValue: the last oneof member on the wire wins.
-    const v = new Wire(b, vStart, vEnd);
+    const v = valueCursor.reset(b, vStart, vEnd);
     while (v.pos < v.end) {
       const key = v.varint32("");
       const field = key >>> 3;

@@ -34,8 +34,9 @@ export interface RunningBinary {
 }
 
 export async function startBinary(args: string[], env: Record<string, string> = {}): Promise<RunningBinary> {
-  const bin = binaryPath();
-  const proc = Bun.spawn([bin, ...args], {
+  // SOLTIX_BIN_CMD="bun /path/src/main.ts" runs the sources instead (to compare with the binary).
+  const cmd = process.env.SOLTIX_BIN_CMD?.split(" ") ?? [binaryPath()];
+  const proc = Bun.spawn([...cmd, ...args], {
     cwd: "/tmp",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
     stdin: "ignore",
