@@ -17,6 +17,7 @@ import type { MetadataStore } from "../ports/metadata.ts";
 import { EtcdMetadataStore } from "../adapters/etcd-metadata.ts";
 import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
 import { NodeRegistration } from "../cluster/registration.ts";
+import { ClusterView } from "../cluster/view.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
@@ -65,6 +66,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
   const startedAt = new Date().toISOString();
   const metadata = deps.metadata ?? openMetadata(config);
   let registration: NodeRegistration | undefined;
+  let view: ClusterView | undefined;
   const consumer =
     config.queue.type === "nats"
       ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, deps.logger)
@@ -80,7 +82,14 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
     },
     routes: (a) => {
       a.get("/healthz", (c) =>
-        c.json({ status: "ok", node_id: config.node.id, version: SOLTIX_VERSION, started_at: startedAt, engine: engine.statsSnapshot }),
+        c.json({
+          status: "ok",
+          node_id: config.node.id,
+          version: SOLTIX_VERSION,
+          started_at: startedAt,
+          engine: engine.statsSnapshot,
+          groups_assigned: view?.allGroups().filter((g) => g.primary_node === config.node.id || g.replica_nodes.includes(config.node.id)).length ?? 0,
+        }),
       );
       // Ready = registered in the metadata store (so it was reachable) and, with NATS, consuming.
       a.get("/readyz", (c) => {
@@ -109,10 +118,13 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: new Date().toISOString() });
       registration = new NodeRegistration(metadata, record, deps.logger);
       void registration.start();
+      // The node's watch-driven view of nodes and group assignments (what sync will read).
+      void ClusterView.open(metadata, deps.logger).then((v) => (view = v));
       consumer?.start();
     },
     async close() {
       await consumer?.close().catch(() => {});
+      await view?.close();
       await registration?.stop();
       await engine.close();
       await metadata.close();
