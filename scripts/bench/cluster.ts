@@ -10,6 +10,7 @@ import { RouterService, RouterWriteRequestSchema } from "../../src/gen/soltix/v1
 import { startBinary, postJson, type RunningBinary } from "../../test/support/binary.ts";
 import { startEtcd, startNats } from "../../test/support/servers.ts";
 import { tempDir } from "../../test/support/engine.ts";
+import { until } from "../../test/support/wait.ts";
 import { median, round, wirePoints, BENCH_DAY } from "./common.ts";
 
 const arg = (name: string, def: number) => {
@@ -26,14 +27,6 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function until(f: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f().catch(() => false)) return;
-    await Bun.sleep(50);
-  }
-  throw new Error("timed out");
-}
 
 async function scenario(queue: "nats" | "direct") {
   const tmp = tempDir(`bench-cluster-${queue}`);
@@ -51,7 +44,7 @@ async function scenario(queue: "nats" | "direct") {
     }
     const router = await startBinary(["router", "--server.port", "0", ...common]);
     procs.push(router);
-    await until(async () => (await fetch(`${router.url}/readyz`)).status === 200 && (await Promise.all(nodes.map((n) => fetch(`${n.url}/readyz`)))).every((r) => r.status === 200));
+    await until("cluster ready", async () => ((await fetch(`${router.url}/readyz`)).status === 200 && (await Promise.all(nodes.map((n) => fetch(`${n.url}/readyz`)))).every((r) => r.status === 200) ? true : undefined));
 
     // Throughput: RouterService.Write (binary Connect), batches of BATCH points, IN_FLIGHT at once.
     const client = createClient(RouterService, createConnectTransport({ baseUrl: router.url, useBinaryFormat: true }));
@@ -69,11 +62,9 @@ async function scenario(queue: "nats" | "direct") {
     const ackedPerSec = points / ((performance.now() - t0) / 1000);
     // Wait until every replica applied everything (the queue may still be draining).
     const drainStart = performance.now();
-    await until(async () => {
-      const sums = await Promise.all(nodes.map((n) => fetch(`${n.url}/healthz`).then((r) => r.json() as Promise<{ engine: { walAppends: number } }>)));
+    await until("replicas drained", async () => {
       const r = await Promise.all(nodes.map(async (n) => (await postJson(`${n.url}/soltix.v1.StorageService/Query`, { database: "bench", collection: `c${queue}`, ids: ["device-1999"], limit: 10000 })).json.points?.length ?? 0));
-      void sums;
-      return r.every((x: number) => x === r[0]);
+      return r.every((x: number) => x === r[0]) ? true : undefined;
     }, 120_000);
     const drainMs = performance.now() - drainStart;
 

@@ -11,7 +11,8 @@ import { createHttpApp } from "../rpc/http-app.ts";
 import { storageService } from "../rpc/storage-service.ts";
 import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
-import { WRITE_PATH, fastWrite, isFastWrite } from "../rpc/write-route.ts";
+import { WRITE_PATH, fastWrite } from "../rpc/write-route.ts";
+import { isFastUnary } from "../rpc/fast-unary.ts";
 import { LIMITS } from "../base/limits.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import { EtcdMetadataStore } from "../adapters/etcd-metadata.ts";
@@ -24,6 +25,9 @@ import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 
 export const SOLTIX_VERSION = "0.1.0";
+
+/** Limits of the hand-decoded binary write paths: the same as every Connect call's. */
+export const FAST_LIMITS = { requestBytesMax: LIMITS.requestBytesMax, deadlineMs: LIMITS.unaryDeadlineMs };
 
 export interface NodeDeps {
   fs: FileSystem;
@@ -78,7 +82,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       router.service(SyncService, syncService(ctx));
     },
     fastPaths: {
-      [WRITE_PATH]: (req) => (isFastWrite(req) ? fastWrite(req, ctx, LIMITS.requestBytesMax, LIMITS.unaryDeadlineMs) : undefined),
+      [WRITE_PATH]: (req) => (isFastUnary(req) ? fastWrite(req, ctx, FAST_LIMITS) : undefined),
     },
     routes: (a) => {
       a.get("/healthz", (c) =>

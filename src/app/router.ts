@@ -14,8 +14,8 @@ import { WriteRouter } from "../router/write-router.ts";
 import { mountRouterRoutes, routerService, type RouterContext } from "../router/http.ts";
 import { openMetadata, SOLTIX_VERSION } from "./node.ts";
 import { ROUTER_WRITE_PATH, fastRouterWrite } from "../router/fast-route.ts";
-import { isFastWrite } from "../rpc/write-route.ts";
-import { LIMITS } from "../base/limits.ts";
+import { isFastUnary } from "../rpc/fast-unary.ts";
+import { FAST_LIMITS } from "./node.ts";
 
 export interface RouterDeps {
   clock: Clock;
@@ -50,7 +50,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     services: (r) => r.service(RouterService, routerService(ctx)),
     fastPaths: {
       [ROUTER_WRITE_PATH]: (req) =>
-        isFastWrite(req) ? fastRouterWrite(req, writer, ctx.stamp, policy.totalGroups, deps.logger, LIMITS.requestBytesMax, LIMITS.unaryDeadlineMs) : undefined,
+        isFastUnary(req) ? fastRouterWrite(req, writer, ctx.stamp, policy.totalGroups, deps.logger, FAST_LIMITS) : undefined,
     },
     routes: (a) => {
       mountRouterRoutes(a, ctx);

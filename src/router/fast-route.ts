@@ -4,18 +4,13 @@
 // (proto3: the last value of a field wins), so nothing is decoded into objects or re-encoded.
 
 import { ByteWriter } from "../base/bytes.ts";
-import { SoltixError, resourceExhausted } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
-import { connectErrorResponse } from "../rpc/errors.ts";
+import { fastUnary, type FastUnaryLimits } from "../rpc/fast-unary.ts";
 import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
 import type { RoutedPoint, WriteRouter } from "./write-router.ts";
 
 export const ROUTER_WRITE_PATH = "/soltix.v1.RouterService/Write";
 const INSERTED_AT_TAG = 0x30; // field 6, varint
-
-function varint(w: ByteWriter, v: number): void {
-  w.uvarint(v);
-}
 
 export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGroups: number): RoutedPoint[] {
   const spans: number[] = [];
@@ -39,7 +34,7 @@ export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGro
     const len = end - start + tail.length;
     const entry = new ByteWriter(len + 6);
     entry.u8(0x0a);
-    varint(entry, len);
+    entry.uvarint(len);
     entry.copyFrom(body, start, end);
     entry.bytes(tail);
     return { group: p.group, entry: entry.toBytes() };
@@ -57,32 +52,9 @@ function encodeResponse(accepted: number, groups: number, minAcks: number): Uint
   return new Uint8Array(w.toBytes());
 }
 
-export async function fastRouterWrite(
-  req: Request,
-  writer: WriteRouter,
-  stamp: () => bigint,
-  totalGroups: number,
-  logger: Logger,
-  requestBytesMax: number,
-  deadlineMs: number,
-): Promise<Response> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > requestBytesMax) throw resourceExhausted("request", `body is ${declared} bytes, limit ${requestBytesMax}`);
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SoltixError("deadline_exceeded", `Write did not finish within ${deadlineMs} ms (server deadline)`)), deadlineMs);
-    });
-    const work = (async () => {
-      const body = new Uint8Array(await req.arrayBuffer());
-      if (body.length > requestBytesMax) throw resourceExhausted("request", `body is ${body.length} bytes, limit ${requestBytesMax}`);
-      return writer.writeRouted(routedFromBinary(body, stamp, totalGroups));
-    })();
-    const r = await Promise.race([work, deadline]);
-    return new Response(encodeResponse(r.accepted, r.groups, r.minAcks), { status: 200, headers: { "content-type": "application/proto" } });
-  } catch (e) {
-    return connectErrorResponse(e, logger, "RouterService.Write");
-  } finally {
-    clearTimeout(timer);
-  }
+export function fastRouterWrite(req: Request, writer: WriteRouter, stamp: () => bigint, totalGroups: number, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
+  return fastUnary(req, "RouterService.Write", limits, logger, async (body) => {
+    const r = await writer.writeRouted(routedFromBinary(body, stamp, totalGroups));
+    return encodeResponse(r.accepted, r.groups, r.minAcks);
+  });
 }

@@ -10,6 +10,7 @@ import { validateId, validateName } from "../model/validate.ts";
 import { groupOf } from "../model/group.ts";
 import type { Point } from "../model/point.ts";
 import { pointFromProto } from "../rpc/convert.ts";
+import { httpStatusOfKind } from "../rpc/errors.ts";
 import { RouterService, RouterWriteResponseSchema } from "../gen/soltix/v1/router_pb.ts";
 import { groupNodes } from "../cluster/records.ts";
 import type { ClusterView } from "../cluster/view.ts";
@@ -17,17 +18,6 @@ import type { Logger } from "../ports/logger.ts";
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
 import type { WriteRouter } from "./write-router.ts";
 
-const HTTP_STATUS: Record<ErrorKind, 400 | 401 | 404 | 429 | 500 | 503 | 504> = {
-  invalid_argument: 400,
-  failed_precondition: 400,
-  not_found: 404,
-  unauthenticated: 401,
-  resource_exhausted: 429,
-  unavailable: 503,
-  deadline_exceeded: 504,
-  data_loss: 500,
-  internal: 500,
-};
 
 export interface RouterContext {
   view: ClusterView;
@@ -40,7 +30,7 @@ export interface RouterContext {
 function errorJson(c: Context, e: unknown, logger: Logger): Response {
   const kind: ErrorKind = e instanceof SoltixError ? e.kind : "internal";
   if (!(e instanceof SoltixError)) logger.log("error", "router: internal error", { error: errorMessage(e) });
-  return c.json({ code: kind, message: e instanceof SoltixError ? e.message : `internal error: ${errorMessage(e)}` }, HTTP_STATUS[kind]);
+  return c.json({ code: kind, message: e instanceof SoltixError ? e.message : `internal error: ${errorMessage(e)}` }, httpStatusOfKind(kind));
 }
 
 async function bodyJson(c: Context): Promise<unknown> {

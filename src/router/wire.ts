@@ -2,7 +2,7 @@
 // encoded once, framed as one `repeated Point points = 1` entry, and a node's WriteRequest body is the
 // concatenation of its points' frames (no per-node re-encoding). Held to protobuf-es by a test.
 
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, concatBytes } from "../base/bytes.ts";
 import type { Point } from "../model/point.ts";
 
 function varint64(w: ByteWriter, v: bigint): void {
@@ -90,15 +90,7 @@ export function writeRequestEntry(p: Point): Uint8Array {
   return w.toBytes();
 }
 
-/** A WriteRequest body from already-encoded entries. */
+/** A WriteRequest body from already-encoded entries (a WriteRequest is just its entries in a row). */
 export function writeRequestBody(entries: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const e of entries) n += e.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const e of entries) {
-    out.set(e, at);
-    at += e.length;
-  }
-  return out;
+  return concatBytes(entries);
 }

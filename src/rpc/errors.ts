@@ -72,7 +72,7 @@ export function deadlineInterceptor(unaryDeadlineMs: number): Interceptor {
 }
 
 /** HTTP status of a Connect unary error (connectrpc.com/docs/protocol, "Error Codes"). */
-const HTTP_STATUS: Record<ErrorKind, number> = {
+const HTTP_STATUS: Record<ErrorKind, 400 | 401 | 404 | 429 | 500 | 503 | 504> = {
   invalid_argument: 400,
   failed_precondition: 400,
   not_found: 404,
@@ -83,6 +83,10 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   data_loss: 500,
   internal: 500,
 };
+
+export function httpStatusOfKind(kind: ErrorKind): 400 | 401 | 404 | 429 | 500 | 503 | 504 {
+  return HTTP_STATUS[kind];
+}
 
 /** A Connect unary error response for handlers that bypass the Connect router (the ingest fast path). */
 export function connectErrorResponse(e: unknown, logger: Logger, procedure: string): Response {

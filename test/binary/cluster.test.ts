@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startBinary, postJson, type RunningBinary } from "../support/binary.ts";
 import { freePort, startEtcd, startNats, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
+import { until } from "../support/wait.ts";
 import { groupOf } from "../../src/model/group.ts";
 import { windowStartNs, NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
@@ -31,15 +32,6 @@ function nodeArgs(i: number, natsUrl: string): string[] {
     "--queue.type", "nats", "--queue.url", natsUrl, "--replication.factor", "3"];
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await Bun.sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function sums(urls: string[], windows: Set<string>): Promise<string[]> {
   const out: string[] = [];

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { startBinary } from "../support/binary.ts";
 import { freePort, startEtcd, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
+import { until } from "../support/wait.ts";
 import { EtcdMetadataStore } from "../../src/adapters/etcd-metadata.ts";
 import { parseNodeRecord } from "../../src/cluster/records.ts";
 
@@ -16,15 +17,6 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await Bun.sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("node registration in etcd (compiled binary)", () => {
   test("registers after listening; the key dies with the lease after kill -9", async () => {

@@ -23,6 +23,21 @@ export interface RunningServer {
   kill9(): Promise<void>;
 }
 
+function managed(url: string, proc: { kill(sig?: number | string): void; exited: Promise<number> }, dir: string): RunningServer {
+  return {
+    url,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async kill9() {
+      proc.kill(9);
+      await proc.exited;
+    },
+  };
+}
+
 async function waitHealthy(url: string, ok: (body: string) => boolean, what: string, proc: { exitCode: number | null }): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -50,18 +65,7 @@ export async function startEtcd(clientPort?: number): Promise<RunningServer> {
     { stdout: "ignore", stderr: "ignore" },
   );
   await waitHealthy(`${c}/health`, (b) => b.includes('"health":"true"'), "etcd", proc);
-  return {
-    url: c,
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-    async kill9() {
-      proc.kill(9);
-      await proc.exited;
-    },
-  };
+  return managed(c, proc, dir);
 }
 
 export async function startNats(clientPort?: number): Promise<RunningServer & { port: number }> {
@@ -71,17 +75,5 @@ export async function startNats(clientPort?: number): Promise<RunningServer & { 
   const bin = Bun.which("nats-server") ?? "/usr/sbin/nats-server";
   const proc = Bun.spawn([bin, "-js", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-sd", dir], { stdout: "ignore", stderr: "ignore" });
   await waitHealthy(`http://127.0.0.1:${monitor}/healthz`, (b) => b.includes("ok"), "nats-server", proc);
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-    async kill9() {
-      proc.kill(9);
-      await proc.exited;
-    },
-  };
+  return { ...managed(`nats://127.0.0.1:${port}`, proc, dir), port };
 }
