@@ -1,0 +1,76 @@
+// The shape of a window's Merkle tree, fixed before any data is seen: a UTC day cut into a uniform
+// grid of N = fanout^depthMax time slots; a node at depth d, index j spans slots
+// [j·fanout^(depthMax−d), (j+1)·fanout^(depthMax−d)). Slot k of a point at offset t (ns from the
+// window start) is floor(t·N / DAY), so both replicas cut identical ranges without talking.
+// Which nodes are materialised depends on the data (a node holding at most leafPointsMax points is a
+// leaf), but every boundary is a grid point.
+
+import { assert } from "../base/assert.ts";
+
+export const DAY_NS = 86_400_000_000_000;
+
+export interface TreeShape {
+  /** Children per internal node (a power of two, 2..64). */
+  readonly fanout: number;
+  /** Deepest level; a node there is always a leaf. fanout^depthMax ≤ 2^24. */
+  readonly depthMax: number;
+  /** A node with at most this many points is a leaf (hashed over its points, not its children). */
+  readonly leafPointsMax: number;
+}
+
+export const DEFAULT_SHAPE: TreeShape = { fanout: 16, depthMax: 6, leafPointsMax: 32 };
+
+export function validateShape(s: TreeShape): void {
+  assert(Number.isInteger(s.fanout) && s.fanout >= 2 && s.fanout <= 64 && (s.fanout & (s.fanout - 1)) === 0, `fanout ${s.fanout} must be a power of two in [2, 64]`);
+  assert(Number.isInteger(s.depthMax) && s.depthMax >= 1 && s.fanout ** s.depthMax <= 2 ** 24, `fanout^depthMax must be ≤ 2^24`);
+  assert(Number.isInteger(s.leafPointsMax) && s.leafPointsMax >= 1, "leafPointsMax must be ≥ 1");
+}
+
+export function slotCount(s: TreeShape): number {
+  return s.fanout ** s.depthMax;
+}
+
+/** DAY / 65536, an integer: DAY = 2^16 · 1 318 359 375. */
+const UNIT_NS = DAY_NS / 65_536;
+
+/**
+ * Slot of an offset in [0, DAY): floor(offset·slots / DAY), exactly, in doubles. With
+ * offset = q·UNIT + r (q < 65536, r < UNIT): slot = floor((q + r/UNIT) · slots / 65536).
+ */
+export function slotOf(offsetNs: number, slots: number): number {
+  let q = Math.floor(offsetNs / UNIT_NS);
+  if (q * UNIT_NS > offsetNs) q--;
+  const r = offsetNs - q * UNIT_NS;
+  if (slots <= 65_536) return Math.floor(q / (65_536 / slots)); // r/UNIT < 1 cannot carry past a multiple of g
+  const factor = slots / 65_536;
+  const scaled = r * factor; // < 2^39, exact
+  let f = Math.floor(scaled / UNIT_NS);
+  if (f * UNIT_NS > scaled) f--;
+  else if ((f + 1) * UNIT_NS <= scaled) f++;
+  return q * factor + f;
+}
+
+/** First ns offset of a slot: ceil(k·DAY/N) (the grid point; consistent with slotOf). */
+export function slotStartNs(k: number, slots: number): bigint {
+  const num = BigInt(k) * BigInt(DAY_NS);
+  const den = BigInt(slots);
+  return (num + den - 1n) / den;
+}
+
+/** Slots per node at a depth. */
+export function slotsPerNode(s: TreeShape, depth: number): number {
+  return s.fanout ** (s.depthMax - depth);
+}
+
+/** A node's id: depth in the low 5 bits, index above (index < 2^24). */
+export function nodeId(depth: number, index: number): number {
+  return index * 32 + depth;
+}
+
+export function depthOfId(id: number): number {
+  return id % 32;
+}
+
+export function indexOfId(id: number): number {
+  return Math.floor(id / 32);
+}
