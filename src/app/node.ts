@@ -19,6 +19,7 @@ import { EtcdMetadataStore } from "../adapters/etcd-metadata.ts";
 import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
 import { NodeRegistration } from "../cluster/registration.ts";
 import { ClusterView } from "../cluster/view.ts";
+import { shapeFor } from "../merkle/shape.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
@@ -66,6 +67,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
     stamper: new VersionStamper(deps.clock),
     clock: deps.clock,
     logger: deps.logger,
+    treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
   };
   const startedAt = new Date().toISOString();
   const metadata = deps.metadata ?? openMetadata(config);

@@ -41,6 +41,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "storage.sync.anti_entropy.enabled", type: { t: "bool" }, def: true, help: "periodic replica comparison" },
   { path: "storage.sync.anti_entropy.interval", type: { t: "duration", minMs: 1000, maxMs: 7 * DAY_MS }, def: "1h", help: "anti-entropy period" },
   { path: "storage.sync.anti_entropy.batch_size", type: { t: "int", min: 1, max: 1_000_000 }, def: 10000, help: "points per repair batch" },
+  { path: "storage.sync.anti_entropy.fanout", type: { t: "int", min: 2, max: 64 }, def: 16, help: "Merkle tree fanout (a power of two; replicas must agree)" },
+  { path: "storage.sync.anti_entropy.leaf_points_max", type: { t: "int", min: 1, max: 4096 }, def: 32, help: "points at most in a Merkle leaf" },
   { path: "replication.factor", type: { t: "int", min: 1, max: 16 }, def: 3, help: "replicas per group" },
   { path: "replication.strategy", type: { t: "enum", values: ["sync", "async"] }, def: "async", help: "when the router acknowledges" },
   { path: "replication.min_replicas_for_write", type: { t: "int", min: 1, max: 16 }, def: 1, help: "durable copies before a sync ack" },
@@ -67,7 +69,7 @@ export interface NodeConfig {
       startupTimeoutMs: number;
       syncBatchSize: number;
       maxConcurrentSyncs: number;
-      antiEntropy: { enabled: boolean; intervalMs: number; batchSize: number };
+      antiEntropy: { enabled: boolean; intervalMs: number; batchSize: number; fanout: number; leafPointsMax: number };
     };
   };
   replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number };
@@ -193,6 +195,8 @@ export function loadConfig(src: ConfigSources): NodeConfig {
           enabled: b("storage.sync.anti_entropy.enabled"),
           intervalMs: d("storage.sync.anti_entropy.interval"),
           batchSize: n("storage.sync.anti_entropy.batch_size"),
+          fanout: n("storage.sync.anti_entropy.fanout"),
+          leafPointsMax: n("storage.sync.anti_entropy.leaf_points_max"),
         },
       },
     },
@@ -213,6 +217,8 @@ export function loadConfig(src: ConfigSources): NodeConfig {
     );
   }
   if (cfg.queue.type === "nats" && cfg.queue.url === "") throw configError("queue.url must be set when queue.type is nats");
+  const f = cfg.storage.sync.antiEntropy.fanout;
+  if ((f & (f - 1)) !== 0) throw configError(`storage.sync.anti_entropy.fanout = ${f}: must be a power of two (2, 4, 8, 16, 32, 64)`);
   if (cfg.node.address === "") cfg.node.address = `${cfg.server.host}:${cfg.server.port}`;
   return cfg;
 }

@@ -20,6 +20,8 @@ import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
+import { WindowTree } from "../merkle/tree.ts";
+import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 
 /** A point ready to store: its group, sort key and canonical encoding. */
 export interface StoredPoint extends PointRecord {
@@ -74,6 +76,8 @@ export interface RecoveryReport {
 }
 
 const META_FILE = "soltix-data.json";
+/** Windows whose Merkle trees stay cached. */
+const TREE_CACHE_WINDOWS_MAX = 64;
 const META_VERSION = 1;
 const SEG_RE = /^g(\d+)-d(\d+)-s(\d+)\.seg$/;
 
@@ -90,6 +94,8 @@ export class Engine {
   /** Bumped on every applied write, per window: a checksum computed across a change is not cached. */
   private readonly writeVersion = new Map<WindowId, number>();
   private readonly cache = new Map<string, SegmentView>();
+  /** Merkle trees of recently compared windows, valid while the window's write version is unchanged. */
+  private readonly trees = new Map<WindowId, { shape: string; version: number; tree: WindowTree }>();
   private cacheBytes = 0;
   private segSeq = 0;
   private maintenance: Promise<void> = Promise.resolve();
@@ -461,6 +467,29 @@ export class Engine {
     if (w === undefined || w.segs.length !== 1) return undefined;
     for (const m of [...this.frozen, this.active]) if (m.windows.has(id)) return undefined;
     return w.segs[0];
+  }
+
+  /** The window's Merkle tree; rebuilt only after a write touched the window (or for another shape). */
+  async windowTree(group: number, ws: bigint, shape: TreeShape): Promise<WindowTree> {
+    const id = windowId(group, ws);
+    const version = this.writeVersion.get(id) ?? 0;
+    const sk = shapeKey(shape);
+    const hit = this.trees.get(id);
+    if (hit !== undefined && hit.version === version && hit.shape === sk) {
+      this.trees.delete(id);
+      this.trees.set(id, hit);
+      return hit.tree;
+    }
+    const records = [...mergeSources(await this.windowSources(group, ws))];
+    const tree = new WindowTree(shape, ws, records);
+    if ((this.writeVersion.get(id) ?? 0) === version) {
+      this.trees.set(id, { shape: sk, version, tree });
+      for (const k of this.trees.keys()) {
+        if (this.trees.size <= TREE_CACHE_WINDOWS_MAX) break;
+        this.trees.delete(k);
+      }
+    }
+    return tree;
   }
 
   /** Merged records of a window in [fromKey, toKey). */

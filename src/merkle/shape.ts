@@ -20,6 +20,19 @@ export interface TreeShape {
 
 export const DEFAULT_SHAPE: TreeShape = { fanout: 16, depthMax: 6, leafPointsMax: 32 };
 
+/** The deepest level for a fanout: as many levels as fit in 2^24 grid slots. */
+export function depthMaxFor(fanout: number): number {
+  return Math.floor(24 / Math.log2(fanout));
+}
+
+export function shapeFor(fanout: number, leafPointsMax: number): TreeShape {
+  return { fanout, depthMax: depthMaxFor(fanout), leafPointsMax };
+}
+
+export function shapeKey(s: TreeShape): string {
+  return `${s.fanout}/${s.depthMax}/${s.leafPointsMax}`;
+}
+
 export function validateShape(s: TreeShape): void {
   assert(Number.isInteger(s.fanout) && s.fanout >= 2 && s.fanout <= 64 && (s.fanout & (s.fanout - 1)) === 0, `fanout ${s.fanout} must be a power of two in [2, 64]`);
   assert(Number.isInteger(s.depthMax) && s.depthMax >= 1 && s.fanout ** s.depthMax <= 2 ** 24, `fanout^depthMax must be ≤ 2^24`);

@@ -3,6 +3,7 @@
 import type { Engine } from "../engine/engine.ts";
 import type { Clock, VersionStamper } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { TreeShape } from "../merkle/shape.ts";
 
 export interface NodeContext {
   readonly nodeId: string;
@@ -11,4 +12,6 @@ export interface NodeContext {
   readonly stamper: VersionStamper;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Merkle tree shape used when a request leaves it unset. */
+  readonly treeShape: TreeShape;
 }

@@ -4,12 +4,29 @@
 
 import type { ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { SoltixError, invalidArgument } from "../base/errors.ts";
+import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
 import { NS_PER_DAY, TIME_MAX_NS, isWindowStart, windowStartNs } from "../base/time.ts";
-import { pointKey } from "../model/point.ts";
+import { keyParts, pointKey } from "../model/point.ts";
 import { validateId, validateName, validateTimeNs } from "../model/validate.ts";
-import { SyncService, StreamPointsResponseSchema } from "../gen/soltix/v1/sync_pb.ts";
+import {
+  SyncService,
+  StreamPointsResponseSchema,
+  GetMerkleRootsResponseSchema,
+  GetMerkleNodesResponseSchema,
+  GetLeafPointsResponseSchema,
+  LeafPointsSchema,
+  MerkleNodeSchema,
+  NodeChildrenSchema,
+  PointVersionSchema,
+  TreeShapeSchema,
+  WindowRootSchema,
+  type NodeRef,
+  type TreeShape as PbTreeShape,
+} from "../gen/soltix/v1/sync_pb.ts";
+import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
+import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
+import type { NodeSummary } from "../merkle/tree.ts";
 import type { Point as PbPoint, PointKey } from "../gen/soltix/v1/point_pb.ts";
 import { pointToProtoFromEncoding } from "./convert.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -29,6 +46,46 @@ function keyFromProto(field: string, k: PointKey): string {
 }
 
 const TIME_SUFFIX_LEN = 16;
+/** Windows in one GetMerkleRoots call. */
+const MERKLE_WINDOWS_MAX = 4_096;
+/** Nodes in one GetMerkleNodes / GetLeafPoints call. */
+const MERKLE_NODES_PER_CALL_MAX = 65_536;
+/** Points returned by one GetLeafPoints call. */
+const LEAF_POINTS_PER_CALL_MAX = 200_000;
+
+export function validateWindowStart(field: string, ws: bigint): void {
+  if (!isWindowStart(ws) || ws < 0n || ws >= TIME_MAX_NS) {
+    throw invalidArgument(field, `${ws} is not a UTC midnight in ns (a multiple of ${NS_PER_DAY})`);
+  }
+}
+
+function shapeFromProto(field: string, s: PbTreeShape | undefined, defaults: TreeShape): TreeShape {
+  if (s === undefined || (s.fanout === 0 && s.depthMax === 0 && s.leafPointsMax === 0)) return defaults;
+  const fanout = s.fanout === 0 ? defaults.fanout : s.fanout;
+  if (fanout < 2 || fanout > 64 || (fanout & (fanout - 1)) !== 0) throw invalidArgument(`${field}.fanout`, `${fanout} must be a power of two in [2, 64]`);
+  const depthMax = s.depthMax === 0 ? depthMaxFor(fanout) : s.depthMax;
+  if (depthMax < 1 || fanout ** depthMax > 2 ** 24) throw invalidArgument(`${field}.depth_max`, `${depthMax}: fanout^depth_max must be at most 2^24`);
+  const leafPointsMax = s.leafPointsMax === 0 ? defaults.leafPointsMax : s.leafPointsMax;
+  if (leafPointsMax > 4096) throw invalidArgument(`${field}.leaf_points_max`, `${leafPointsMax}, limit 4096`);
+  return { fanout, depthMax, leafPointsMax };
+}
+
+function shapeToProto(s: TreeShape): PbTreeShape {
+  return create(TreeShapeSchema, { fanout: s.fanout, depthMax: s.depthMax, leafPointsMax: s.leafPointsMax });
+}
+
+function merkleNodeToProto(n: NodeSummary) {
+  return create(MerkleNodeSchema, { digest: n.digest, count: BigInt(n.count), leaf: n.leaf });
+}
+
+function nodeRefs(nodes: readonly NodeRef[], shape: TreeShape): Array<[number, number]> {
+  if (nodes.length > MERKLE_NODES_PER_CALL_MAX) throw resourceExhausted("nodes", `${nodes.length} nodes, limit ${MERKLE_NODES_PER_CALL_MAX}`);
+  return nodes.map((n, i) => {
+    if (n.depth > shape.depthMax) throw invalidArgument(`nodes[${i}].depth`, `${n.depth} is deeper than depth_max ${shape.depthMax}`);
+    if (n.index >= shape.fanout ** n.depth) throw invalidArgument(`nodes[${i}].index`, `${n.index} does not exist at depth ${n.depth} (fanout ${shape.fanout})`);
+    return [n.depth, n.index];
+  });
+}
 
 export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
   return {
@@ -77,11 +134,56 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       }
     },
 
+    async getMerkleRoots(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      const shape = shapeFromProto("shape", req.shape, ctx.treeShape);
+      if (req.windows.length > MERKLE_WINDOWS_MAX) throw resourceExhausted("windows", `${req.windows.length} windows, limit ${MERKLE_WINDOWS_MAX}`);
+      req.windows.forEach((w, i) => validateWindowStart(`windows[${i}]`, w));
+      const windows = req.windows.length > 0 ? [...new Set(req.windows)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : ctx.engine.windowsOf(req.groupId);
+      const roots = [];
+      for (const w of windows) roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto((await ctx.engine.windowTree(req.groupId, w, shape)).root()) }));
+      return create(GetMerkleRootsResponseSchema, { roots, shape: shapeToProto(shape) });
+    },
+
+    async getMerkleNodes(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      validateWindowStart("window_start", req.windowStart);
+      const shape = shapeFromProto("shape", req.shape, ctx.treeShape);
+      const refs = nodeRefs(req.nodes, shape);
+      const tree = await ctx.engine.windowTree(req.groupId, req.windowStart, shape);
+      return create(GetMerkleNodesResponseSchema, {
+        nodes: refs.map(([d, i]) => create(NodeChildrenSchema, { children: (d >= shape.depthMax ? [] : tree.children(d, i)).map(merkleNodeToProto) })),
+      });
+    },
+
+    async getLeafPoints(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      validateWindowStart("window_start", req.windowStart);
+      const shape = shapeFromProto("shape", req.shape, ctx.treeShape);
+      const refs = nodeRefs(req.nodes, shape);
+      const tree = await ctx.engine.windowTree(req.groupId, req.windowStart, shape);
+      let total = 0;
+      const nodes = refs.map(([d, i]) => {
+        const pts = tree.points(d, i);
+        total += pts.length;
+        if (total > LEAF_POINTS_PER_CALL_MAX) throw resourceExhausted("nodes", `ranges hold over ${LEAF_POINTS_PER_CALL_MAX} points; ask for fewer or deeper nodes`);
+        return create(LeafPointsSchema, {
+          points: pts.map((p) => {
+            const k = keyParts(p.key);
+            return create(PointVersionSchema, {
+              key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }),
+              version: p.version,
+              encoding: req.withEncodings ? p.enc : new Uint8Array(0),
+            });
+          }),
+        });
+      });
+      return create(GetLeafPointsResponseSchema, { nodes });
+    },
+
     async getChecksum(req) {
       validateGroup("group_id", req.groupId, ctx.totalGroups);
-      if (!isWindowStart(req.windowStart) || req.windowStart < 0n || req.windowStart >= TIME_MAX_NS) {
-        throw invalidArgument("window_start", `${req.windowStart} is not a UTC midnight in ns (a multiple of ${NS_PER_DAY})`);
-      }
+      validateWindowStart("window_start", req.windowStart);
       const c = await ctx.engine.windowChecksum(req.groupId, req.windowStart);
       return { sha256: c.sha256Hex, pointCount: BigInt(c.pointCount) };
     },

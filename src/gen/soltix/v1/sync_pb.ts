@@ -12,7 +12,338 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/sync.proto.
  */
 export const file_soltix_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIisKF0dldExhc3RUaW1lc3RhbXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNIi0KGEdldExhc3RUaW1lc3RhbXBSZXNwb25zZRIRCgl0aW1lc3RhbXAYASABKAMivwEKE1N0cmVhbVBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SEgoKc3RhcnRfdGltZRgCIAEoAxIQCghlbmRfdGltZRgDIAEoAxImCglrZXlfc3RhcnQYBCABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSJAoHa2V5X2VuZBgFIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIOCgZjdXJzb3IYBiABKAkSEgoKYmF0Y2hfc2l6ZRgHIAEoDSJIChRTdHJlYW1Qb2ludHNSZXNwb25zZRIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQSDgoGY3Vyc29yGAIgASgJIjwKEkdldENoZWNrc3VtUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMiOgoTR2V0Q2hlY2tzdW1SZXNwb25zZRIOCgZzaGEyNTYYASABKAkSEwoLcG9pbnRfY291bnQYAiABKAQyiwIKC1N5bmNTZXJ2aWNlElsKEEdldExhc3RUaW1lc3RhbXASIi5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlcXVlc3QaIy5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlc3BvbnNlElEKDFN0cmVhbVBvaW50cxIeLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXF1ZXN0Gh8uc29sdGl4LnYxLlN0cmVhbVBvaW50c1Jlc3BvbnNlMAESTAoLR2V0Q2hlY2tzdW0SHS5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXF1ZXN0Gh4uc29sdGl4LnYxLkdldENoZWNrc3VtUmVzcG9uc2ViBnByb3RvMw", [file_soltix_v1_point]);
+  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIkcKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIl8KFUdldE1lcmtsZVJvb3RzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIPCgd3aW5kb3dzGAIgAygDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSJHCgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUiYwoWR2V0TWVya2xlUm9vdHNSZXNwb25zZRIkCgVyb290cxgBIAMoCzIVLnNvbHRpeC52MS5XaW5kb3dSb290EiMKBXNoYXBlGAIgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIocBChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmIjcKDE5vZGVDaGlsZHJlbhInCghjaGlsZHJlbhgBIAMoCzIVLnNvbHRpeC52MS5NZXJrbGVOb2RlIkAKFkdldE1lcmtsZU5vZGVzUmVzcG9uc2USJgoFbm9kZXMYASADKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuIp4BChRHZXRMZWFmUG9pbnRzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMSIwoFc2hhcGUYAyABKAsyFC5zb2x0aXgudjEuVHJlZVNoYXBlEiEKBW5vZGVzGAQgAygLMhIuc29sdGl4LnYxLk5vZGVSZWYSFgoOd2l0aF9lbmNvZGluZ3MYBSABKAgiUwoMUG9pbnRWZXJzaW9uEiAKA2tleRgBIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIPCgd2ZXJzaW9uGAIgASgMEhAKCGVuY29kaW5nGAMgASgMIjUKCkxlYWZQb2ludHMSJwoGcG9pbnRzGAEgAygLMhcuc29sdGl4LnYxLlBvaW50VmVyc2lvbiI9ChVHZXRMZWFmUG9pbnRzUmVzcG9uc2USJAoFbm9kZXMYASADKAsyFS5zb2x0aXgudjEuTGVhZlBvaW50cyIrChdHZXRMYXN0VGltZXN0YW1wUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDSItChhHZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USEQoJdGltZXN0YW1wGAEgASgDIr8BChNTdHJlYW1Qb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhIKCnN0YXJ0X3RpbWUYAiABKAMSEAoIZW5kX3RpbWUYAyABKAMSJgoJa2V5X3N0YXJ0GAQgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5EiQKB2tleV9lbmQYBSABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDgoGY3Vyc29yGAYgASgJEhIKCmJhdGNoX3NpemUYByABKA0iSAoUU3RyZWFtUG9pbnRzUmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50Eg4KBmN1cnNvchgCIAEoCSI8ChJHZXRDaGVja3N1bVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDIjoKE0dldENoZWNrc3VtUmVzcG9uc2USDgoGc2hhMjU2GAEgASgJEhMKC3BvaW50X2NvdW50GAIgASgEMo0ECgtTeW5jU2VydmljZRJbChBHZXRMYXN0VGltZXN0YW1wEiIuc29sdGl4LnYxLkdldExhc3RUaW1lc3RhbXBSZXF1ZXN0GiMuc29sdGl4LnYxLkdldExhc3RUaW1lc3RhbXBSZXNwb25zZRJRCgxTdHJlYW1Qb2ludHMSHi5zb2x0aXgudjEuU3RyZWFtUG9pbnRzUmVxdWVzdBofLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXNwb25zZTABEkwKC0dldENoZWNrc3VtEh0uc29sdGl4LnYxLkdldENoZWNrc3VtUmVxdWVzdBoeLnNvbHRpeC52MS5HZXRDaGVja3N1bVJlc3BvbnNlElUKDkdldE1lcmtsZVJvb3RzEiAuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVxdWVzdBohLnNvbHRpeC52MS5HZXRNZXJrbGVSb290c1Jlc3BvbnNlElUKDkdldE1lcmtsZU5vZGVzEiAuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVxdWVzdBohLnNvbHRpeC52MS5HZXRNZXJrbGVOb2Rlc1Jlc3BvbnNlElIKDUdldExlYWZQb2ludHMSHy5zb2x0aXgudjEuR2V0TGVhZlBvaW50c1JlcXVlc3QaIC5zb2x0aXgudjEuR2V0TGVhZlBvaW50c1Jlc3BvbnNlYgZwcm90bzM", [file_soltix_v1_point]);
+
+/**
+ * Both sides of a comparison must use the same shape; 0 fields take the server's defaults.
+ *
+ * @generated from message soltix.v1.TreeShape
+ */
+export type TreeShape = Message<"soltix.v1.TreeShape"> & {
+  /**
+   * @generated from field: uint32 fanout = 1;
+   */
+  fanout: number;
+
+  /**
+   * @generated from field: uint32 depth_max = 2;
+   */
+  depthMax: number;
+
+  /**
+   * @generated from field: uint32 leaf_points_max = 3;
+   */
+  leafPointsMax: number;
+};
+
+/**
+ * Describes the message soltix.v1.TreeShape.
+ * Use `create(TreeShapeSchema)` to create a new message.
+ */
+export const TreeShapeSchema: GenMessage<TreeShape> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 0);
+
+/**
+ * @generated from message soltix.v1.MerkleNode
+ */
+export type MerkleNode = Message<"soltix.v1.MerkleNode"> & {
+  /**
+   * SHA-256 (32 bytes); all zero for an empty range.
+   *
+   * @generated from field: bytes digest = 1;
+   */
+  digest: Uint8Array;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * Hashed over its points: compare with GetLeafPoints instead of descending.
+   *
+   * @generated from field: bool leaf = 3;
+   */
+  leaf: boolean;
+};
+
+/**
+ * Describes the message soltix.v1.MerkleNode.
+ * Use `create(MerkleNodeSchema)` to create a new message.
+ */
+export const MerkleNodeSchema: GenMessage<MerkleNode> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 1);
+
+/**
+ * @generated from message soltix.v1.GetMerkleRootsRequest
+ */
+export type GetMerkleRootsRequest = Message<"soltix.v1.GetMerkleRootsRequest"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * Window starts (UTC midnights, ns); empty = every window this node holds for the group.
+   *
+   * @generated from field: repeated int64 windows = 2;
+   */
+  windows: bigint[];
+
+  /**
+   * @generated from field: soltix.v1.TreeShape shape = 3;
+   */
+  shape?: TreeShape | undefined;
+};
+
+/**
+ * Describes the message soltix.v1.GetMerkleRootsRequest.
+ * Use `create(GetMerkleRootsRequestSchema)` to create a new message.
+ */
+export const GetMerkleRootsRequestSchema: GenMessage<GetMerkleRootsRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 2);
+
+/**
+ * @generated from message soltix.v1.WindowRoot
+ */
+export type WindowRoot = Message<"soltix.v1.WindowRoot"> & {
+  /**
+   * @generated from field: int64 window_start = 1;
+   */
+  windowStart: bigint;
+
+  /**
+   * @generated from field: soltix.v1.MerkleNode root = 2;
+   */
+  root?: MerkleNode | undefined;
+};
+
+/**
+ * Describes the message soltix.v1.WindowRoot.
+ * Use `create(WindowRootSchema)` to create a new message.
+ */
+export const WindowRootSchema: GenMessage<WindowRoot> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 3);
+
+/**
+ * @generated from message soltix.v1.GetMerkleRootsResponse
+ */
+export type GetMerkleRootsResponse = Message<"soltix.v1.GetMerkleRootsResponse"> & {
+  /**
+   * @generated from field: repeated soltix.v1.WindowRoot roots = 1;
+   */
+  roots: WindowRoot[];
+
+  /**
+   * @generated from field: soltix.v1.TreeShape shape = 2;
+   */
+  shape?: TreeShape | undefined;
+};
+
+/**
+ * Describes the message soltix.v1.GetMerkleRootsResponse.
+ * Use `create(GetMerkleRootsResponseSchema)` to create a new message.
+ */
+export const GetMerkleRootsResponseSchema: GenMessage<GetMerkleRootsResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 4);
+
+/**
+ * A node of a window's tree: depth 0 is the root; index counts nodes of that depth from the window start.
+ *
+ * @generated from message soltix.v1.NodeRef
+ */
+export type NodeRef = Message<"soltix.v1.NodeRef"> & {
+  /**
+   * @generated from field: uint32 depth = 1;
+   */
+  depth: number;
+
+  /**
+   * @generated from field: uint32 index = 2;
+   */
+  index: number;
+};
+
+/**
+ * Describes the message soltix.v1.NodeRef.
+ * Use `create(NodeRefSchema)` to create a new message.
+ */
+export const NodeRefSchema: GenMessage<NodeRef> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 5);
+
+/**
+ * @generated from message soltix.v1.GetMerkleNodesRequest
+ */
+export type GetMerkleNodesRequest = Message<"soltix.v1.GetMerkleNodesRequest"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * @generated from field: int64 window_start = 2;
+   */
+  windowStart: bigint;
+
+  /**
+   * @generated from field: soltix.v1.TreeShape shape = 3;
+   */
+  shape?: TreeShape | undefined;
+
+  /**
+   * @generated from field: repeated soltix.v1.NodeRef nodes = 4;
+   */
+  nodes: NodeRef[];
+};
+
+/**
+ * Describes the message soltix.v1.GetMerkleNodesRequest.
+ * Use `create(GetMerkleNodesRequestSchema)` to create a new message.
+ */
+export const GetMerkleNodesRequestSchema: GenMessage<GetMerkleNodesRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 6);
+
+/**
+ * @generated from message soltix.v1.NodeChildren
+ */
+export type NodeChildren = Message<"soltix.v1.NodeChildren"> & {
+  /**
+   * fanout entries, in order.
+   *
+   * @generated from field: repeated soltix.v1.MerkleNode children = 1;
+   */
+  children: MerkleNode[];
+};
+
+/**
+ * Describes the message soltix.v1.NodeChildren.
+ * Use `create(NodeChildrenSchema)` to create a new message.
+ */
+export const NodeChildrenSchema: GenMessage<NodeChildren> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 7);
+
+/**
+ * @generated from message soltix.v1.GetMerkleNodesResponse
+ */
+export type GetMerkleNodesResponse = Message<"soltix.v1.GetMerkleNodesResponse"> & {
+  /**
+   * One entry per requested node, in request order.
+   *
+   * @generated from field: repeated soltix.v1.NodeChildren nodes = 1;
+   */
+  nodes: NodeChildren[];
+};
+
+/**
+ * Describes the message soltix.v1.GetMerkleNodesResponse.
+ * Use `create(GetMerkleNodesResponseSchema)` to create a new message.
+ */
+export const GetMerkleNodesResponseSchema: GenMessage<GetMerkleNodesResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 8);
+
+/**
+ * @generated from message soltix.v1.GetLeafPointsRequest
+ */
+export type GetLeafPointsRequest = Message<"soltix.v1.GetLeafPointsRequest"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * @generated from field: int64 window_start = 2;
+   */
+  windowStart: bigint;
+
+  /**
+   * @generated from field: soltix.v1.TreeShape shape = 3;
+   */
+  shape?: TreeShape | undefined;
+
+  /**
+   * @generated from field: repeated soltix.v1.NodeRef nodes = 4;
+   */
+  nodes: NodeRef[];
+
+  /**
+   * Also return the points' canonical encodings (to repair without another call).
+   *
+   * @generated from field: bool with_encodings = 5;
+   */
+  withEncodings: boolean;
+};
+
+/**
+ * Describes the message soltix.v1.GetLeafPointsRequest.
+ * Use `create(GetLeafPointsRequestSchema)` to create a new message.
+ */
+export const GetLeafPointsRequestSchema: GenMessage<GetLeafPointsRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 9);
+
+/**
+ * @generated from message soltix.v1.PointVersion
+ */
+export type PointVersion = Message<"soltix.v1.PointVersion"> & {
+  /**
+   * @generated from field: soltix.v1.PointKey key = 1;
+   */
+  key?: PointKey | undefined;
+
+  /**
+   * First 8 bytes of SHA-256 of the canonical encoding.
+   *
+   * @generated from field: bytes version = 2;
+   */
+  version: Uint8Array;
+
+  /**
+   * Canonical encoding (PointV1), when asked for.
+   *
+   * @generated from field: bytes encoding = 3;
+   */
+  encoding: Uint8Array;
+};
+
+/**
+ * Describes the message soltix.v1.PointVersion.
+ * Use `create(PointVersionSchema)` to create a new message.
+ */
+export const PointVersionSchema: GenMessage<PointVersion> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 10);
+
+/**
+ * @generated from message soltix.v1.LeafPoints
+ */
+export type LeafPoints = Message<"soltix.v1.LeafPoints"> & {
+  /**
+   * @generated from field: repeated soltix.v1.PointVersion points = 1;
+   */
+  points: PointVersion[];
+};
+
+/**
+ * Describes the message soltix.v1.LeafPoints.
+ * Use `create(LeafPointsSchema)` to create a new message.
+ */
+export const LeafPointsSchema: GenMessage<LeafPoints> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 11);
+
+/**
+ * @generated from message soltix.v1.GetLeafPointsResponse
+ */
+export type GetLeafPointsResponse = Message<"soltix.v1.GetLeafPointsResponse"> & {
+  /**
+   * @generated from field: repeated soltix.v1.LeafPoints nodes = 1;
+   */
+  nodes: LeafPoints[];
+};
+
+/**
+ * Describes the message soltix.v1.GetLeafPointsResponse.
+ * Use `create(GetLeafPointsResponseSchema)` to create a new message.
+ */
+export const GetLeafPointsResponseSchema: GenMessage<GetLeafPointsResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 12);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampRequest
@@ -29,7 +360,7 @@ export type GetLastTimestampRequest = Message<"soltix.v1.GetLastTimestampRequest
  * Use `create(GetLastTimestampRequestSchema)` to create a new message.
  */
 export const GetLastTimestampRequestSchema: GenMessage<GetLastTimestampRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 0);
+  messageDesc(file_soltix_v1_sync, 13);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampResponse
@@ -46,7 +377,7 @@ export type GetLastTimestampResponse = Message<"soltix.v1.GetLastTimestampRespon
  * Use `create(GetLastTimestampResponseSchema)` to create a new message.
  */
 export const GetLastTimestampResponseSchema: GenMessage<GetLastTimestampResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 1);
+  messageDesc(file_soltix_v1_sync, 14);
 
 /**
  * @generated from message soltix.v1.StreamPointsRequest
@@ -101,7 +432,7 @@ export type StreamPointsRequest = Message<"soltix.v1.StreamPointsRequest"> & {
  * Use `create(StreamPointsRequestSchema)` to create a new message.
  */
 export const StreamPointsRequestSchema: GenMessage<StreamPointsRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 2);
+  messageDesc(file_soltix_v1_sync, 15);
 
 /**
  * @generated from message soltix.v1.StreamPointsResponse
@@ -125,7 +456,7 @@ export type StreamPointsResponse = Message<"soltix.v1.StreamPointsResponse"> & {
  * Use `create(StreamPointsResponseSchema)` to create a new message.
  */
 export const StreamPointsResponseSchema: GenMessage<StreamPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 3);
+  messageDesc(file_soltix_v1_sync, 16);
 
 /**
  * @generated from message soltix.v1.GetChecksumRequest
@@ -149,7 +480,7 @@ export type GetChecksumRequest = Message<"soltix.v1.GetChecksumRequest"> & {
  * Use `create(GetChecksumRequestSchema)` to create a new message.
  */
 export const GetChecksumRequestSchema: GenMessage<GetChecksumRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 4);
+  messageDesc(file_soltix_v1_sync, 17);
 
 /**
  * @generated from message soltix.v1.GetChecksumResponse
@@ -171,7 +502,7 @@ export type GetChecksumResponse = Message<"soltix.v1.GetChecksumResponse"> & {
  * Use `create(GetChecksumResponseSchema)` to create a new message.
  */
 export const GetChecksumResponseSchema: GenMessage<GetChecksumResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 5);
+  messageDesc(file_soltix_v1_sync, 18);
 
 /**
  * @generated from service soltix.v1.SyncService
@@ -206,6 +537,36 @@ export const SyncService: GenService<{
     methodKind: "unary";
     input: typeof GetChecksumRequestSchema;
     output: typeof GetChecksumResponseSchema;
+  },
+  /**
+   * Root digest and point count of every requested window of a group, in one call.
+   *
+   * @generated from rpc soltix.v1.SyncService.GetMerkleRoots
+   */
+  getMerkleRoots: {
+    methodKind: "unary";
+    input: typeof GetMerkleRootsRequestSchema;
+    output: typeof GetMerkleRootsResponseSchema;
+  },
+  /**
+   * Children (digest, count, leaf) of many tree nodes of one window, in one call.
+   *
+   * @generated from rpc soltix.v1.SyncService.GetMerkleNodes
+   */
+  getMerkleNodes: {
+    methodKind: "unary";
+    input: typeof GetMerkleNodesRequestSchema;
+    output: typeof GetMerkleNodesResponseSchema;
+  },
+  /**
+   * Per-point (key, version digest) lists of many node ranges of one window, in one call.
+   *
+   * @generated from rpc soltix.v1.SyncService.GetLeafPoints
+   */
+  getLeafPoints: {
+    methodKind: "unary";
+    input: typeof GetLeafPointsRequestSchema;
+    output: typeof GetLeafPointsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_soltix_v1_sync, 0);

@@ -1,0 +1,51 @@
+// A replica's window tree seen through SyncService: the remote side of a Merkle comparison. One
+// `expand` is one round trip (GetMerkleNodes and GetLeafPoints are issued together).
+
+import type { Client } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
+import { NodeRefSchema, TreeShapeSchema, type MerkleNode } from "../gen/soltix/v1/sync_pb.ts";
+import type { ExpandRequest, Expansion, TreeSource } from "../merkle/diff.ts";
+import { depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
+import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { pointKey } from "../model/point.ts";
+
+function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
+  if (n === undefined) return EMPTY_NODE;
+  return { digest: n.digest, count: Number(n.count), leaf: n.leaf };
+}
+
+export function rpcTreeSource(client: Client<typeof SyncService>, groupId: number, windowStart: bigint, shape: TreeShape, withEncodings = true): TreeSource {
+  const shapeMsg = create(TreeShapeSchema, { fanout: shape.fanout, depthMax: shape.depthMax, leafPointsMax: shape.leafPointsMax });
+  return {
+    async root() {
+      const res = await client.getMerkleRoots({ groupId, windows: [windowStart], shape: shapeMsg });
+      return summaryFromProto(res.roots.find((r) => r.windowStart === windowStart)?.root);
+    },
+    async expand(requests: readonly ExpandRequest[]): Promise<Expansion[]> {
+      const childReqs = requests.filter((r) => r.wantChildren);
+      const pointReqs = requests.filter((r) => r.wantPoints);
+      const ref = (id: number) => create(NodeRefSchema, { depth: depthOfId(id), index: indexOfId(id) });
+      const [nodes, leaves] = await Promise.all([
+        childReqs.length === 0 ? undefined : client.getMerkleNodes({ groupId, windowStart, shape: shapeMsg, nodes: childReqs.map((r) => ref(r.id)) }),
+        pointReqs.length === 0 ? undefined : client.getLeafPoints({ groupId, windowStart, shape: shapeMsg, nodes: pointReqs.map((r) => ref(r.id)), withEncodings }),
+      ]);
+      let ci = 0;
+      let pi = 0;
+      return requests.map((r) => {
+        const out: Expansion = {};
+        if (r.wantChildren) out.children = (nodes!.nodes[ci++]?.children ?? []).map(summaryFromProto);
+        if (r.wantPoints) {
+          out.points = (leaves!.nodes[pi++]?.points ?? []).map(
+            (p): PointVersion => ({
+              key: pointKey(p.key?.database ?? "", p.key?.collection ?? "", p.key?.id ?? "", p.key?.time ?? 0n),
+              version: p.version,
+              enc: p.encoding,
+            }),
+          );
+        }
+        return out;
+      });
+    },
+  };
+}
