@@ -20,6 +20,10 @@ import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
 import { NodeRegistration } from "../cluster/registration.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { shapeFor } from "../merkle/shape.ts";
+import { adminService, type SyncRuntime } from "../rpc/admin-service.ts";
+import { AdminService } from "../gen/soltix/v1/admin_pb.ts";
+import { GroupSyncer } from "../sync/startup-sync.ts";
+import { AntiEntropy } from "../sync/anti-entropy.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
@@ -72,7 +76,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
   const startedAt = new Date().toISOString();
   const metadata = deps.metadata ?? openMetadata(config);
   let registration: NodeRegistration | undefined;
-  let view: ClusterView | undefined;
+  const rt: SyncRuntime = {};
+  let closing = false;
   const consumer =
     config.queue.type === "nats"
       ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, deps.logger)
@@ -82,6 +87,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
     services: (router) => {
       router.service(StorageService, storageService(ctx));
       router.service(SyncService, syncService(ctx));
+      router.service(AdminService, adminService(ctx, rt));
     },
     fastPaths: {
       [WRITE_PATH]: (req) => (isFastUnary(req) ? fastWrite(req, ctx, FAST_LIMITS) : undefined),
@@ -94,7 +100,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
           version: SOLTIX_VERSION,
           started_at: startedAt,
           engine: engine.statsSnapshot,
-          groups_assigned: view?.allGroups().filter((g) => g.primary_node === config.node.id || g.replica_nodes.includes(config.node.id)).length ?? 0,
+          groups_assigned: rt.view?.allGroups().filter((g) => g.primary_node === config.node.id || g.replica_nodes.includes(config.node.id)).length ?? 0,
         }),
       );
       // Ready = registered in the metadata store (so it was reachable) and, with NATS, consuming.
@@ -124,13 +130,36 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: new Date().toISOString() });
       registration = new NodeRegistration(metadata, record, deps.logger);
       void registration.start();
-      // The node's watch-driven view of nodes and group assignments (what sync will read).
-      void ClusterView.open(metadata, deps.logger).then((v) => (view = v));
+      // The node's watch-driven view of nodes and group assignments, then startup sync and the
+      // anti-entropy loop. The queue consumer above is already subscribed, so nothing published
+      // during the sync is missed; its backlog applies alongside (LWW makes the order irrelevant).
+      void ClusterView.open(metadata, deps.logger).then(async (v) => {
+        rt.view = v;
+        while (!v.loaded && !closing) await new Promise((r) => setTimeout(r, 100));
+        if (closing) return;
+        const s = config.storage.sync;
+        rt.syncer = new GroupSyncer(config.node.id, engine, v, metadata, {
+          batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups,
+        }, deps.clock, deps.logger);
+        rt.antiEntropy = new AntiEntropy(config.node.id, engine, v, {
+          shape: ctx.treeShape,
+          totalGroups: config.coordinator.totalGroups,
+          horizonDays: s.antiEntropy.horizonDays,
+          settleMs: s.antiEntropy.settleMs,
+          fullResyncShare: s.antiEntropy.fullResyncPercent / 100,
+          batchSize: s.antiEntropy.batchSize,
+        }, deps.clock, deps.logger);
+        if (s.enabled && s.startupSync) await rt.syncer.syncAll();
+        if (s.enabled && s.antiEntropy.enabled && !closing) rt.antiEntropy.start(s.antiEntropy.intervalMs, () => rt.syncer?.heldGroups() ?? []);
+      });
       consumer?.start();
     },
     async close() {
+      closing = true;
+      rt.syncer?.stop();
+      rt.antiEntropy?.stop();
       await consumer?.close().catch(() => {});
-      await view?.close();
+      await rt.view?.close();
       await registration?.stop();
       await engine.close();
       await metadata.close();

@@ -41,6 +41,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "storage.sync.anti_entropy.enabled", type: { t: "bool" }, def: true, help: "periodic replica comparison" },
   { path: "storage.sync.anti_entropy.interval", type: { t: "duration", minMs: 1000, maxMs: 7 * DAY_MS }, def: "1h", help: "anti-entropy period" },
   { path: "storage.sync.anti_entropy.batch_size", type: { t: "int", min: 1, max: 1_000_000 }, def: 10000, help: "points per repair batch" },
+  { path: "storage.sync.anti_entropy.horizon_days", type: { t: "int", min: 0, max: 100_000 }, def: 0, help: "check windows this many days back (0 = every window)" },
+  { path: "storage.sync.anti_entropy.settle", type: { t: "duration", minMs: 0, maxMs: DAY_MS }, def: "10s", help: "versions younger than this are in flight, not divergence" },
+  { path: "storage.sync.anti_entropy.full_resync_percent", type: { t: "int", min: 1, max: 100 }, def: 50, help: "resync a window whole when more than this % of it differs" },
   { path: "storage.sync.anti_entropy.fanout", type: { t: "int", min: 2, max: 64 }, def: 16, help: "Merkle tree fanout (a power of two; replicas must agree)" },
   { path: "storage.sync.anti_entropy.leaf_points_max", type: { t: "int", min: 1, max: 4096 }, def: 32, help: "points at most in a Merkle leaf" },
   { path: "replication.factor", type: { t: "int", min: 1, max: 16 }, def: 3, help: "replicas per group" },
@@ -69,7 +72,16 @@ export interface NodeConfig {
       startupTimeoutMs: number;
       syncBatchSize: number;
       maxConcurrentSyncs: number;
-      antiEntropy: { enabled: boolean; intervalMs: number; batchSize: number; fanout: number; leafPointsMax: number };
+      antiEntropy: {
+        enabled: boolean;
+        intervalMs: number;
+        batchSize: number;
+        fanout: number;
+        leafPointsMax: number;
+        horizonDays: number;
+        settleMs: number;
+        fullResyncPercent: number;
+      };
     };
   };
   replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number };
@@ -197,6 +209,9 @@ export function loadConfig(src: ConfigSources): NodeConfig {
           batchSize: n("storage.sync.anti_entropy.batch_size"),
           fanout: n("storage.sync.anti_entropy.fanout"),
           leafPointsMax: n("storage.sync.anti_entropy.leaf_points_max"),
+          horizonDays: n("storage.sync.anti_entropy.horizon_days"),
+          settleMs: d("storage.sync.anti_entropy.settle"),
+          fullResyncPercent: n("storage.sync.anti_entropy.full_resync_percent"),
         },
       },
     },

@@ -45,10 +45,16 @@ function same(a: NodeSummary, b: NodeSummary): boolean {
   return a.count === b.count && bytesEqual(a.digest, b.digest);
 }
 
-export async function diffTrees(shape: TreeShape, local: TreeSource, remote: TreeSource): Promise<DiffResult> {
+/** `knownRoots`: roots already exchanged (GetMerkleRoots covers many windows in one call). */
+export async function diffTrees(shape: TreeShape, local: TreeSource, remote: TreeSource, knownRoots?: { local: NodeSummary; remote: NodeSummary }): Promise<DiffResult> {
   const result: DiffResult = { onlyRemote: [], onlyLocal: [], differ: [], remotePoints: new Map(), roundTrips: 0, nodesCompared: 1, leafRanges: 0 };
-  const [lr, rr] = await Promise.all([local.root(), remote.root()]);
-  result.roundTrips++;
+  let lr: NodeSummary;
+  let rr: NodeSummary;
+  if (knownRoots !== undefined) ({ local: lr, remote: rr } = knownRoots);
+  else {
+    [lr, rr] = await Promise.all([local.root(), remote.root()]);
+    result.roundTrips++;
+  }
   if (same(lr, rr)) return result;
   let frontier: Array<{ id: number; l: NodeSummary; r: NodeSummary }> = [{ id: nodeId(0, 0), l: lr, r: rr }];
   while (frontier.length > 0) {

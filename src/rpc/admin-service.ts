@@ -1,0 +1,112 @@
+// AdminService: what an operator asks a node — its groups, their state and sync progress, the last
+// anti-entropy result per window — and the triggers for a sync or an anti-entropy run now.
+
+import type { ServiceImpl } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { SoltixError } from "../base/errors.ts";
+import {
+  AdminService,
+  AntiEntropyRecordSchema,
+  GetStatusResponseSchema,
+  GroupStatusSchema,
+  SyncProgressSchema,
+  type AntiEntropyRecord,
+  type SyncProgress,
+} from "../gen/soltix/v1/admin_pb.ts";
+import { groupNodes } from "../cluster/records.ts";
+import type { ClusterView } from "../cluster/view.ts";
+import type { AeRecord, AntiEntropy } from "../sync/anti-entropy.ts";
+import { etaSeconds, type GroupSyncer, type SyncProgressState } from "../sync/startup-sync.ts";
+import type { NodeContext } from "./context.ts";
+import { validateGroup } from "./sync-service.ts";
+
+/** The node's sync machinery, present once the node has joined the cluster. */
+export interface SyncRuntime {
+  view?: ClusterView;
+  syncer?: GroupSyncer;
+  antiEntropy?: AntiEntropy;
+}
+
+export function aeRecordToProto(r: AeRecord): AntiEntropyRecord {
+  return create(AntiEntropyRecordSchema, {
+    windowStart: r.windowStartNs,
+    peer: r.peer,
+    result: r.result,
+    path: r.path,
+    reason: r.reason,
+    roundTrips: r.roundTrips,
+    bytesSent: BigInt(r.bytesSent),
+    bytesReceived: BigInt(r.bytesReceived),
+    pointsDiffering: BigInt(r.pointsDiffering),
+    pointsRepaired: BigInt(r.pointsRepaired),
+    durationMs: r.durationMs,
+    finishedAt: r.finishedAtNs,
+  });
+}
+
+export function progressToProto(p: SyncProgressState | undefined, nowMs: number): SyncProgress {
+  if (p === undefined) return create(SyncProgressSchema, { state: "idle", etaSeconds: -1 });
+  const secs = Math.max(0.001, ((p.state === "running" ? nowMs : p.finishedAtMs) - p.startedAtMs) / 1000);
+  const rate = p.points / secs;
+  return create(SyncProgressSchema, {
+    state: p.state,
+    points: BigInt(p.points),
+    bytes: BigInt(p.bytes),
+    ratePointsPerSec: rate,
+    etaSeconds: etaSeconds(p, rate),
+    expectedPoints: BigInt(Math.max(0, p.expectedPoints)),
+    sourceNode: p.sourceNode,
+    error: p.error,
+    attempts: p.attempts,
+    startedAt: p.startedAtNs,
+    finishedAt: p.finishedAtNs,
+  });
+}
+
+function notJoined(): SoltixError {
+  return new SoltixError("unavailable", "the node has not joined the cluster yet (metadata not loaded)");
+}
+
+export function adminService(ctx: NodeContext, rt: SyncRuntime): ServiceImpl<typeof AdminService> {
+  return {
+    async getStatus() {
+      const held = new Set<number>(rt.syncer?.heldGroups() ?? []);
+      for (const g of ctx.engine.groups()) held.add(g);
+      const groups = [];
+      for (const g of [...held].sort((a, b) => a - b)) {
+        const record = rt.view?.cachedGroup(g);
+        let points = 0;
+        for (const w of ctx.engine.windowsOf(g)) points += (await ctx.engine.windowChecksum(g, w)).pointCount;
+        groups.push(
+          create(GroupStatusSchema, {
+            groupId: g,
+            state: record?.state ?? "unassigned",
+            points: BigInt(points),
+            lastTimestamp: ctx.engine.lastTimestamp(g),
+            sync: progressToProto(rt.syncer?.progress.get(g), ctx.clock.monotonicMs()),
+            lastAntiEntropy: (rt.antiEntropy?.records.get(g) ?? []).map(aeRecordToProto),
+            primaryNode: record?.primary_node ?? "",
+            replicaNodes: record === undefined ? [] : groupNodes(record).slice(1),
+          }),
+        );
+      }
+      return create(GetStatusResponseSchema, { nodeId: ctx.nodeId, groups });
+    },
+
+    async triggerAntiEntropy(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      if (rt.antiEntropy === undefined) throw notJoined();
+      const run = rt.antiEntropy.runGroup(req.groupId);
+      if (!req.wait) return { records: [] };
+      return { records: (await run).map(aeRecordToProto) };
+    },
+
+    async triggerSync(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      if (rt.syncer === undefined) throw notJoined();
+      const run = rt.syncer.syncGroup(req.groupId);
+      if (!req.wait) return { progress: progressToProto(rt.syncer.progress.get(req.groupId), ctx.clock.monotonicMs()) };
+      return { progress: progressToProto(await run, ctx.clock.monotonicMs()) };
+    },
+  };
+}

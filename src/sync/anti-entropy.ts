@@ -1,0 +1,259 @@
+// Anti-entropy: compare this node's windows of a group with each replica's and repair what differs.
+// One GetMerkleRoots call covers every window; equal roots end there (no point is read: trees are
+// cached per window until a write touches it). A mismatched window is narrowed by the batched
+// descent and only the differing points are pulled (this side pulls what it lacks or holds older;
+// the peer's own run pulls the rest). When most of a window differs, or the peer cannot serve a tree,
+// the window is resynced whole from the peer instead — the path and the reason are recorded.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { SoltixError, errorMessage } from "../base/errors.ts";
+import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../base/time.ts";
+import type { Engine, StoredPoint } from "../engine/engine.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { ClusterView } from "../cluster/view.ts";
+import { groupNodes } from "../cluster/records.ts";
+import { diffTrees } from "../merkle/diff.ts";
+import { treeSource } from "../merkle/memory-source.ts";
+import type { TreeShape } from "../merkle/shape.ts";
+import { EMPTY_NODE, type NodeSummary } from "../merkle/tree.ts";
+import { bytesEqual } from "../base/bytes.ts";
+import { decodePoint, encodePoint, insertedAtOfEncoding } from "../model/encoding.ts";
+import { validatePoint } from "../model/validate.ts";
+import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
+import { rpcTreeSource } from "./rpc-tree-source.ts";
+import { syncClient, type ByteCounter } from "./peers.ts";
+
+export interface AntiEntropySettings {
+  shape: TreeShape;
+  totalGroups: number;
+  /** Windows older than this many days are not checked; 0 = every window the group has. */
+  horizonDays: number;
+  /** Versions younger than this are in flight, not divergence. */
+  settleMs: number;
+  /** Above this share of differing points a window is resynced whole. */
+  fullResyncShare: number;
+  /** Points per write while repairing. */
+  batchSize: number;
+}
+
+export type AeResult = "in_sync" | "repaired" | "partial" | "failed";
+export type AePath = "roots" | "descent" | "full_resync";
+
+export interface AeRecord {
+  group: number;
+  windowStartNs: bigint;
+  peer: string;
+  result: AeResult;
+  path: AePath;
+  reason: string;
+  roundTrips: number;
+  bytesSent: number;
+  bytesReceived: number;
+  pointsDiffering: number;
+  pointsRepaired: number;
+  durationMs: number;
+  finishedAtNs: bigint;
+}
+
+function same(a: NodeSummary, b: NodeSummary): boolean {
+  return a.count === b.count && bytesEqual(a.digest, b.digest);
+}
+
+export class AntiEntropy {
+  /** The last run's records per group. */
+  readonly records = new Map<number, AeRecord[]>();
+  private readonly running = new Map<number, Promise<AeRecord[]>>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly engine: Engine,
+    private readonly view: ClusterView,
+    private readonly settings: AntiEntropySettings,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs every `intervalMs` ± 10 % (jitter, so replicas do not all start together). */
+  start(intervalMs: number, heldGroups: () => number[]): void {
+    const schedule = () => {
+      if (this.stopped) return;
+      this.timer = setTimeout(async () => {
+        for (const g of heldGroups()) {
+          if (this.stopped) return;
+          await this.runGroup(g).catch((e: unknown) => this.logger.log("error", "anti-entropy: run failed", { group: g, error: errorMessage(e) }));
+        }
+        schedule();
+      }, intervalMs * (0.9 + 0.2 * Math.random()));
+    };
+    schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  runGroup(group: number): Promise<AeRecord[]> {
+    const cur = this.running.get(group);
+    if (cur !== undefined) return cur;
+    const run = this.run(group).finally(() => this.running.delete(group));
+    this.running.set(group, run);
+    return run;
+  }
+
+  private async run(group: number): Promise<AeRecord[]> {
+    const record = this.view.cachedGroup(group);
+    const peers = record === undefined ? [] : groupNodes(record).filter((id) => id !== this.nodeId);
+    const out: AeRecord[] = [];
+    for (const peer of peers) out.push(...(await this.withPeer(group, peer)));
+    this.records.set(group, out);
+    for (const r of out) {
+      if (r.result !== "in_sync") {
+        this.logger.log(r.result === "repaired" ? "info" : "warn", "anti-entropy: window", {
+          group,
+          window: r.windowStartNs,
+          peer: r.peer,
+          result: r.result,
+          path: r.path,
+          reason: r.reason,
+          round_trips: r.roundTrips,
+          bytes_sent: r.bytesSent,
+          bytes_received: r.bytesReceived,
+          points_differing: r.pointsDiffering,
+          points_repaired: r.pointsRepaired,
+          duration_ms: Math.round(r.durationMs),
+        });
+      }
+    }
+    return out;
+  }
+
+  private horizonStart(): bigint {
+    if (this.settings.horizonDays <= 0) return 0n;
+    return windowStartNs(this.clock.nowNs()) - BigInt(this.settings.horizonDays) * NS_PER_DAY;
+  }
+
+  private async withPeer(group: number, peer: string): Promise<AeRecord[]> {
+    const started = this.clock.monotonicMs();
+    const node = this.view.node(peer);
+    const localWindows = this.engine.windowsOf(group).filter((w) => w >= this.horizonStart());
+    const base = (w: bigint): AeRecord => ({
+      group, windowStartNs: w, peer, result: "partial", path: "roots", reason: "", roundTrips: 0, bytesSent: 0, bytesReceived: 0,
+      pointsDiffering: 0, pointsRepaired: 0, durationMs: 0, finishedAtNs: 0n,
+    });
+    const finish = (r: AeRecord, t0: number): AeRecord => ({ ...r, durationMs: this.clock.monotonicMs() - t0, finishedAtNs: this.clock.nowNs() });
+    if (node === undefined) return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} is not registered` }, started));
+    const rootsCounter: ByteCounter = { sent: 0, received: 0 };
+    const client = syncClient(node.address, rootsCounter);
+    let remoteRoots: Map<bigint, NodeSummary>;
+    let treeless: string | undefined;
+    try {
+      const res = await client.getMerkleRoots({ groupId: group, windows: [] });
+      remoteRoots = new Map(res.roots.map((r) => [r.windowStart, { digest: r.root?.digest ?? EMPTY_NODE.digest, count: Number(r.root?.count ?? 0n), leaf: r.root?.leaf ?? true }]));
+    } catch (e) {
+      if (e instanceof ConnectError && e.code === Code.Unimplemented) {
+        treeless = `replica ${peer} cannot serve a Merkle tree (${e.rawMessage})`;
+        remoteRoots = new Map();
+      } else {
+        return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} unreachable: ${errorMessage(e)}` }, started));
+      }
+    }
+    const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= this.horizonStart())])].sort((a, b) => (a < b ? -1 : 1));
+    const out: AeRecord[] = [];
+    // The roots call is shared by every window; charge it to the first.
+    let shared = { roundTrips: treeless === undefined ? 1 : 0, sent: rootsCounter.sent, received: rootsCounter.received };
+    for (const w of windows) {
+      const t0 = this.clock.monotonicMs();
+      const counter: ByteCounter = { sent: shared.sent, received: shared.received };
+      const r = base(w);
+      r.roundTrips = shared.roundTrips;
+      shared = { roundTrips: 0, sent: 0, received: 0 };
+      try {
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, treeless, counter, r);
+      } catch (e) {
+        r.result = "partial";
+        r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
+      }
+      r.bytesSent = counter.sent;
+      r.bytesReceived = counter.received;
+      out.push(finish(r, t0));
+    }
+    return out;
+  }
+
+  private async compareWindow(group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, treeless: string | undefined, counter: ByteCounter, r: AeRecord): Promise<void> {
+    const { shape } = this.settings;
+    const localTree = await this.engine.windowTree(group, w, shape);
+    const localRoot = localTree.root();
+    if (treeless === undefined && same(localRoot, remoteRoot)) {
+      r.result = "in_sync";
+      return;
+    }
+    const client = syncClient(address, counter);
+    const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
+    const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
+    let fallback: string | undefined = treeless;
+    if (fallback === undefined && countGap > this.settings.fullResyncShare) {
+      fallback = `point counts differ by ${(countGap * 100).toFixed(0)}% (local ${localRoot.count}, ${peer} ${remoteRoot.count}; threshold ${this.settings.fullResyncShare * 100}%)`;
+    }
+    if (fallback === undefined) {
+      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { local: localRoot, remote: remoteRoot });
+      r.roundTrips += found.roundTrips;
+      // A version stamped within the settle horizon of now is in flight on the write path, not
+      // divergence (versions far in the future — a skewed clock — are repaired like any other).
+      const now = this.clock.nowNs();
+      const settle = BigInt(this.settings.settleMs) * NS_PER_MS;
+      const inFlight = (enc: Uint8Array) => {
+        const age = now - insertedAtOfEncoding(enc);
+        return age <= settle && age >= -settle;
+      };
+      const pull = [...found.onlyRemote, ...found.differ].map((k) => found.remotePoints.get(k)!.enc).filter((enc) => !inFlight(enc));
+      const settling = found.onlyRemote.length + found.differ.length - pull.length;
+      r.pointsDiffering = found.onlyLocal.length + found.onlyRemote.length + found.differ.length - settling;
+      const share = r.pointsDiffering / biggest;
+      if (share > this.settings.fullResyncShare) {
+        fallback = `${(share * 100).toFixed(0)}% of the window differs (threshold ${this.settings.fullResyncShare * 100}%)`;
+      } else {
+        r.path = "descent";
+        r.pointsRepaired = await this.writeEncodings(group, pull);
+        r.result = r.pointsDiffering === 0 ? "in_sync" : "repaired";
+        if (settling > 0) r.reason = `${settling} point(s) younger than the settle horizon left to the write path`;
+        return;
+      }
+    }
+    // Full resync of the window from the peer: stream it and write everything under LWW.
+    r.path = "full_resync";
+    r.reason = fallback;
+    let n = 0;
+    let differing = 0;
+    const stream = client.streamPoints({ groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, { timeoutMs: 10 * 60_000 });
+    r.roundTrips += 1;
+    for await (const msg of stream) {
+      const stored = msg.points.map((p) => storedFromPoint(pointFromProto(`points[${n++}]`, p, () => this.clock.nowNs()), this.settings.totalGroups));
+      differing += stored.length;
+      await this.engine.write(stored);
+    }
+    r.pointsRepaired = differing;
+    r.pointsDiffering = Math.max(r.pointsDiffering, Math.abs(localRoot.count - remoteRoot.count));
+    r.result = "repaired";
+  }
+
+  /** Writes peer encodings after checking each is a valid, canonical point of this group. */
+  private async writeEncodings(group: number, encs: Uint8Array[]): Promise<number> {
+    for (let i = 0; i < encs.length; i += this.settings.batchSize) {
+      const batch: StoredPoint[] = encs.slice(i, i + this.settings.batchSize).map((enc, j) => {
+        const p = decodePoint(enc);
+        validatePoint(`repair[${i + j}]`, p);
+        if (!bytesEqual(encodePoint(p), enc)) throw new SoltixError("data_loss", "peer sent a non-canonical point encoding");
+        const s = storedFromPoint(p, this.settings.totalGroups);
+        if (s.group !== group) throw new SoltixError("data_loss", `peer sent a point of group ${s.group} while repairing group ${group}`);
+        return s;
+      });
+      await this.engine.write(batch);
+    }
+    return encs.length;
+  }
+}

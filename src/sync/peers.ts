@@ -1,0 +1,45 @@
+// Clients for talking to replicas (SyncService over binary Connect), with byte accounting: a session
+// passes its own counters, so its record says how many bytes went each way.
+
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
+
+export interface ByteCounter {
+  sent: number;
+  received: number;
+}
+
+/** Per-call deadline for unary sync calls; streams are bounded by the session. */
+export const PEER_CALL_TIMEOUT_MS = 30_000;
+
+function countingFetch(counter: ByteCounter): typeof fetch {
+  const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const body = init?.body;
+    if (body instanceof Uint8Array) counter.sent += body.length;
+    else if (body instanceof ArrayBuffer) counter.sent += body.byteLength;
+    else if (typeof body === "string") counter.sent += body.length;
+    const res = await fetch(input, init);
+    if (res.body === null) return res;
+    const counted = res.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, ctl) {
+          counter.received += chunk.length;
+          ctl.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+  return f as typeof fetch;
+}
+
+export function syncClient(address: string, counter: ByteCounter = { sent: 0, received: 0 }): Client<typeof SyncService> {
+  const transport = createConnectTransport({
+    baseUrl: `http://${address}`,
+    useBinaryFormat: true,
+    fetch: countingFetch(counter),
+    defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
+  });
+  return createClient(SyncService, transport);
+}

@@ -1,0 +1,161 @@
+// Startup sync and anti-entropy between real nodes in one process (shared embedded metadata,
+// real sockets): a restarted node catches up and its groups go syncing → active; divergence planted
+// on one replica is found and repaired by the narrowed descent; an empty replica with startup sync off
+// is restored by the full-resync fallback; an unreachable replica is recorded as partial.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { loadConfig } from "../../src/config/config.ts";
+import { startNode, type StorageNode } from "../../src/app/node.ts";
+import { startRouter, type Router } from "../../src/app/router.ts";
+import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
+import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
+import { systemClock } from "../../src/adapters/system-clock.ts";
+import { silentLogger } from "../../src/ports/logger.ts";
+import { serveWithBun } from "../../src/runtime/bun/serve.ts";
+import { AdminService } from "../../src/gen/soltix/v1/admin_pb.ts";
+import { SyncService } from "../../src/gen/soltix/v1/sync_pb.ts";
+import { StorageService } from "../../src/gen/soltix/v1/storage_pb.ts";
+import { groupOf } from "../../src/model/group.ts";
+import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
+import { tempDir } from "../support/engine.ts";
+import { postJson } from "../support/binary.ts";
+import { until } from "../support/wait.ts";
+import type { WatchEvent } from "../../src/ports/metadata.ts";
+
+const tmp = tempDir("sync");
+const DAY = 20_400n * NS_PER_DAY;
+const closers: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c().catch(() => {});
+  tmp.cleanup();
+});
+
+interface Running {
+  id: string;
+  url: string;
+  node: StorageNode;
+  stop(): Promise<void>;
+}
+
+async function startStorage(metadata: MemoryMetadataStore, id: string, extra: Record<string, string> = {}): Promise<Running> {
+  const config = loadConfig({
+    flags: new Map(Object.entries({ "node.id": id, "server.port": "0", "storage.data_dir": `${tmp.dir}/${id}`, "storage.sync.anti_entropy.interval": "1h", "storage.sync.anti_entropy.settle": "0s", ...extra })),
+  });
+  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger, metadata });
+  const served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
+  node.joinCluster(`127.0.0.1:${served.port}`);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await served.stop();
+    await node.close();
+  };
+  closers.push(stop);
+  return { id, url: `http://127.0.0.1:${served.port}`, node, stop };
+}
+
+async function startRouterOn(metadata: MemoryMetadataStore, minReplicas = 1): Promise<{ url: string; router: Router }> {
+  const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", String(minReplicas)], ["replication.strategy", "sync"]]) });
+  const router = await startRouter(config, { clock: systemClock, logger: silentLogger, metadata });
+  const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
+  closers.push(async () => {
+    await served.stop();
+    await router.close();
+  });
+  return { url: `http://127.0.0.1:${served.port}`, router };
+}
+
+const admin = (url: string) => createClient(AdminService, createConnectTransport({ baseUrl: url }));
+const sync = (url: string) => createClient(SyncService, createConnectTransport({ baseUrl: url }));
+
+async function writeThroughRouter(url: string, from: number, to: number, ids: string[]): Promise<void> {
+  for (let b = from; b < to; b += 500) {
+    const points = [];
+    for (let i = b; i < Math.min(to, b + 500); i++) points.push({ id: ids[i % ids.length], time: String(DAY + BigInt(i) * 7n * NS_PER_SECOND), v: i });
+    const r = await postJson(`${url}/v1/databases/s/collections/m/write/batch`, { points });
+    expect(r.status).toBe(200);
+  }
+}
+
+async function rootsOf(url: string, group: number) {
+  return (await sync(url).getMerkleRoots({ groupId: group, windows: [] })).roots.map((r) => `${r.windowStart}:${Buffer.from(r.root!.digest).toString("hex")}:${r.root!.count}`);
+}
+
+describe("startup sync", () => {
+  test("a restarted node catches up from its replicas; its groups go syncing → active", async () => {
+    const metadata = new MemoryMetadataStore();
+    const ids = ["a-1", "a-2", "a-3"];
+    const nodes = [await startStorage(metadata, "n1"), await startStorage(metadata, "n2"), await startStorage(metadata, "n3")];
+    const { url } = await startRouterOn(metadata, 2);
+    await until("router sees 3 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    await writeThroughRouter(url, 0, 3000, ids);
+    await nodes[2]!.stop();
+    await writeThroughRouter(url, 3000, 6000, ids);
+    const events: WatchEvent[] = [];
+    await metadata.watchPrefix("/soltix/groups/", (e) => events.push(e));
+    const n3 = await startStorage(metadata, "n3");
+    const groups = [...new Set(ids.map((id) => groupOf("s", "m", id, 256)))];
+    const status = await until("startup sync done", async () => {
+      const st = await admin(n3.url).getStatus({});
+      const mine = st.groups.filter((g) => groups.includes(g.groupId));
+      return mine.length === groups.length && mine.every((g) => g.sync?.state === "done") ? st : undefined;
+    });
+    for (const g of groups) {
+      expect(await rootsOf(n3.url, g)).toEqual(await rootsOf(nodes[0]!.url, g));
+      const gs = status.groups.find((x) => x.groupId === g)!;
+      expect(gs.state).toBe("active");
+      expect(Number(gs.sync!.points)).toBeGreaterThan(0);
+      const states = events.filter((e) => e.key === `/soltix/groups/${g}` && e.type === "put").map((e) => (e.type === "put" ? JSON.parse(e.value).state : ""));
+      expect(states).toEqual(["syncing", "active"]);
+    }
+  });
+});
+
+describe("anti-entropy", () => {
+  test("divergence on one replica is narrowed and repaired (descent); an empty replica is restored whole (fallback); unreachable → partial", async () => {
+    const metadata = new MemoryMetadataStore();
+    const id = "b-1";
+    const group = groupOf("s", "m", id, 256);
+    const nodes = [await startStorage(metadata, "m1"), await startStorage(metadata, "m2")];
+    const { url } = await startRouterOn(metadata, 2);
+    await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    await writeThroughRouter(url, 0, 4000, [id]);
+    // Plant divergence on m1 only: 3 extra points and 2 newer versions, written straight to its storage.
+    const direct = createClient(StorageService, createConnectTransport({ baseUrl: nodes[0]!.url }));
+    const mk = (sec: bigint, v: number, ins: bigint) => ({ database: "s", collection: "m", id, time: DAY + sec * NS_PER_SECOND, insertedAt: ins, fields: { v: { value: { case: "numberValue" as const, value: v } } } });
+    await direct.write({ points: [mk(1n, 1, 1n), mk(2n, 2, 1n), mk(3n, 3, 1n), mk(7n, -1, 8_000_000_000_000_000_000n), mk(14n, -2, 8_000_000_000_000_000_000n)] });
+    expect(await rootsOf(nodes[0]!.url, group)).not.toEqual(await rootsOf(nodes[1]!.url, group));
+    const res = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    const rec = res.records.find((r) => r.windowStart === DAY)!;
+    expect(rec).toMatchObject({ peer: "m1", result: "repaired", path: "descent" });
+    expect(Number(rec.pointsDiffering)).toBe(5);
+    expect(Number(rec.pointsRepaired)).toBe(5);
+    expect(rec.roundTrips).toBeGreaterThanOrEqual(2);
+    expect(Number(rec.bytesReceived)).toBeLessThan(20_000);
+    expect(await rootsOf(nodes[1]!.url, group)).toEqual(await rootsOf(nodes[0]!.url, group));
+    // A second run finds nothing and reads no points: one round trip, in_sync.
+    const again = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    expect(again.records.map((r) => [r.result, r.path])).toEqual(again.records.map(() => ["in_sync", "roots"]));
+
+    // An empty replica with startup sync off joins the group: anti-entropy restores it via the fallback.
+    const m3 = await startStorage(metadata, "m3", { "storage.sync.startup_sync": "false" });
+    await until("m3 sees the group", async () => ((await admin(m3.url).getStatus({})).nodeId === "m3" ? true : undefined));
+    const { updateGroup } = await import("../../src/cluster/groups.ts");
+    await updateGroup(metadata, group, (g) => ({ ...g, replica_nodes: [...g.replica_nodes, "m3"] }), new Date().toISOString());
+    await until("m3 holds the group", async () => ((await admin(m3.url).triggerAntiEntropy({ groupId: group, wait: true })).records.length > 0 ? true : undefined));
+    const restored = await admin(m3.url).getStatus({});
+    const last = restored.groups.find((g) => g.groupId === group)!.lastAntiEntropy;
+    expect(last.some((r) => r.path === "full_resync" && r.result === "repaired" && /differ by 100%/.test(r.reason))).toBe(true);
+    expect(await rootsOf(m3.url, group)).toEqual(await rootsOf(nodes[0]!.url, group));
+
+    // m2 goes away: m3's next run records it as partial and still completes against m1.
+    await nodes[1]!.stop();
+    const partial = await admin(m3.url).triggerAntiEntropy({ groupId: group, wait: true });
+    expect(partial.records.filter((r) => r.peer === "m2").every((r) => r.result === "partial" && r.reason.includes("m2"))).toBe(true);
+    expect(partial.records.some((r) => r.peer === "m2" && r.result === "partial")).toBe(true);
+    expect(partial.records.filter((r) => r.peer === "m1").every((r) => r.result === "in_sync")).toBe(true);
+  });
+});
