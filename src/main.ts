@@ -8,6 +8,7 @@ import { parseArgs } from "./cli/args.ts";
 import { runNode } from "./cli/node-command.ts";
 import { runRouter } from "./cli/router-command.ts";
 import { runDev } from "./cli/dev-command.ts";
+import { runChecksum, runRepair, runStatus, runTree } from "./cli/ops-commands.ts";
 import { serveWithBun } from "./runtime/bun/serve.ts";
 
 const USAGE = `soltix ${SOLTIX_VERSION} — storage node of a replicated time-series database
@@ -16,6 +17,10 @@ usage:
   soltix node --config FILE [--key.path VALUE ...]   run a storage node
   soltix router --config FILE [--key.path VALUE ...] run a router (Soltix HTTP write API, fan-out)
   soltix dev [--nodes 3] [--dir DIR] [--port 8080]   a local cluster (router + nodes) in one process
+  soltix status   --node ADDR                        groups, state, sync progress, last anti-entropy
+  soltix checksum --nodes A,B[,C] --group G [--window YYYY-MM-DD]   window checksums side by side
+  soltix tree     --nodes A,B --group G [--window YYYY-MM-DD]       Merkle roots and the differing ranges
+  soltix repair   --node ADDR --group G              run anti-entropy for a group now and show the result
   soltix version                                     print the version
   soltix <command> --help                            help for a command
 
@@ -51,9 +56,19 @@ direct delivery; no etcd or NATS needed). Nodes listen on 7001.. and the router 
 (--port 0: any free ports). Data goes to DIR (default: a new temp dir). Ctrl-C stops it.
 `;
 
+const OPS_HELP = `usage:
+  soltix status   --node ADDR [--json]
+  soltix checksum --nodes A,B[,C] --group G [--window YYYY-MM-DD|NS]
+  soltix tree     --nodes A,B --group G [--window YYYY-MM-DD|NS]
+  soltix repair   --node ADDR --group G [--json]
+
+ADDR is host:port (e.g. 127.0.0.1:7001) or a URL. checksum and tree exit 3 when replicas differ;
+repair exits 3 when a replica could not be compared (partial).
+`;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const args = parseArgs(rest);
+  const args = parseArgs(rest, new Set(["json"]));
   switch (command) {
     case undefined:
     case "help":
@@ -87,6 +102,17 @@ async function main(argv: string[]): Promise<number> {
       }
       await runDev(args, serveWithBun);
       return -1;
+    case "status":
+    case "checksum":
+    case "tree":
+    case "repair": {
+      if (args.help) {
+        process.stdout.write(OPS_HELP);
+        return 0;
+      }
+      const run = { status: runStatus, checksum: runChecksum, tree: runTree, repair: runRepair }[command];
+      return run(parseArgs(rest, new Set(["json"])));
+    }
     default:
       process.stderr.write(`soltix: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;
