@@ -39,14 +39,18 @@ describe("README curl lines", () => {
     const ports: Record<string, string> = { "8080": String(dev.port) };
     (dev.ready.nodes as Array<{ url: string }>).forEach((n, i) => (ports[String(7001 + i)] = n.url.split(":").pop()!));
     const cmds = demoCommands();
-    expect(cmds.length).toBe(6);
+    expect(cmds.length).toBe(7);
     const outputs: any[] = [];
     for (const c of cmds) {
       const r = Bun.spawnSync(["bash", "-c", c.replace(/127\.0\.0\.1:(8080|700[1-3])/g, (_m, p: string) => `127.0.0.1:${ports[p]}`)]);
       expect(r.exitCode).toBe(0);
       outputs.push(JSON.parse(r.stdout.toString()));
     }
-    const [write, query, last, ...sums] = outputs;
+    const [write, query, last, ...rest] = outputs;
+    const sums = rest.slice(0, 3);
+    const roots = rest[3];
+    expect(roots.roots).toEqual([{ windowStart: "1732406400000000000", root: { digest: expect.any(String), count: "3", leaf: true } }]);
+    expect(roots.shape).toEqual({ fanout: 16, depthMax: 6, leafPointsMax: 32 });
     expect(write).toEqual({ accepted: 4, groups: 2, min_acks: 3 });
     expect(README).toContain('`{"accepted":4,"groups":2,"min_acks":3}`');
     expect(query.points.map((p: { time: string }) => p.time)).toEqual(["1732406400000000000", "1732406460000000000", "1732406520250000000"]);
