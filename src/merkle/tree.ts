@@ -38,15 +38,15 @@ interface Built extends NodeSummary {
   readonly hi: number;
 }
 
-const ROUND_BASE = 2 ** 29; // composite sort key: slot · 2^29 + key rank (rank < 2^29)
-
 export class WindowTree {
   private readonly nodes = new Map<number, Built>();
-  /** Record indices (key ranks) sorted by (slot, rank). */
+  /** Record indices, partitioned level by level: every materialised node owns a contiguous run, in key order. */
   private readonly order: Uint32Array;
-  /** Slot of order[i]. */
-  private readonly slots: Uint32Array;
+  /** Grid slot of each record (by record index). */
+  private readonly slot: Uint32Array;
+  private readonly scratch: Uint32Array;
   private readonly slotTotal: number;
+  private leafBuf = new Uint8Array(64 * 1024);
 
   constructor(
     readonly shape: TreeShape,
@@ -56,41 +56,17 @@ export class WindowTree {
     validateShape(shape);
     this.slotTotal = slotCount(shape);
     const n = records.length;
-    const composite = new Float64Array(n);
-    const wsHi = Number(windowStartNs >> 32n);
-    const wsLo = Number(windowStartNs & 0xffffffffn);
-    for (let i = 0; i < n; i++) {
-      const e = records[i]!.enc;
-      const tHi = ((e[9]! << 24) | (e[10]! << 16) | (e[11]! << 8) | e[12]!) >>> 0;
-      const tLo = ((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0;
-      const offset = (tHi - wsHi) * 4294967296 + (tLo - wsLo); // < DAY < 2^53: exact
-      if (!(offset >= 0 && offset < DAY_NS)) throw new RangeError(`point ${records[i]!.key} is outside the window`);
-      composite[i] = slotOf(offset, this.slotTotal) * ROUND_BASE + i;
-    }
-    composite.sort();
+    this.slot = new Uint32Array(n);
     this.order = new Uint32Array(n);
-    this.slots = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = composite[i]!;
-      const slot = Math.floor(c / ROUND_BASE);
-      this.slots[i] = slot;
-      this.order[i] = c - slot * ROUND_BASE;
-    }
+    this.scratch = new Uint32Array(n);
+    computeSlots(records, windowStartNs, this.slotTotal, this.slot, this.order);
+    // Records arrive in key order; each level distributes a node's run into its children stably
+    // (an MSD radix pass on the slot), so every run stays in key order and leaves need no sort.
     this.build(0, 0, 0, n);
   }
 
   get size(): number {
     return this.records.length;
-  }
-
-  /** First position in `order` whose slot is ≥ `slot`, within [lo, hi). */
-  private lowerSlot(slot: number, lo: number, hi: number): number {
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.slots[mid]! < slot) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   private build(depth: number, index: number, lo: number, hi: number): NodeSummary {
@@ -99,28 +75,49 @@ export class WindowTree {
     const { fanout, depthMax, leafPointsMax } = this.shape;
     let built: Built;
     if (count <= leafPointsMax || depth === depthMax) {
-      const h = createSha256().update(new Uint8Array([0x00]));
-      h.update(concatInKeyOrder(this.records, this.order, lo, hi));
-      built = { digest: h.digest(), count, leaf: true, lo, hi };
+      built = { digest: this.leafDigest(lo, hi), count, leaf: true, lo, hi };
     } else {
       const per = slotsPerNode(this.shape, depth + 1);
+      const first = index * fanout;
+      const starts = new Int32Array(fanout + 1);
+      const { order, slot, scratch } = this;
+      for (let i = lo; i < hi; i++) starts[Math.floor(slot[order[i]!]! / per) - first + 1]!++;
+      for (let c = 0; c < fanout; c++) starts[c + 1]! += starts[c]!;
+      const fill = starts.slice(0, fanout);
+      for (let i = lo; i < hi; i++) {
+        const r = order[i]!;
+        scratch[lo + fill[Math.floor(slot[r]! / per) - first]!++] = r;
+      }
+      order.set(scratch.subarray(lo, hi), lo);
       const body = new Uint8Array(1 + fanout * (4 + DIGEST_BYTES));
       const view = new DataView(body.buffer);
       body[0] = 0x01;
-      let start = lo;
       for (let c = 0; c < fanout; c++) {
-        const childIndex = index * fanout + c;
-        const end = c === fanout - 1 ? hi : this.lowerSlot((childIndex + 1) * per, start, hi);
-        const child = this.build(depth + 1, childIndex, start, end);
+        const child = this.build(depth + 1, first + c, lo + starts[c]!, lo + starts[c + 1]!);
         const at = 1 + c * (4 + DIGEST_BYTES);
         view.setUint32(at, child.count, false);
         body.set(child.digest, at + 4);
-        start = end;
       }
       built = { digest: createSha256().update(body).digest(), count, leaf: false, lo, hi };
     }
     this.nodes.set(nodeId(depth, index), built);
     return built;
+  }
+
+  /** SHA-256(0x00 ‖ the run's encodings), one hash call over a reused buffer. */
+  private leafDigest(lo: number, hi: number): Uint8Array {
+    let bytes = 1;
+    for (let i = lo; i < hi; i++) bytes += this.records[this.order[i]!]!.enc.length;
+    if (bytes > this.leafBuf.length) this.leafBuf = new Uint8Array(bytes * 2);
+    const buf = this.leafBuf;
+    buf[0] = 0x00;
+    let at = 1;
+    for (let i = lo; i < hi; i++) {
+      const e = this.records[this.order[i]!]!.enc;
+      buf.set(e, at);
+      at += e.length;
+    }
+    return createSha256().update(buf.subarray(0, at)).digest();
   }
 
   root(): NodeSummary {
@@ -141,36 +138,45 @@ export class WindowTree {
 
   /** The points of a node's range in key order, with version digests (for leaf comparison). */
   points(depth: number, index: number): PointVersion[] {
-    const b = this.nodes.get(nodeId(depth, index));
-    if (b === undefined) {
-      // Not materialised: either empty, or inside a leaf ancestor — find the range by slots.
-      const per = slotsPerNode(this.shape, depth);
-      const lo = this.lowerSlot(index * per, 0, this.order.length);
-      const hi = this.lowerSlot((index + 1) * per, lo, this.order.length);
-      return this.pointsIn(lo, hi);
+    // The node's run, or (inside a leaf) its nearest materialised ancestor's run filtered by slot.
+    let d = depth;
+    let j = index;
+    let b = this.nodes.get(nodeId(d, j));
+    while (b === undefined && d > 0) {
+      d--;
+      j = Math.floor(j / this.shape.fanout);
+      b = this.nodes.get(nodeId(d, j));
     }
-    return this.pointsIn(b.lo, b.hi);
-  }
-
-  private pointsIn(lo: number, hi: number): PointVersion[] {
-    const ranks = Array.from(this.order.subarray(lo, hi)).sort((a, b) => a - b);
-    return ranks.map((r) => {
+    if (b === undefined) return [];
+    const per = slotsPerNode(this.shape, depth);
+    const from = index * per;
+    const to = from + per;
+    const out: PointVersion[] = [];
+    for (let i = b.lo; i < b.hi; i++) {
+      const r = this.order[i]!;
+      const s = this.slot[r]!;
+      if (s < from || s >= to) continue;
       const rec = this.records[r]!;
-      return { key: rec.key, version: createSha256().update(rec.enc).digest().subarray(0, VERSION_DIGEST_BYTES), enc: rec.enc };
-    });
+      out.push({ key: rec.key, version: createSha256().update(rec.enc).digest().subarray(0, VERSION_DIGEST_BYTES), enc: rec.enc });
+    }
+    // An internal node's run is ordered child by child, not by key.
+    if (!b.leaf) out.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    return out;
   }
 }
 
-function concatInKeyOrder(records: readonly PointRecord[], order: Uint32Array, lo: number, hi: number): Uint8Array {
-  const ranks = Array.from(order.subarray(lo, hi)).sort((a, b) => a - b);
-  let n = 0;
-  for (const r of ranks) n += records[r]!.enc.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const r of ranks) {
-    const e = records[r]!.enc;
-    out.set(e, at);
-    at += e.length;
+/** Grid slot of every record (from the 8 time bytes of its encoding), and the identity order. */
+function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, slotTotal: number, slot: Uint32Array, order: Uint32Array): void {
+  const wsHi = Number(windowStartNs >> 32n);
+  const wsLo = Number(windowStartNs & 0xffffffffn);
+  const n = records.length;
+  for (let i = 0; i < n; i++) {
+    const e = records[i]!.enc;
+    const tHi = ((e[9]! << 24) | (e[10]! << 16) | (e[11]! << 8) | e[12]!) >>> 0;
+    const tLo = ((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0;
+    const offset = (tHi - wsHi) * 4294967296 + (tLo - wsLo); // < DAY < 2^53: exact
+    if (!(offset >= 0 && offset < DAY_NS)) throw new RangeError(`point ${records[i]!.key} is outside the window`);
+    slot[i] = slotOf(offset, slotTotal);
+    order[i] = i;
   }
-  return out;
 }
