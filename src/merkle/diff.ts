@@ -39,6 +39,8 @@ export interface DiffResult {
   roundTrips: number;
   nodesCompared: number;
   leafRanges: number;
+  /** Points present in the same version on both sides of the compared leaf ranges. */
+  matchedInLeaves: number;
 }
 
 function same(a: NodeSummary, b: NodeSummary): boolean {
@@ -47,7 +49,7 @@ function same(a: NodeSummary, b: NodeSummary): boolean {
 
 /** `knownRoots`: roots already exchanged (GetMerkleRoots covers many windows in one call). */
 export async function diffTrees(shape: TreeShape, local: TreeSource, remote: TreeSource, knownRoots?: { local: NodeSummary; remote: NodeSummary }): Promise<DiffResult> {
-  const result: DiffResult = { onlyRemote: [], onlyLocal: [], differ: [], remotePoints: new Map(), roundTrips: 0, nodesCompared: 1, leafRanges: 0 };
+  const result: DiffResult = { onlyRemote: [], onlyLocal: [], differ: [], remotePoints: new Map(), roundTrips: 0, nodesCompared: 1, leafRanges: 0, matchedInLeaves: 0 };
   let lr: NodeSummary;
   let rr: NodeSummary;
   if (knownRoots !== undefined) ({ local: lr, remote: rr } = knownRoots);
@@ -105,7 +107,7 @@ function comparePoints(local: readonly PointVersion[], remote: readonly PointVer
       if (!bytesEqual(l.version, r.version)) {
         out.differ.push(l.key);
         out.remotePoints.set(r.key, r);
-      }
+      } else out.matchedInLeaves++;
       i++;
       j++;
     }

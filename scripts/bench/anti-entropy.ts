@@ -1,0 +1,227 @@
+// Anti-entropy benchmark: one (group, day) window on two replicas, for several divergence scenarios
+// and window sizes. For each, in the same run:
+//   merkle      — our protocol: GetMerkleRoots, batched GetMerkleNodes descent, GetLeafPoints (with
+//                 encodings) at the leaves; bytes are the real protobuf message sizes
+//   full_resync — the Soltix-style fallback: stream the whole window from the peer
+//   negentropy  — NIP-77 range-based set reconciliation (nostr-tools) on the same items:
+//                 (time, SHA-256 of the canonical point); its messages are hex, counted as bytes
+// Reported: round trips, bytes each way, points transferred, wall time.
+//   node_modules/.bin/bun scripts/bench/anti-entropy.ts [--sizes 86400,1000000]
+
+import { create, toBinary } from "@bufbuild/protobuf";
+import { nip77 } from "nostr-tools";
+import { createHash } from "node:crypto";
+import {
+  GetLeafPointsRequestSchema,
+  GetLeafPointsResponseSchema,
+  GetMerkleNodesRequestSchema,
+  GetMerkleNodesResponseSchema,
+  GetMerkleRootsRequestSchema,
+  GetMerkleRootsResponseSchema,
+  LeafPointsSchema,
+  MerkleNodeSchema,
+  NodeChildrenSchema,
+  NodeRefSchema,
+  PointVersionSchema,
+  WindowRootSchema,
+} from "../../src/gen/soltix/v1/sync_pb.ts";
+import { PointKeySchema, PointSchema } from "../../src/gen/soltix/v1/point_pb.ts";
+import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
+import { diffTrees, type ExpandRequest, type TreeSource } from "../../src/merkle/diff.ts";
+import { treeSource } from "../../src/merkle/memory-source.ts";
+import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
+import { WindowTree, type NodeSummary } from "../../src/merkle/tree.ts";
+import { recordOf } from "../../src/model/encoding.ts";
+import { keyParts, type PointRecord } from "../../src/model/point.ts";
+import { NS_PER_DAY } from "../../src/base/time.ts";
+import { round } from "./common.ts";
+
+const WS = 20_500n * NS_PER_DAY;
+const sizesArg = process.argv.indexOf("--sizes");
+const SIZES = (sizesArg > 0 ? process.argv[sizesArg + 1]! : "86400,1000000").split(",").map(Number);
+
+function makeBase(n: number, devices: number): PointRecord[] {
+  const perDevice = Math.ceil(n / devices);
+  const step = NS_PER_DAY / BigInt(perDevice);
+  const out: PointRecord[] = [];
+  for (let d = 0; d < devices; d++) {
+    for (let i = 0; i < perDevice && out.length < n; i++) {
+      out.push(recordOf({ database: "bench", collection: "m", id: `device-${String(d).padStart(4, "0")}`, timeNs: WS + BigInt(i) * step + BigInt(d), insertedAtNs: 1_000n, fields: [["temp", { kind: "number", value: (i * 7 + d) / 3 }], ["ok", { kind: "bool", value: i % 2 === 0 }]] }));
+    }
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+let seed = 42;
+function rand(n: number): number {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed % n;
+}
+
+type Scenario = { name: string; mutate: (b: PointRecord[]) => PointRecord[] };
+
+const SCENARIOS: Scenario[] = [
+  { name: "identical", mutate: (b) => b },
+  ...[1, 10, 100, 1000].map((d) => ({
+    name: `missing_${d}`,
+    mutate: (b: PointRecord[]) => {
+      const drop = new Set<number>();
+      while (drop.size < d) drop.add(rand(b.length));
+      return b.filter((_, i) => !drop.has(i));
+    },
+  })),
+  {
+    name: "gap_1h",
+    mutate: (b) => b.filter((r) => {
+      const t = keyParts(r.key).timeNs - WS;
+      return !(t >= 10n * 3_600_000_000_000n && t < 11n * 3_600_000_000_000n);
+    }),
+  },
+  {
+    name: "one_device_all_day",
+    mutate: (b) => b.map((r) => {
+      const k = keyParts(r.key);
+      if (k.id !== "device-0001") return r;
+      return recordOf({ database: k.database, collection: k.collection, id: k.id, timeNs: k.timeNs, insertedAtNs: 2_000n, fields: [["temp", { kind: "number", value: -1 }]] });
+    }),
+  },
+];
+
+/** A TreeSource whose calls are sized as real protobuf messages (what SyncService would send). */
+function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withEncodings: boolean): TreeSource {
+  const local = treeSource(tree);
+  return {
+    async root() {
+      return tree.root();
+    },
+    async expand(reqs: readonly ExpandRequest[]) {
+      const out = await local.expand(reqs);
+      const ref = (id: number) => create(NodeRefSchema, { depth: depthOfId(id), index: indexOfId(id) });
+      const childReqs = reqs.filter((r) => r.wantChildren);
+      const pointReqs = reqs.filter((r) => r.wantPoints);
+      if (childReqs.length > 0) {
+        bytes.up += toBinary(GetMerkleNodesRequestSchema, create(GetMerkleNodesRequestSchema, { groupId: 7, windowStart: WS, nodes: childReqs.map((r) => ref(r.id)) })).length;
+        bytes.down += toBinary(GetMerkleNodesResponseSchema, create(GetMerkleNodesResponseSchema, {
+          nodes: reqs.map((r, i) => (r.wantChildren ? out[i]!.children! : null)).filter((c): c is NodeSummary[] => c !== null).map((cs) => create(NodeChildrenSchema, { children: cs.map(nodeMsg) })),
+        })).length;
+      }
+      if (pointReqs.length > 0) {
+        bytes.up += toBinary(GetLeafPointsRequestSchema, create(GetLeafPointsRequestSchema, { groupId: 7, windowStart: WS, nodes: pointReqs.map((r) => ref(r.id)), withEncodings })).length;
+        bytes.down += toBinary(GetLeafPointsResponseSchema, create(GetLeafPointsResponseSchema, {
+          nodes: reqs.map((r, i) => (r.wantPoints ? out[i]!.points! : null)).filter((p) => p !== null).map((ps) => create(LeafPointsSchema, {
+            points: ps!.map((p) => {
+              const k = keyParts(p.key);
+              return create(PointVersionSchema, { key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }), version: p.version, encoding: withEncodings ? p.enc : new Uint8Array(0) });
+            }),
+          })),
+        })).length;
+      }
+      return out;
+    },
+  };
+}
+
+function nodeMsg(n: NodeSummary) {
+  return create(MerkleNodeSchema, { digest: n.digest, count: BigInt(n.count), leaf: n.leaf });
+}
+
+async function merkle(a: WindowTree, b: WindowTree) {
+  const t0 = performance.now();
+  const bytes = { up: 0, down: 0 };
+  bytes.up += toBinary(GetMerkleRootsRequestSchema, create(GetMerkleRootsRequestSchema, { groupId: 7 })).length;
+  bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, { roots: [create(WindowRootSchema, { windowStart: WS, root: nodeMsg(b.root()) })] })).length;
+  const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { local: a.root(), remote: b.root() });
+  // Points on the wire: every point of the compared leaf ranges (they carry encodings).
+  const transferred = found.leafRanges === 0 ? 0 : [...found.remotePoints.keys()].length + countLeafPoints(found);
+  return { round_trips: 1 + found.roundTrips, bytes_up: bytes.up, bytes_down: bytes.down, points_transferred: transferred, points_differing: found.onlyLocal.length + found.onlyRemote.length + found.differ.length, ms: round(performance.now() - t0, 1) };
+}
+
+/** Leaf lists also carry the points that matched; count them (they moved, though they did not differ). */
+function countLeafPoints(found: Awaited<ReturnType<typeof diffTrees>>): number {
+  return found.matchedInLeaves;
+}
+
+function fullResync(b: PointRecord[]) {
+  const t0 = performance.now();
+  let bytes = 0;
+  // StreamPoints messages of 1000 points, as protobuf.
+  for (let i = 0; i < b.length; i += 1000) {
+    const pts = b.slice(i, i + 1000).map((r) => {
+      const k = keyParts(r.key);
+      return create(PointSchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs, insertedAt: 2_000n, fields: {} });
+    });
+    bytes += toBinary(WriteRequestSchema, create(WriteRequestSchema, { points: pts })).length;
+  }
+  // Fields are not in the message above: add the field bytes of the canonical encodings (a fair floor).
+  for (const r of b) bytes += Math.max(0, r.enc.length - 17 - keyBytes(r));
+  return { round_trips: 2, bytes_up: 24, bytes_down: bytes, points_transferred: b.length, ms: round(performance.now() - t0, 1) };
+}
+
+function keyBytes(r: PointRecord): number {
+  const k = keyParts(r.key);
+  return 3 + k.database.length + k.collection.length + k.id.length;
+}
+
+/** Negentropy only reconciles ids; moving the needed points costs their encodings on top. */
+function negentropy(a: PointRecord[], b: PointRecord[]) {
+  const t0 = performance.now();
+  const encById = new Map<string, Uint8Array>();
+  const vec = (rs: PointRecord[], remember: boolean) => {
+    const v = new nip77.NegentropyStorageVector();
+    for (const r of rs) {
+      const id = createHash("sha256").update(r.enc).digest("hex");
+      if (remember) encById.set(id, r.enc);
+      v.insert(Number((keyParts(r.key).timeNs - WS) / 1_000_000n), id);
+    }
+    v.seal();
+    return v;
+  };
+  const client = new nip77.Negentropy(vec(a, false), 60_000);
+  const server = new nip77.Negentropy(vec(b, true), 60_000);
+  let up = 0;
+  let down = 0;
+  let rts = 0;
+  const need: string[] = [];
+  const have: string[] = [];
+  let msg: string | null = client.initiate();
+  while (msg !== null) {
+    up += msg.length / 2;
+    const resp = server.reconcile(msg);
+    rts++;
+    if (resp === null) break;
+    down += resp.length / 2;
+    msg = client.reconcile(resp, (id) => have.push(id), (id) => need.push(id));
+  }
+  let pointBytes = 0;
+  for (const id of need) pointBytes += (encById.get(id)?.length ?? 0) + 3;
+  return {
+    round_trips: rts + (need.length > 0 ? 1 : 0),
+    bytes_up: up + need.length * 33,
+    bytes_down: down + pointBytes,
+    reconcile_bytes: up + down,
+    points_transferred: need.length,
+    ids_missing_there: have.length,
+    ms: round(performance.now() - t0, 1),
+  };
+}
+
+const rows: unknown[] = [];
+for (const n of SIZES) {
+  const base = makeBase(n, Math.max(10, Math.round(n / 86_400) * 10));
+  const treeBuildStart = performance.now();
+  const ta = new WindowTree(DEFAULT_SHAPE, WS, base);
+  const buildMs = performance.now() - treeBuildStart;
+  for (const sc of SCENARIOS) {
+    seed = 42;
+    const b = sc.mutate(base);
+    const tb = new WindowTree(DEFAULT_SHAPE, WS, b);
+    // The side that lacks points runs the comparison (it pulls).
+    const m = await merkle(tb, ta);
+    const f = fullResync(base);
+    const ng = negentropy(b, base);
+    rows.push({ n, scenario: sc.name, merkle: m, full_resync: f, negentropy: ng });
+    console.error(`${n} ${sc.name}: merkle ${m.round_trips} RT ${m.bytes_up}+${m.bytes_down} B, ${m.points_transferred} pts | full ${f.bytes_down} B | negentropy ${ng.round_trips} RT ${ng.bytes_up}+${ng.bytes_down} B, ${ng.points_transferred} pts`);
+  }
+  rows.push({ n, tree_build_ms: round(buildMs, 1) });
+}
+console.log(JSON.stringify({ bench: "anti-entropy", shape: DEFAULT_SHAPE, rows }, null, 2));
