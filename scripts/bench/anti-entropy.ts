@@ -186,7 +186,8 @@ function negentropy(a: PointRecord[], b: PointRecord[]) {
   let msg: string | null = client.initiate();
   while (msg !== null) {
     up += msg.length / 2;
-    const resp = server.reconcile(msg);
+    // Either side may resolve a range to id lists: the server's "have" is what the client needs.
+    const resp = server.reconcile(msg, (id) => need.push(id), (id) => have.push(id));
     rts++;
     if (resp === null) break;
     down += resp.length / 2;
