@@ -18,6 +18,7 @@ import {
   GetMerkleNodesResponseSchema,
   GetMerkleRootsRequestSchema,
   GetMerkleRootsResponseSchema,
+  KnownPointsSchema,
   LeafPointsSchema,
   MerkleNodeSchema,
   NodeChildrenSchema,
@@ -35,6 +36,8 @@ import { recordOf } from "../../src/model/encoding.ts";
 import { keyParts, type PointRecord } from "../../src/model/point.ts";
 import { NS_PER_DAY } from "../../src/base/time.ts";
 import { round } from "./common.ts";
+import { DESCENT_DIGEST_BYTES } from "../../src/sync/rpc-tree-source.ts";
+import { concatBytes } from "../../src/base/bytes.ts";
 
 const WS = 20_500n * NS_PER_DAY;
 const sizesArg = process.argv.indexOf("--sizes");
@@ -100,18 +103,29 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
       const childReqs = reqs.filter((r) => r.wantChildren);
       const pointReqs = reqs.filter((r) => r.wantPoints);
       if (childReqs.length > 0) {
-        bytes.up += toBinary(GetMerkleNodesRequestSchema, create(GetMerkleNodesRequestSchema, { groupId: 7, windowStart: WS, nodes: childReqs.map((r) => ref(r.id)) })).length;
+        bytes.up += toBinary(GetMerkleNodesRequestSchema, create(GetMerkleNodesRequestSchema, { groupId: 7, windowStart: WS, nodes: childReqs.map((r) => ref(r.id)), digestBytes: DESCENT_DIGEST_BYTES })).length;
         bytes.down += toBinary(GetMerkleNodesResponseSchema, create(GetMerkleNodesResponseSchema, {
-          nodes: reqs.map((r, i) => (r.wantChildren ? out[i]!.children! : null)).filter((c): c is NodeSummary[] => c !== null).map((cs) => create(NodeChildrenSchema, { children: cs.map(nodeMsg) })),
+          nodes: reqs
+            .map((r, i) => (r.wantChildren ? out[i]!.children! : null))
+            .filter((c): c is NodeSummary[] => c !== null)
+            .map((cs) => create(NodeChildrenSchema, { children: cs.map((c) => nodeMsg({ ...c, digest: c.digest.subarray(0, DESCENT_DIGEST_BYTES) })) })),
         })).length;
       }
       if (pointReqs.length > 0) {
-        bytes.up += toBinary(GetLeafPointsRequestSchema, create(GetLeafPointsRequestSchema, { groupId: 7, windowStart: WS, nodes: pointReqs.map((r) => ref(r.id)), withEncodings })).length;
+        bytes.up += toBinary(GetLeafPointsRequestSchema, create(GetLeafPointsRequestSchema, {
+          groupId: 7,
+          windowStart: WS,
+          nodes: pointReqs.map((r) => ref(r.id)),
+          withEncodings,
+          known: pointReqs.map((r) => create(KnownPointsSchema, { entries: concatBytes((r.known ?? []).flatMap((p) => [p.keyHash, p.version])) })),
+        })).length;
         bytes.down += toBinary(GetLeafPointsResponseSchema, create(GetLeafPointsResponseSchema, {
-          nodes: reqs.map((r, i) => (r.wantPoints ? out[i]!.points! : null)).filter((p) => p !== null).map((ps) => create(LeafPointsSchema, {
-            points: ps!.map((p) => {
+          nodes: reqs.map((r, i) => (r.wantPoints ? out[i]! : null)).filter((e) => e !== null).map((e) => create(LeafPointsSchema, {
+            missing: concatBytes(e!.missing ?? []),
+            points: e!.points!.map((p) => {
+              if (withEncodings) return create(PointVersionSchema, { version: p.version, encoding: p.enc });
               const k = keyParts(p.key);
-              return create(PointVersionSchema, { key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }), version: p.version, encoding: withEncodings ? p.enc : new Uint8Array(0) });
+              return create(PointVersionSchema, { key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }), version: p.version });
             }),
           })),
         })).length;
@@ -122,7 +136,7 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
 }
 
 function nodeMsg(n: NodeSummary) {
-  return create(MerkleNodeSchema, { digest: n.digest, count: BigInt(n.count), leaf: n.leaf });
+  return create(MerkleNodeSchema, { digest: n.count === 0 ? new Uint8Array(0) : n.digest, count: BigInt(n.count), leaf: n.leaf });
 }
 
 async function merkle(a: WindowTree, b: WindowTree) {
@@ -131,14 +145,9 @@ async function merkle(a: WindowTree, b: WindowTree) {
   bytes.up += toBinary(GetMerkleRootsRequestSchema, create(GetMerkleRootsRequestSchema, { groupId: 7 })).length;
   bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, { roots: [create(WindowRootSchema, { windowStart: WS, root: nodeMsg(b.root()) })] })).length;
   const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { local: a.root(), remote: b.root() });
-  // Points on the wire: every point of the compared leaf ranges (they carry encodings).
-  const transferred = found.leafRanges === 0 ? 0 : [...found.remotePoints.keys()].length + countLeafPoints(found);
+  // Points on the wire: only those the leaf answers carried (missing here or in another version).
+  const transferred = found.remotePoints.size;
   return { round_trips: 1 + found.roundTrips, bytes_up: bytes.up, bytes_down: bytes.down, points_transferred: transferred, points_differing: found.onlyLocal.length + found.onlyRemote.length + found.differ.length, ms: round(performance.now() - t0, 1) };
-}
-
-/** Leaf lists also carry the points that matched; count them (they moved, though they did not differ). */
-function countLeafPoints(found: Awaited<ReturnType<typeof diffTrees>>): number {
-  return found.matchedInLeaves;
 }
 
 function fullResync(b: PointRecord[]) {

@@ -4,6 +4,7 @@
 // the cost is one round trip per level, not per node. The remote side is behind `TreeSource`, so the
 // same code runs in memory (tests) and over RPC.
 
+import { Buffer } from "node:buffer";
 import { bytesEqual } from "../base/bytes.ts";
 import { depthOfId, indexOfId, nodeId, type TreeShape } from "./shape.ts";
 import type { NodeSummary, PointVersion } from "./tree.ts";
@@ -11,14 +12,36 @@ import type { NodeSummary, PointVersion } from "./tree.ts";
 export interface Expansion {
   /** Children summaries, for requests with wantChildren. */
   children?: NodeSummary[];
-  /** Point list of the node's range, for requests with wantPoints. */
+  /**
+   * For requests with wantPoints: the node range's points — only those that are missing from, or
+   * differ in version from, `known` when the request carried it.
+   */
   points?: PointVersion[];
+  /** Key hashes of `known` points this side does not hold (when the request carried `known`). */
+  missing?: Uint8Array[];
 }
 
 export interface ExpandRequest {
   id: number;
   wantChildren: boolean;
   wantPoints: boolean;
+  /** The requester's own points of the range: the answer then holds only what differs. */
+  known?: readonly PointVersion[];
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+
+/** The answering side's filter: its points that `known` lacks or holds in another version, and the known keys it lacks. */
+export function filterAgainstKnown(mine: readonly PointVersion[], known: readonly PointVersion[]): { points: PointVersion[]; missing: Uint8Array[] } {
+  const theirs = new Map(known.map((k) => [hex(k.keyHash), k]));
+  const points: PointVersion[] = [];
+  for (const p of mine) {
+    const h = hex(p.keyHash);
+    const t = theirs.get(h);
+    if (t === undefined || !bytesEqual(t.version, p.version)) points.push(p);
+    theirs.delete(h);
+  }
+  return { points, missing: [...theirs.values()].map((k) => k.keyHash) };
 }
 
 /** One side of a comparison. `expand` answers many nodes in one call (one round trip remotely). */
@@ -43,8 +66,12 @@ export interface DiffResult {
   matchedInLeaves: number;
 }
 
-function same(a: NodeSummary, b: NodeSummary): boolean {
-  return a.count === b.count && bytesEqual(a.digest, b.digest);
+/** Equal summaries; a peer may send truncated digests, so the common prefix is compared. */
+export function sameSummary(a: NodeSummary, b: NodeSummary): boolean {
+  if (a.count !== b.count) return false;
+  if (a.count === 0) return true;
+  const n = Math.min(a.digest.length, b.digest.length);
+  return bytesEqual(a.digest.subarray(0, n), b.digest.subarray(0, n));
 }
 
 /** `knownRoots`: roots already exchanged (GetMerkleRoots covers many windows in one call). */
@@ -57,20 +84,24 @@ export async function diffTrees(shape: TreeShape, local: TreeSource, remote: Tre
     [lr, rr] = await Promise.all([local.root(), remote.root()]);
     result.roundTrips++;
   }
-  if (same(lr, rr)) return result;
+  if (sameSummary(lr, rr)) return result;
   let frontier: Array<{ id: number; l: NodeSummary; r: NodeSummary }> = [{ id: nodeId(0, 0), l: lr, r: rr }];
   while (frontier.length > 0) {
     const requests: ExpandRequest[] = frontier.map(({ id, l, r }) => {
       const leafish = l.leaf || r.leaf || depthOfId(id) === shape.depthMax;
       return { id, wantChildren: !leafish, wantPoints: leafish };
     });
-    const [le, re] = await Promise.all([local.expand(requests), remote.expand(requests)]);
+    // Local first (in-process): the remote answers point requests against our lists, so only
+    // differing points travel.
+    const le = await local.expand(requests);
+    const withKnown = requests.map((r, i) => (r.wantPoints ? { ...r, known: le[i]!.points ?? [] } : r));
+    const re = await remote.expand(withKnown);
     result.roundTrips++;
     const next: typeof frontier = [];
     requests.forEach((req, i) => {
       if (req.wantPoints) {
         result.leafRanges++;
-        comparePoints(le[i]!.points ?? [], re[i]!.points ?? [], result);
+        comparePoints(le[i]!.points ?? [], re[i]!.points ?? [], re[i]!.missing ?? [], result);
         return;
       }
       const lc = le[i]!.children ?? [];
@@ -81,7 +112,7 @@ export async function diffTrees(shape: TreeShape, local: TreeSource, remote: Tre
         const l = lc[c]!;
         const r = rc[c]!;
         result.nodesCompared++;
-        if (!same(l, r)) next.push({ id: nodeId(depth + 1, index * shape.fanout + c), l, r });
+        if (!sameSummary(l, r)) next.push({ id: nodeId(depth + 1, index * shape.fanout + c), l, r });
       }
     });
     frontier = next;
@@ -89,27 +120,24 @@ export async function diffTrees(shape: TreeShape, local: TreeSource, remote: Tre
   return result;
 }
 
-/** Merge-compares two key-sorted point lists. */
-function comparePoints(local: readonly PointVersion[], remote: readonly PointVersion[], out: DiffResult): void {
-  let i = 0;
-  let j = 0;
-  while (i < local.length || j < remote.length) {
-    const l = local[i];
-    const r = remote[j];
-    if (r === undefined || (l !== undefined && l.key < r.key)) {
-      out.onlyLocal.push(l!.key);
-      i++;
-    } else if (l === undefined || r.key < l.key) {
-      out.onlyRemote.push(r.key);
-      out.remotePoints.set(r.key, r);
-      j++;
-    } else {
-      if (!bytesEqual(l.version, r.version)) {
-        out.differ.push(l.key);
-        out.remotePoints.set(r.key, r);
-      } else out.matchedInLeaves++;
-      i++;
-      j++;
+/** Classifies the remote's differing points and the keys it reported missing against our list. */
+function comparePoints(local: readonly PointVersion[], remoteDiffering: readonly PointVersion[], missing: readonly Uint8Array[], out: DiffResult): void {
+  const localKeys = new Set(local.map((p) => p.key));
+  let differ = 0;
+  for (const r of remoteDiffering) {
+    if (localKeys.has(r.key)) {
+      out.differ.push(r.key);
+      differ++;
+    } else out.onlyRemote.push(r.key);
+    out.remotePoints.set(r.key, r);
+  }
+  const missingSet = new Set(missing.map(hex));
+  let onlyLocal = 0;
+  for (const l of local) {
+    if (missingSet.has(hex(l.keyHash))) {
+      out.onlyLocal.push(l.key);
+      onlyLocal++;
     }
   }
+  out.matchedInLeaves += local.length - onlyLocal - differ;
 }

@@ -1,6 +1,6 @@
 // A TreeSource over a tree in this process (tests, and the local side of every comparison).
 
-import type { ExpandRequest, Expansion, TreeSource } from "./diff.ts";
+import { filterAgainstKnown, type ExpandRequest, type Expansion, type TreeSource } from "./diff.ts";
 import { depthOfId, indexOfId } from "./shape.ts";
 import type { NodeSummary, WindowTree } from "./tree.ts";
 
@@ -13,7 +13,15 @@ export function treeSource(tree: WindowTree): TreeSource {
         const i = indexOfId(r.id);
         const out: Expansion = {};
         if (r.wantChildren) out.children = tree.children(d, i);
-        if (r.wantPoints) out.points = tree.points(d, i);
+        if (r.wantPoints) {
+          const pts = tree.points(d, i);
+          if (r.known === undefined) out.points = pts;
+          else {
+            const f = filterAgainstKnown(pts, r.known);
+            out.points = f.points;
+            out.missing = f.missing;
+          }
+        }
         return out;
       }),
   };

@@ -28,9 +28,22 @@ export const EMPTY_NODE: NodeSummary = { digest: ZERO_DIGEST, count: 0, leaf: tr
 
 export interface PointVersion {
   readonly key: string;
+  /** First KEY_HASH_BYTES of SHA-256(key): how a point is named in compact leaf lists. */
+  readonly keyHash: Uint8Array;
   /** First VERSION_DIGEST_BYTES of SHA-256(encoding). */
   readonly version: Uint8Array;
   readonly enc: Uint8Array;
+}
+
+export const KEY_HASH_BYTES = 8;
+const utf8 = new TextEncoder();
+
+export function keyHashOf(key: string): Uint8Array {
+  return createSha256().update(utf8.encode(key)).digest().subarray(0, KEY_HASH_BYTES);
+}
+
+export function pointVersionOf(key: string, enc: Uint8Array): PointVersion {
+  return { key, keyHash: keyHashOf(key), version: createSha256().update(enc).digest().subarray(0, VERSION_DIGEST_BYTES), enc };
 }
 
 interface Built extends NodeSummary {
@@ -157,7 +170,7 @@ export class WindowTree {
       const s = this.slot[r]!;
       if (s < from || s >= to) continue;
       const rec = this.records[r]!;
-      out.push({ key: rec.key, version: createSha256().update(rec.enc).digest().subarray(0, VERSION_DIGEST_BYTES), enc: rec.enc });
+      out.push(pointVersionOf(rec.key, rec.enc));
     }
     // An internal node's run is ordered child by child, not by key.
     if (!b.leaf) out.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));

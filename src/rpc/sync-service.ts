@@ -26,7 +26,9 @@ import {
 } from "../gen/soltix/v1/sync_pb.ts";
 import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
 import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
-import type { NodeSummary } from "../merkle/tree.ts";
+import { KEY_HASH_BYTES, VERSION_DIGEST_BYTES, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { filterAgainstKnown } from "../merkle/diff.ts";
+import { concatBytes } from "../base/bytes.ts";
 import type { Point as PbPoint, PointKey } from "../gen/soltix/v1/point_pb.ts";
 import { pointToProtoFromEncoding } from "./convert.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -53,6 +55,19 @@ const MERKLE_NODES_PER_CALL_MAX = 65_536;
 /** Points returned by one GetLeafPoints call. */
 const LEAF_POINTS_PER_CALL_MAX = 200_000;
 
+const KNOWN_ENTRY_BYTES = KEY_HASH_BYTES + VERSION_DIGEST_BYTES;
+
+/** Parses packed (key hash ‖ version) entries; keys are unknown here, only their hashes. */
+function unpackKnown(field: string, bytes: Uint8Array): PointVersion[] {
+  if (bytes.length % KNOWN_ENTRY_BYTES !== 0) throw invalidArgument(field, `${bytes.length} bytes is not a multiple of ${KNOWN_ENTRY_BYTES}`);
+  if (bytes.length / KNOWN_ENTRY_BYTES > LEAF_POINTS_PER_CALL_MAX) throw resourceExhausted(field, `over ${LEAF_POINTS_PER_CALL_MAX} entries`);
+  const out: PointVersion[] = [];
+  for (let at = 0; at < bytes.length; at += KNOWN_ENTRY_BYTES) {
+    out.push({ key: "", keyHash: bytes.subarray(at, at + KEY_HASH_BYTES), version: bytes.subarray(at + KEY_HASH_BYTES, at + KNOWN_ENTRY_BYTES), enc: new Uint8Array(0) });
+  }
+  return out;
+}
+
 export function validateWindowStart(field: string, ws: bigint): void {
   if (!isWindowStart(ws) || ws < 0n || ws >= TIME_MAX_NS) {
     throw invalidArgument(field, `${ws} is not a UTC midnight in ns (a multiple of ${NS_PER_DAY})`);
@@ -75,7 +90,8 @@ function shapeToProto(s: TreeShape): PbTreeShape {
 }
 
 function merkleNodeToProto(n: NodeSummary) {
-  return create(MerkleNodeSchema, { digest: n.digest, count: BigInt(n.count), leaf: n.leaf });
+  // Empty ranges send no digest (it is all zeros by definition).
+  return create(MerkleNodeSchema, { digest: n.count === 0 ? new Uint8Array(0) : n.digest, count: BigInt(n.count), leaf: n.leaf });
 }
 
 function nodeRefs(nodes: readonly NodeRef[], shape: TreeShape): Array<[number, number]> {
@@ -150,9 +166,15 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       validateWindowStart("window_start", req.windowStart);
       const shape = shapeFromProto("shape", req.shape, ctx.treeShape);
       const refs = nodeRefs(req.nodes, shape);
+      const digestBytes = req.digestBytes === 0 ? 32 : req.digestBytes;
+      if (digestBytes < 8 || digestBytes > 32) throw invalidArgument("digest_bytes", `${req.digestBytes} must be 0 or in [8, 32]`);
       const tree = await ctx.engine.windowTree(req.groupId, req.windowStart, shape);
       return create(GetMerkleNodesResponseSchema, {
-        nodes: refs.map(([d, i]) => create(NodeChildrenSchema, { children: (d >= shape.depthMax ? [] : tree.children(d, i)).map(merkleNodeToProto) })),
+        nodes: refs.map(([d, i]) =>
+          create(NodeChildrenSchema, {
+            children: (d >= shape.depthMax ? [] : tree.children(d, i)).map((c) => merkleNodeToProto(c.count === 0 ? c : { ...c, digest: c.digest.subarray(0, digestBytes) })),
+          }),
+        ),
       });
     },
 
@@ -163,19 +185,30 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       const refs = nodeRefs(req.nodes, shape);
       const tree = await ctx.engine.windowTree(req.groupId, req.windowStart, shape);
       let total = 0;
-      const nodes = refs.map(([d, i]) => {
-        const pts = tree.points(d, i);
+      if (req.known.length > 0 && req.known.length !== refs.length) {
+        throw invalidArgument("known", `${req.known.length} lists for ${refs.length} nodes (give one per node, or none)`);
+      }
+      const nodes = refs.map(([d, i], n) => {
+        let pts = tree.points(d, i);
+        let missing: Uint8Array = new Uint8Array(0);
+        const known = req.known[n];
+        if (known !== undefined) {
+          const f = filterAgainstKnown(pts, unpackKnown(`known[${n}].entries`, known.entries));
+          pts = f.points;
+          missing = concatBytes(f.missing);
+        }
         total += pts.length;
         if (total > LEAF_POINTS_PER_CALL_MAX) throw resourceExhausted("nodes", `ranges hold over ${LEAF_POINTS_PER_CALL_MAX} points; ask for fewer or deeper nodes`);
         return create(LeafPointsSchema, {
           points: pts.map((p) => {
+            if (req.withEncodings) return create(PointVersionSchema, { version: p.version, encoding: p.enc });
             const k = keyParts(p.key);
             return create(PointVersionSchema, {
               key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }),
               version: p.version,
-              encoding: req.withEncodings ? p.enc : new Uint8Array(0),
             });
           }),
+          missing,
         });
       });
       return create(GetLeafPointsResponseSchema, { nodes });

@@ -13,7 +13,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
-import { diffTrees } from "../merkle/diff.ts";
+import { diffTrees, sameSummary } from "../merkle/diff.ts";
 import { treeSource } from "../merkle/memory-source.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary } from "../merkle/tree.ts";
@@ -56,9 +56,6 @@ export interface AeRecord {
   finishedAtNs: bigint;
 }
 
-function same(a: NodeSummary, b: NodeSummary): boolean {
-  return a.count === b.count && bytesEqual(a.digest, b.digest);
-}
 
 export class AntiEntropy {
   /** The last run's records per group. */
@@ -188,7 +185,7 @@ export class AntiEntropy {
     const { shape } = this.settings;
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
-    if (treeless === undefined && same(localRoot, remoteRoot)) {
+    if (treeless === undefined && sameSummary(localRoot, remoteRoot)) {
       r.result = "in_sync";
       return;
     }

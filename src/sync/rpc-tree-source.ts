@@ -4,15 +4,24 @@
 import type { Client } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
-import { NodeRefSchema, TreeShapeSchema, type MerkleNode } from "../gen/soltix/v1/sync_pb.ts";
+import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema, type MerkleNode } from "../gen/soltix/v1/sync_pb.ts";
 import type { ExpandRequest, Expansion, TreeSource } from "../merkle/diff.ts";
 import { depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
-import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { EMPTY_NODE, KEY_HASH_BYTES, keyHashOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { concatBytes } from "../base/bytes.ts";
 import { pointKey } from "../model/point.ts";
+import { keyOfEncoding } from "../model/encoding.ts";
 
 function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
-  if (n === undefined) return EMPTY_NODE;
+  if (n === undefined || n.count === 0n) return EMPTY_NODE;
   return { digest: n.digest, count: Number(n.count), leaf: n.leaf };
+}
+
+/** Child digests requested from peers during a descent (see GetMerkleNodesRequest.digest_bytes). */
+export const DESCENT_DIGEST_BYTES = 12;
+
+function packKnown(points: readonly PointVersion[]): Uint8Array {
+  return concatBytes(points.flatMap((p) => [p.keyHash, p.version]));
 }
 
 export function rpcTreeSource(client: Client<typeof SyncService>, groupId: number, windowStart: bigint, shape: TreeShape, withEncodings = true): TreeSource {
@@ -27,8 +36,17 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
       const pointReqs = requests.filter((r) => r.wantPoints);
       const ref = (id: number) => create(NodeRefSchema, { depth: depthOfId(id), index: indexOfId(id) });
       const [nodes, leaves] = await Promise.all([
-        childReqs.length === 0 ? undefined : client.getMerkleNodes({ groupId, windowStart, shape: shapeMsg, nodes: childReqs.map((r) => ref(r.id)) }),
-        pointReqs.length === 0 ? undefined : client.getLeafPoints({ groupId, windowStart, shape: shapeMsg, nodes: pointReqs.map((r) => ref(r.id)), withEncodings }),
+        childReqs.length === 0 ? undefined : client.getMerkleNodes({ groupId, windowStart, shape: shapeMsg, nodes: childReqs.map((r) => ref(r.id)), digestBytes: DESCENT_DIGEST_BYTES }),
+        pointReqs.length === 0
+          ? undefined
+          : client.getLeafPoints({
+              groupId,
+              windowStart,
+              shape: shapeMsg,
+              nodes: pointReqs.map((r) => ref(r.id)),
+              withEncodings,
+              known: pointReqs.some((r) => r.known !== undefined) ? pointReqs.map((r) => create(KnownPointsSchema, { entries: packKnown(r.known ?? []) })) : [],
+            }),
       ]);
       let ci = 0;
       let pi = 0;
@@ -36,13 +54,14 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
         const out: Expansion = {};
         if (r.wantChildren) out.children = (nodes!.nodes[ci++]?.children ?? []).map(summaryFromProto);
         if (r.wantPoints) {
-          out.points = (leaves!.nodes[pi++]?.points ?? []).map(
-            (p): PointVersion => ({
-              key: pointKey(p.key?.database ?? "", p.key?.collection ?? "", p.key?.id ?? "", p.key?.time ?? 0n),
-              version: p.version,
-              enc: p.encoding,
-            }),
-          );
+          const leaf = leaves!.nodes[pi++];
+          out.points = (leaf?.points ?? []).map((p): PointVersion => {
+            const key = p.key !== undefined ? pointKey(p.key.database, p.key.collection, p.key.id, p.key.time) : keyOfEncoding(p.encoding);
+            return { key, keyHash: keyHashOf(key), version: p.version, enc: p.encoding };
+          });
+          const missing = leaf?.missing ?? new Uint8Array(0);
+          out.missing = [];
+          for (let at = 0; at + KEY_HASH_BYTES <= missing.length; at += KEY_HASH_BYTES) out.missing.push(missing.subarray(at, at + KEY_HASH_BYTES));
         }
         return out;
       });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/sync.proto.
  */
 export const file_soltix_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIkcKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIl8KFUdldE1lcmtsZVJvb3RzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIPCgd3aW5kb3dzGAIgAygDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSJHCgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUiYwoWR2V0TWVya2xlUm9vdHNSZXNwb25zZRIkCgVyb290cxgBIAMoCzIVLnNvbHRpeC52MS5XaW5kb3dSb290EiMKBXNoYXBlGAIgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIocBChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmIjcKDE5vZGVDaGlsZHJlbhInCghjaGlsZHJlbhgBIAMoCzIVLnNvbHRpeC52MS5NZXJrbGVOb2RlIkAKFkdldE1lcmtsZU5vZGVzUmVzcG9uc2USJgoFbm9kZXMYASADKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuIp4BChRHZXRMZWFmUG9pbnRzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMSIwoFc2hhcGUYAyABKAsyFC5zb2x0aXgudjEuVHJlZVNoYXBlEiEKBW5vZGVzGAQgAygLMhIuc29sdGl4LnYxLk5vZGVSZWYSFgoOd2l0aF9lbmNvZGluZ3MYBSABKAgiUwoMUG9pbnRWZXJzaW9uEiAKA2tleRgBIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIPCgd2ZXJzaW9uGAIgASgMEhAKCGVuY29kaW5nGAMgASgMIjUKCkxlYWZQb2ludHMSJwoGcG9pbnRzGAEgAygLMhcuc29sdGl4LnYxLlBvaW50VmVyc2lvbiI9ChVHZXRMZWFmUG9pbnRzUmVzcG9uc2USJAoFbm9kZXMYASADKAsyFS5zb2x0aXgudjEuTGVhZlBvaW50cyIrChdHZXRMYXN0VGltZXN0YW1wUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDSItChhHZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USEQoJdGltZXN0YW1wGAEgASgDIr8BChNTdHJlYW1Qb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhIKCnN0YXJ0X3RpbWUYAiABKAMSEAoIZW5kX3RpbWUYAyABKAMSJgoJa2V5X3N0YXJ0GAQgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5EiQKB2tleV9lbmQYBSABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDgoGY3Vyc29yGAYgASgJEhIKCmJhdGNoX3NpemUYByABKA0iSAoUU3RyZWFtUG9pbnRzUmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50Eg4KBmN1cnNvchgCIAEoCSI8ChJHZXRDaGVja3N1bVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDIjoKE0dldENoZWNrc3VtUmVzcG9uc2USDgoGc2hhMjU2GAEgASgJEhMKC3BvaW50X2NvdW50GAIgASgEMo0ECgtTeW5jU2VydmljZRJbChBHZXRMYXN0VGltZXN0YW1wEiIuc29sdGl4LnYxLkdldExhc3RUaW1lc3RhbXBSZXF1ZXN0GiMuc29sdGl4LnYxLkdldExhc3RUaW1lc3RhbXBSZXNwb25zZRJRCgxTdHJlYW1Qb2ludHMSHi5zb2x0aXgudjEuU3RyZWFtUG9pbnRzUmVxdWVzdBofLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXNwb25zZTABEkwKC0dldENoZWNrc3VtEh0uc29sdGl4LnYxLkdldENoZWNrc3VtUmVxdWVzdBoeLnNvbHRpeC52MS5HZXRDaGVja3N1bVJlc3BvbnNlElUKDkdldE1lcmtsZVJvb3RzEiAuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVxdWVzdBohLnNvbHRpeC52MS5HZXRNZXJrbGVSb290c1Jlc3BvbnNlElUKDkdldE1lcmtsZU5vZGVzEiAuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVxdWVzdBohLnNvbHRpeC52MS5HZXRNZXJrbGVOb2Rlc1Jlc3BvbnNlElIKDUdldExlYWZQb2ludHMSHy5zb2x0aXgudjEuR2V0TGVhZlBvaW50c1JlcXVlc3QaIC5zb2x0aXgudjEuR2V0TGVhZlBvaW50c1Jlc3BvbnNlYgZwcm90bzM", [file_soltix_v1_point]);
+  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIkcKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIl8KFUdldE1lcmtsZVJvb3RzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIPCgd3aW5kb3dzGAIgAygDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSJHCgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUiYwoWR2V0TWVya2xlUm9vdHNSZXNwb25zZRIkCgVyb290cxgBIAMoCzIVLnNvbHRpeC52MS5XaW5kb3dSb290EiMKBXNoYXBlGAIgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIp0BChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhQKDGRpZ2VzdF9ieXRlcxgFIAEoDSI3CgxOb2RlQ2hpbGRyZW4SJwoIY2hpbGRyZW4YASADKAsyFS5zb2x0aXgudjEuTWVya2xlTm9kZSJAChZHZXRNZXJrbGVOb2Rlc1Jlc3BvbnNlEiYKBW5vZGVzGAEgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbiLFAQoUR2V0TGVhZlBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhYKDndpdGhfZW5jb2RpbmdzGAUgASgIEiUKBWtub3duGAYgAygLMhYuc29sdGl4LnYxLktub3duUG9pbnRzIh4KC0tub3duUG9pbnRzEg8KB2VudHJpZXMYASABKAwiUwoMUG9pbnRWZXJzaW9uEiAKA2tleRgBIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIPCgd2ZXJzaW9uGAIgASgMEhAKCGVuY29kaW5nGAMgASgMIkYKCkxlYWZQb2ludHMSJwoGcG9pbnRzGAEgAygLMhcuc29sdGl4LnYxLlBvaW50VmVyc2lvbhIPCgdtaXNzaW5nGAIgASgMIj0KFUdldExlYWZQb2ludHNSZXNwb25zZRIkCgVub2RlcxgBIAMoCzIVLnNvbHRpeC52MS5MZWFmUG9pbnRzIisKF0dldExhc3RUaW1lc3RhbXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNIi0KGEdldExhc3RUaW1lc3RhbXBSZXNwb25zZRIRCgl0aW1lc3RhbXAYASABKAMivwEKE1N0cmVhbVBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SEgoKc3RhcnRfdGltZRgCIAEoAxIQCghlbmRfdGltZRgDIAEoAxImCglrZXlfc3RhcnQYBCABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSJAoHa2V5X2VuZBgFIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIOCgZjdXJzb3IYBiABKAkSEgoKYmF0Y2hfc2l6ZRgHIAEoDSJIChRTdHJlYW1Qb2ludHNSZXNwb25zZRIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQSDgoGY3Vyc29yGAIgASgJIjwKEkdldENoZWNrc3VtUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMiOgoTR2V0Q2hlY2tzdW1SZXNwb25zZRIOCgZzaGEyNTYYASABKAkSEwoLcG9pbnRfY291bnQYAiABKAQyjQQKC1N5bmNTZXJ2aWNlElsKEEdldExhc3RUaW1lc3RhbXASIi5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlcXVlc3QaIy5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlc3BvbnNlElEKDFN0cmVhbVBvaW50cxIeLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXF1ZXN0Gh8uc29sdGl4LnYxLlN0cmVhbVBvaW50c1Jlc3BvbnNlMAESTAoLR2V0Q2hlY2tzdW0SHS5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXF1ZXN0Gh4uc29sdGl4LnYxLkdldENoZWNrc3VtUmVzcG9uc2USVQoOR2V0TWVya2xlUm9vdHMSIC5zb2x0aXgudjEuR2V0TWVya2xlUm9vdHNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVzcG9uc2USVQoOR2V0TWVya2xlTm9kZXMSIC5zb2x0aXgudjEuR2V0TWVya2xlTm9kZXNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVzcG9uc2USUgoNR2V0TGVhZlBvaW50cxIfLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVxdWVzdBogLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVzcG9uc2ViBnByb3RvMw", [file_soltix_v1_point]);
 
 /**
  * Both sides of a comparison must use the same shape; 0 fields take the server's defaults.
@@ -194,6 +194,14 @@ export type GetMerkleNodesRequest = Message<"soltix.v1.GetMerkleNodesRequest"> &
    * @generated from field: repeated soltix.v1.NodeRef nodes = 4;
    */
   nodes: NodeRef[];
+
+  /**
+   * Bytes of each child digest to return (8..32; 0 = 32). Shorter digests cut descent traffic; the
+   * window roots are always compared in full.
+   *
+   * @generated from field: uint32 digest_bytes = 5;
+   */
+  digestBytes: number;
 };
 
 /**
@@ -271,6 +279,15 @@ export type GetLeafPointsRequest = Message<"soltix.v1.GetLeafPointsRequest"> & {
    * @generated from field: bool with_encodings = 5;
    */
   withEncodings: boolean;
+
+  /**
+   * Optional, aligned with nodes: the caller's own points of each range, packed as
+   * (key hash 8 bytes ‖ version digest 8 bytes)*. Then only points that are missing there or differ
+   * in version come back, and `missing` lists the caller's keys this node lacks.
+   *
+   * @generated from field: repeated soltix.v1.KnownPoints known = 6;
+   */
+  known: KnownPoints[];
 };
 
 /**
@@ -281,10 +298,29 @@ export const GetLeafPointsRequestSchema: GenMessage<GetLeafPointsRequest> = /*@_
   messageDesc(file_soltix_v1_sync, 9);
 
 /**
+ * @generated from message soltix.v1.KnownPoints
+ */
+export type KnownPoints = Message<"soltix.v1.KnownPoints"> & {
+  /**
+   * @generated from field: bytes entries = 1;
+   */
+  entries: Uint8Array;
+};
+
+/**
+ * Describes the message soltix.v1.KnownPoints.
+ * Use `create(KnownPointsSchema)` to create a new message.
+ */
+export const KnownPointsSchema: GenMessage<KnownPoints> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 10);
+
+/**
  * @generated from message soltix.v1.PointVersion
  */
 export type PointVersion = Message<"soltix.v1.PointVersion"> & {
   /**
+   * Omitted when the encoding is returned (the encoding carries the key).
+   *
    * @generated from field: soltix.v1.PointKey key = 1;
    */
   key?: PointKey | undefined;
@@ -309,7 +345,7 @@ export type PointVersion = Message<"soltix.v1.PointVersion"> & {
  * Use `create(PointVersionSchema)` to create a new message.
  */
 export const PointVersionSchema: GenMessage<PointVersion> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 10);
+  messageDesc(file_soltix_v1_sync, 11);
 
 /**
  * @generated from message soltix.v1.LeafPoints
@@ -319,6 +355,13 @@ export type LeafPoints = Message<"soltix.v1.LeafPoints"> & {
    * @generated from field: repeated soltix.v1.PointVersion points = 1;
    */
   points: PointVersion[];
+
+  /**
+   * Key hashes (8 bytes each) of the caller's known points that this node does not hold.
+   *
+   * @generated from field: bytes missing = 2;
+   */
+  missing: Uint8Array;
 };
 
 /**
@@ -326,7 +369,7 @@ export type LeafPoints = Message<"soltix.v1.LeafPoints"> & {
  * Use `create(LeafPointsSchema)` to create a new message.
  */
 export const LeafPointsSchema: GenMessage<LeafPoints> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 11);
+  messageDesc(file_soltix_v1_sync, 12);
 
 /**
  * @generated from message soltix.v1.GetLeafPointsResponse
@@ -343,7 +386,7 @@ export type GetLeafPointsResponse = Message<"soltix.v1.GetLeafPointsResponse"> &
  * Use `create(GetLeafPointsResponseSchema)` to create a new message.
  */
 export const GetLeafPointsResponseSchema: GenMessage<GetLeafPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 12);
+  messageDesc(file_soltix_v1_sync, 13);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampRequest
@@ -360,7 +403,7 @@ export type GetLastTimestampRequest = Message<"soltix.v1.GetLastTimestampRequest
  * Use `create(GetLastTimestampRequestSchema)` to create a new message.
  */
 export const GetLastTimestampRequestSchema: GenMessage<GetLastTimestampRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 13);
+  messageDesc(file_soltix_v1_sync, 14);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampResponse
@@ -377,7 +420,7 @@ export type GetLastTimestampResponse = Message<"soltix.v1.GetLastTimestampRespon
  * Use `create(GetLastTimestampResponseSchema)` to create a new message.
  */
 export const GetLastTimestampResponseSchema: GenMessage<GetLastTimestampResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 14);
+  messageDesc(file_soltix_v1_sync, 15);
 
 /**
  * @generated from message soltix.v1.StreamPointsRequest
@@ -432,7 +475,7 @@ export type StreamPointsRequest = Message<"soltix.v1.StreamPointsRequest"> & {
  * Use `create(StreamPointsRequestSchema)` to create a new message.
  */
 export const StreamPointsRequestSchema: GenMessage<StreamPointsRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 15);
+  messageDesc(file_soltix_v1_sync, 16);
 
 /**
  * @generated from message soltix.v1.StreamPointsResponse
@@ -456,7 +499,7 @@ export type StreamPointsResponse = Message<"soltix.v1.StreamPointsResponse"> & {
  * Use `create(StreamPointsResponseSchema)` to create a new message.
  */
 export const StreamPointsResponseSchema: GenMessage<StreamPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 16);
+  messageDesc(file_soltix_v1_sync, 17);
 
 /**
  * @generated from message soltix.v1.GetChecksumRequest
@@ -480,7 +523,7 @@ export type GetChecksumRequest = Message<"soltix.v1.GetChecksumRequest"> & {
  * Use `create(GetChecksumRequestSchema)` to create a new message.
  */
 export const GetChecksumRequestSchema: GenMessage<GetChecksumRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 17);
+  messageDesc(file_soltix_v1_sync, 18);
 
 /**
  * @generated from message soltix.v1.GetChecksumResponse
@@ -502,7 +545,7 @@ export type GetChecksumResponse = Message<"soltix.v1.GetChecksumResponse"> & {
  * Use `create(GetChecksumResponseSchema)` to create a new message.
  */
 export const GetChecksumResponseSchema: GenMessage<GetChecksumResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 18);
+  messageDesc(file_soltix_v1_sync, 19);
 
 /**
  * @generated from service soltix.v1.SyncService
