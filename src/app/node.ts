@@ -148,6 +148,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
           settleMs: s.antiEntropy.settleMs,
           fullResyncShare: s.antiEntropy.fullResyncPercent / 100,
           batchSize: s.antiEntropy.batchSize,
+          reverifyEveryRuns: s.antiEntropy.reverifyEveryRuns,
+          bytesPerSecMax: s.antiEntropy.bytesPerSecMax,
         }, deps.clock, deps.logger);
         if (s.enabled && s.startupSync) await rt.syncer.syncAll();
         if (s.enabled && s.antiEntropy.enabled && !closing) rt.antiEntropy.start(s.antiEntropy.intervalMs, () => rt.syncer?.heldGroups() ?? []);

@@ -44,6 +44,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "storage.sync.anti_entropy.horizon_days", type: { t: "int", min: 0, max: 100_000 }, def: 0, help: "check windows this many days back (0 = every window)" },
   { path: "storage.sync.anti_entropy.settle", type: { t: "duration", minMs: 0, maxMs: DAY_MS }, def: "10s", help: "versions younger than this are in flight, not divergence" },
   { path: "storage.sync.anti_entropy.full_resync_percent", type: { t: "int", min: 1, max: 100 }, def: 50, help: "resync a window whole when more than this % of it differs" },
+  { path: "storage.sync.anti_entropy.reverify_every_runs", type: { t: "int", min: 0, max: 1_000_000 }, def: 24, help: "re-verify windows from disk every N runs (0 = never)" },
+  { path: "storage.sync.anti_entropy.max_bytes_per_sec", type: { t: "int", min: 0, max: 10 * 1024 ** 3 }, def: 0, help: "bandwidth cap per anti-entropy session (0 = unlimited)" },
   { path: "storage.sync.anti_entropy.fanout", type: { t: "int", min: 2, max: 64 }, def: 16, help: "Merkle tree fanout (a power of two; replicas must agree)" },
   { path: "storage.sync.anti_entropy.leaf_points_max", type: { t: "int", min: 1, max: 4096 }, def: 32, help: "points at most in a Merkle leaf" },
   { path: "replication.factor", type: { t: "int", min: 1, max: 16 }, def: 3, help: "replicas per group" },
@@ -81,6 +83,8 @@ export interface NodeConfig {
         horizonDays: number;
         settleMs: number;
         fullResyncPercent: number;
+        reverifyEveryRuns: number;
+        bytesPerSecMax: number;
       };
     };
   };
@@ -212,6 +216,8 @@ export function loadConfig(src: ConfigSources): NodeConfig {
           horizonDays: n("storage.sync.anti_entropy.horizon_days"),
           settleMs: d("storage.sync.anti_entropy.settle"),
           fullResyncPercent: n("storage.sync.anti_entropy.full_resync_percent"),
+          reverifyEveryRuns: n("storage.sync.anti_entropy.reverify_every_runs"),
+          bytesPerSecMax: n("storage.sync.anti_entropy.max_bytes_per_sec"),
         },
       },
     },

@@ -469,6 +469,17 @@ export class Engine {
     return w.segs[0];
   }
 
+  /**
+   * Forgets cached trees, checksums and decoded segments, so the next comparison re-reads and
+   * re-verifies every segment from disk (anti-entropy does this now and then to catch bit rot).
+   */
+  dropReadCaches(): void {
+    this.trees.clear();
+    this.checksumCache.clear();
+    this.cache.clear();
+    this.cacheBytes = 0;
+  }
+
   /** The window's Merkle tree; rebuilt only after a write touched the window (or for another shape). */
   async windowTree(group: number, ws: bigint, shape: TreeShape): Promise<WindowTree> {
     const id = windowId(group, ws);

@@ -35,6 +35,10 @@ export interface AntiEntropySettings {
   fullResyncShare: number;
   /** Points per write while repairing. */
   batchSize: number;
+  /** Every this many scheduled runs, caches are dropped so windows are re-verified from disk (0 = never). */
+  reverifyEveryRuns: number;
+  /** Bytes per second a session may move (0 = unlimited). */
+  bytesPerSecMax: number;
 }
 
 export type AeResult = "in_sync" | "repaired" | "partial" | "failed";
@@ -75,9 +79,15 @@ export class AntiEntropy {
 
   /** Runs every `intervalMs` ± 10 % (jitter, so replicas do not all start together). */
   start(intervalMs: number, heldGroups: () => number[]): void {
+    let runs = 0;
     const schedule = () => {
       if (this.stopped) return;
       this.timer = setTimeout(async () => {
+        runs++;
+        if (this.settings.reverifyEveryRuns > 0 && runs % this.settings.reverifyEveryRuns === 0) {
+          this.logger.log("info", "anti-entropy: re-verifying windows from disk this run");
+          this.engine.dropReadCaches();
+        }
         for (const g of heldGroups()) {
           if (this.stopped) return;
           await this.runGroup(g).catch((e: unknown) => this.logger.log("error", "anti-entropy: run failed", { group: g, error: errorMessage(e) }));
@@ -144,7 +154,7 @@ export class AntiEntropy {
     const finish = (r: AeRecord, t0: number): AeRecord => ({ ...r, durationMs: this.clock.monotonicMs() - t0, finishedAtNs: this.clock.nowNs() });
     if (node === undefined) return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} is not registered` }, started));
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(node.address, rootsCounter);
+    const client = syncClient(node.address, rootsCounter, this.settings.bytesPerSecMax);
     let remoteRoots: Map<bigint, NodeSummary>;
     let treeless: string | undefined;
     try {
@@ -189,7 +199,7 @@ export class AntiEntropy {
       r.result = "in_sync";
       return;
     }
-    const client = syncClient(address, counter);
+    const client = syncClient(address, counter, this.settings.bytesPerSecMax);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined = treeless;

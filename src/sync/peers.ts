@@ -13,8 +13,20 @@ export interface ByteCounter {
 /** Per-call deadline for unary sync calls; streams are bounded by the session. */
 export const PEER_CALL_TIMEOUT_MS = 30_000;
 
-function countingFetch(counter: ByteCounter): typeof fetch {
+/**
+ * fetch that counts bytes each way and, with a cap, paces calls so the bytes this client moved never
+ * run ahead of bytesPerSecMax (a session's bandwidth bound).
+ */
+function countingFetch(counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
+  const started = performance.now();
+  const pace = async () => {
+    if (bytesPerSecMax <= 0) return;
+    const dueMs = ((counter.sent + counter.received) / bytesPerSecMax) * 1000;
+    const aheadMs = dueMs - (performance.now() - started);
+    if (aheadMs > 0) await new Promise((r) => setTimeout(r, aheadMs));
+  };
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    await pace();
     const body = init?.body;
     if (body instanceof Uint8Array) counter.sent += body.length;
     else if (body instanceof ArrayBuffer) counter.sent += body.byteLength;
@@ -34,11 +46,11 @@ function countingFetch(counter: ByteCounter): typeof fetch {
   return f as typeof fetch;
 }
 
-export function syncClient(address: string, counter: ByteCounter = { sent: 0, received: 0 }): Client<typeof SyncService> {
+export function syncClient(address: string, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): Client<typeof SyncService> {
   const transport = createConnectTransport({
     baseUrl: `http://${address}`,
     useBinaryFormat: true,
-    fetch: countingFetch(counter),
+    fetch: countingFetch(counter, bytesPerSecMax),
     defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
   });
   return createClient(SyncService, transport);
