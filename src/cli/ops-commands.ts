@@ -13,7 +13,7 @@ import { nsToIso, parseRfc3339Ns } from "../base/time.ts";
 import { AdminService, GetStatusResponseSchema, TriggerAntiEntropyResponseSchema, type AntiEntropyRecord } from "../gen/soltix/v1/admin_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { diffTrees } from "../merkle/diff.ts";
-import { DEFAULT_SHAPE, slotStartNs, slotsPerNode, slotCount, depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
+import { DEFAULT_SHAPE, depthOfId, indexOfId, timeRangeOfNode, type TreeShape } from "../merkle/shape.ts";
 import type { ExpandRequest, TreeSource } from "../merkle/diff.ts";
 import { rpcTreeSource } from "../sync/rpc-tree-source.ts";
 import type { ParsedArgs } from "./args.ts";
@@ -129,13 +129,10 @@ export async function runTree(args: ParsedArgs): Promise<number> {
     differing++;
     const leaves: number[] = [];
     const found = await diffTrees(shape, recordingLeaves(rpcTreeSource(a, group, ws, shape, false), leaves), rpcTreeSource(b, group, ws, shape, false));
-    const slots = slotCount(shape);
     for (const id of leaves) {
       const d = depthOfId(id);
-      const per = slotsPerNode(shape, d);
-      const from = ws + slotStartNs(indexOfId(id) * per, slots);
-      const to = ws + slotStartNs((indexOfId(id) + 1) * per, slots);
-      print(`    range ${nsToIso(from)} .. ${nsToIso(to)}  (depth ${d})`);
+      const [from, to] = timeRangeOfNode(shape, d, indexOfId(id));
+      print(`    range ${nsToIso(ws + from)} .. ${nsToIso(ws + to)}  (depth ${d}, node ${indexOfId(id)})`);
     }
     print(`    ${found.onlyLocal.length} only on ${nodes[0]}, ${found.onlyRemote.length} only on ${nodes[1]}, ${found.differ.length} in different versions; ${found.roundTrips} round trips, ${found.leafRanges} ranges compared point by point`);
   }

@@ -1,9 +1,11 @@
-// The shape of a window's Merkle tree, fixed before any data is seen: a UTC day cut into a uniform
-// grid of N = fanout^depthMax time slots; a node at depth d, index j spans slots
-// [j·fanout^(depthMax−d), (j+1)·fanout^(depthMax−d)). Slot k of a point at offset t (ns from the
-// window start) is floor(t·N / DAY), so both replicas cut identical ranges without talking.
-// Which nodes are materialised depends on the data (a node holding at most leafPointsMax points is a
-// leaf), but every boundary is a grid point.
+// The shape of a window's Merkle tree, fixed before any data is seen: a grid of N = fanout^depthMax
+// slots; a node at depth d, index j spans slots [j·fanout^(depthMax−d), (j+1)·fanout^(depthMax−d)).
+// A point's slot = (time slot << seriesBits) | (series hash & (2^seriesBits − 1)): the high bits cut
+// the UTC day into N / 2^seriesBits equal time ranges (time slot k of offset t is floor(t·T / DAY)),
+// the low bits split each range by device, so many devices sampled at the same instants still spread
+// into small leaves. Both replicas cut identical ranges without talking. Which nodes are
+// materialised depends on the data (a node holding at most leafPointsMax points is a leaf), but
+// every boundary is a grid point.
 
 import { assert } from "../base/assert.ts";
 
@@ -16,9 +18,12 @@ export interface TreeShape {
   readonly depthMax: number;
   /** A node with at most this many points is a leaf (hashed over its points, not its children). */
   readonly leafPointsMax: number;
+  /** Low slot bits taken from the series (device) hash; 0 = a pure time grid. */
+  readonly seriesBits: number;
 }
 
-export const DEFAULT_SHAPE: TreeShape = { fanout: 16, depthMax: 6, leafPointsMax: 32 };
+export const DEFAULT_SERIES_BITS = 8;
+export const DEFAULT_SHAPE: TreeShape = { fanout: 16, depthMax: 6, leafPointsMax: 32, seriesBits: DEFAULT_SERIES_BITS };
 
 /** The deepest level for a fanout: as many levels as fit in 2^24 grid slots. */
 export function depthMaxFor(fanout: number): number {
@@ -26,17 +31,33 @@ export function depthMaxFor(fanout: number): number {
 }
 
 export function shapeFor(fanout: number, leafPointsMax: number): TreeShape {
-  return { fanout, depthMax: depthMaxFor(fanout), leafPointsMax };
+  return { fanout, depthMax: depthMaxFor(fanout), leafPointsMax, seriesBits: DEFAULT_SERIES_BITS };
 }
 
 export function shapeKey(s: TreeShape): string {
-  return `${s.fanout}/${s.depthMax}/${s.leafPointsMax}`;
+  return `${s.fanout}/${s.depthMax}/${s.leafPointsMax}/${s.seriesBits}`;
+}
+
+/** Time slots of the grid: total slots without the series bits (at least 16). */
+export function timeSlotCount(s: TreeShape): number {
+  return slotCount(s) / 2 ** s.seriesBits;
 }
 
 export function validateShape(s: TreeShape): void {
   assert(Number.isInteger(s.fanout) && s.fanout >= 2 && s.fanout <= 64 && (s.fanout & (s.fanout - 1)) === 0, `fanout ${s.fanout} must be a power of two in [2, 64]`);
   assert(Number.isInteger(s.depthMax) && s.depthMax >= 1 && s.fanout ** s.depthMax <= 2 ** 24, `fanout^depthMax must be ≤ 2^24`);
   assert(Number.isInteger(s.leafPointsMax) && s.leafPointsMax >= 1, "leafPointsMax must be ≥ 1");
+  assert(Number.isInteger(s.seriesBits) && s.seriesBits >= 0 && s.fanout ** s.depthMax >= 16 * 2 ** s.seriesBits, "seriesBits must leave at least 16 time slots");
+}
+
+/** The time range [from, to) (ns offsets in the window) that a node covers. */
+export function timeRangeOfNode(s: TreeShape, depth: number, index: number): [bigint, bigint] {
+  const per = slotsPerNode(s, depth);
+  const sb = 2 ** s.seriesBits;
+  const t = timeSlotCount(s);
+  const first = Math.floor((index * per) / sb);
+  const last = Math.floor(((index + 1) * per - 1) / sb);
+  return [slotStartNs(first, t), slotStartNs(last + 1, t)];
 }
 
 export function slotCount(s: TreeShape): number {

@@ -10,7 +10,8 @@
 
 import { createSha256 } from "../base/sha256.ts";
 import type { PointRecord } from "../model/point.ts";
-import { DAY_NS, nodeId, slotCount, slotOf, slotsPerNode, validateShape, type TreeShape } from "./shape.ts";
+import { fnv1a32Update, FNV32_OFFSET } from "../model/group.ts";
+import { DAY_NS, nodeId, slotOf, slotsPerNode, timeSlotCount, validateShape, type TreeShape } from "./shape.ts";
 
 export const DIGEST_BYTES = 32;
 export const ZERO_DIGEST = new Uint8Array(DIGEST_BYTES);
@@ -58,7 +59,6 @@ export class WindowTree {
   /** Grid slot of each record (by record index). */
   private readonly slot: Uint32Array;
   private readonly scratch: Uint32Array;
-  private readonly slotTotal: number;
   private leafBuf = new Uint8Array(64 * 1024);
 
   constructor(
@@ -67,12 +67,11 @@ export class WindowTree {
     private readonly records: readonly PointRecord[],
   ) {
     validateShape(shape);
-    this.slotTotal = slotCount(shape);
     const n = records.length;
     this.slot = new Uint32Array(n);
     this.order = new Uint32Array(n);
     this.scratch = new Uint32Array(n);
-    computeSlots(records, windowStartNs, this.slotTotal, this.slot, this.order);
+    computeSlots(records, windowStartNs, timeSlotCount(shape), shape.seriesBits, this.slot, this.order);
     // Records arrive in key order; each level distributes a node's run into its children stably
     // (an MSD radix pass on the slot), so every run stays in key order and leaves need no sort.
     this.build(0, 0, 0, n);
@@ -178,10 +177,19 @@ export class WindowTree {
   }
 }
 
-/** Grid slot of every record (from the 8 time bytes of its encoding), and the identity order. */
-function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, slotTotal: number, slot: Uint32Array, order: Uint32Array): void {
+/**
+ * Grid slot of every record (time bytes and series bytes of its encoding), and the identity order.
+ * Records are key-sorted, so neighbours usually share a series: its hash is reused until the series
+ * bytes change.
+ */
+function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, timeSlots: number, seriesBits: number, slot: Uint32Array, order: Uint32Array): void {
   const wsHi = Number(windowStartNs >> 32n);
   const wsLo = Number(windowStartNs & 0xffffffffn);
+  const mask = 2 ** seriesBits - 1;
+  const shift = 2 ** seriesBits;
+  let prev: Uint8Array | undefined;
+  let prevEnd = 0;
+  let bucket = 0;
   const n = records.length;
   for (let i = 0; i < n; i++) {
     const e = records[i]!.enc;
@@ -189,7 +197,34 @@ function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, sl
     const tLo = ((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0;
     const offset = (tHi - wsHi) * 4294967296 + (tLo - wsLo); // < DAY < 2^53: exact
     if (!(offset >= 0 && offset < DAY_NS)) throw new RangeError(`point ${records[i]!.key} is outside the window`);
-    slot[i] = slotOf(offset, slotTotal);
+    if (seriesBits > 0) {
+      // Series bytes: the three length-prefixed strings after the 17-byte header (lengths < 128 for valid names/ids ≤ 256 bytes use ≤ 2 varint bytes).
+      let p = 17;
+      for (let k = 0; k < 3; k++) {
+        let len = 0;
+        for (let shiftBits = 0; ; shiftBits += 7) {
+          const b = e[p++]!;
+          len += (b & 0x7f) * 2 ** shiftBits;
+          if (b < 0x80) break;
+        }
+        p += len;
+      }
+      let same = prev !== undefined && prevEnd === p;
+      if (same) {
+        for (let j = 17; j < p; j++) {
+          if (prev![j] !== e[j]) {
+            same = false;
+            break;
+          }
+        }
+      }
+      if (!same) {
+        bucket = (fnv1a32Update(FNV32_OFFSET, e, 17, p) >>> 0) & mask;
+        prev = e;
+        prevEnd = p;
+      }
+    }
+    slot[i] = slotOf(offset, timeSlots) * shift + bucket;
     order[i] = i;
   }
 }

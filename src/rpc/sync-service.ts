@@ -75,18 +75,20 @@ export function validateWindowStart(field: string, ws: bigint): void {
 }
 
 function shapeFromProto(field: string, s: PbTreeShape | undefined, defaults: TreeShape): TreeShape {
-  if (s === undefined || (s.fanout === 0 && s.depthMax === 0 && s.leafPointsMax === 0)) return defaults;
+  if (s === undefined || (s.fanout === 0 && s.depthMax === 0 && s.leafPointsMax === 0 && s.seriesBits === 0)) return defaults;
   const fanout = s.fanout === 0 ? defaults.fanout : s.fanout;
   if (fanout < 2 || fanout > 64 || (fanout & (fanout - 1)) !== 0) throw invalidArgument(`${field}.fanout`, `${fanout} must be a power of two in [2, 64]`);
   const depthMax = s.depthMax === 0 ? depthMaxFor(fanout) : s.depthMax;
   if (depthMax < 1 || fanout ** depthMax > 2 ** 24) throw invalidArgument(`${field}.depth_max`, `${depthMax}: fanout^depth_max must be at most 2^24`);
   const leafPointsMax = s.leafPointsMax === 0 ? defaults.leafPointsMax : s.leafPointsMax;
   if (leafPointsMax > 4096) throw invalidArgument(`${field}.leaf_points_max`, `${leafPointsMax}, limit 4096`);
-  return { fanout, depthMax, leafPointsMax };
+  const seriesBits = s.seriesBits;
+  if (fanout ** depthMax < 16 * 2 ** seriesBits) throw invalidArgument(`${field}.series_bits`, `${seriesBits} leaves fewer than 16 time slots in a grid of ${fanout}^${depthMax}`);
+  return { fanout, depthMax, leafPointsMax, seriesBits };
 }
 
 function shapeToProto(s: TreeShape): PbTreeShape {
-  return create(TreeShapeSchema, { fanout: s.fanout, depthMax: s.depthMax, leafPointsMax: s.leafPointsMax });
+  return create(TreeShapeSchema, { fanout: s.fanout, depthMax: s.depthMax, leafPointsMax: s.leafPointsMax, seriesBits: s.seriesBits });
 }
 
 function merkleNodeToProto(n: NodeSummary) {

@@ -25,7 +25,7 @@ function packKnown(points: readonly PointVersion[]): Uint8Array {
 }
 
 export function rpcTreeSource(client: Client<typeof SyncService>, groupId: number, windowStart: bigint, shape: TreeShape, withEncodings = true): TreeSource {
-  const shapeMsg = create(TreeShapeSchema, { fanout: shape.fanout, depthMax: shape.depthMax, leafPointsMax: shape.leafPointsMax });
+  const shapeMsg = create(TreeShapeSchema, { fanout: shape.fanout, depthMax: shape.depthMax, leafPointsMax: shape.leafPointsMax, seriesBits: shape.seriesBits });
   return {
     async root() {
       const res = await client.getMerkleRoots({ groupId, windows: [windowStart], shape: shapeMsg });

@@ -50,7 +50,7 @@ describe("README curl lines", () => {
     const sums = rest.slice(0, 3);
     const roots = rest[3];
     expect(roots.roots).toEqual([{ windowStart: "1732406400000000000", root: { digest: expect.any(String), count: "3", leaf: true } }]);
-    expect(roots.shape).toEqual({ fanout: 16, depthMax: 6, leafPointsMax: 32 });
+    expect(roots.shape).toEqual({ fanout: 16, depthMax: 6, leafPointsMax: 32, seriesBits: 8 });
     expect(write).toEqual({ accepted: 4, groups: 2, min_acks: 3 });
     expect(README).toContain('`{"accepted":4,"groups":2,"min_acks":3}`');
     expect(query.points.map((p: { time: string }) => p.time)).toEqual(["1732406400000000000", "1732406460000000000", "1732406520250000000"]);

@@ -19,9 +19,10 @@ function rec(id: string, offsetNs: bigint, version: bigint, v: number): PointRec
 }
 
 const shapes: TreeShape[] = [
-  { fanout: 16, depthMax: 6, leafPointsMax: 32 },
-  { fanout: 4, depthMax: 8, leafPointsMax: 3 },
-  { fanout: 2, depthMax: 12, leafPointsMax: 1 },
+  { fanout: 16, depthMax: 6, leafPointsMax: 32, seriesBits: 8 },
+  { fanout: 4, depthMax: 8, leafPointsMax: 3, seriesBits: 0 },
+  { fanout: 4, depthMax: 8, leafPointsMax: 2, seriesBits: 3 },
+  { fanout: 2, depthMax: 12, leafPointsMax: 1, seriesBits: 2 },
 ];
 
 type Mutation =

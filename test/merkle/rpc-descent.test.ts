@@ -50,7 +50,7 @@ describe("Merkle descent over SyncService", () => {
     const rootsA = await sa.getMerkleRoots({ groupId: group, windows: [WS] });
     const rootsB = await sb.getMerkleRoots({ groupId: group, windows: [WS] });
     expect(rootsA.roots[0]!.root!.digest).not.toEqual(rootsB.roots[0]!.root!.digest);
-    expect(rootsA.shape).toMatchObject({ fanout: 16, depthMax: 6, leafPointsMax: 32 });
+    expect(rootsA.shape).toMatchObject({ fanout: 16, depthMax: 6, leafPointsMax: 32, seriesBits: 8 });
 
     const localA = treeSource(await a.node.engine.windowTree(group, WS, DEFAULT_SHAPE));
     const found = await diffTrees(DEFAULT_SHAPE, localA, rpcTreeSource(sb, group, WS, DEFAULT_SHAPE));
