@@ -131,8 +131,9 @@ export async function runTree(args: ParsedArgs): Promise<number> {
     const found = await diffTrees(shape, recordingLeaves(rpcTreeSource(a, group, ws, shape, false), leaves), rpcTreeSource(b, group, ws, shape, false));
     for (const id of leaves) {
       const d = depthOfId(id);
-      const [from, to] = timeRangeOfNode(shape, d, indexOfId(id));
-      print(`    range ${nsToIso(ws + from)} .. ${nsToIso(ws + to)}  (depth ${d}, node ${indexOfId(id)})`);
+      const [from, to, b0, b1] = timeRangeOfNode(shape, d, indexOfId(id));
+      const buckets = b0 === b1 ? `device bucket ${b0}` : `device buckets ${b0}..${b1}`;
+      print(`    range ${nsToIso(ws + from)} .. ${nsToIso(ws + to)}, ${buckets}  (depth ${d}, node ${indexOfId(id)})`);
     }
     print(`    ${found.onlyLocal.length} only on ${nodes[0]}, ${found.onlyRemote.length} only on ${nodes[1]}, ${found.differ.length} in different versions; ${found.roundTrips} round trips, ${found.leafRanges} ranges compared point by point`);
   }

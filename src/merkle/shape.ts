@@ -1,9 +1,10 @@
 // The shape of a window's Merkle tree, fixed before any data is seen: a grid of N = fanout^depthMax
 // slots; a node at depth d, index j spans slots [j·fanout^(depthMax−d), (j+1)·fanout^(depthMax−d)).
-// A point's slot = (time slot << seriesBits) | (series hash & (2^seriesBits − 1)): the high bits cut
-// the UTC day into N / 2^seriesBits equal time ranges (time slot k of offset t is floor(t·T / DAY)),
-// the low bits split each range by device, so many devices sampled at the same instants still spread
-// into small leaves. Both replicas cut identical ranges without talking. Which nodes are
+// A point's slot = series bucket · T + time slot: the high bits pick one of 2^seriesBits device
+// buckets (series hash), the low bits cut the UTC day into T = N / 2^seriesBits equal time ranges
+// (time slot of offset t is floor(t·T / DAY)). So the top levels split by device and the lower ones by
+// time: a device that diverges all day, or many devices sampled at the same instants, stay in small
+// subtrees and small leaves. Both replicas cut identical ranges without talking. Which nodes are
 // materialised depends on the data (a node holding at most leafPointsMax points is a leaf), but
 // every boundary is a grid point.
 
@@ -18,7 +19,7 @@ export interface TreeShape {
   readonly depthMax: number;
   /** A node with at most this many points is a leaf (hashed over its points, not its children). */
   readonly leafPointsMax: number;
-  /** Low slot bits taken from the series (device) hash; 0 = a pure time grid. */
+  /** High slot bits taken from the series (device) hash; 0 = a pure time grid. */
   readonly seriesBits: number;
 }
 
@@ -50,14 +51,16 @@ export function validateShape(s: TreeShape): void {
   assert(Number.isInteger(s.seriesBits) && s.seriesBits >= 0 && s.fanout ** s.depthMax >= 16 * 2 ** s.seriesBits, "seriesBits must leave at least 16 time slots");
 }
 
-/** The time range [from, to) (ns offsets in the window) that a node covers. */
-export function timeRangeOfNode(s: TreeShape, depth: number, index: number): [bigint, bigint] {
+/** The time range [from, to) (ns offsets in the window) a node covers, and its device buckets. */
+export function timeRangeOfNode(s: TreeShape, depth: number, index: number): [bigint, bigint, number, number] {
   const per = slotsPerNode(s, depth);
-  const sb = 2 ** s.seriesBits;
   const t = timeSlotCount(s);
-  const first = Math.floor((index * per) / sb);
-  const last = Math.floor(((index + 1) * per - 1) / sb);
-  return [slotStartNs(first, t), slotStartNs(last + 1, t)];
+  const a = index * per;
+  const b = a + per - 1;
+  const bucketA = Math.floor(a / t);
+  const bucketB = Math.floor(b / t);
+  if (bucketA !== bucketB) return [0n, BigInt(DAY_NS), bucketA, bucketB];
+  return [slotStartNs(a % t, t), slotStartNs((b % t) + 1, t), bucketA, bucketB];
 }
 
 export function slotCount(s: TreeShape): number {

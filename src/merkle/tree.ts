@@ -186,7 +186,6 @@ function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, ti
   const wsHi = Number(windowStartNs >> 32n);
   const wsLo = Number(windowStartNs & 0xffffffffn);
   const mask = 2 ** seriesBits - 1;
-  const shift = 2 ** seriesBits;
   let prev: Uint8Array | undefined;
   let prevEnd = 0;
   let bucket = 0;
@@ -224,7 +223,7 @@ function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, ti
         prevEnd = p;
       }
     }
-    slot[i] = slotOf(offset, timeSlots) * shift + bucket;
+    slot[i] = bucket * timeSlots + slotOf(offset, timeSlots);
     order[i] = i;
   }
 }
