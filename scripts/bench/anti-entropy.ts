@@ -147,7 +147,19 @@ async function merkle(a: WindowTree, b: WindowTree) {
   const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { local: a.root(), remote: b.root() });
   // Points on the wire: only those the leaf answers carried (missing here or in another version).
   const transferred = found.remotePoints.size;
-  return { round_trips: 1 + found.roundTrips, bytes_up: bytes.up, bytes_down: bytes.down, points_transferred: transferred, points_differing: found.onlyLocal.length + found.onlyRemote.length + found.differ.length, ms: round(performance.now() - t0, 1) };
+  let payload = 0;
+  for (const p of found.remotePoints.values()) payload += p.enc.length;
+  const differing = found.onlyLocal.length + found.onlyRemote.length + found.differ.length;
+  return {
+    round_trips: 1 + found.roundTrips,
+    bytes_up: bytes.up,
+    bytes_down: bytes.down,
+    points_transferred: transferred,
+    points_differing: differing,
+    payload_bytes: payload,
+    overhead_bytes_per_differing_point: differing === 0 ? 0 : round((bytes.up + bytes.down - payload) / differing, 1),
+    ms: round(performance.now() - t0, 1),
+  };
 }
 
 function fullResync(b: PointRecord[]) {
@@ -230,7 +242,7 @@ for (const n of SIZES) {
     const f = fullResync(base);
     const ng = negentropy(b, base);
     rows.push({ n, scenario: sc.name, merkle: m, full_resync: f, negentropy: ng });
-    console.error(`${n} ${sc.name}: merkle ${m.round_trips} RT ${m.bytes_up}+${m.bytes_down} B, ${m.points_transferred} pts | full ${f.bytes_down} B | negentropy ${ng.round_trips} RT ${ng.bytes_up}+${ng.bytes_down} B, ${ng.points_transferred} pts`);
+    console.error(`${n} ${sc.name}: merkle ${m.round_trips} RT ${m.bytes_up}+${m.bytes_down} B (${m.overhead_bytes_per_differing_point} B/pt overhead), ${m.points_transferred} pts | full ${f.bytes_down} B | negentropy ${ng.round_trips} RT ${ng.bytes_up}+${ng.bytes_down} B, ${ng.points_transferred} pts`);
   }
   rows.push({ n, tree_build_ms: round(buildMs, 1) });
 }
