@@ -103,12 +103,23 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
       const childReqs = reqs.filter((r) => r.wantChildren);
       const pointReqs = reqs.filter((r) => r.wantPoints);
       if (childReqs.length > 0) {
-        bytes.up += toBinary(GetMerkleNodesRequestSchema, create(GetMerkleNodesRequestSchema, { groupId: 7, windowStart: WS, nodes: childReqs.map((r) => ref(r.id)), digestBytes: DESCENT_DIGEST_BYTES })).length;
+        const cut = (c: NodeSummary) => nodeMsg({ ...c, digest: c.digest.subarray(0, DESCENT_DIGEST_BYTES) });
+        bytes.up += toBinary(GetMerkleNodesRequestSchema, create(GetMerkleNodesRequestSchema, {
+          groupId: 7,
+          windowStart: WS,
+          nodes: childReqs.map((r) => ref(r.id)),
+          digestBytes: DESCENT_DIGEST_BYTES,
+          mine: childReqs.map((r) => r.mine ?? new Uint8Array(0)),
+        })).length;
         bytes.down += toBinary(GetMerkleNodesResponseSchema, create(GetMerkleNodesResponseSchema, {
           nodes: reqs
-            .map((r, i) => (r.wantChildren ? out[i]!.children! : null))
-            .filter((c): c is NodeSummary[] => c !== null)
-            .map((cs) => create(NodeChildrenSchema, { children: cs.map((c) => nodeMsg({ ...c, digest: c.digest.subarray(0, DESCENT_DIGEST_BYTES) })) })),
+            .map((r, i) => (r.wantChildren ? out[i]! : null))
+            .filter((e) => e !== null)
+            .map((e) => create(NodeChildrenSchema, {
+              children: e!.children!.map(cut),
+              expanded: [...(e!.grandchildren ?? new Map()).keys()],
+              grandchildren: [...(e!.grandchildren ?? new Map<number, NodeSummary[]>()).values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
+            })),
         })).length;
       }
       if (pointReqs.length > 0) {

@@ -13,6 +13,11 @@ export interface Expansion {
   /** Children summaries, for requests with wantChildren. */
   children?: NodeSummary[];
   /**
+   * When the request carried `mine`: for each child (by index) that differs from the caller's and is
+   * internal here, that child's own children — the next level, sent before being asked for.
+   */
+  grandchildren?: Map<number, NodeSummary[]>;
+  /**
    * For requests with wantPoints: the node range's points — only those that are missing from, or
    * differ in version from, `known` when the request carried it.
    */
@@ -27,6 +32,40 @@ export interface ExpandRequest {
   wantPoints: boolean;
   /** The requester's own points of the range: the answer then holds only what differs. */
   known?: readonly PointVersion[];
+  /** The requester's own children of the node (packMine): the answer then also expands the differing ones. */
+  mine?: Uint8Array;
+}
+
+/** Bytes of each child digest prefix in a `mine` list: the digest alone decides equality (it covers the counts). */
+export const MINE_DIGEST_BYTES = 8;
+
+/** A `mine` list: fanout digest prefixes, zeros for empty children. */
+export function packMine(children: readonly NodeSummary[]): Uint8Array {
+  const out = new Uint8Array(children.length * MINE_DIGEST_BYTES);
+  children.forEach((c, i) => {
+    if (c.count > 0) out.set(c.digest.subarray(0, MINE_DIGEST_BYTES), i * MINE_DIGEST_BYTES);
+  });
+  return out;
+}
+
+/** Children a side has under the differing children of a node (the answering side of `mine`). */
+export function expandDiffering(
+  children: readonly NodeSummary[],
+  mine: Uint8Array,
+  childDepth: number,
+  depthMax: number,
+  childrenOf: (childIndex: number) => NodeSummary[],
+): Map<number, NodeSummary[]> {
+  const out = new Map<number, NodeSummary[]>();
+  if (childDepth >= depthMax || mine.length !== children.length * MINE_DIGEST_BYTES) return out;
+  const zero = new Uint8Array(MINE_DIGEST_BYTES);
+  children.forEach((c, i) => {
+    const m = mine.subarray(i * MINE_DIGEST_BYTES, (i + 1) * MINE_DIGEST_BYTES);
+    const own = c.count === 0 ? zero : c.digest.subarray(0, MINE_DIGEST_BYTES);
+    if (c.leaf || bytesEqual(own, m)) return;
+    out.set(i, childrenOf(i));
+  });
+  return out;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
@@ -92,12 +131,17 @@ export async function diffTrees(shape: TreeShape, local: TreeSource, remote: Tre
       return { id, wantChildren: !leafish, wantPoints: leafish };
     });
     // Local first (in-process): the remote answers point requests against our lists, so only
-    // differing points travel.
+    // differing points travel, and child requests against our children, so it can send the next
+    // level of every differing child at once (two levels per round trip).
     const le = await local.expand(requests);
-    const withKnown = requests.map((r, i) => (r.wantPoints ? { ...r, known: le[i]!.points ?? [] } : r));
-    const re = await remote.expand(withKnown);
+    const enriched = requests.map((r, i) =>
+      r.wantPoints ? { ...r, known: le[i]!.points ?? [] } : { ...r, mine: packMine(le[i]!.children ?? []) },
+    );
+    const re = await remote.expand(enriched);
     result.roundTrips++;
     const next: typeof frontier = [];
+    const grandRequests: ExpandRequest[] = [];
+    const grandRemote: Array<{ id: number; children: NodeSummary[] }> = [];
     requests.forEach((req, i) => {
       if (req.wantPoints) {
         result.leafRanges++;
@@ -106,15 +150,38 @@ export async function diffTrees(shape: TreeShape, local: TreeSource, remote: Tre
       }
       const lc = le[i]!.children ?? [];
       const rc = re[i]!.children ?? [];
+      const gc = re[i]!.grandchildren ?? new Map<number, NodeSummary[]>();
       const depth = depthOfId(req.id);
       const index = indexOfId(req.id);
       for (let c = 0; c < shape.fanout; c++) {
         const l = lc[c]!;
         const r = rc[c]!;
         result.nodesCompared++;
-        if (!sameSummary(l, r)) next.push({ id: nodeId(depth + 1, index * shape.fanout + c), l, r });
+        if (sameSummary(l, r)) continue;
+        const childId = nodeId(depth + 1, index * shape.fanout + c);
+        const remoteNext = gc.get(c);
+        // The remote already sent this child's children; use them unless our child is a leaf
+        // (then the range is compared point by point next round).
+        if (remoteNext !== undefined && !l.leaf) {
+          grandRequests.push({ id: childId, wantChildren: true, wantPoints: false });
+          grandRemote.push({ id: childId, children: remoteNext });
+        } else next.push({ id: childId, l, r });
       }
     });
+    if (grandRequests.length > 0) {
+      const lg = await local.expand(grandRequests);
+      grandRemote.forEach(({ id, children }, k) => {
+        const mine = lg[k]!.children ?? [];
+        const depth = depthOfId(id);
+        const index = indexOfId(id);
+        for (let c = 0; c < shape.fanout; c++) {
+          const l = mine[c]!;
+          const r = children[c]!;
+          result.nodesCompared++;
+          if (!sameSummary(l, r)) next.push({ id: nodeId(depth + 1, index * shape.fanout + c), l, r });
+        }
+      });
+    }
     frontier = next;
   }
   return result;

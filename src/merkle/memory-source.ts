@@ -1,6 +1,6 @@
 // A TreeSource over a tree in this process (tests, and the local side of every comparison).
 
-import { filterAgainstKnown, type ExpandRequest, type Expansion, type TreeSource } from "./diff.ts";
+import { expandDiffering, filterAgainstKnown, type ExpandRequest, type Expansion, type TreeSource } from "./diff.ts";
 import { depthOfId, indexOfId } from "./shape.ts";
 import type { NodeSummary, WindowTree } from "./tree.ts";
 
@@ -12,7 +12,12 @@ export function treeSource(tree: WindowTree): TreeSource {
         const d = depthOfId(r.id);
         const i = indexOfId(r.id);
         const out: Expansion = {};
-        if (r.wantChildren) out.children = tree.children(d, i);
+        if (r.wantChildren) {
+          out.children = tree.children(d, i);
+          if (r.mine !== undefined) {
+            out.grandchildren = expandDiffering(out.children, r.mine, d + 1, tree.shape.depthMax, (c) => tree.children(d + 1, i * tree.shape.fanout + c));
+          }
+        }
         if (r.wantPoints) {
           const pts = tree.points(d, i);
           if (r.known === undefined) out.points = pts;

@@ -27,7 +27,7 @@ import {
 import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
 import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
 import { KEY_HASH_BYTES, VERSION_DIGEST_BYTES, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
-import { filterAgainstKnown } from "../merkle/diff.ts";
+import { MINE_DIGEST_BYTES, expandDiffering, filterAgainstKnown } from "../merkle/diff.ts";
 import { concatBytes } from "../base/bytes.ts";
 import type { Point as PbPoint, PointKey } from "../gen/soltix/v1/point_pb.ts";
 import { pointToProtoFromEncoding } from "./convert.ts";
@@ -170,13 +170,22 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       const refs = nodeRefs(req.nodes, shape);
       const digestBytes = req.digestBytes === 0 ? 32 : req.digestBytes;
       if (digestBytes < 8 || digestBytes > 32) throw invalidArgument("digest_bytes", `${req.digestBytes} must be 0 or in [8, 32]`);
+      if (req.mine.length > 0 && req.mine.length !== refs.length) throw invalidArgument("mine", `${req.mine.length} lists for ${refs.length} nodes (give one per node, or none)`);
       const tree = await ctx.engine.windowTree(req.groupId, req.windowStart, shape);
+      const cut = (c: NodeSummary) => merkleNodeToProto(c.count === 0 ? c : { ...c, digest: c.digest.subarray(0, digestBytes) });
       return create(GetMerkleNodesResponseSchema, {
-        nodes: refs.map(([d, i]) =>
-          create(NodeChildrenSchema, {
-            children: (d >= shape.depthMax ? [] : tree.children(d, i)).map((c) => merkleNodeToProto(c.count === 0 ? c : { ...c, digest: c.digest.subarray(0, digestBytes) })),
-          }),
-        ),
+        nodes: refs.map(([d, i], n) => {
+          const children = d >= shape.depthMax ? [] : tree.children(d, i);
+          const mine = req.mine[n];
+          if (mine === undefined || mine.length === 0 || children.length === 0) return create(NodeChildrenSchema, { children: children.map(cut) });
+          if (mine.length !== children.length * MINE_DIGEST_BYTES) throw invalidArgument(`mine[${n}]`, `${mine.length} bytes, expected ${children.length * MINE_DIGEST_BYTES} (fanout × ${MINE_DIGEST_BYTES})`);
+          const grand = expandDiffering(children, mine, d + 1, shape.depthMax, (c) => tree.children(d + 1, i * shape.fanout + c));
+          return create(NodeChildrenSchema, {
+            children: children.map(cut),
+            expanded: [...grand.keys()],
+            grandchildren: [...grand.values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
+          });
+        }),
       });
     },
 

@@ -18,7 +18,7 @@ function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
 }
 
 /** Child digests requested from peers during a descent (see GetMerkleNodesRequest.digest_bytes). */
-export const DESCENT_DIGEST_BYTES = 12;
+export const DESCENT_DIGEST_BYTES = 8;
 
 function packKnown(points: readonly PointVersion[]): Uint8Array {
   return concatBytes(points.flatMap((p) => [p.keyHash, p.version]));
@@ -36,7 +36,16 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
       const pointReqs = requests.filter((r) => r.wantPoints);
       const ref = (id: number) => create(NodeRefSchema, { depth: depthOfId(id), index: indexOfId(id) });
       const [nodes, leaves] = await Promise.all([
-        childReqs.length === 0 ? undefined : client.getMerkleNodes({ groupId, windowStart, shape: shapeMsg, nodes: childReqs.map((r) => ref(r.id)), digestBytes: DESCENT_DIGEST_BYTES }),
+        childReqs.length === 0
+          ? undefined
+          : client.getMerkleNodes({
+              groupId,
+              windowStart,
+              shape: shapeMsg,
+              nodes: childReqs.map((r) => ref(r.id)),
+              digestBytes: DESCENT_DIGEST_BYTES,
+              mine: childReqs.some((r) => r.mine !== undefined) ? childReqs.map((r) => r.mine ?? new Uint8Array(0)) : [],
+            }),
         pointReqs.length === 0
           ? undefined
           : client.getLeafPoints({
@@ -52,7 +61,13 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
       let pi = 0;
       return requests.map((r) => {
         const out: Expansion = {};
-        if (r.wantChildren) out.children = (nodes!.nodes[ci++]?.children ?? []).map(summaryFromProto);
+        if (r.wantChildren) {
+          const n = nodes!.nodes[ci++];
+          out.children = (n?.children ?? []).map(summaryFromProto);
+          if (n !== undefined && n.expanded.length > 0) {
+            out.grandchildren = new Map(n.expanded.map((c, k) => [c, (n.grandchildren[k]?.children ?? []).map(summaryFromProto)]));
+          }
+        }
         if (r.wantPoints) {
           const leaf = leaves!.nodes[pi++];
           out.points = (leaf?.points ?? []).map((p): PointVersion => {
