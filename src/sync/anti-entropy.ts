@@ -168,10 +168,11 @@ export class AntiEntropy {
         return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} unreachable: ${errorMessage(e)}` }, started));
       }
     }
+    if (treeless !== undefined) return this.resyncFromTreelessPeer(group, peer, node.address, treeless, base, finish);
     const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= this.horizonStart())])].sort((a, b) => (a < b ? -1 : 1));
     const out: AeRecord[] = [];
     // The roots call is shared by every window; charge it to the first.
-    let shared = { roundTrips: treeless === undefined ? 1 : 0, sent: rootsCounter.sent, received: rootsCounter.received };
+    let shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
     for (const w of windows) {
       const t0 = this.clock.monotonicMs();
       const counter: ByteCounter = { sent: shared.sent, received: shared.received };
@@ -179,7 +180,7 @@ export class AntiEntropy {
       r.roundTrips = shared.roundTrips;
       shared = { roundTrips: 0, sent: 0, received: 0 };
       try {
-        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, treeless, counter, r);
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, counter, r);
       } catch (e) {
         r.result = "partial";
         r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
@@ -191,19 +192,68 @@ export class AntiEntropy {
     return out;
   }
 
-  private async compareWindow(group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, treeless: string | undefined, counter: ByteCounter, r: AeRecord): Promise<void> {
+  /**
+   * A peer without Merkle RPCs cannot even list its windows: stream everything it holds for the group
+   * within the horizon and write it under LWW, one record per window seen.
+   */
+  private async resyncFromTreelessPeer(
+    group: number,
+    peer: string,
+    address: string,
+    reason: string,
+    base: (w: bigint) => AeRecord,
+    finish: (r: AeRecord, t0: number) => AeRecord,
+  ): Promise<AeRecord[]> {
+    const t0 = this.clock.monotonicMs();
+    const counter: ByteCounter = { sent: 0, received: 0 };
+    const client = syncClient(address, counter, this.settings.bytesPerSecMax);
+    const perWindow = new Map<bigint, number>();
+    let n = 0;
+    try {
+      const stream = client.streamPoints({ groupId: group, startTime: this.horizonStart(), batchSize: this.settings.batchSize }, { timeoutMs: 10 * 60_000 });
+      for await (const msg of stream) {
+        const stored = msg.points.map((p) => storedFromPoint(pointFromProto(`points[${n++}]`, p, () => this.clock.nowNs()), this.settings.totalGroups));
+        for (const p of msg.points) {
+          const w = windowStartNs(p.time);
+          perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+        }
+        await this.engine.write(stored);
+      }
+    } catch (e) {
+      return [finish({ ...base(this.horizonStart()), result: "partial", path: "full_resync", reason: `${reason}; stream failed: ${errorMessage(e)}`, bytesSent: counter.sent, bytesReceived: counter.received }, t0)];
+    }
+    const windows = [...perWindow.keys()].sort((a, b) => (a < b ? -1 : 1));
+    return windows.map((w, i) =>
+      finish(
+        {
+          ...base(w),
+          result: "repaired",
+          path: "full_resync",
+          reason,
+          roundTrips: i === 0 ? 2 : 0,
+          bytesSent: i === 0 ? counter.sent : 0,
+          bytesReceived: i === 0 ? counter.received : 0,
+          pointsDiffering: perWindow.get(w)!,
+          pointsRepaired: perWindow.get(w)!,
+        },
+        t0,
+      ),
+    );
+  }
+
+  private async compareWindow(group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, counter: ByteCounter, r: AeRecord): Promise<void> {
     const { shape } = this.settings;
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
-    if (treeless === undefined && sameSummary(localRoot, remoteRoot)) {
+    if (sameSummary(localRoot, remoteRoot)) {
       r.result = "in_sync";
       return;
     }
     const client = syncClient(address, counter, this.settings.bytesPerSecMax);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
-    let fallback: string | undefined = treeless;
-    if (fallback === undefined && countGap > this.settings.fullResyncShare) {
+    let fallback: string | undefined;
+    if (countGap > this.settings.fullResyncShare) {
       fallback = `point counts differ by ${(countGap * 100).toFixed(0)}% (local ${localRoot.count}, ${peer} ${remoteRoot.count}; threshold ${this.settings.fullResyncShare * 100}%)`;
     }
     if (fallback === undefined) {

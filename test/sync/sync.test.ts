@@ -159,3 +159,55 @@ describe("anti-entropy", () => {
     expect(partial.records.filter((r) => r.peer === "m1").every((r) => r.result === "in_sync")).toBe(true);
   });
 });
+
+describe("anti-entropy fallback", () => {
+  test("a peer that cannot serve a Merkle tree is resynced whole, and the record says why", async () => {
+    const { ConnectError, Code } = await import("@connectrpc/connect");
+    const { createHttpApp } = await import("../../src/rpc/http-app.ts");
+    const { syncService } = await import("../../src/rpc/sync-service.ts");
+    const { storageService } = await import("../../src/rpc/storage-service.ts");
+    const { StorageService: Storage } = await import("../../src/gen/soltix/v1/storage_pb.ts");
+    const { SyncService: Sync } = await import("../../src/gen/soltix/v1/sync_pb.ts");
+    const { VersionStamper } = await import("../../src/ports/clock.ts");
+    const { openEngine } = await import("../support/engine.ts");
+    const { DEFAULT_SHAPE } = await import("../../src/merkle/shape.ts");
+    const metadata = new MemoryMetadataStore();
+    const id = "legacy-1";
+    const group = groupOf("s", "m", id, 256);
+    // A "legacy" peer: a real engine and StreamPoints, but no Merkle RPCs (Unimplemented).
+    const engine = await openEngine(`${tmp.dir}/legacy`, { totalGroups: 256 });
+    const ctx = { nodeId: "legacy", engine, totalGroups: 256, stamper: new VersionStamper(systemClock), clock: systemClock, logger: silentLogger, treeShape: DEFAULT_SHAPE };
+    const real = syncService(ctx);
+    const unimplemented = () => {
+      throw new ConnectError("this replica has no Merkle tree", Code.Unimplemented);
+    };
+    const app = createHttpApp({
+      logger: silentLogger,
+      services: (r) => {
+        r.service(Storage, storageService(ctx));
+        r.service(Sync, { ...real, getMerkleRoots: unimplemented, getMerkleNodes: unimplemented, getLeafPoints: unimplemented });
+      },
+    });
+    const served = serveWithBun(app.fetch, "127.0.0.1", 0);
+    closers.push(async () => {
+      await served.stop();
+      await engine.close();
+    });
+    const legacyStorage = createClient(StorageService, createConnectTransport({ baseUrl: `http://127.0.0.1:${served.port}` }));
+    await legacyStorage.write({ points: Array.from({ length: 50 }, (_, i) => ({ database: "s", collection: "m", id, time: DAY + BigInt(i) * NS_PER_SECOND, insertedAt: 7n, fields: { v: { value: { case: "numberValue" as const, value: i } } } })) });
+    const lease = await metadata.grantLease(10);
+    await lease.put("/soltix/nodes/legacy", JSON.stringify({ id: "legacy", address: `127.0.0.1:${served.port}`, status: "active", version: "old", updated_at: "" }));
+    const fresh = await startStorage(metadata, "f1", { "storage.sync.startup_sync": "false" });
+    await metadata.put(`/soltix/groups/${group}`, JSON.stringify({ group_id: group, primary_node: "legacy", replica_nodes: ["f1"], state: "active", epoch: 1, updated_at: "" }));
+    const res = await until("f1 compared with the legacy peer", async () => {
+      const r = await admin(fresh.url).triggerAntiEntropy({ groupId: group, wait: true });
+      return r.records.length > 0 ? r : undefined;
+    });
+    const rec = res.records.find((r) => r.windowStart === DAY);
+    expect(rec).toBeDefined();
+    expect(rec).toMatchObject({ peer: "legacy", result: "repaired", path: "full_resync" });
+    expect(rec!.reason).toMatch(/cannot serve a Merkle tree/);
+    expect(Number(rec!.pointsRepaired)).toBe(50);
+    expect((await sync(fresh.url).getChecksum({ groupId: group, windowStart: DAY })).pointCount).toBe(50n);
+  });
+});
