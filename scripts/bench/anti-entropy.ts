@@ -134,7 +134,7 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
           nodes: reqs.map((r, i) => (r.wantPoints ? out[i]! : null)).filter((e) => e !== null).map((e) => create(LeafPointsSchema, {
             missing: concatBytes(e!.missing ?? []),
             points: e!.points!.map((p) => {
-              if (withEncodings) return create(PointVersionSchema, { version: p.version, encoding: p.enc });
+              if (withEncodings) return create(PointVersionSchema, { encoding: p.enc });
               const k = keyParts(p.key);
               return create(PointVersionSchema, { key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }), version: p.version });
             }),

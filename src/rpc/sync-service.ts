@@ -212,7 +212,8 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
         if (total > LEAF_POINTS_PER_CALL_MAX) throw resourceExhausted("nodes", `ranges hold over ${LEAF_POINTS_PER_CALL_MAX} points; ask for fewer or deeper nodes`);
         return create(LeafPointsSchema, {
           points: pts.map((p) => {
-            if (req.withEncodings) return create(PointVersionSchema, { version: p.version, encoding: p.enc });
+            // The encoding carries the key and determines the version digest: send it alone.
+            if (req.withEncodings) return create(PointVersionSchema, { encoding: p.enc });
             const k = keyParts(p.key);
             return create(PointVersionSchema, {
               key: create(PointKeySchema, { database: k.database, collection: k.collection, id: k.id, time: k.timeNs }),

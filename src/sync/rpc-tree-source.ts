@@ -7,7 +7,7 @@ import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema, type MerkleNode } from "../gen/soltix/v1/sync_pb.ts";
 import type { ExpandRequest, Expansion, TreeSource } from "../merkle/diff.ts";
 import { depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
-import { EMPTY_NODE, KEY_HASH_BYTES, keyHashOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { EMPTY_NODE, KEY_HASH_BYTES, keyHashOf, pointVersionOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { concatBytes } from "../base/bytes.ts";
 import { pointKey } from "../model/point.ts";
 import { keyOfEncoding } from "../model/encoding.ts";
@@ -71,7 +71,8 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
         if (r.wantPoints) {
           const leaf = leaves!.nodes[pi++];
           out.points = (leaf?.points ?? []).map((p): PointVersion => {
-            const key = p.key !== undefined ? pointKey(p.key.database, p.key.collection, p.key.id, p.key.time) : keyOfEncoding(p.encoding);
+            if (p.encoding.length > 0) return pointVersionOf(keyOfEncoding(p.encoding), p.encoding);
+            const key = pointKey(p.key?.database ?? "", p.key?.collection ?? "", p.key?.id ?? "", p.key?.time ?? 0n);
             return { key, keyHash: keyHashOf(key), version: p.version, enc: p.encoding };
           });
           const missing = leaf?.missing ?? new Uint8Array(0);

@@ -356,7 +356,7 @@ export type PointVersion = Message<"soltix.v1.PointVersion"> & {
   key?: PointKey | undefined;
 
   /**
-   * First 8 bytes of SHA-256 of the canonical encoding.
+   * First 8 bytes of SHA-256 of the canonical encoding; omitted when the encoding is returned.
    *
    * @generated from field: bytes version = 2;
    */
