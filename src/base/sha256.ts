@@ -17,10 +17,8 @@ function nativeHasher(): Sha256Hasher {
       h.update(bytes);
       return self;
     },
-    digest() {
-      const d = h.digest();
-      return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-    },
+    // A Buffer is a Uint8Array; re-wrapping it (d.buffer) costs more than the hash of a small leaf.
+    digest: () => h.digest(),
   };
   return self;
 }
@@ -38,13 +36,16 @@ export function nobleHasher(): Sha256Hasher {
 }
 
 const hasNative = typeof nodeCrypto.createHash === "function";
+const hasOneShot = typeof (nodeCrypto as { hash?: unknown }).hash === "function";
+const oneShot = (nodeCrypto as unknown as { hash: (alg: string, data: Uint8Array, enc: "buffer") => Uint8Array }).hash;
 
 export function createSha256(): Sha256Hasher {
   return hasNative ? nativeHasher() : nobleHasher();
 }
 
+/** One-shot SHA-256: no hasher object (the Merkle build makes one call per node). */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return createSha256().update(bytes).digest();
+  return hasOneShot ? oneShot("sha256", bytes, "buffer") : createSha256().update(bytes).digest();
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -491,8 +491,13 @@ export class Engine {
       this.trees.set(id, hit);
       return hit.tree;
     }
-    const records = [...mergeSources(await this.windowSources(group, ws))];
-    const tree = new WindowTree(shape, ws, records);
+    // A compacted window with nothing in memory is already a table: build from the segment in place.
+    const single = this.singleSegment(id);
+    const view = single === undefined ? undefined : await this.loadSegment(single);
+    const tree =
+      view !== undefined && this.singleSegment(id) === single
+        ? new WindowTree(shape, ws, view.table())
+        : new WindowTree(shape, ws, [...mergeSources(await this.windowSources(group, ws))]);
     if ((this.writeVersion.get(id) ?? 0) === version) {
       this.trees.set(id, { shape: sk, version, tree });
       for (const k of this.trees.keys()) {

@@ -8,7 +8,7 @@
 // points have the same tree whatever their storage history. One hash call per node: a leaf hashes
 // its points' bytes in one batch.
 
-import { createSha256 } from "../base/sha256.ts";
+import { createSha256, sha256 } from "../base/sha256.ts";
 import type { PointRecord } from "../model/point.ts";
 import { fnv1a32Update, FNV32_OFFSET } from "../model/group.ts";
 import { DAY_NS, nodeId, slotOf, slotsPerNode, timeSlotCount, validateShape, type TreeShape } from "./shape.ts";
@@ -47,6 +47,35 @@ export function pointVersionOf(key: string, enc: Uint8Array): PointVersion {
   return { key, keyHash: keyHashOf(key), version: createSha256().update(enc).digest().subarray(0, VERSION_DIGEST_BYTES), enc };
 }
 
+/**
+ * A window's points in key order as one table: encoding i is buf[starts[i], ends[i]). A compacted
+ * segment is such a table already (no copy); other sources are packed once.
+ */
+export interface RecordTable {
+  readonly count: number;
+  readonly buf: Uint8Array;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+  key(i: number): string;
+}
+
+export function tableOfRecords(records: readonly PointRecord[]): RecordTable {
+  let bytes = 0;
+  for (const r of records) bytes += r.enc.length;
+  const buf = new Uint8Array(bytes);
+  const starts = new Uint32Array(records.length);
+  const ends = new Uint32Array(records.length);
+  let at = 0;
+  for (let i = 0; i < records.length; i++) {
+    const e = records[i]!.enc;
+    buf.set(e, at);
+    starts[i] = at;
+    at += e.length;
+    ends[i] = at;
+  }
+  return { count: records.length, buf, starts, ends, key: (i) => records[i]!.key };
+}
+
 interface Built extends NodeSummary {
   readonly lo: number;
   readonly hi: number;
@@ -59,26 +88,29 @@ export class WindowTree {
   /** Grid slot of each record (by record index). */
   private readonly slot: Uint32Array;
   private readonly scratch: Uint32Array;
+  private readonly table: RecordTable;
   private leafBuf = new Uint8Array(64 * 1024);
 
   constructor(
     readonly shape: TreeShape,
     readonly windowStartNs: bigint,
-    private readonly records: readonly PointRecord[],
+    source: RecordTable | readonly PointRecord[],
   ) {
     validateShape(shape);
-    const n = records.length;
+    const table = Array.isArray(source) ? tableOfRecords(source as readonly PointRecord[]) : (source as RecordTable);
+    this.table = table;
+    const n = table.count;
     this.slot = new Uint32Array(n);
     this.order = new Uint32Array(n);
     this.scratch = new Uint32Array(n);
-    computeSlots(records, windowStartNs, timeSlotCount(shape), shape.seriesBits, this.slot, this.order);
+    computeSlots(table, windowStartNs, timeSlotCount(shape), shape.seriesBits, this.slot, this.order);
     // Records arrive in key order; each level distributes a node's run into its children stably
     // (an MSD radix pass on the slot), so every run stays in key order and leaves need no sort.
     this.build(0, 0, 0, n);
   }
 
   get size(): number {
-    return this.records.length;
+    return this.table.count;
   }
 
   private build(depth: number, index: number, lo: number, hi: number): NodeSummary {
@@ -110,26 +142,40 @@ export class WindowTree {
         view.setUint32(at, child.count, false);
         body.set(child.digest, at + 4);
       }
-      built = { digest: createSha256().update(body).digest(), count, leaf: false, lo, hi };
+      built = { digest: sha256(body), count, leaf: false, lo, hi };
     }
     this.nodes.set(nodeId(depth, index), built);
     return built;
   }
 
-  /** SHA-256(0x00 ‖ the run's encodings), one hash call over a reused buffer. */
+  /**
+   * SHA-256(0x00 ‖ the run's encodings). A run that is contiguous in the table (one device's points in
+   * a time range, the common case) is hashed in place; otherwise it is gathered into a reused buffer.
+   */
   private leafDigest(lo: number, hi: number): Uint8Array {
+    const { buf, starts, ends } = this.table;
+    const order = this.order;
+    let contiguous = true;
     let bytes = 1;
-    for (let i = lo; i < hi; i++) bytes += this.records[this.order[i]!]!.enc.length;
+    for (let i = lo; i < hi; i++) {
+      const r = order[i]!;
+      bytes += ends[r]! - starts[r]!;
+      if (i > lo && starts[r] !== ends[order[i - 1]!]) contiguous = false;
+    }
     if (bytes > this.leafBuf.length) this.leafBuf = new Uint8Array(bytes * 2);
-    const buf = this.leafBuf;
-    buf[0] = 0x00;
+    const out = this.leafBuf;
+    out[0] = 0x00;
+    if (contiguous) {
+      out.set(buf.subarray(starts[order[lo]!]!, ends[order[hi - 1]!]!), 1);
+      return sha256(out.subarray(0, bytes));
+    }
     let at = 1;
     for (let i = lo; i < hi; i++) {
-      const e = this.records[this.order[i]!]!.enc;
-      buf.set(e, at);
-      at += e.length;
+      const r = order[i]!;
+      out.set(buf.subarray(starts[r]!, ends[r]!), at);
+      at += ends[r]! - starts[r]!;
     }
-    return createSha256().update(buf.subarray(0, at)).digest();
+    return sha256(out.subarray(0, at));
   }
 
   root(): NodeSummary {
@@ -168,8 +214,7 @@ export class WindowTree {
       const r = this.order[i]!;
       const s = this.slot[r]!;
       if (s < from || s >= to) continue;
-      const rec = this.records[r]!;
-      out.push(pointVersionOf(rec.key, rec.enc));
+      out.push(pointVersionOf(this.table.key(r), this.table.buf.subarray(this.table.starts[r]!, this.table.ends[r]!)));
     }
     // An internal node's run is ordered child by child, not by key.
     if (!b.leaf) out.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
@@ -182,23 +227,26 @@ export class WindowTree {
  * Records are key-sorted, so neighbours usually share a series: its hash is reused until the series
  * bytes change.
  */
-function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, timeSlots: number, seriesBits: number, slot: Uint32Array, order: Uint32Array): void {
+function computeSlots(table: RecordTable, windowStartNs: bigint, timeSlots: number, seriesBits: number, slot: Uint32Array, order: Uint32Array): void {
   const wsHi = Number(windowStartNs >> 32n);
   const wsLo = Number(windowStartNs & 0xffffffffn);
   const mask = 2 ** seriesBits - 1;
-  let prev: Uint8Array | undefined;
-  let prevEnd = 0;
+  const e = table.buf;
+  const starts = table.starts;
+  let prevStart = -1;
+  let prevLen = -1;
   let bucket = 0;
-  const n = records.length;
+  const n = table.count;
   for (let i = 0; i < n; i++) {
-    const e = records[i]!.enc;
-    const tHi = ((e[9]! << 24) | (e[10]! << 16) | (e[11]! << 8) | e[12]!) >>> 0;
-    const tLo = ((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0;
+    const o = starts[i]!;
+    const tHi = ((e[o + 9]! << 24) | (e[o + 10]! << 16) | (e[o + 11]! << 8) | e[o + 12]!) >>> 0;
+    const tLo = ((e[o + 13]! << 24) | (e[o + 14]! << 16) | (e[o + 15]! << 8) | e[o + 16]!) >>> 0;
     const offset = (tHi - wsHi) * 4294967296 + (tLo - wsLo); // < DAY < 2^53: exact
-    if (!(offset >= 0 && offset < DAY_NS)) throw new RangeError(`point ${records[i]!.key} is outside the window`);
+    if (!(offset >= 0 && offset < DAY_NS)) throw new RangeError(`point ${table.key(i)} is outside the window`);
     if (seriesBits > 0) {
-      // Series bytes: the three length-prefixed strings after the 17-byte header (lengths < 128 for valid names/ids ≤ 256 bytes use ≤ 2 varint bytes).
-      let p = 17;
+      // Series bytes: the three length-prefixed strings after the 17-byte header.
+      const s0 = o + 17;
+      let p = s0;
       for (let k = 0; k < 3; k++) {
         let len = 0;
         for (let shiftBits = 0; ; shiftBits += 7) {
@@ -208,19 +256,20 @@ function computeSlots(records: readonly PointRecord[], windowStartNs: bigint, ti
         }
         p += len;
       }
-      let same = prev !== undefined && prevEnd === p;
+      const len = p - s0;
+      let same = len === prevLen;
       if (same) {
-        for (let j = 17; j < p; j++) {
-          if (prev![j] !== e[j]) {
+        for (let j = 0; j < len; j++) {
+          if (e[prevStart + j] !== e[s0 + j]) {
             same = false;
             break;
           }
         }
       }
       if (!same) {
-        bucket = (fnv1a32Update(FNV32_OFFSET, e, 17, p) >>> 0) & mask;
-        prev = e;
-        prevEnd = p;
+        bucket = (fnv1a32Update(FNV32_OFFSET, e, s0, p) >>> 0) & mask;
+        prevStart = s0;
+        prevLen = len;
       }
     }
     slot[i] = bucket * timeSlots + slotOf(offset, timeSlots);

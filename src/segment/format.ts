@@ -57,6 +57,13 @@ export class SegmentView {
     return this.keyCache;
   }
 
+  /** The segment as a record table (encodings in place, no copy). */
+  table(): { count: number; buf: Uint8Array; starts: Uint32Array; ends: Uint32Array; key: (i: number) => string } {
+    const ends = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i++) ends[i] = i + 1 < this.count ? this.offsets[i + 1]! : this.data.length;
+    return { count: this.count, buf: this.data, starts: this.offsets, ends, key: (i) => this.keys()[i]! };
+  }
+
   /** Approximate memory held (bytes), for the cache budget. */
   memoryBytes(): number {
     return this.data.length + this.offsets.length * 4 + (this.keyCache === undefined ? 0 : this.count * 96);
