@@ -373,7 +373,10 @@ export class Engine {
       const id = windowId(ref.meta.group, ref.meta.windowStartNs);
       const w = this.windows.get(id);
       if (w !== undefined) w.segs = w.segs.filter((r) => r !== ref);
+      // The window's content changed (its points are gone until repaired): drop what was derived from it.
       this.checksumCache.delete(id);
+      this.trees.delete(id);
+      this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
       return undefined;
     }
     this.cache.set(ref.path, view);
