@@ -20,6 +20,29 @@ function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
 /** Child digests requested from peers during a descent (see GetMerkleNodesRequest.digest_bytes). */
 export const DESCENT_DIGEST_BYTES = 8;
 
+/** Nodes per GetMerkleNodes call, and point entries (known pairs) per GetLeafPoints call. */
+const CHILD_NODES_PER_CALL_MAX = 8_192;
+const LEAF_ENTRIES_PER_CALL_MAX = 50_000;
+
+/** Splits items into runs whose summed weight stays within max (an item heavier than max goes alone). */
+function chunk<T>(items: readonly T[], weight: (t: T) => number, max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let sum = 0;
+  for (const it of items) {
+    const w = weight(it);
+    if (cur.length > 0 && sum + w > max) {
+      out.push(cur);
+      cur = [];
+      sum = 0;
+    }
+    cur.push(it);
+    sum += w;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
 function packKnown(points: readonly PointVersion[]): Uint8Array {
   return concatBytes(points.flatMap((p) => [p.keyHash, p.version]));
 }
@@ -35,28 +58,38 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
       const childReqs = requests.filter((r) => r.wantChildren);
       const pointReqs = requests.filter((r) => r.wantPoints);
       const ref = (id: number) => create(NodeRefSchema, { depth: depthOfId(id), index: indexOfId(id) });
-      const [nodes, leaves] = await Promise.all([
-        childReqs.length === 0
-          ? undefined
-          : client.getMerkleNodes({
+      // Calls are split so no single request or answer exceeds the server's limits or holds a whole
+      // window in memory: child requests by node count, leaf requests by the points they carry.
+      const nodeChunks = chunk(childReqs, () => 1, CHILD_NODES_PER_CALL_MAX);
+      const pointChunks = chunk(pointReqs, (r) => 1 + (r.known?.length ?? 0), LEAF_ENTRIES_PER_CALL_MAX);
+      const [nodeAnswers, leafAnswers] = await Promise.all([
+        Promise.all(
+          nodeChunks.map((c) =>
+            client.getMerkleNodes({
               groupId,
               windowStart,
               shape: shapeMsg,
-              nodes: childReqs.map((r) => ref(r.id)),
+              nodes: c.map((r) => ref(r.id)),
               digestBytes: DESCENT_DIGEST_BYTES,
-              mine: childReqs.some((r) => r.mine !== undefined) ? childReqs.map((r) => r.mine ?? new Uint8Array(0)) : [],
+              mine: c.some((r) => r.mine !== undefined) ? c.map((r) => r.mine ?? new Uint8Array(0)) : [],
             }),
-        pointReqs.length === 0
-          ? undefined
-          : client.getLeafPoints({
+          ),
+        ),
+        Promise.all(
+          pointChunks.map((c) =>
+            client.getLeafPoints({
               groupId,
               windowStart,
               shape: shapeMsg,
-              nodes: pointReqs.map((r) => ref(r.id)),
+              nodes: c.map((r) => ref(r.id)),
               withEncodings,
-              known: pointReqs.some((r) => r.known !== undefined) ? pointReqs.map((r) => create(KnownPointsSchema, { entries: packKnown(r.known ?? []) })) : [],
+              known: c.some((r) => r.known !== undefined) ? c.map((r) => create(KnownPointsSchema, { entries: packKnown(r.known ?? []) })) : [],
             }),
+          ),
+        ),
       ]);
+      const nodes = { nodes: nodeAnswers.flatMap((a) => a.nodes) };
+      const leaves = { nodes: leafAnswers.flatMap((a) => a.nodes) };
       let ci = 0;
       let pi = 0;
       return requests.map((r) => {
