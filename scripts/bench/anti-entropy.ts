@@ -24,11 +24,12 @@ import {
   NodeChildrenSchema,
   NodeRefSchema,
   PointVersionSchema,
+  RootMineSchema,
   WindowRootSchema,
 } from "../../src/gen/soltix/v1/sync_pb.ts";
 import { PointKeySchema, PointSchema } from "../../src/gen/soltix/v1/point_pb.ts";
 import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
-import { diffTrees, type ExpandRequest, type TreeSource } from "../../src/merkle/diff.ts";
+import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type ExpandRequest, type Expansion, type TreeSource } from "../../src/merkle/diff.ts";
 import { treeSource } from "../../src/merkle/memory-source.ts";
 import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
 import { WindowTree, type NodeSummary } from "../../src/merkle/tree.ts";
@@ -153,9 +154,31 @@ function nodeMsg(n: NodeSummary) {
 async function merkle(a: WindowTree, b: WindowTree) {
   const t0 = performance.now();
   const bytes = { up: 0, down: 0 };
-  bytes.up += toBinary(GetMerkleRootsRequestSchema, create(GetMerkleRootsRequestSchema, { groupId: 7 })).length;
-  bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, { roots: [create(WindowRootSchema, { windowStart: WS, root: nodeMsg(b.root()) })] })).length;
-  const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { local: a.root(), remote: b.root() });
+  // Roots go with our root children; a differing window's answer carries the first two levels.
+  const mineChildren = a.root().leaf ? new Uint8Array(0) : packMine(a.children(0, 0));
+  const rootPrefix = a.root().count === 0 ? new Uint8Array(0) : a.root().digest.subarray(0, MINE_DIGEST_BYTES);
+  bytes.up += toBinary(GetMerkleRootsRequestSchema, create(GetMerkleRootsRequestSchema, { groupId: 7, mine: [create(RootMineSchema, { windowStart: WS, root: rootPrefix, children: mineChildren })] })).length;
+  let first: Expansion | undefined;
+  if (!sameSummary(a.root(), b.root()) && !b.root().leaf) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
+  const cut = (c: NodeSummary) => nodeMsg({ ...c, digest: c.digest.subarray(0, MINE_DIGEST_BYTES) });
+  bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, {
+    roots: [
+      create(WindowRootSchema, {
+        windowStart: WS,
+        root: nodeMsg(b.root()),
+        ...(first === undefined
+          ? {}
+          : {
+              firstLevel: create(NodeChildrenSchema, {
+                children: first.children!.map(cut),
+                expanded: [...(first.grandchildren ?? new Map()).keys()],
+                grandchildren: [...(first.grandchildren ?? new Map<number, NodeSummary[]>()).values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
+              }),
+            }),
+      }),
+    ],
+  })).length;
+  const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { local: a.root(), remote: b.root() }, first);
   // Points on the wire: only those the leaf answers carried (missing here or in another version).
   const transferred = found.remotePoints.size;
   let payload = 0;

@@ -113,8 +113,18 @@ export function sameSummary(a: NodeSummary, b: NodeSummary): boolean {
   return bytesEqual(a.digest.subarray(0, n), b.digest.subarray(0, n));
 }
 
-/** `knownRoots`: roots already exchanged (GetMerkleRoots covers many windows in one call). */
-export async function diffTrees(shape: TreeShape, local: TreeSource, remote: TreeSource, knownRoots?: { local: NodeSummary; remote: NodeSummary }): Promise<DiffResult> {
+/**
+ * `knownRoots`: roots already exchanged (GetMerkleRoots covers many windows in one call);
+ * `firstLevel`: the remote's expansion of the root, when it came with the roots (sent against our
+ * root children), so the descent starts one round trip further.
+ */
+export async function diffTrees(
+  shape: TreeShape,
+  local: TreeSource,
+  remote: TreeSource,
+  knownRoots?: { local: NodeSummary; remote: NodeSummary },
+  firstLevel?: Expansion,
+): Promise<DiffResult> {
   const result: DiffResult = { onlyRemote: [], onlyLocal: [], differ: [], remotePoints: new Map(), roundTrips: 0, nodesCompared: 1, leafRanges: 0, matchedInLeaves: 0 };
   let lr: NodeSummary;
   let rr: NodeSummary;
@@ -137,8 +147,13 @@ export async function diffTrees(shape: TreeShape, local: TreeSource, remote: Tre
     const enriched = requests.map((r, i) =>
       r.wantPoints ? { ...r, known: le[i]!.points ?? [] } : { ...r, mine: packMine(le[i]!.children ?? []) },
     );
-    const re = await remote.expand(enriched);
-    result.roundTrips++;
+    let re: Expansion[];
+    const root = requests.length === 1 && requests[0]!.id === nodeId(0, 0) && requests[0]!.wantChildren;
+    if (root && firstLevel !== undefined && firstLevel.children !== undefined) re = [firstLevel];
+    else {
+      re = await remote.expand(enriched);
+      result.roundTrips++;
+    }
     const next: typeof frontier = [];
     const grandRequests: ExpandRequest[] = [];
     const grandRemote: Array<{ id: number; children: NodeSummary[] }> = [];

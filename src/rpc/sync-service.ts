@@ -28,7 +28,7 @@ import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
 import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
 import { KEY_HASH_BYTES, VERSION_DIGEST_BYTES, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { MINE_DIGEST_BYTES, expandDiffering, filterAgainstKnown } from "../merkle/diff.ts";
-import { concatBytes } from "../base/bytes.ts";
+import { bytesEqual, concatBytes } from "../base/bytes.ts";
 import type { Point as PbPoint, PointKey } from "../gen/soltix/v1/point_pb.ts";
 import { pointToProtoFromEncoding } from "./convert.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -158,8 +158,26 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       if (req.windows.length > MERKLE_WINDOWS_MAX) throw resourceExhausted("windows", `${req.windows.length} windows, limit ${MERKLE_WINDOWS_MAX}`);
       req.windows.forEach((w, i) => validateWindowStart(`windows[${i}]`, w));
       const windows = req.windows.length > 0 ? [...new Set(req.windows)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : ctx.engine.windowsOf(req.groupId);
+      if (req.mine.length > MERKLE_WINDOWS_MAX) throw resourceExhausted("mine", `${req.mine.length} windows, limit ${MERKLE_WINDOWS_MAX}`);
+      const mine = new Map(req.mine.map((m) => [m.windowStart, m]));
       const roots = [];
-      for (const w of windows) roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto((await ctx.engine.windowTree(req.groupId, w, shape)).root()) }));
+      for (const w of windows) {
+        const tree = await ctx.engine.windowTree(req.groupId, w, shape);
+        const root = tree.root();
+        const theirs = mine.get(w);
+        let firstLevel;
+        if (theirs !== undefined && !root.leaf && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root)) {
+          const children = tree.children(0, 0);
+          const grand = expandDiffering(children, theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
+          const cut = (c: NodeSummary) => merkleNodeToProto(c.count === 0 ? c : { ...c, digest: c.digest.subarray(0, MINE_DIGEST_BYTES) });
+          firstLevel = create(NodeChildrenSchema, {
+            children: children.map(cut),
+            expanded: [...grand.keys()],
+            grandchildren: [...grand.values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
+          });
+        }
+        roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto(root), ...(firstLevel === undefined ? {} : { firstLevel }) }));
+      }
       return create(GetMerkleRootsResponseSchema, { roots, shape: shapeToProto(shape) });
     },
 

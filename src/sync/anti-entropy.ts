@@ -13,7 +13,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
-import { diffTrees, sameSummary } from "../merkle/diff.ts";
+import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type Expansion } from "../merkle/diff.ts";
 import { treeSource } from "../merkle/memory-source.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary } from "../merkle/tree.ts";
@@ -21,7 +21,7 @@ import { bytesEqual } from "../base/bytes.ts";
 import { decodePoint, encodePoint, insertedAtOfEncoding } from "../model/encoding.ts";
 import { validatePoint } from "../model/validate.ts";
 import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
-import { rpcTreeSource } from "./rpc-tree-source.ts";
+import { expansionFromProto, rpcTreeSource, summaryFromProto } from "./rpc-tree-source.ts";
 import { syncClient, type ByteCounter } from "./peers.ts";
 
 export interface AntiEntropySettings {
@@ -156,10 +156,20 @@ export class AntiEntropy {
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
     const client = syncClient(node.address, rootsCounter, this.settings.bytesPerSecMax);
     let remoteRoots: Map<bigint, NodeSummary>;
+    const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
     try {
-      const res = await client.getMerkleRoots({ groupId: group, windows: [] });
-      remoteRoots = new Map(res.roots.map((r) => [r.windowStart, { digest: r.root?.digest ?? EMPTY_NODE.digest, count: Number(r.root?.count ?? 0n), leaf: r.root?.leaf ?? true }]));
+      // Our roots and root children go with the request: for every window that differs the answer
+      // already holds the two levels below the root.
+      const mine = [];
+      for (const w of localWindows) {
+        const tree = await this.engine.windowTree(group, w, this.settings.shape);
+        const root = tree.root();
+        mine.push({ windowStart: w, root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES), children: root.leaf ? new Uint8Array(0) : packMine(tree.children(0, 0)) });
+      }
+      const res = await client.getMerkleRoots({ groupId: group, windows: [], mine });
+      remoteRoots = new Map(res.roots.map((r) => [r.windowStart, summaryFromProto(r.root)]));
+      for (const r of res.roots) if (r.firstLevel !== undefined) firstLevels.set(r.windowStart, expansionFromProto(r.firstLevel));
     } catch (e) {
       if (e instanceof ConnectError && e.code === Code.Unimplemented) {
         treeless = `replica ${peer} cannot serve a Merkle tree (${e.rawMessage})`;
@@ -180,7 +190,7 @@ export class AntiEntropy {
       r.roundTrips = shared.roundTrips;
       shared = { roundTrips: 0, sent: 0, received: 0 };
       try {
-        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, counter, r);
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r);
       } catch (e) {
         r.result = "partial";
         r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
@@ -241,7 +251,7 @@ export class AntiEntropy {
     );
   }
 
-  private async compareWindow(group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, counter: ByteCounter, r: AeRecord): Promise<void> {
+  private async compareWindow(group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord): Promise<void> {
     const { shape } = this.settings;
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
@@ -257,7 +267,7 @@ export class AntiEntropy {
       fallback = `point counts differ by ${(countGap * 100).toFixed(0)}% (local ${localRoot.count}, ${peer} ${remoteRoot.count}; threshold ${this.settings.fullResyncShare * 100}%)`;
     }
     if (fallback === undefined) {
-      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { local: localRoot, remote: remoteRoot });
+      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { local: localRoot, remote: remoteRoot }, firstLevel);
       r.roundTrips += found.roundTrips;
       // A version stamped within the settle horizon of now is in flight on the write path, not
       // divergence (versions far in the future — a skewed clock — are repaired like any other).

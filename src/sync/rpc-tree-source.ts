@@ -4,7 +4,7 @@
 import type { Client } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
-import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema, type MerkleNode } from "../gen/soltix/v1/sync_pb.ts";
+import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema, type MerkleNode, type NodeChildren } from "../gen/soltix/v1/sync_pb.ts";
 import type { ExpandRequest, Expansion, TreeSource } from "../merkle/diff.ts";
 import { depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, KEY_HASH_BYTES, keyHashOf, pointVersionOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
@@ -12,7 +12,7 @@ import { concatBytes } from "../base/bytes.ts";
 import { pointKey } from "../model/point.ts";
 import { keyOfEncoding } from "../model/encoding.ts";
 
-function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
+export function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
   if (n === undefined || n.count === 0n) return EMPTY_NODE;
   return { digest: n.digest, count: Number(n.count), leaf: n.leaf };
 }
@@ -45,6 +45,13 @@ function chunk<T>(items: readonly T[], weight: (t: T) => number, max: number): T
 
 function packKnown(points: readonly PointVersion[]): Uint8Array {
   return concatBytes(points.flatMap((p) => [p.keyHash, p.version]));
+}
+
+/** An Expansion from a NodeChildren answer (children plus the grandchildren it expanded). */
+export function expansionFromProto(n: NodeChildren): Expansion {
+  const out: Expansion = { children: n.children.map(summaryFromProto) };
+  if (n.expanded.length > 0) out.grandchildren = new Map(n.expanded.map((c, k) => [c, (n.grandchildren[k]?.children ?? []).map(summaryFromProto)]));
+  return out;
 }
 
 export function rpcTreeSource(client: Client<typeof SyncService>, groupId: number, windowStart: bigint, shape: TreeShape, withEncodings = true): TreeSource {
@@ -95,14 +102,12 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
       return requests.map((r) => {
         const out: Expansion = {};
         if (r.wantChildren) {
-          const n = nodes!.nodes[ci++];
-          out.children = (n?.children ?? []).map(summaryFromProto);
-          if (n !== undefined && n.expanded.length > 0) {
-            out.grandchildren = new Map(n.expanded.map((c, k) => [c, (n.grandchildren[k]?.children ?? []).map(summaryFromProto)]));
-          }
+          const n = nodes.nodes[ci++];
+          if (n !== undefined) Object.assign(out, expansionFromProto(n));
+          else out.children = [];
         }
         if (r.wantPoints) {
-          const leaf = leaves!.nodes[pi++];
+          const leaf = leaves.nodes[pi++];
           out.points = (leaf?.points ?? []).map((p): PointVersion => {
             if (p.encoding.length > 0) return pointVersionOf(keyOfEncoding(p.encoding), p.encoding);
             const key = pointKey(p.key?.database ?? "", p.key?.collection ?? "", p.key?.id ?? "", p.key?.time ?? 0n);

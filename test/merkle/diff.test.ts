@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { WindowTree } from "../../src/merkle/tree.ts";
-import { diffTrees } from "../../src/merkle/diff.ts";
+import { diffTrees, packMine } from "../../src/merkle/diff.ts";
 import { treeSource } from "../../src/merkle/memory-source.ts";
 import { DAY_NS, slotOf, slotStartNs, type TreeShape } from "../../src/merkle/shape.ts";
 import { recordOf } from "../../src/model/encoding.ts";
@@ -123,6 +123,10 @@ describe("Merkle descent", () => {
         const want = naiveDiff(a, b);
         expect({ onlyLocal: [...found.onlyLocal].sort(), onlyRemote: [...found.onlyRemote].sort(), differ: [...found.differ].sort() }).toEqual(want);
         if (want.onlyLocal.length + want.onlyRemote.length + want.differ.length === 0) expect(found.roundTrips).toBe(1);
+        // Same answer when the first level came with the roots (sent against our root children).
+        const [first] = await treeSource(tb).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: packMine(ta.children(0, 0)) }]);
+        const viaRoots = await diffTrees(shape, treeSource(ta), treeSource(tb), { local: ta.root(), remote: tb.root() }, first);
+        expect({ onlyLocal: [...viaRoots.onlyLocal].sort(), onlyRemote: [...viaRoots.onlyRemote].sort(), differ: [...viaRoots.differ].sort() }).toEqual(want);
         // Each side pulls what it lacks or holds older (the peer's own run pulls the rest).
         const a2 = repair(a, found);
         const back = await diffTrees(shape, treeSource(tb), treeSource(ta));

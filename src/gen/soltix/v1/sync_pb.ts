@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/sync.proto.
  */
 export const file_soltix_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIlwKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDRITCgtzZXJpZXNfYml0cxgEIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIl8KFUdldE1lcmtsZVJvb3RzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIPCgd3aW5kb3dzGAIgAygDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSJHCgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUiYwoWR2V0TWVya2xlUm9vdHNSZXNwb25zZRIkCgVyb290cxgBIAMoCzIVLnNvbHRpeC52MS5XaW5kb3dSb290EiMKBXNoYXBlGAIgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZSInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIqsBChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhQKDGRpZ2VzdF9ieXRlcxgFIAEoDRIMCgRtaW5lGAYgAygMInkKDE5vZGVDaGlsZHJlbhInCghjaGlsZHJlbhgBIAMoCzIVLnNvbHRpeC52MS5NZXJrbGVOb2RlEhAKCGV4cGFuZGVkGAIgAygNEi4KDWdyYW5kY2hpbGRyZW4YAyADKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuIkAKFkdldE1lcmtsZU5vZGVzUmVzcG9uc2USJgoFbm9kZXMYASADKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuIsUBChRHZXRMZWFmUG9pbnRzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMSIwoFc2hhcGUYAyABKAsyFC5zb2x0aXgudjEuVHJlZVNoYXBlEiEKBW5vZGVzGAQgAygLMhIuc29sdGl4LnYxLk5vZGVSZWYSFgoOd2l0aF9lbmNvZGluZ3MYBSABKAgSJQoFa25vd24YBiADKAsyFi5zb2x0aXgudjEuS25vd25Qb2ludHMiHgoLS25vd25Qb2ludHMSDwoHZW50cmllcxgBIAEoDCJTCgxQb2ludFZlcnNpb24SIAoDa2V5GAEgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5Eg8KB3ZlcnNpb24YAiABKAwSEAoIZW5jb2RpbmcYAyABKAwiRgoKTGVhZlBvaW50cxInCgZwb2ludHMYASADKAsyFy5zb2x0aXgudjEuUG9pbnRWZXJzaW9uEg8KB21pc3NpbmcYAiABKAwiPQoVR2V0TGVhZlBvaW50c1Jlc3BvbnNlEiQKBW5vZGVzGAEgAygLMhUuc29sdGl4LnYxLkxlYWZQb2ludHMiKwoXR2V0TGFzdFRpbWVzdGFtcFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0iLQoYR2V0TGFzdFRpbWVzdGFtcFJlc3BvbnNlEhEKCXRpbWVzdGFtcBgBIAEoAyK/AQoTU3RyZWFtUG9pbnRzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRISCgpzdGFydF90aW1lGAIgASgDEhAKCGVuZF90aW1lGAMgASgDEiYKCWtleV9zdGFydBgEIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIkCgdrZXlfZW5kGAUgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5Eg4KBmN1cnNvchgGIAEoCRISCgpiYXRjaF9zaXplGAcgASgNIkgKFFN0cmVhbVBvaW50c1Jlc3BvbnNlEiAKBnBvaW50cxgBIAMoCzIQLnNvbHRpeC52MS5Qb2ludBIOCgZjdXJzb3IYAiABKAkiPAoSR2V0Q2hlY2tzdW1SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhQKDHdpbmRvd19zdGFydBgCIAEoAyI6ChNHZXRDaGVja3N1bVJlc3BvbnNlEg4KBnNoYTI1NhgBIAEoCRITCgtwb2ludF9jb3VudBgCIAEoBDKNBAoLU3luY1NlcnZpY2USWwoQR2V0TGFzdFRpbWVzdGFtcBIiLnNvbHRpeC52MS5HZXRMYXN0VGltZXN0YW1wUmVxdWVzdBojLnNvbHRpeC52MS5HZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USUQoMU3RyZWFtUG9pbnRzEh4uc29sdGl4LnYxLlN0cmVhbVBvaW50c1JlcXVlc3QaHy5zb2x0aXgudjEuU3RyZWFtUG9pbnRzUmVzcG9uc2UwARJMCgtHZXRDaGVja3N1bRIdLnNvbHRpeC52MS5HZXRDaGVja3N1bVJlcXVlc3QaHi5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXNwb25zZRJVCg5HZXRNZXJrbGVSb290cxIgLnNvbHRpeC52MS5HZXRNZXJrbGVSb290c1JlcXVlc3QaIS5zb2x0aXgudjEuR2V0TWVya2xlUm9vdHNSZXNwb25zZRJVCg5HZXRNZXJrbGVOb2RlcxIgLnNvbHRpeC52MS5HZXRNZXJrbGVOb2Rlc1JlcXVlc3QaIS5zb2x0aXgudjEuR2V0TWVya2xlTm9kZXNSZXNwb25zZRJSCg1HZXRMZWFmUG9pbnRzEh8uc29sdGl4LnYxLkdldExlYWZQb2ludHNSZXF1ZXN0GiAuc29sdGl4LnYxLkdldExlYWZQb2ludHNSZXNwb25zZWIGcHJvdG8z", [file_soltix_v1_point]);
+  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIlwKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDRITCgtzZXJpZXNfYml0cxgEIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIoIBChVHZXRNZXJrbGVSb290c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDwoHd2luZG93cxgCIAMoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoEbWluZRgEIAMoCzITLnNvbHRpeC52MS5Sb290TWluZSJACghSb290TWluZRIUCgx3aW5kb3dfc3RhcnQYASABKAMSDAoEcm9vdBgCIAEoDBIQCghjaGlsZHJlbhgDIAEoDCJ1CgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUSLAoLZmlyc3RfbGV2ZWwYAyABKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuImMKFkdldE1lcmtsZVJvb3RzUmVzcG9uc2USJAoFcm9vdHMYASADKAsyFS5zb2x0aXgudjEuV2luZG93Um9vdBIjCgVzaGFwZRgCIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUiJwoHTm9kZVJlZhINCgVkZXB0aBgBIAEoDRINCgVpbmRleBgCIAEoDSKrAQoVR2V0TWVya2xlTm9kZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhQKDHdpbmRvd19zdGFydBgCIAEoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoFbm9kZXMYBCADKAsyEi5zb2x0aXgudjEuTm9kZVJlZhIUCgxkaWdlc3RfYnl0ZXMYBSABKA0SDAoEbWluZRgGIAMoDCJ5CgxOb2RlQ2hpbGRyZW4SJwoIY2hpbGRyZW4YASADKAsyFS5zb2x0aXgudjEuTWVya2xlTm9kZRIQCghleHBhbmRlZBgCIAMoDRIuCg1ncmFuZGNoaWxkcmVuGAMgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbiJAChZHZXRNZXJrbGVOb2Rlc1Jlc3BvbnNlEiYKBW5vZGVzGAEgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbiLFAQoUR2V0TGVhZlBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhYKDndpdGhfZW5jb2RpbmdzGAUgASgIEiUKBWtub3duGAYgAygLMhYuc29sdGl4LnYxLktub3duUG9pbnRzIh4KC0tub3duUG9pbnRzEg8KB2VudHJpZXMYASABKAwiUwoMUG9pbnRWZXJzaW9uEiAKA2tleRgBIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIPCgd2ZXJzaW9uGAIgASgMEhAKCGVuY29kaW5nGAMgASgMIkYKCkxlYWZQb2ludHMSJwoGcG9pbnRzGAEgAygLMhcuc29sdGl4LnYxLlBvaW50VmVyc2lvbhIPCgdtaXNzaW5nGAIgASgMIj0KFUdldExlYWZQb2ludHNSZXNwb25zZRIkCgVub2RlcxgBIAMoCzIVLnNvbHRpeC52MS5MZWFmUG9pbnRzIisKF0dldExhc3RUaW1lc3RhbXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNIi0KGEdldExhc3RUaW1lc3RhbXBSZXNwb25zZRIRCgl0aW1lc3RhbXAYASABKAMivwEKE1N0cmVhbVBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SEgoKc3RhcnRfdGltZRgCIAEoAxIQCghlbmRfdGltZRgDIAEoAxImCglrZXlfc3RhcnQYBCABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSJAoHa2V5X2VuZBgFIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIOCgZjdXJzb3IYBiABKAkSEgoKYmF0Y2hfc2l6ZRgHIAEoDSJIChRTdHJlYW1Qb2ludHNSZXNwb25zZRIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQSDgoGY3Vyc29yGAIgASgJIjwKEkdldENoZWNrc3VtUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMiOgoTR2V0Q2hlY2tzdW1SZXNwb25zZRIOCgZzaGEyNTYYASABKAkSEwoLcG9pbnRfY291bnQYAiABKAQyjQQKC1N5bmNTZXJ2aWNlElsKEEdldExhc3RUaW1lc3RhbXASIi5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlcXVlc3QaIy5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlc3BvbnNlElEKDFN0cmVhbVBvaW50cxIeLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXF1ZXN0Gh8uc29sdGl4LnYxLlN0cmVhbVBvaW50c1Jlc3BvbnNlMAESTAoLR2V0Q2hlY2tzdW0SHS5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXF1ZXN0Gh4uc29sdGl4LnYxLkdldENoZWNrc3VtUmVzcG9uc2USVQoOR2V0TWVya2xlUm9vdHMSIC5zb2x0aXgudjEuR2V0TWVya2xlUm9vdHNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVzcG9uc2USVQoOR2V0TWVya2xlTm9kZXMSIC5zb2x0aXgudjEuR2V0TWVya2xlTm9kZXNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVzcG9uc2USUgoNR2V0TGVhZlBvaW50cxIfLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVxdWVzdBogLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVzcG9uc2ViBnByb3RvMw", [file_soltix_v1_point]);
 
 /**
  * Both sides of a comparison must use the same shape. An unset shape (all fields 0) takes the
@@ -103,6 +103,14 @@ export type GetMerkleRootsRequest = Message<"soltix.v1.GetMerkleRootsRequest"> &
    * @generated from field: soltix.v1.TreeShape shape = 3;
    */
   shape?: TreeShape | undefined;
+
+  /**
+   * Optional: the caller's own roots and root children. For every window whose root differs, the
+   * answer then carries the first two levels below the root (first_level), saving a round trip.
+   *
+   * @generated from field: repeated soltix.v1.RootMine mine = 4;
+   */
+  mine: RootMine[];
 };
 
 /**
@@ -111,6 +119,37 @@ export type GetMerkleRootsRequest = Message<"soltix.v1.GetMerkleRootsRequest"> &
  */
 export const GetMerkleRootsRequestSchema: GenMessage<GetMerkleRootsRequest> = /*@__PURE__*/
   messageDesc(file_soltix_v1_sync, 2);
+
+/**
+ * @generated from message soltix.v1.RootMine
+ */
+export type RootMine = Message<"soltix.v1.RootMine"> & {
+  /**
+   * @generated from field: int64 window_start = 1;
+   */
+  windowStart: bigint;
+
+  /**
+   * 8-byte prefix of the caller's root digest (empty for a window it does not hold).
+   *
+   * @generated from field: bytes root = 2;
+   */
+  root: Uint8Array;
+
+  /**
+   * The caller's root children as fanout × 8-byte digest prefixes (see GetMerkleNodesRequest.mine).
+   *
+   * @generated from field: bytes children = 3;
+   */
+  children: Uint8Array;
+};
+
+/**
+ * Describes the message soltix.v1.RootMine.
+ * Use `create(RootMineSchema)` to create a new message.
+ */
+export const RootMineSchema: GenMessage<RootMine> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 3);
 
 /**
  * @generated from message soltix.v1.WindowRoot
@@ -125,6 +164,13 @@ export type WindowRoot = Message<"soltix.v1.WindowRoot"> & {
    * @generated from field: soltix.v1.MerkleNode root = 2;
    */
   root?: MerkleNode | undefined;
+
+  /**
+   * With `mine`: this node's root children (truncated digests) and the children of those that differ.
+   *
+   * @generated from field: soltix.v1.NodeChildren first_level = 3;
+   */
+  firstLevel?: NodeChildren | undefined;
 };
 
 /**
@@ -132,7 +178,7 @@ export type WindowRoot = Message<"soltix.v1.WindowRoot"> & {
  * Use `create(WindowRootSchema)` to create a new message.
  */
 export const WindowRootSchema: GenMessage<WindowRoot> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 3);
+  messageDesc(file_soltix_v1_sync, 4);
 
 /**
  * @generated from message soltix.v1.GetMerkleRootsResponse
@@ -154,7 +200,7 @@ export type GetMerkleRootsResponse = Message<"soltix.v1.GetMerkleRootsResponse">
  * Use `create(GetMerkleRootsResponseSchema)` to create a new message.
  */
 export const GetMerkleRootsResponseSchema: GenMessage<GetMerkleRootsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 4);
+  messageDesc(file_soltix_v1_sync, 5);
 
 /**
  * A node of a window's tree: depth 0 is the root; index counts nodes of that depth from the window start.
@@ -178,7 +224,7 @@ export type NodeRef = Message<"soltix.v1.NodeRef"> & {
  * Use `create(NodeRefSchema)` to create a new message.
  */
 export const NodeRefSchema: GenMessage<NodeRef> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 5);
+  messageDesc(file_soltix_v1_sync, 6);
 
 /**
  * @generated from message soltix.v1.GetMerkleNodesRequest
@@ -227,7 +273,7 @@ export type GetMerkleNodesRequest = Message<"soltix.v1.GetMerkleNodesRequest"> &
  * Use `create(GetMerkleNodesRequestSchema)` to create a new message.
  */
 export const GetMerkleNodesRequestSchema: GenMessage<GetMerkleNodesRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 6);
+  messageDesc(file_soltix_v1_sync, 7);
 
 /**
  * @generated from message soltix.v1.NodeChildren
@@ -258,7 +304,7 @@ export type NodeChildren = Message<"soltix.v1.NodeChildren"> & {
  * Use `create(NodeChildrenSchema)` to create a new message.
  */
 export const NodeChildrenSchema: GenMessage<NodeChildren> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 7);
+  messageDesc(file_soltix_v1_sync, 8);
 
 /**
  * @generated from message soltix.v1.GetMerkleNodesResponse
@@ -277,7 +323,7 @@ export type GetMerkleNodesResponse = Message<"soltix.v1.GetMerkleNodesResponse">
  * Use `create(GetMerkleNodesResponseSchema)` to create a new message.
  */
 export const GetMerkleNodesResponseSchema: GenMessage<GetMerkleNodesResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 8);
+  messageDesc(file_soltix_v1_sync, 9);
 
 /**
  * @generated from message soltix.v1.GetLeafPointsRequest
@@ -325,7 +371,7 @@ export type GetLeafPointsRequest = Message<"soltix.v1.GetLeafPointsRequest"> & {
  * Use `create(GetLeafPointsRequestSchema)` to create a new message.
  */
 export const GetLeafPointsRequestSchema: GenMessage<GetLeafPointsRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 9);
+  messageDesc(file_soltix_v1_sync, 10);
 
 /**
  * @generated from message soltix.v1.KnownPoints
@@ -342,7 +388,7 @@ export type KnownPoints = Message<"soltix.v1.KnownPoints"> & {
  * Use `create(KnownPointsSchema)` to create a new message.
  */
 export const KnownPointsSchema: GenMessage<KnownPoints> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 10);
+  messageDesc(file_soltix_v1_sync, 11);
 
 /**
  * @generated from message soltix.v1.PointVersion
@@ -375,7 +421,7 @@ export type PointVersion = Message<"soltix.v1.PointVersion"> & {
  * Use `create(PointVersionSchema)` to create a new message.
  */
 export const PointVersionSchema: GenMessage<PointVersion> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 11);
+  messageDesc(file_soltix_v1_sync, 12);
 
 /**
  * @generated from message soltix.v1.LeafPoints
@@ -399,7 +445,7 @@ export type LeafPoints = Message<"soltix.v1.LeafPoints"> & {
  * Use `create(LeafPointsSchema)` to create a new message.
  */
 export const LeafPointsSchema: GenMessage<LeafPoints> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 12);
+  messageDesc(file_soltix_v1_sync, 13);
 
 /**
  * @generated from message soltix.v1.GetLeafPointsResponse
@@ -416,7 +462,7 @@ export type GetLeafPointsResponse = Message<"soltix.v1.GetLeafPointsResponse"> &
  * Use `create(GetLeafPointsResponseSchema)` to create a new message.
  */
 export const GetLeafPointsResponseSchema: GenMessage<GetLeafPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 13);
+  messageDesc(file_soltix_v1_sync, 14);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampRequest
@@ -433,7 +479,7 @@ export type GetLastTimestampRequest = Message<"soltix.v1.GetLastTimestampRequest
  * Use `create(GetLastTimestampRequestSchema)` to create a new message.
  */
 export const GetLastTimestampRequestSchema: GenMessage<GetLastTimestampRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 14);
+  messageDesc(file_soltix_v1_sync, 15);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampResponse
@@ -450,7 +496,7 @@ export type GetLastTimestampResponse = Message<"soltix.v1.GetLastTimestampRespon
  * Use `create(GetLastTimestampResponseSchema)` to create a new message.
  */
 export const GetLastTimestampResponseSchema: GenMessage<GetLastTimestampResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 15);
+  messageDesc(file_soltix_v1_sync, 16);
 
 /**
  * @generated from message soltix.v1.StreamPointsRequest
@@ -505,7 +551,7 @@ export type StreamPointsRequest = Message<"soltix.v1.StreamPointsRequest"> & {
  * Use `create(StreamPointsRequestSchema)` to create a new message.
  */
 export const StreamPointsRequestSchema: GenMessage<StreamPointsRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 16);
+  messageDesc(file_soltix_v1_sync, 17);
 
 /**
  * @generated from message soltix.v1.StreamPointsResponse
@@ -529,7 +575,7 @@ export type StreamPointsResponse = Message<"soltix.v1.StreamPointsResponse"> & {
  * Use `create(StreamPointsResponseSchema)` to create a new message.
  */
 export const StreamPointsResponseSchema: GenMessage<StreamPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 17);
+  messageDesc(file_soltix_v1_sync, 18);
 
 /**
  * @generated from message soltix.v1.GetChecksumRequest
@@ -553,7 +599,7 @@ export type GetChecksumRequest = Message<"soltix.v1.GetChecksumRequest"> & {
  * Use `create(GetChecksumRequestSchema)` to create a new message.
  */
 export const GetChecksumRequestSchema: GenMessage<GetChecksumRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 18);
+  messageDesc(file_soltix_v1_sync, 19);
 
 /**
  * @generated from message soltix.v1.GetChecksumResponse
@@ -575,7 +621,7 @@ export type GetChecksumResponse = Message<"soltix.v1.GetChecksumResponse"> & {
  * Use `create(GetChecksumResponseSchema)` to create a new message.
  */
 export const GetChecksumResponseSchema: GenMessage<GetChecksumResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 19);
+  messageDesc(file_soltix_v1_sync, 20);
 
 /**
  * @generated from service soltix.v1.SyncService
