@@ -53,17 +53,24 @@ async function writeUntilKilled(node: RunningBinary, acked: Batch[], unacked: Ba
   const inFlight = new Set<Promise<void>>();
   const started = Date.now();
   let killed = false;
+  // The random delay starts at the cycle's first acknowledgement, so every cycle kills a node that
+  // has acknowledged writes (a slow machine must not turn cycles into no-ops).
+  let firstAck: () => void = () => {};
+  const acknowledged = new Promise<void>((r) => (firstAck = r));
   const killer = (async () => {
+    await Promise.race([acknowledged, Bun.sleep(10_000)]);
     await Bun.sleep(killAfterMs);
     killed = true;
     await node.kill9();
   })();
-  while (!killed && Date.now() - started < killAfterMs + 1000) {
+  while (!killed && Date.now() - started < killAfterMs + 12_000) {
     const b = makeBatch(20 + rand(200));
     const p = postJson(`${node.url}/soltix.v1.StorageService/Write`, b.json).then(
       (r) => {
-        if (r.status === 200 && r.json.accepted === b.points.length) acked.push(b);
-        else unacked.push(b);
+        if (r.status === 200 && r.json.accepted === b.points.length) {
+          acked.push(b);
+          firstAck();
+        } else unacked.push(b);
       },
       () => {
         unacked.push(b);
@@ -100,6 +107,7 @@ describe("crash safety of the compiled binary", () => {
       const node = await startBinary(args);
       const before = acked.length;
       await writeUntilKilled(node, acked, unacked, 30 + rand(250));
+      expect(acked.length).toBeGreaterThan(before); // every cycle killed a node holding acknowledged writes
       // Restart and check every acknowledged point is there, with its exact version.
       const check = await startBinary(args);
       const have = await queryAll(check.url);
@@ -113,7 +121,7 @@ describe("crash safety of the compiled binary", () => {
       }
       await check.kill9();
     }
-    expect(acked.length).toBeGreaterThan(CYCLES);
+    expect(acked.length).toBeGreaterThanOrEqual(CYCLES);
 
     // Re-send the unacknowledged batches (clients retry), then compare with a never-crashed node.
     const node = await startBinary(args);

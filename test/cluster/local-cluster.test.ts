@@ -10,6 +10,7 @@ import { groupOf } from "../../src/model/group.ts";
 import { windowStartNs, NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 import { tempDir } from "../support/engine.ts";
 import { postJson } from "../support/binary.ts";
+import { until } from "../support/wait.ts";
 
 const tmp = tempDir("local-cluster");
 const clusters: LocalCluster[] = [];
@@ -60,11 +61,10 @@ describe("router → every replica (direct)", () => {
     }
     const urls = c.nodes.map((n) => n.url);
     // Deliveries beyond the acknowledgement finish in the background; give them a moment.
-    let sums = await checksums(urls, windows);
-    for (let i = 0; i < 50 && !(JSON.stringify(sums[0]) === JSON.stringify(sums[1]) && JSON.stringify(sums[1]) === JSON.stringify(sums[2])); i++) {
-      await Bun.sleep(50);
-      sums = await checksums(urls, windows);
-    }
+    const sums = await until("replicas equal", async () => {
+      const s = await checksums(urls, windows);
+      return JSON.stringify(s[0]) === JSON.stringify(s[1]) && JSON.stringify(s[1]) === JSON.stringify(s[2]) ? s : undefined;
+    }, 20_000);
     expect(sums[1]).toEqual(sums[0]!);
     expect(sums[2]).toEqual(sums[0]!);
     const total = Object.values(sums[0]!).reduce((n, v) => n + Number(v.split("/")[1]), 0);
