@@ -33,18 +33,6 @@ export function resourceExhausted(field: string, message: string): SoltixError {
   return new SoltixError("resource_exhausted", message, field);
 }
 
-export function dataLoss(message: string): SoltixError {
-  return new SoltixError("data_loss", message);
-}
-
-export function unavailable(message: string): SoltixError {
-  return new SoltixError("unavailable", message);
-}
-
-export function isSoltixError(e: unknown): e is SoltixError {
-  return e instanceof SoltixError;
-}
-
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

@@ -9,7 +9,7 @@ import { SoltixError, errorMessage } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
 import { EMPTY_SHA256_HEX, createSha256, toHex } from "../base/sha256.ts";
 import { NS_PER_DAY, windowStartNs } from "../base/time.ts";
-import { timeOfEncoding, keyOfEncoding } from "../model/encoding.ts";
+import { keyOfEncoding } from "../model/encoding.ts";
 import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import type { FileSystem } from "../ports/fs.ts";
@@ -140,12 +140,15 @@ export class Engine {
         opts.logger.log("error", "wal: CRC-valid record does not parse; skipped", { error: errorMessage(e) });
         continue;
       }
-      for (const enc of encs) {
-        const key = keyOfEncoding(enc);
-        const kp = keyParts(key);
-        engine.applyOne({ group: groupOf(kp.database, kp.collection, kp.id, opts.totalGroups), key, enc });
-        engine.recovery.walPoints++;
-      }
+      // One record = one batch, applied like the write that made it.
+      engine.applyBatch(
+        encs.map((enc) => {
+          const key = keyOfEncoding(enc);
+          const kp = keyParts(key);
+          return { group: groupOf(kp.database, kp.collection, kp.id, opts.totalGroups), key, enc };
+        }),
+      );
+      engine.recovery.walPoints += encs.length;
     }
     opts.logger.log("info", "engine: recovered", { ...engine.recovery });
     return engine;
@@ -193,10 +196,6 @@ export class Engine {
   private noteTime(group: number, t: bigint): void {
     const cur = this.lastTime.get(group);
     if (cur === undefined || t > cur) this.lastTime.set(group, t);
-  }
-
-  private applyOne(p: StoredPoint): void {
-    this.applyBatch([p]);
   }
 
   /**

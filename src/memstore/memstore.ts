@@ -18,9 +18,6 @@ export function windowId(group: number, windowStartNs: bigint): WindowId {
   return group * DAYS_PER_GROUP + Number(windowStartNs / NS_PER_DAY);
 }
 
-export function windowIdOfDay(group: number, day: number): WindowId {
-  return group * DAYS_PER_GROUP + day;
-}
 
 export class MemWindow {
   readonly map = new Map<string, Uint8Array>();

@@ -18,9 +18,13 @@ import { treeSource } from "../merkle/memory-source.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary } from "../merkle/tree.ts";
 import { bytesEqual } from "../base/bytes.ts";
-import { decodePoint, encodePoint, insertedAtOfEncoding } from "../model/encoding.ts";
+import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "../model/encoding.ts";
 import { validatePoint } from "../model/validate.ts";
-import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
+import { storedFromPoint } from "../rpc/convert.ts";
+import { pullStream } from "./pull-stream.ts";
+
+/** A whole-window (or whole-group) resync stream may take this long. */
+const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
 import { expansionFromProto, rpcTreeSource, summaryFromProto } from "./rpc-tree-source.ts";
 import { syncClient, type ByteCounter } from "./peers.ts";
 
@@ -178,7 +182,7 @@ export class AntiEntropy {
         return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} unreachable: ${errorMessage(e)}` }, started));
       }
     }
-    if (treeless !== undefined) return this.resyncFromTreelessPeer(group, peer, node.address, treeless, base, finish);
+    if (treeless !== undefined) return this.resyncFromTreelessPeer(group, node.address, treeless, base, finish);
     const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= this.horizonStart())])].sort((a, b) => (a < b ? -1 : 1));
     const out: AeRecord[] = [];
     // The roots call is shared by every window; charge it to the first.
@@ -208,7 +212,6 @@ export class AntiEntropy {
    */
   private async resyncFromTreelessPeer(
     group: number,
-    peer: string,
     address: string,
     reason: string,
     base: (w: bigint) => AeRecord,
@@ -218,17 +221,13 @@ export class AntiEntropy {
     const counter: ByteCounter = { sent: 0, received: 0 };
     const client = syncClient(address, counter, this.settings.bytesPerSecMax);
     const perWindow = new Map<bigint, number>();
-    let n = 0;
     try {
-      const stream = client.streamPoints({ groupId: group, startTime: this.horizonStart(), batchSize: this.settings.batchSize }, { timeoutMs: 10 * 60_000 });
-      for await (const msg of stream) {
-        const stored = msg.points.map((p) => storedFromPoint(pointFromProto(`points[${n++}]`, p, () => this.clock.nowNs()), this.settings.totalGroups));
-        for (const p of msg.points) {
-          const w = windowStartNs(p.time);
+      await pullStream(client, { groupId: group, startTime: this.horizonStart(), batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
+        for (const p of stored) {
+          const w = windowStartNs(timeOfEncoding(p.enc));
           perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
         }
-        await this.engine.write(stored);
-      }
+      });
     } catch (e) {
       return [finish({ ...base(this.horizonStart()), result: "partial", path: "full_resync", reason: `${reason}; stream failed: ${errorMessage(e)}`, bytesSent: counter.sent, bytesReceived: counter.received }, t0)];
     }
@@ -294,16 +293,8 @@ export class AntiEntropy {
     // Full resync of the window from the peer: stream it and write everything under LWW.
     r.path = "full_resync";
     r.reason = fallback;
-    let n = 0;
-    let differing = 0;
-    const stream = client.streamPoints({ groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, { timeoutMs: 10 * 60_000 });
     r.roundTrips += 1;
-    for await (const msg of stream) {
-      const stored = msg.points.map((p) => storedFromPoint(pointFromProto(`points[${n++}]`, p, () => this.clock.nowNs()), this.settings.totalGroups));
-      differing += stored.length;
-      await this.engine.write(stored);
-    }
-    r.pointsRepaired = differing;
+    r.pointsRepaired = await pullStream(client, { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
     r.pointsDiffering = Math.max(r.pointsDiffering, Math.abs(localRoot.count - remoteRoot.count));
     r.result = "repaired";
   }

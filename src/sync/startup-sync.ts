@@ -13,8 +13,8 @@ import type { MetadataStore } from "../ports/metadata.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
 import { setGroupState } from "../cluster/groups.ts";
-import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
 import { syncClient } from "./peers.ts";
+import { pullStream } from "./pull-stream.ts";
 
 export interface SyncSettings {
   batchSize: number;
@@ -172,11 +172,8 @@ export class GroupSyncer {
       p.expectedPoints = -1;
     }
     let lastLog = this.clock.monotonicMs();
-    const stream = client.streamPoints({ groupId: group, startTime: since, batchSize: this.settings.batchSize }, { timeoutMs: this.settings.timeoutMs });
-    let n = 0;
-    for await (const msg of stream) {
-      const stored = msg.points.map((pt) => storedFromPoint(pointFromProto(`points[${n++}]`, pt, () => this.clock.nowNs()), this.settings.totalGroups));
-      await this.engine.write(stored);
+    const request = { groupId: group, startTime: since, batchSize: this.settings.batchSize };
+    await pullStream(client, request, this.settings.timeoutMs, this.engine, this.settings.totalGroups, this.clock, (stored) => {
       p.points += stored.length;
       for (const s of stored) p.bytes += s.enc.length;
       if (this.clock.monotonicMs() - lastLog > 5_000) {
@@ -185,7 +182,7 @@ export class GroupSyncer {
         const rate = p.points / Math.max(0.001, secs);
         this.logger.log("info", "sync: progress", { group, from: nodeId, points: p.points, bytes: p.bytes, rate_points_per_sec: Math.round(rate), eta_seconds: etaSeconds(p, rate) });
       }
-    }
+    });
   }
 
   stop(): void {

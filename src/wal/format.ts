@@ -18,28 +18,8 @@ export const WAL_HEADER_BYTES = 8;
 export const WAL_RECORD_HEADER_BYTES = 8;
 export const WAL_TYPE_POINTS = 1;
 
-/** Frames a payload as one record (header + payload). */
-export function frameRecord(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(WAL_RECORD_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.length, true);
-  out.set(payload, WAL_RECORD_HEADER_BYTES);
-  // CRC over the length bytes and the payload, so a flipped length bit is caught too.
-  view.setUint32(4, crc32cOfParts(out.subarray(0, 4), payload), true);
-  return out;
-}
-
 function crc32cOfParts(lenBytes: Uint8Array, payload: Uint8Array): number {
   return crc32c(payload, 0, payload.length, crc32c(lenBytes));
-}
-
-/** Encodes a batch of canonical point encodings as a WalRecordV1 payload. */
-export function pointsPayload(encodings: readonly Uint8Array[]): Uint8Array {
-  const w = new ByteWriter(64 + encodings.length * 160);
-  w.u8(WAL_TYPE_POINTS);
-  w.uvarint(encodings.length);
-  for (const e of encodings) w.bytes(e);
-  return w.toBytes();
 }
 
 /** A framed record holding a batch of encodings, built in one buffer (the write hot path). */
