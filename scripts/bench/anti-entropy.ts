@@ -32,11 +32,12 @@ import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
 import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type ExpandRequest, type Expansion, type TreeSource } from "../../src/merkle/diff.ts";
 import { treeSource } from "../../src/merkle/memory-source.ts";
 import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
-import { WindowTree, type NodeSummary } from "../../src/merkle/tree.ts";
+import { WindowTree, tableOfRecords, type NodeSummary } from "../../src/merkle/tree.ts";
+import { sha256 } from "../../src/base/sha256.ts";
 import { recordOf } from "../../src/model/encoding.ts";
 import { keyParts, type PointRecord } from "../../src/model/point.ts";
 import { NS_PER_DAY } from "../../src/base/time.ts";
-import { round } from "./common.ts";
+import { median, round } from "./common.ts";
 import { DESCENT_DIGEST_BYTES } from "../../src/sync/rpc-tree-source.ts";
 import { concatBytes } from "../../src/base/bytes.ts";
 
@@ -129,7 +130,7 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
           windowStart: WS,
           nodes: pointReqs.map((r) => ref(r.id)),
           withEncodings,
-          known: pointReqs.map((r) => create(KnownPointsSchema, { entries: concatBytes((r.known ?? []).flatMap((p) => [p.keyHash, p.version])) })),
+          known: pointReqs.map((r) => create(KnownPointsSchema, { entries: concatBytes((r.known ?? []).map((p) => p.version)) })),
         })).length;
         bytes.down += toBinary(GetLeafPointsResponseSchema, create(GetLeafPointsResponseSchema, {
           nodes: reqs.map((r, i) => (r.wantPoints ? out[i]! : null)).filter((e) => e !== null).map((e) => create(LeafPointsSchema, {
@@ -261,12 +262,53 @@ function negentropy(a: PointRecord[], b: PointRecord[]) {
   };
 }
 
+/**
+ * Tree costs on one window, in the same run: a full build (median of 5, from a key-ordered table as a
+ * compacted segment provides it) against one raw SHA-256 pass over the same bytes; and one late write
+ * (staged on the built tree, then the new root read: the path rehashed) against a full rebuild.
+ */
+function treeBuildFigures(base: PointRecord[]) {
+  const table = tableOfRecords(base);
+  const builds: number[] = [];
+  const raws: number[] = [];
+  let tree = new WindowTree(DEFAULT_SHAPE, WS, table);
+  for (let k = 0; k < 5; k++) {
+    let t = performance.now();
+    sha256(table.buf);
+    raws.push(performance.now() - t);
+    t = performance.now();
+    tree = new WindowTree(DEFAULT_SHAPE, WS, table);
+    tree.root();
+    builds.push(performance.now() - t);
+  }
+  const lateWrites = 2_000;
+  const perWrite: number[] = [];
+  for (let i = 0; i < lateWrites; i++) {
+    const k = keyParts(base[rand(base.length)]!.key);
+    // Half rewrite an existing key (a newer version), half add a point between existing ones.
+    const r = recordOf({ database: k.database, collection: k.collection, id: k.id, timeNs: k.timeNs + BigInt(i % 2), insertedAtNs: 5_000n + BigInt(i), fields: [["temp", { kind: "number", value: i }]] });
+    const t = performance.now();
+    tree.stage(r.key, r.enc);
+    tree.root();
+    perWrite.push((performance.now() - t) * 1000);
+  }
+  const sorted = [...perWrite].sort((a, b) => a - b);
+  return {
+    tree_build_ms: round(median(builds), 1),
+    raw_sha256_ms: round(median(raws), 1),
+    build_vs_raw_sha: round(median(builds) / median(raws), 2),
+    late_write_update_us_median: round(median(perWrite), 1),
+    late_write_update_us_p99: round(sorted[Math.floor(sorted.length * 0.99)]!, 1),
+    late_writes: lateWrites,
+    rebuild_vs_update: round((median(builds) * 1000) / median(perWrite), 0),
+  };
+}
+
 const rows: unknown[] = [];
 for (const n of SIZES) {
   const base = makeBase(n, Math.max(10, Math.round(n / 86_400) * 10));
-  const treeBuildStart = performance.now();
+  const build = treeBuildFigures(base);
   const ta = new WindowTree(DEFAULT_SHAPE, WS, base);
-  const buildMs = performance.now() - treeBuildStart;
   for (const sc of SCENARIOS) {
     seed = 42;
     const b = sc.mutate(base);
@@ -278,6 +320,6 @@ for (const n of SIZES) {
     rows.push({ n, scenario: sc.name, merkle: m, full_resync: f, negentropy: ng });
     console.error(`${n} ${sc.name}: merkle ${m.round_trips} RT ${m.bytes_up}+${m.bytes_down} B (${m.overhead_bytes_per_differing_point} B/pt overhead), ${m.points_transferred} pts | full ${f.bytes_down} B | negentropy ${ng.round_trips} RT ${ng.bytes_up}+${ng.bytes_down} B, ${ng.points_transferred} pts`);
   }
-  rows.push({ n, tree_build_ms: round(buildMs, 1) });
+  rows.push({ n, ...build });
 }
 console.log(JSON.stringify({ bench: "anti-entropy", shape: DEFAULT_SHAPE, rows }, null, 2));

@@ -39,6 +39,13 @@ export interface EngineOptions {
   walFileBytesMax?: number;
 }
 
+/** A window's tree, valid while `version` equals the window's write version. */
+interface CachedTree {
+  readonly shape: string;
+  version: number;
+  readonly tree: WindowTree;
+}
+
 interface SegmentRef {
   readonly path: string;
   readonly seq: number;
@@ -95,7 +102,7 @@ export class Engine {
   private readonly writeVersion = new Map<WindowId, number>();
   private readonly cache = new Map<string, SegmentView>();
   /** Merkle trees of recently compared windows, valid while the window's write version is unchanged. */
-  private readonly trees = new Map<WindowId, { shape: string; version: number; tree: WindowTree }>();
+  private readonly trees = new Map<WindowId, CachedTree>();
   private cacheBytes = 0;
   private segSeq = 0;
   private maintenance: Promise<void> = Promise.resolve();
@@ -207,6 +214,7 @@ export class Engine {
     let curGroup = -1;
     let curId = -1;
     let curWs = 0n;
+    let curTree: CachedTree | undefined;
     let loHi = 0, loLo = 0, hiHi = 0, hiLo = 0; // [window start, window end) as (hi, lo) u32 pairs
     let maxHi = -1, maxLo = 0;
     let maxGroup = -1;
@@ -231,9 +239,17 @@ export class Engine {
         hiHi = Number(end >> 32n);
         hiLo = Number(end & 0xffffffffn);
         this.checksumCache.delete(curId);
-        this.writeVersion.set(curId, (this.writeVersion.get(curId) ?? 0) + 1);
+        const version = (this.writeVersion.get(curId) ?? 0) + 1;
+        this.writeVersion.set(curId, version);
+        // A cached tree follows the write (queued, applied lazily), so a late write costs one path, not a rebuild.
+        curTree = this.trees.get(curId);
+        if (curTree !== undefined) curTree.version = version;
       }
       this.active.put(curId, curGroup, curWs, p.key, p.enc);
+      if (curTree !== undefined && !curTree.tree.stage(p.key, p.enc)) {
+        this.trees.delete(curId);
+        curTree = undefined;
+      }
       if (maxGroup < 0 || tHi > maxHi || (tHi === maxHi && tLo > maxLo)) {
         maxGroup = curGroup;
         maxHi = tHi;
@@ -482,7 +498,11 @@ export class Engine {
     this.cacheBytes = 0;
   }
 
-  /** The window's Merkle tree; rebuilt only after a write touched the window (or for another shape). */
+  /**
+   * The window's Merkle tree. Built once (from the segment in place when the window is compacted) and
+   * then kept up to date by the writes to the window (queued on it); rebuilt after a change it cannot
+   * follow (a quarantined segment, a full queue, eviction) or for another shape.
+   */
   async windowTree(group: number, ws: bigint, shape: TreeShape): Promise<WindowTree> {
     const id = windowId(group, ws);
     const version = this.writeVersion.get(id) ?? 0;

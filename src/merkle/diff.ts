@@ -22,7 +22,7 @@ export interface Expansion {
    * differ in version from, `known` when the request carried it.
    */
   points?: PointVersion[];
-  /** Key hashes of `known` points this side does not hold (when the request carried `known`). */
+  /** Version digests of `known` points this side does not hold in that version (when the request carried `known`). */
   missing?: Uint8Array[];
 }
 
@@ -70,17 +70,18 @@ export function expandDiffering(
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
-/** The answering side's filter: its points that `known` lacks or holds in another version, and the known keys it lacks. */
-export function filterAgainstKnown(mine: readonly PointVersion[], known: readonly PointVersion[]): { points: PointVersion[]; missing: Uint8Array[] } {
-  const theirs = new Map(known.map((k) => [hex(k.keyHash), k]));
+/**
+ * The answering side's filter, over version digests (each names a (key, version) pair): its points
+ * whose version `known` lacks, and the known versions it does not hold.
+ */
+export function filterAgainstKnown(mine: readonly PointVersion[], known: readonly Uint8Array[]): { points: PointVersion[]; missing: Uint8Array[] } {
+  const theirs = new Map(known.map((v) => [hex(v), v]));
   const points: PointVersion[] = [];
   for (const p of mine) {
-    const h = hex(p.keyHash);
-    const t = theirs.get(h);
-    if (t === undefined || !bytesEqual(t.version, p.version)) points.push(p);
-    theirs.delete(h);
+    const h = hex(p.version);
+    if (!theirs.delete(h)) points.push(p);
   }
-  return { points, missing: [...theirs.values()].map((k) => k.keyHash) };
+  return { points, missing: [...theirs.values()] };
 }
 
 /** One side of a comparison. `expand` answers many nodes in one call (one round trip remotely). */
@@ -202,21 +203,24 @@ export async function diffTrees(
   return result;
 }
 
-/** Classifies the remote's differing points and the keys it reported missing against our list. */
+/** Classifies the remote's differing points and the versions it reported missing against our list. */
 function comparePoints(local: readonly PointVersion[], remoteDiffering: readonly PointVersion[], missing: readonly Uint8Array[], out: DiffResult): void {
   const localKeys = new Set(local.map((p) => p.key));
+  const remoteKeys = new Set<string>();
   let differ = 0;
   for (const r of remoteDiffering) {
+    remoteKeys.add(r.key);
     if (localKeys.has(r.key)) {
       out.differ.push(r.key);
       differ++;
     } else out.onlyRemote.push(r.key);
     out.remotePoints.set(r.key, r);
   }
+  // A version the remote lacks is ours alone unless it sent another version of the key (a `differ`).
   const missingSet = new Set(missing.map(hex));
   let onlyLocal = 0;
   for (const l of local) {
-    if (missingSet.has(hex(l.keyHash))) {
+    if (missingSet.has(hex(l.version)) && !remoteKeys.has(l.key)) {
       out.onlyLocal.push(l.key);
       onlyLocal++;
     }

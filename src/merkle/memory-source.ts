@@ -22,7 +22,7 @@ export function treeSource(tree: WindowTree): TreeSource {
           const pts = tree.points(d, i);
           if (r.known === undefined) out.points = pts;
           else {
-            const f = filterAgainstKnown(pts, r.known);
+            const f = filterAgainstKnown(pts, r.known.map((k) => k.version));
             out.points = f.points;
             out.missing = f.missing;
           }

@@ -26,7 +26,7 @@ import {
 } from "../gen/soltix/v1/sync_pb.ts";
 import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
 import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
-import { KEY_HASH_BYTES, VERSION_DIGEST_BYTES, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { VERSION_DIGEST_BYTES, type NodeSummary } from "../merkle/tree.ts";
 import { MINE_DIGEST_BYTES, expandDiffering, filterAgainstKnown } from "../merkle/diff.ts";
 import { bytesEqual, concatBytes } from "../base/bytes.ts";
 import type { Point as PbPoint, PointKey } from "../gen/soltix/v1/point_pb.ts";
@@ -55,16 +55,12 @@ const MERKLE_NODES_PER_CALL_MAX = 65_536;
 /** Points returned by one GetLeafPoints call. */
 const LEAF_POINTS_PER_CALL_MAX = 200_000;
 
-const KNOWN_ENTRY_BYTES = KEY_HASH_BYTES + VERSION_DIGEST_BYTES;
-
-/** Parses packed (key hash ‖ version) entries; keys are unknown here, only their hashes. */
-function unpackKnown(field: string, bytes: Uint8Array): PointVersion[] {
-  if (bytes.length % KNOWN_ENTRY_BYTES !== 0) throw invalidArgument(field, `${bytes.length} bytes is not a multiple of ${KNOWN_ENTRY_BYTES}`);
-  if (bytes.length / KNOWN_ENTRY_BYTES > LEAF_POINTS_PER_CALL_MAX) throw resourceExhausted(field, `over ${LEAF_POINTS_PER_CALL_MAX} entries`);
-  const out: PointVersion[] = [];
-  for (let at = 0; at < bytes.length; at += KNOWN_ENTRY_BYTES) {
-    out.push({ key: "", keyHash: bytes.subarray(at, at + KEY_HASH_BYTES), version: bytes.subarray(at + KEY_HASH_BYTES, at + KNOWN_ENTRY_BYTES), enc: new Uint8Array(0) });
-  }
+/** Parses packed version digests (each names a (key, version) pair). */
+function unpackKnown(field: string, bytes: Uint8Array): Uint8Array[] {
+  if (bytes.length % VERSION_DIGEST_BYTES !== 0) throw invalidArgument(field, `${bytes.length} bytes is not a multiple of ${VERSION_DIGEST_BYTES}`);
+  if (bytes.length / VERSION_DIGEST_BYTES > LEAF_POINTS_PER_CALL_MAX) throw resourceExhausted(field, `over ${LEAF_POINTS_PER_CALL_MAX} entries`);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += VERSION_DIGEST_BYTES) out.push(bytes.subarray(at, at + VERSION_DIGEST_BYTES));
   return out;
 }
 

@@ -7,7 +7,7 @@ import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema, type MerkleNode, type NodeChildren } from "../gen/soltix/v1/sync_pb.ts";
 import type { ExpandRequest, Expansion, TreeSource } from "../merkle/diff.ts";
 import { depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
-import { EMPTY_NODE, KEY_HASH_BYTES, keyHashOf, pointVersionOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { EMPTY_NODE, VERSION_DIGEST_BYTES, pointVersionOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { concatBytes } from "../base/bytes.ts";
 import { pointKey } from "../model/point.ts";
 import { keyOfEncoding } from "../model/encoding.ts";
@@ -20,7 +20,7 @@ export function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
 /** Child digests requested from peers during a descent (see GetMerkleNodesRequest.digest_bytes). */
 export const DESCENT_DIGEST_BYTES = 8;
 
-/** Nodes per GetMerkleNodes call, and point entries (known pairs) per GetLeafPoints call. */
+/** Nodes per GetMerkleNodes call, and point entries (known versions) per GetLeafPoints call. */
 const CHILD_NODES_PER_CALL_MAX = 8_192;
 const LEAF_ENTRIES_PER_CALL_MAX = 50_000;
 
@@ -44,7 +44,7 @@ function chunk<T>(items: readonly T[], weight: (t: T) => number, max: number): T
 }
 
 function packKnown(points: readonly PointVersion[]): Uint8Array {
-  return concatBytes(points.flatMap((p) => [p.keyHash, p.version]));
+  return concatBytes(points.map((p) => p.version));
 }
 
 /** An Expansion from a NodeChildren answer (children plus the grandchildren it expanded). */
@@ -111,11 +111,11 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
           out.points = (leaf?.points ?? []).map((p): PointVersion => {
             if (p.encoding.length > 0) return pointVersionOf(keyOfEncoding(p.encoding), p.encoding);
             const key = pointKey(p.key?.database ?? "", p.key?.collection ?? "", p.key?.id ?? "", p.key?.time ?? 0n);
-            return { key, keyHash: keyHashOf(key), version: p.version, enc: p.encoding };
+            return { key, version: p.version, enc: p.encoding };
           });
           const missing = leaf?.missing ?? new Uint8Array(0);
           out.missing = [];
-          for (let at = 0; at + KEY_HASH_BYTES <= missing.length; at += KEY_HASH_BYTES) out.missing.push(missing.subarray(at, at + KEY_HASH_BYTES));
+          for (let at = 0; at + VERSION_DIGEST_BYTES <= missing.length; at += VERSION_DIGEST_BYTES) out.missing.push(missing.subarray(at, at + VERSION_DIGEST_BYTES));
         }
         return out;
       });

@@ -2,7 +2,12 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { pointArb } from "../support/arb.ts";
 import { engineChecksums, openEngine, oracleChecksums, stored, tempDir } from "../support/engine.ts";
-import type { StoredPoint } from "../../src/engine/engine.ts";
+import type { Engine, StoredPoint } from "../../src/engine/engine.ts";
+import { WindowTree } from "../../src/merkle/tree.ts";
+import { DEFAULT_SHAPE, type TreeShape } from "../../src/merkle/shape.ts";
+import { lwwMerge } from "../../src/model/lww.ts";
+import { timeOfEncoding } from "../../src/model/encoding.ts";
+import { windowStartNs } from "../../src/base/time.ts";
 
 /** A schedule: how the same points are delivered (order, batch split) and what happens between. */
 const scheduleArb = fc.record({
@@ -60,6 +65,47 @@ describe("window checksum", () => {
           await reopened.compactAll();
           expect(await engineChecksums(reopened, expected.keys())).toEqual(expected);
           await reopened.close();
+        } finally {
+          cleanup();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test("the cached window tree follows every write (late writes staged on it) and equals a fresh tree of the LWW union", async () => {
+    const small: TreeShape = { fanout: 4, depthMax: 8, leafPointsMax: 2, seriesBits: 2 };
+    const rootsOf = async (engine: Engine, written: StoredPoint[], shape: TreeShape) => {
+      const byWindow = new Map<string, StoredPoint[]>();
+      for (const p of written) {
+        const id = `${p.group}:${windowStartNs(timeOfEncoding(p.enc))}`;
+        byWindow.set(id, [...(byWindow.get(id) ?? []), p]);
+      }
+      for (const [id, list] of byWindow) {
+        const [g, w] = id.split(":");
+        const got = (await engine.windowTree(Number(g), BigInt(w!), shape)).root();
+        const want = new WindowTree(shape, BigInt(w!), lwwMerge(list)).root();
+        expect({ id, ...got }).toEqual({ id, ...want });
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(scheduleArb, fc.boolean(), async ({ points, seed, batchMax, actions }, smallShape) => {
+        const shape = smallShape ? small : DEFAULT_SHAPE;
+        const order = shuffle(stored(points), seed);
+        const { dir, cleanup } = tempDir("tree");
+        try {
+          const engine = await openEngine(dir, { segmentsPerWindowMax: 2 });
+          for (let i = 0, b = 0; i < order.length; i += batchMax, b++) {
+            await engine.write(order.slice(i, i + batchMax));
+            const action = actions[b % actions.length];
+            if (action === "flush") await engine.flush();
+            else if (action === "compact") {
+              await engine.flush();
+              await engine.compactAll();
+            }
+            await rootsOf(engine, order.slice(0, i + batchMax), shape);
+          }
+          await engine.close();
         } finally {
           cleanup();
         }

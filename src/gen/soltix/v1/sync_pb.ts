@@ -357,9 +357,10 @@ export type GetLeafPointsRequest = Message<"soltix.v1.GetLeafPointsRequest"> & {
   withEncodings: boolean;
 
   /**
-   * Optional, aligned with nodes: the caller's own points of each range, packed as
-   * (key hash 8 bytes ‖ version digest 8 bytes)*. Then only points that are missing there or differ
-   * in version come back, and `missing` lists the caller's keys this node lacks.
+   * Optional, aligned with nodes: the caller's own points of each range, packed as version digests
+   * (first 8 bytes of SHA-256 of the canonical encoding, which holds the key: each names a (key,
+   * version) pair). Then only points whose version the caller lacks come back, and `missing` lists
+   * the caller's versions this node does not hold.
    *
    * @generated from field: repeated soltix.v1.KnownPoints known = 6;
    */
@@ -433,7 +434,7 @@ export type LeafPoints = Message<"soltix.v1.LeafPoints"> & {
   points: PointVersion[];
 
   /**
-   * Key hashes (8 bytes each) of the caller's known points that this node does not hold.
+   * Version digests (8 bytes each) of the caller's known points that this node does not hold.
    *
    * @generated from field: bytes missing = 2;
    */
