@@ -20,8 +20,6 @@ import {
   GetMerkleRootsResponseSchema,
   KnownPointsSchema,
   LeafPointsSchema,
-  MerkleNodeSchema,
-  NodeChildrenSchema,
   NodeRefSchema,
   PointVersionSchema,
   RootMineSchema,
@@ -32,13 +30,14 @@ import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
 import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type ExpandRequest, type Expansion, type TreeSource } from "../../src/merkle/diff.ts";
 import { treeSource } from "../../src/merkle/memory-source.ts";
 import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
-import { WindowTree, tableOfRecords, type NodeSummary } from "../../src/merkle/tree.ts";
+import { WindowTree, tableOfRecords } from "../../src/merkle/tree.ts";
 import { sha256 } from "../../src/base/sha256.ts";
 import { recordOf } from "../../src/model/encoding.ts";
 import { keyParts, type PointRecord } from "../../src/model/point.ts";
 import { NS_PER_DAY } from "../../src/base/time.ts";
 import { median, round } from "./common.ts";
 import { DESCENT_DIGEST_BYTES } from "../../src/sync/rpc-tree-source.ts";
+import { merkleNodeToProto, nodeChildrenToProto } from "../../src/rpc/merkle-wire.ts";
 import { concatBytes } from "../../src/base/bytes.ts";
 
 const WS = 20_500n * NS_PER_DAY;
@@ -105,7 +104,6 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
       const childReqs = reqs.filter((r) => r.wantChildren);
       const pointReqs = reqs.filter((r) => r.wantPoints);
       if (childReqs.length > 0) {
-        const cut = (c: NodeSummary) => nodeMsg({ ...c, digest: c.digest.subarray(0, DESCENT_DIGEST_BYTES) });
         bytes.up += toBinary(GetMerkleNodesRequestSchema, create(GetMerkleNodesRequestSchema, {
           groupId: 7,
           windowStart: WS,
@@ -117,11 +115,7 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
           nodes: reqs
             .map((r, i) => (r.wantChildren ? out[i]! : null))
             .filter((e) => e !== null)
-            .map((e) => create(NodeChildrenSchema, {
-              children: e!.children!.map(cut),
-              expanded: [...(e!.grandchildren ?? new Map()).keys()],
-              grandchildren: [...(e!.grandchildren ?? new Map<number, NodeSummary[]>()).values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
-            })),
+            .map((e) => nodeChildrenToProto(e!.children!, e!.grandchildren, DESCENT_DIGEST_BYTES)),
         })).length;
       }
       if (pointReqs.length > 0) {
@@ -148,10 +142,6 @@ function wireSource(tree: WindowTree, bytes: { up: number; down: number }, withE
   };
 }
 
-function nodeMsg(n: NodeSummary) {
-  return create(MerkleNodeSchema, { digest: n.count === 0 ? new Uint8Array(0) : n.digest, count: BigInt(n.count), leaf: n.leaf });
-}
-
 async function merkle(a: WindowTree, b: WindowTree) {
   const t0 = performance.now();
   const bytes = { up: 0, down: 0 };
@@ -161,25 +151,16 @@ async function merkle(a: WindowTree, b: WindowTree) {
   bytes.up += toBinary(GetMerkleRootsRequestSchema, create(GetMerkleRootsRequestSchema, { groupId: 7, mine: [create(RootMineSchema, { windowStart: WS, root: rootPrefix, children: mineChildren })] })).length;
   let first: Expansion | undefined;
   if (!sameSummary(a.root(), b.root()) && !b.root().leaf) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
-  const cut = (c: NodeSummary) => nodeMsg({ ...c, digest: c.digest.subarray(0, MINE_DIGEST_BYTES) });
   bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, {
     roots: [
       create(WindowRootSchema, {
         windowStart: WS,
-        root: nodeMsg(b.root()),
-        ...(first === undefined
-          ? {}
-          : {
-              firstLevel: create(NodeChildrenSchema, {
-                children: first.children!.map(cut),
-                expanded: [...(first.grandchildren ?? new Map()).keys()],
-                grandchildren: [...(first.grandchildren ?? new Map<number, NodeSummary[]>()).values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
-              }),
-            }),
+        root: merkleNodeToProto(b.root()),
+        ...(first === undefined ? {} : { firstLevel: nodeChildrenToProto(first.children!, first.grandchildren, MINE_DIGEST_BYTES) }),
       }),
     ],
   })).length;
-  const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { local: a.root(), remote: b.root() }, first);
+  const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { knownRoots: { local: a.root(), remote: b.root() }, firstLevel: first });
   // Points on the wire: only those the leaf answers carried (missing here or in another version).
   const transferred = found.remotePoints.size;
   let payload = 0;

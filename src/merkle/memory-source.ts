@@ -1,6 +1,6 @@
 // A TreeSource over a tree in this process (tests, and the local side of every comparison).
 
-import { expandDiffering, filterAgainstKnown, type ExpandRequest, type Expansion, type TreeSource } from "./diff.ts";
+import { answerChildren, filterAgainstKnown, type ExpandRequest, type Expansion, type TreeSource } from "./diff.ts";
 import { depthOfId, indexOfId } from "./shape.ts";
 import type { NodeSummary, WindowTree } from "./tree.ts";
 
@@ -15,7 +15,9 @@ export function treeSource(tree: WindowTree): TreeSource {
         if (r.wantChildren) {
           out.children = tree.children(d, i);
           if (r.mine !== undefined) {
-            out.grandchildren = expandDiffering(out.children, r.mine, d + 1, tree.shape.depthMax, (c) => tree.children(d + 1, i * tree.shape.fanout + c));
+            const a = answerChildren(tree.children(d, i), r.mine, d + 1, tree.shape.depthMax, (c) => tree.children(d + 1, i * tree.shape.fanout + c));
+            out.children = a.children;
+            out.grandchildren = a.grandchildren;
           }
         }
         if (r.wantPoints) {

@@ -16,8 +16,6 @@ import {
   GetMerkleNodesResponseSchema,
   GetLeafPointsResponseSchema,
   LeafPointsSchema,
-  MerkleNodeSchema,
-  NodeChildrenSchema,
   PointVersionSchema,
   TreeShapeSchema,
   WindowRootSchema,
@@ -26,8 +24,9 @@ import {
 } from "../gen/soltix/v1/sync_pb.ts";
 import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
 import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
-import { VERSION_DIGEST_BYTES, type NodeSummary } from "../merkle/tree.ts";
-import { MINE_DIGEST_BYTES, expandDiffering, filterAgainstKnown } from "../merkle/diff.ts";
+import { VERSION_DIGEST_BYTES } from "../merkle/tree.ts";
+import { MINE_DIGEST_BYTES, answerChildren, filterAgainstKnown } from "../merkle/diff.ts";
+import { merkleNodeToProto, nodeChildrenToProto } from "./merkle-wire.ts";
 import { bytesEqual, concatBytes } from "../base/bytes.ts";
 import type { Point as PbPoint, PointKey } from "../gen/soltix/v1/point_pb.ts";
 import { pointToProtoFromEncoding } from "./convert.ts";
@@ -85,11 +84,6 @@ function shapeFromProto(field: string, s: PbTreeShape | undefined, defaults: Tre
 
 function shapeToProto(s: TreeShape): PbTreeShape {
   return create(TreeShapeSchema, { fanout: s.fanout, depthMax: s.depthMax, leafPointsMax: s.leafPointsMax, seriesBits: s.seriesBits });
-}
-
-function merkleNodeToProto(n: NodeSummary) {
-  // Empty ranges send no digest (it is all zeros by definition).
-  return create(MerkleNodeSchema, { digest: n.count === 0 ? new Uint8Array(0) : n.digest, count: BigInt(n.count), leaf: n.leaf });
 }
 
 function nodeRefs(nodes: readonly NodeRef[], shape: TreeShape): Array<[number, number]> {
@@ -163,14 +157,8 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
         const theirs = mine.get(w);
         let firstLevel;
         if (theirs !== undefined && !root.leaf && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root)) {
-          const children = tree.children(0, 0);
-          const grand = expandDiffering(children, theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
-          const cut = (c: NodeSummary) => merkleNodeToProto(c.count === 0 ? c : { ...c, digest: c.digest.subarray(0, MINE_DIGEST_BYTES) });
-          firstLevel = create(NodeChildrenSchema, {
-            children: children.map(cut),
-            expanded: [...grand.keys()],
-            grandchildren: [...grand.values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
-          });
+          const a = answerChildren(tree.children(0, 0), theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
+          firstLevel = nodeChildrenToProto(a.children, a.grandchildren, MINE_DIGEST_BYTES);
         }
         roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto(root), ...(firstLevel === undefined ? {} : { firstLevel }) }));
       }
@@ -186,19 +174,14 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       if (digestBytes < 8 || digestBytes > 32) throw invalidArgument("digest_bytes", `${req.digestBytes} must be 0 or in [8, 32]`);
       if (req.mine.length > 0 && req.mine.length !== refs.length) throw invalidArgument("mine", `${req.mine.length} lists for ${refs.length} nodes (give one per node, or none)`);
       const tree = await ctx.engine.windowTree(req.groupId, req.windowStart, shape);
-      const cut = (c: NodeSummary) => merkleNodeToProto(c.count === 0 ? c : { ...c, digest: c.digest.subarray(0, digestBytes) });
       return create(GetMerkleNodesResponseSchema, {
         nodes: refs.map(([d, i], n) => {
           const children = d >= shape.depthMax ? [] : tree.children(d, i);
           const mine = req.mine[n];
-          if (mine === undefined || mine.length === 0 || children.length === 0) return create(NodeChildrenSchema, { children: children.map(cut) });
+          if (mine === undefined || mine.length === 0 || children.length === 0) return nodeChildrenToProto(children, undefined, digestBytes);
           if (mine.length !== children.length * MINE_DIGEST_BYTES) throw invalidArgument(`mine[${n}]`, `${mine.length} bytes, expected ${children.length * MINE_DIGEST_BYTES} (fanout × ${MINE_DIGEST_BYTES})`);
-          const grand = expandDiffering(children, mine, d + 1, shape.depthMax, (c) => tree.children(d + 1, i * shape.fanout + c));
-          return create(NodeChildrenSchema, {
-            children: children.map(cut),
-            expanded: [...grand.keys()],
-            grandchildren: [...grand.values()].map((gs) => create(NodeChildrenSchema, { children: gs.map(cut) })),
-          });
+          const a = answerChildren(children, mine, d + 1, shape.depthMax, (c) => tree.children(d + 1, i * shape.fanout + c));
+          return nodeChildrenToProto(a.children, a.grandchildren, digestBytes);
         }),
       });
     },

@@ -16,7 +16,7 @@ import { groupNodes } from "../cluster/records.ts";
 import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type Expansion } from "../merkle/diff.ts";
 import { treeSource } from "../merkle/memory-source.ts";
 import type { TreeShape } from "../merkle/shape.ts";
-import { EMPTY_NODE, type NodeSummary } from "../merkle/tree.ts";
+import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { bytesEqual } from "../base/bytes.ts";
 import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "../model/encoding.ts";
 import { validatePoint } from "../model/validate.ts";
@@ -25,7 +25,8 @@ import { pullStream } from "./pull-stream.ts";
 
 /** A whole-window (or whole-group) resync stream may take this long. */
 const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
-import { expansionFromProto, rpcTreeSource, summaryFromProto } from "./rpc-tree-source.ts";
+import { rpcTreeSource } from "./rpc-tree-source.ts";
+import { expansionFromProto, summaryFromProto } from "../rpc/merkle-wire.ts";
 import { syncClient, type ByteCounter } from "./peers.ts";
 
 export interface AntiEntropySettings {
@@ -173,7 +174,7 @@ export class AntiEntropy {
       }
       const res = await client.getMerkleRoots({ groupId: group, windows: [], mine });
       remoteRoots = new Map(res.roots.map((r) => [r.windowStart, summaryFromProto(r.root)]));
-      for (const r of res.roots) if (r.firstLevel !== undefined) firstLevels.set(r.windowStart, expansionFromProto(r.firstLevel));
+      for (const r of res.roots) if (r.firstLevel !== undefined) firstLevels.set(r.windowStart, expansionFromProto(r.firstLevel, this.settings.shape.fanout));
     } catch (e) {
       if (e instanceof ConnectError && e.code === Code.Unimplemented) {
         treeless = `replica ${peer} cannot serve a Merkle tree (${e.rawMessage})`;
@@ -266,8 +267,6 @@ export class AntiEntropy {
       fallback = `point counts differ by ${(countGap * 100).toFixed(0)}% (local ${localRoot.count}, ${peer} ${remoteRoot.count}; threshold ${this.settings.fullResyncShare * 100}%)`;
     }
     if (fallback === undefined) {
-      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { local: localRoot, remote: remoteRoot }, firstLevel);
-      r.roundTrips += found.roundTrips;
       // A version stamped within the settle horizon of now is in flight on the write path, not
       // divergence (versions far in the future — a skewed clock — are repaired like any other).
       const now = this.clock.nowNs();
@@ -276,15 +275,23 @@ export class AntiEntropy {
         const age = now - insertedAtOfEncoding(enc);
         return age <= settle && age >= -settle;
       };
-      const pull = [...found.onlyRemote, ...found.differ].map((k) => found.remotePoints.get(k)!.enc).filter((enc) => !inFlight(enc));
-      const settling = found.onlyRemote.length + found.differ.length - pull.length;
+      let settling = 0;
+      let repaired = 0;
+      // What differs is written as each round trip brings it: a session holds one round's answer.
+      const onRemotePoints = async (points: PointVersion[]) => {
+        const pull = points.map((p) => p.enc).filter((enc) => !inFlight(enc));
+        settling += points.length - pull.length;
+        repaired += await this.writeEncodings(group, pull);
+      };
+      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { knownRoots: { local: localRoot, remote: remoteRoot }, firstLevel, onRemotePoints });
+      r.roundTrips += found.roundTrips;
       r.pointsDiffering = found.onlyLocal.length + found.onlyRemote.length + found.differ.length - settling;
+      r.pointsRepaired = repaired;
       const share = r.pointsDiffering / biggest;
       if (share > this.settings.fullResyncShare) {
         fallback = `${(share * 100).toFixed(0)}% of the window differs (threshold ${this.settings.fullResyncShare * 100}%)`;
       } else {
         r.path = "descent";
-        r.pointsRepaired = await this.writeEncodings(group, pull);
         r.result = r.pointsDiffering === 0 ? "in_sync" : "repaired";
         if (settling > 0) r.reason = `${settling} point(s) younger than the settle horizon left to the write path`;
         return;

@@ -4,18 +4,14 @@
 import type { Client } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
-import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema, type MerkleNode, type NodeChildren } from "../gen/soltix/v1/sync_pb.ts";
+import { KnownPointsSchema, NodeRefSchema, TreeShapeSchema } from "../gen/soltix/v1/sync_pb.ts";
+import { expansionFromProto, summaryFromProto } from "../rpc/merkle-wire.ts";
 import type { ExpandRequest, Expansion, TreeSource } from "../merkle/diff.ts";
 import { depthOfId, indexOfId, type TreeShape } from "../merkle/shape.ts";
-import { EMPTY_NODE, VERSION_DIGEST_BYTES, pointVersionOf, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
+import { VERSION_DIGEST_BYTES, pointVersionOf, type PointVersion } from "../merkle/tree.ts";
 import { concatBytes } from "../base/bytes.ts";
 import { pointKey } from "../model/point.ts";
 import { keyOfEncoding } from "../model/encoding.ts";
-
-export function summaryFromProto(n: MerkleNode | undefined): NodeSummary {
-  if (n === undefined || n.count === 0n) return EMPTY_NODE;
-  return { digest: n.digest, count: Number(n.count), leaf: n.leaf };
-}
 
 /** Child digests requested from peers during a descent (see GetMerkleNodesRequest.digest_bytes). */
 export const DESCENT_DIGEST_BYTES = 8;
@@ -45,13 +41,6 @@ function chunk<T>(items: readonly T[], weight: (t: T) => number, max: number): T
 
 function packKnown(points: readonly PointVersion[]): Uint8Array {
   return concatBytes(points.map((p) => p.version));
-}
-
-/** An Expansion from a NodeChildren answer (children plus the grandchildren it expanded). */
-export function expansionFromProto(n: NodeChildren): Expansion {
-  const out: Expansion = { children: n.children.map(summaryFromProto) };
-  if (n.expanded.length > 0) out.grandchildren = new Map(n.expanded.map((c, k) => [c, (n.grandchildren[k]?.children ?? []).map(summaryFromProto)]));
-  return out;
 }
 
 export function rpcTreeSource(client: Client<typeof SyncService>, groupId: number, windowStart: bigint, shape: TreeShape, withEncodings = true): TreeSource {
@@ -103,7 +92,7 @@ export function rpcTreeSource(client: Client<typeof SyncService>, groupId: numbe
         const out: Expansion = {};
         if (r.wantChildren) {
           const n = nodes.nodes[ci++];
-          if (n !== undefined) Object.assign(out, expansionFromProto(n));
+          if (n !== undefined) Object.assign(out, expansionFromProto(n, shape.fanout));
           else out.children = [];
         }
         if (r.wantPoints) {

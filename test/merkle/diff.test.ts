@@ -125,7 +125,7 @@ describe("Merkle descent", () => {
         if (want.onlyLocal.length + want.onlyRemote.length + want.differ.length === 0) expect(found.roundTrips).toBe(1);
         // Same answer when the first level came with the roots (sent against our root children).
         const [first] = await treeSource(tb).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: packMine(ta.children(0, 0)) }]);
-        const viaRoots = await diffTrees(shape, treeSource(ta), treeSource(tb), { local: ta.root(), remote: tb.root() }, first);
+        const viaRoots = await diffTrees(shape, treeSource(ta), treeSource(tb), { knownRoots: { local: ta.root(), remote: tb.root() }, firstLevel: first, leafNodesPerRound: 1 + (found.leafRanges % 3) });
         expect({ onlyLocal: [...viaRoots.onlyLocal].sort(), onlyRemote: [...viaRoots.onlyRemote].sort(), differ: [...viaRoots.differ].sort() }).toEqual(want);
         // Each side pulls what it lacks or holds older (the peer's own run pulls the rest).
         const a2 = repair(a, found);
