@@ -62,6 +62,8 @@ const OPS_HELP = `usage:
   soltix tree     --nodes A,B --group G [--window YYYY-MM-DD|NS]
   soltix repair   --node ADDR --group G [--json]
 
+Every command also takes --token-file F (or SOLTIX_AUTH_TOKEN_FILE) when nodes require a bearer
+token, and --ca-file F (or SOLTIX_TLS_CA_FILE) to trust a private CA and dial https.
 ADDR is host:port (e.g. 127.0.0.1:7001) or a URL. checksum and tree exit 3 when replicas differ;
 repair exits 3 when a replica could not be compared (partial).
 `;

@@ -3,7 +3,9 @@
 // down is an operating condition: calls fail with `unavailable` naming the endpoints.
 
 import { Etcd3, type Lease as EtcdLease } from "etcd3";
+import { Buffer } from "node:buffer";
 import { SoltixError, errorMessage } from "../base/errors.ts";
+import type { PemSet } from "../base/pem.ts";
 import type { KeyValue, Lease, MetadataStore, WatchEvent } from "../ports/metadata.ts";
 
 /** Per-call deadline for etcd requests. */
@@ -12,8 +14,18 @@ const ETCD_CALL_TIMEOUT_MS = 5_000;
 export class EtcdMetadataStore implements MetadataStore {
   private readonly client: Etcd3;
 
-  constructor(private readonly endpoints: readonly string[]) {
-    this.client = new Etcd3({ hosts: [...endpoints], dialTimeout: ETCD_CALL_TIMEOUT_MS, defaultCallOptions: () => ({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) }) });
+  constructor(private readonly endpoints: readonly string[], tls?: PemSet) {
+    const credentials =
+      tls?.ca === undefined && tls?.cert === undefined
+        ? {}
+        : {
+            credentials: {
+              rootCertificate: Buffer.from(tls.ca ?? ""),
+              ...(tls.key === undefined ? {} : { privateKey: Buffer.from(tls.key) }),
+              ...(tls.cert === undefined ? {} : { certChain: Buffer.from(tls.cert) }),
+            },
+          };
+    this.client = new Etcd3({ hosts: [...endpoints], ...credentials, dialTimeout: ETCD_CALL_TIMEOUT_MS, defaultCallOptions: () => ({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) }) });
   }
 
   private async call<T>(what: string, f: () => Promise<T>): Promise<T> {

@@ -10,9 +10,7 @@ import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
 import { startNode, type StorageNode } from "./node.ts";
 import { startRouter, type Router } from "./router.ts";
 
-export interface ServeFn {
-  (fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): { port: number; stop(): Promise<void> };
-}
+import type { Serve } from "../ports/serve.ts";
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -39,7 +37,7 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-export async function startLocalCluster(o: LocalClusterOptions, deps: { fs: FileSystem; clock: Clock; logger: Logger; serve: ServeFn }): Promise<LocalCluster> {
+export async function startLocalCluster(o: LocalClusterOptions, deps: { fs: FileSystem; clock: Clock; logger: Logger; serve: Serve }): Promise<LocalCluster> {
   const factor = o.factor ?? Math.min(3, o.nodes);
   const level = o.logLevel ?? "warn";
   const metadata = new MemoryMetadataStore();
@@ -92,6 +90,7 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { fs: File
       await servedRouter.stop();
       await router.close();
       for (const x of nodes) await x.stop();
+      await metadata.close();
     },
   };
 }

@@ -28,6 +28,9 @@ import { NatsConsumer } from "../queue/nats-consumer.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
+import { loadSecurity } from "./security.ts";
+import type { PemSet } from "../base/pem.ts";
 
 export const SOLTIX_VERSION = "0.1.0";
 
@@ -38,6 +41,8 @@ export interface NodeDeps {
   fs: FileSystem;
   clock: Clock;
   logger: Logger;
+  /** How to reach peers; default: HTTP(S) with the configured token and trust (the simulator passes its network). */
+  net?: PeerNet;
 }
 
 export interface StorageNode {
@@ -45,17 +50,22 @@ export interface StorageNode {
   readonly engine: Engine;
   readonly app: Hono;
   readonly metadata: MetadataStore;
+  /** Certificate and key (PEM) the runtime serves HTTPS with, when configured. */
+  readonly serverTls: { cert: string; key: string } | undefined;
   /** Registers the node (call once the server listens, with the address peers dial); runs in the background. */
   joinCluster(address: string): void;
   close(): Promise<void>;
 }
 
 /** The configured metadata backend: etcd when endpoints are set, else embedded (one machine). */
-export function openMetadata(config: NodeConfig): MetadataStore {
-  return config.etcd.endpoints.length > 0 ? new EtcdMetadataStore(config.etcd.endpoints) : new MemoryMetadataStore();
+export function openMetadata(config: NodeConfig, tls?: PemSet): MetadataStore {
+  return config.etcd.endpoints.length > 0 ? new EtcdMetadataStore(config.etcd.endpoints, tls) : new MemoryMetadataStore();
 }
 
 export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?: MetadataStore }): Promise<StorageNode> {
+  // Credentials first: a bad token or certificate file stops the node before it opens its data.
+  const security = await loadSecurity(config, deps.fs, deps.clock);
+  const net = deps.net ?? security.net;
   const engine = await Engine.open({
     dataDir: config.storage.dataDir,
     fs: deps.fs,
@@ -74,16 +84,17 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
     treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
   };
   const startedAt = new Date().toISOString();
-  const metadata = deps.metadata ?? openMetadata(config);
+  const metadata = deps.metadata ?? openMetadata(config, security.etcdTls);
   let registration: NodeRegistration | undefined;
   const rt: SyncRuntime = {};
   let closing = false;
   const consumer =
     config.queue.type === "nats"
-      ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, deps.logger)
+      ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, deps.logger, security.queueTls)
       : undefined;
   const app = createHttpApp({
     logger: deps.logger,
+    guard: security.guard,
     services: (router) => {
       router.service(StorageService, storageService(ctx));
       router.service(SyncService, syncService(ctx));
@@ -125,6 +136,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
     engine,
     app,
     metadata,
+    serverTls: security.serverTls,
     joinCluster(address) {
       if (registration !== undefined) return;
       const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: new Date().toISOString() });
@@ -139,7 +151,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
         if (closing) return;
         const s = config.storage.sync;
         rt.syncer = new GroupSyncer(config.node.id, engine, v, metadata, {
-          batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups,
+          batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups, net,
         }, deps.clock, deps.logger);
         rt.antiEntropy = new AntiEntropy(config.node.id, engine, v, {
           shape: ctx.treeShape,
@@ -150,6 +162,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
           batchSize: s.antiEntropy.batchSize,
           reverifyEveryRuns: s.antiEntropy.reverifyEveryRuns,
           bytesPerSecMax: s.antiEntropy.bytesPerSecMax,
+          net,
         }, deps.clock, deps.logger);
         if (s.enabled && s.startupSync) await rt.syncer.syncAll();
         if (s.enabled && s.antiEntropy.enabled && !closing) rt.antiEntropy.start(s.antiEntropy.intervalMs, () => rt.syncer?.heldGroups() ?? []);
@@ -164,7 +177,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       await rt.view?.close();
       await registration?.stop();
       await engine.close();
-      await metadata.close();
+      if (deps.metadata === undefined) await metadata.close(); // a shared store (tests, soltix dev) is its owner's to close
     },
   };
 }

@@ -16,25 +16,38 @@ import { openMetadata, SOLTIX_VERSION } from "./node.ts";
 import { ROUTER_WRITE_PATH, fastRouterWrite } from "../router/fast-route.ts";
 import { isFastUnary } from "../rpc/fast-unary.ts";
 import { FAST_LIMITS } from "./node.ts";
+import { loadSecurity } from "./security.ts";
+import { nodeFileSystem } from "../adapters/node-fs.ts";
+import type { FileSystem } from "../ports/fs.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
+import type { PemSet } from "../base/pem.ts";
 
 export interface RouterDeps {
   clock: Clock;
   logger: Logger;
   metadata?: MetadataStore;
   delivery?: Delivery;
+  /** Where the token and TLS files are read from (default: the real file system). */
+  fs?: FileSystem;
+  /** How to reach nodes; default: HTTP(S) with the configured token and trust. */
+  net?: PeerNet;
 }
 
 export interface Router {
   readonly app: Hono;
   readonly view: ClusterView;
   readonly writer: WriteRouter;
+  /** Certificate and key (PEM) the runtime serves HTTPS with, when configured. */
+  readonly serverTls: { cert: string; key: string } | undefined;
   close(): Promise<void>;
 }
 
 export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise<Router> {
-  const metadata = deps.metadata ?? openMetadata(config);
+  const security = await loadSecurity(config, deps.fs ?? nodeFileSystem, deps.clock);
+  const net = deps.net ?? security.net;
+  const metadata = deps.metadata ?? openMetadata(config, security.etcdTls);
   const view = await ClusterView.open(metadata, deps.logger);
-  const delivery = deps.delivery ?? (await openDelivery(config, deps.logger));
+  const delivery = deps.delivery ?? (await openDelivery(config, deps.logger, net, security.queueTls));
   const policy = {
     factor: config.replication.factor,
     strategy: config.replication.strategy,
@@ -44,9 +57,10 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   };
   const writer = new WriteRouter(view, delivery, policy, deps.logger);
   const stamper = new VersionStamper(deps.clock);
-  const ctx: RouterContext = { view, writer, stamp: () => stamper.next(), policy, logger: deps.logger };
+  const ctx: RouterContext = { view, writer, stamp: () => stamper.next(), policy, logger: deps.logger, net };
   const app = createHttpApp({
     logger: deps.logger,
+    guard: security.guard,
     services: (r) => r.service(RouterService, routerService(ctx)),
     fastPaths: {
       [ROUTER_WRITE_PATH]: (req) =>
@@ -76,6 +90,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     app,
     view,
     writer,
+    serverTls: security.serverTls,
     async close() {
       await delivery.close();
       await view.close();
@@ -84,8 +99,8 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   };
 }
 
-async function openDelivery(config: NodeConfig, logger: Logger): Promise<Delivery> {
-  if (config.queue.type === "direct") return new DirectDelivery();
+async function openDelivery(config: NodeConfig, logger: Logger, net: PeerNet, queueTls: PemSet | undefined): Promise<Delivery> {
+  if (config.queue.type === "direct") return new DirectDelivery(net);
   const { NatsDelivery } = await import("../queue/nats-delivery.ts");
-  return NatsDelivery.connect(config.queue.url, config.node.id, logger);
+  return NatsDelivery.connect(config.queue.url, config.node.id, logger, queueTls);
 }

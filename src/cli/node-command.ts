@@ -10,10 +10,9 @@ import { nodeFileSystem } from "../adapters/node-fs.ts";
 import { systemClock } from "../adapters/system-clock.ts";
 import { startNode } from "../app/node.ts";
 import type { ParsedArgs } from "./args.ts";
+import type { Serve } from "../ports/serve.ts";
 
-export interface Serve {
-  (fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): { port: number; stop(): Promise<void> };
-}
+export type { Serve } from "../ports/serve.ts";
 
 export function configFromArgs(args: ParsedArgs, env: Record<string, string | undefined>, defaults?: Map<string, string>): NodeConfig {
   const flags = new Map(args.flags);
@@ -40,7 +39,7 @@ export async function runNode(args: ParsedArgs, env: Record<string, string | und
   const config = configFromArgs(args, env);
   const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), config.log.level, { node: config.node.id });
   const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger });
-  const served = serve(node.app.fetch, config.server.host, config.server.port);
+  const served = serve(node.app.fetch, config.server.host, config.server.port, node.serverTls);
   // Register only now that the server listens; with port 0 the address carries the real port.
   node.joinCluster(config.server.port === 0 ? `${config.server.host}:${served.port}` : config.node.address);
   logger.log("info", "node: listening", { host: config.server.host, port: served.port, data_dir: config.storage.dataDir });

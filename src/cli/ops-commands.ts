@@ -8,7 +8,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { toJson } from "@bufbuild/protobuf";
-import { invalidArgument } from "../base/errors.ts";
+import { errorMessage, invalidArgument } from "../base/errors.ts";
 import { nsToIso, parseRfc3339Ns } from "../base/time.ts";
 import { AdminService, GetStatusResponseSchema, TriggerAntiEntropyResponseSchema, type AntiEntropyRecord } from "../gen/soltix/v1/admin_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
@@ -17,13 +17,34 @@ import { DEFAULT_SHAPE, depthOfId, indexOfId, timeRangeOfNode, type TreeShape } 
 import type { ExpandRequest, TreeSource } from "../merkle/diff.ts";
 import { rpcTreeSource } from "../sync/rpc-tree-source.ts";
 import type { ParsedArgs } from "./args.ts";
+import { readFileSync } from "node:fs";
+import { httpPeerNet } from "../adapters/peer-net.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
+import { parseToken } from "../rpc/guard.ts";
 
-function baseUrl(addr: string): string {
-  return addr.startsWith("http://") || addr.startsWith("https://") ? addr.replace(/\/$/, "") : `http://${addr}`;
+/**
+ * How the commands reach nodes: --token-file (or SOLTIX_AUTH_TOKEN_FILE) adds the bearer token;
+ * --ca-file (or SOLTIX_TLS_CA_FILE) trusts a private CA and dials https; an https:// ADDR dials https.
+ */
+function opsNet(args: ParsedArgs): PeerNet {
+  const tokenFile = args.flags.get("token-file") ?? process.env.SOLTIX_AUTH_TOKEN_FILE ?? "";
+  const caFile = args.flags.get("ca-file") ?? process.env.SOLTIX_TLS_CA_FILE ?? "";
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (e) {
+      throw invalidArgument(flag, `${path}: cannot read (${errorMessage(e)})`);
+    }
+  };
+  return httpPeerNet({
+    token: tokenFile === "" ? undefined : parseToken(tokenFile, read("--token-file", tokenFile)),
+    https: caFile !== "",
+    caPem: caFile === "" ? undefined : read("--ca-file", caFile),
+  });
 }
 
-function transport(addr: string) {
-  return createConnectTransport({ baseUrl: baseUrl(addr), useBinaryFormat: true, defaultTimeoutMs: 10 * 60_000 });
+function transport(net: PeerNet, addr: string) {
+  return createConnectTransport({ baseUrl: net.url(addr), useBinaryFormat: true, defaultTimeoutMs: 10 * 60_000, fetch: net.fetch });
 }
 
 function need(args: ParsedArgs, name: string): string {
@@ -51,13 +72,14 @@ const day = (ns: bigint) => nsToIso(ns).slice(0, 10);
 const print = (s: string) => process.stdout.write(`${s}\n`);
 
 export async function runStatus(args: ParsedArgs): Promise<number> {
+  const net = opsNet(args);
   const node = need(args, "node");
-  const res = await createClient(AdminService, transport(node)).getStatus({});
+  const res = await createClient(AdminService, transport(net, node)).getStatus({});
   if (args.flags.has("json")) {
     print(JSON.stringify(toJson(GetStatusResponseSchema, res), null, 2));
     return 0;
   }
-  print(`node ${res.nodeId} (${baseUrl(node)}): ${res.groups.length} group(s)`);
+  print(`node ${res.nodeId} (${net.url(node)}): ${res.groups.length} group(s)`);
   print(`${"group".padEnd(6)} ${"state".padEnd(8)} ${"points".padStart(10)}  ${"newest point".padEnd(24)} ${"sync".padEnd(24)} last anti-entropy`);
   for (const g of res.groups) {
     const s = g.sync;
@@ -76,9 +98,10 @@ function summarize(records: readonly AntiEntropyRecord[]): string {
 }
 
 export async function runChecksum(args: ParsedArgs): Promise<number> {
+  const net = opsNet(args);
   const nodes = need(args, "nodes").split(",").filter((s) => s !== "");
   const group = groupArg(args);
-  const clients = nodes.map((n) => createClient(SyncService, transport(n)));
+  const clients = nodes.map((n) => createClient(SyncService, transport(net, n)));
   let windows: bigint[];
   const w = windowArg(args);
   if (w !== undefined) windows = [w];
@@ -110,11 +133,12 @@ function recordingLeaves(src: TreeSource, leaves: number[]): TreeSource {
 }
 
 export async function runTree(args: ParsedArgs): Promise<number> {
+  const net = opsNet(args);
   const nodes = need(args, "nodes").split(",").filter((s) => s !== "");
   if (nodes.length !== 2) throw invalidArgument("--nodes", "give exactly two nodes, comma-separated");
   const group = groupArg(args);
   const shape: TreeShape = DEFAULT_SHAPE;
-  const [a, b] = nodes.map((n) => createClient(SyncService, transport(n))) as [ReturnType<typeof createClient<typeof SyncService>>, ReturnType<typeof createClient<typeof SyncService>>];
+  const [a, b] = nodes.map((n) => createClient(SyncService, transport(net, n))) as [ReturnType<typeof createClient<typeof SyncService>>, ReturnType<typeof createClient<typeof SyncService>>];
   const [ra, rb] = await Promise.all([a.getMerkleRoots({ groupId: group, windows: [] }), b.getMerkleRoots({ groupId: group, windows: [] })]);
   const w = windowArg(args);
   const windows = [...new Set([...ra.roots, ...rb.roots].map((r) => r.windowStart))].filter((x) => w === undefined || x === w).sort((x, y) => (x < y ? -1 : 1));
@@ -141,10 +165,11 @@ export async function runTree(args: ParsedArgs): Promise<number> {
 }
 
 export async function runRepair(args: ParsedArgs): Promise<number> {
+  const net = opsNet(args);
   const node = need(args, "node");
   const group = groupArg(args);
-  print(`anti-entropy for group ${group} on ${baseUrl(node)} …`);
-  const res = await createClient(AdminService, transport(node)).triggerAntiEntropy({ groupId: group, wait: true });
+  print(`anti-entropy for group ${group} on ${net.url(node)} …`);
+  const res = await createClient(AdminService, transport(net, node)).triggerAntiEntropy({ groupId: group, wait: true });
   if (args.flags.has("json")) {
     print(JSON.stringify(toJson(TriggerAntiEntropyResponseSchema, res), null, 2));
     return 0;

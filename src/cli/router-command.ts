@@ -16,7 +16,7 @@ export async function runRouter(args: ParsedArgs, env: Record<string, string | u
   const config = configFromArgs(args, env, ROUTER_DEFAULTS);
   const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), config.log.level, { router: config.node.id });
   const router = await startRouter(config, { clock: systemClock, logger });
-  const served = serve(router.app.fetch, config.server.host, config.server.port);
+  const served = serve(router.app.fetch, config.server.host, config.server.port, router.serverTls);
   logger.log("info", "router: listening", { host: config.server.host, port: served.port, queue: config.queue.type });
   process.stdout.write(`${JSON.stringify({ event: "listening", role: "router", id: config.node.id, host: config.server.host, port: served.port })}\n`);
   onSignals(logger, async () => {

@@ -30,6 +30,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "node.address", type: { t: "string" }, def: "", help: "host:port peers and routers dial (default: server.host:server.port)" },
   { path: "server.host", type: { t: "string", nonEmpty: true }, def: "127.0.0.1", help: "listen address" },
   { path: "server.port", type: { t: "int", min: 0, max: 65535 }, def: 7001, help: "Connect-RPC + HTTP port (0 = any free port)" },
+  { path: "server.tls.cert_file", type: { t: "string" }, def: "", help: "PEM certificate: serve HTTPS (with server.tls.key_file)" },
+  { path: "server.tls.key_file", type: { t: "string" }, def: "", help: "PEM private key for server.tls.cert_file" },
+  { path: "server.requests_per_sec_per_peer", type: { t: "int", min: 0, max: 1_000_000 }, def: 0, help: "requests/s allowed per remote address (0 = unlimited)" },
   { path: "storage.data_dir", type: { t: "string", nonEmpty: true }, def: "./data/storage-1", help: "WAL, segments, quarantine" },
   { path: "storage.memstore_bytes_max", type: { t: "int", min: 1024 * 1024, max: 16 * 1024 ** 3 }, def: LIMITS.memstoreBytesDefault, help: "memory store budget before a flush" },
   { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 1024 * 1024, max: 64 * 1024 ** 3 }, def: LIMITS.segmentCacheBytesMax, help: "decoded segments kept in memory" },
@@ -55,7 +58,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "etcd.endpoints", type: { t: "list" }, def: [], help: "etcd URLs; empty = embedded metadata" },
   { path: "queue.type", type: { t: "enum", values: ["direct", "nats"] }, def: "direct", help: "write fan-out transport" },
   { path: "queue.url", type: { t: "string" }, def: "", help: "nats://host:port when queue.type is nats" },
-  { path: "auth.token_file", type: { t: "string" }, def: "", help: "bearer token file for inter-node and admin calls" },
+  { path: "etcd.tls.ca_file", type: { t: "string" }, def: "", help: "PEM CA that signed etcd's certificate (https:// endpoints)" },
+  { path: "etcd.tls.cert_file", type: { t: "string" }, def: "", help: "PEM client certificate for etcd (with etcd.tls.key_file)" },
+  { path: "etcd.tls.key_file", type: { t: "string" }, def: "", help: "PEM client key for etcd" },
+  { path: "queue.tls.ca_file", type: { t: "string" }, def: "", help: "PEM CA that signed nats-server's certificate (enables TLS)" },
+  { path: "queue.tls.cert_file", type: { t: "string" }, def: "", help: "PEM client certificate for NATS (with queue.tls.key_file)" },
+  { path: "queue.tls.key_file", type: { t: "string" }, def: "", help: "PEM client key for NATS" },
+  { path: "tls.ca_file", type: { t: "string" }, def: "", help: "PEM CA trusted when calling nodes over HTTPS (default: system roots)" },
+  { path: "auth.token_file", type: { t: "string" }, def: "", help: "bearer token file: every storage, sync, admin and router call must carry it" },
   { path: "log.level", type: { t: "enum", values: ["debug", "info", "warn", "error"] }, def: "info", help: "log verbosity" },
 ];
 
@@ -63,7 +73,7 @@ const SPEC_BY_PATH = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
 
 export interface NodeConfig {
   node: { id: string; address: string };
-  server: { host: string; port: number };
+  server: { host: string; port: number; tls: { certFile: string; keyFile: string }; requestsPerSecPerPeer: number };
   storage: {
     dataDir: string;
     memstoreBytesMax: number;
@@ -90,10 +100,19 @@ export interface NodeConfig {
   };
   replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number };
   coordinator: { totalGroups: number };
-  etcd: { endpoints: string[] };
-  queue: { type: "direct" | "nats"; url: string };
+  etcd: { endpoints: string[]; tls: TlsFiles };
+  queue: { type: "direct" | "nats"; url: string; tls: TlsFiles };
+  /** Trust for HTTPS calls to nodes. */
+  tls: { caFile: string };
   auth: { tokenFile: string };
   log: { level: "debug" | "info" | "warn" | "error" };
+}
+
+/** PEM files for a TLS client ("" = not set). */
+export interface TlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }
 
 function configError(message: string): SoltixError {
@@ -193,10 +212,16 @@ export function loadConfig(src: ConfigSources): NodeConfig {
   const s = (p: string) => values.get(p) as string;
   const n = (p: string) => values.get(p) as number;
   const b = (p: string) => values.get(p) as boolean;
+  const tlsFiles = (prefix: string): TlsFiles => ({ caFile: s(`${prefix}.ca_file`), certFile: s(`${prefix}.cert_file`), keyFile: s(`${prefix}.key_file`) });
   const d = (p: string) => parseDurationMs(values.get(p) as string)!;
   const cfg: NodeConfig = {
     node: { id: s("node.id"), address: s("node.address") },
-    server: { host: s("server.host"), port: n("server.port") },
+    server: {
+      host: s("server.host"),
+      port: n("server.port"),
+      tls: { certFile: s("server.tls.cert_file"), keyFile: s("server.tls.key_file") },
+      requestsPerSecPerPeer: n("server.requests_per_sec_per_peer"),
+    },
     storage: {
       dataDir: s("storage.data_dir"),
       memstoreBytesMax: n("storage.memstore_bytes_max"),
@@ -227,8 +252,9 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       minReplicasForWrite: n("replication.min_replicas_for_write"),
     },
     coordinator: { totalGroups: n("coordinator.total_groups") },
-    etcd: { endpoints: values.get("etcd.endpoints") as string[] },
-    queue: { type: s("queue.type") as "direct" | "nats", url: s("queue.url") },
+    etcd: { endpoints: values.get("etcd.endpoints") as string[], tls: tlsFiles("etcd.tls") },
+    queue: { type: s("queue.type") as "direct" | "nats", url: s("queue.url"), tls: tlsFiles("queue.tls") },
+    tls: { caFile: s("tls.ca_file") },
     auth: { tokenFile: s("auth.token_file") },
     log: { level: s("log.level") as NodeConfig["log"]["level"] },
   };
@@ -238,6 +264,13 @@ export function loadConfig(src: ConfigSources): NodeConfig {
     );
   }
   if (cfg.queue.type === "nats" && cfg.queue.url === "") throw configError("queue.url must be set when queue.type is nats");
+  for (const [prefix, cert, key] of [
+    ["server.tls", cfg.server.tls.certFile, cfg.server.tls.keyFile],
+    ["etcd.tls", cfg.etcd.tls.certFile, cfg.etcd.tls.keyFile],
+    ["queue.tls", cfg.queue.tls.certFile, cfg.queue.tls.keyFile],
+  ] as const) {
+    if ((cert === "") !== (key === "")) throw configError(`${prefix}.cert_file and ${prefix}.key_file must be set together`);
+  }
   const f = cfg.storage.sync.antiEntropy.fanout;
   if ((f & (f - 1)) !== 0) throw configError(`storage.sync.anti_entropy.fanout = ${f}: must be a power of two (2, 4, 8, 16, 32, 64)`);
   if (cfg.node.address === "") cfg.node.address = `${cfg.server.host}:${cfg.server.port}`;

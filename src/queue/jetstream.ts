@@ -6,6 +6,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { PemSet } from "../base/pem.ts";
 import { nodeSubject, streamName } from "./subjects.ts";
 
 const RETRY_MIN_MS = 250;
@@ -19,7 +20,7 @@ export class NatsLink {
   private readonly streams = new Set<string>();
   private onConnect: Array<(nc: NatsConnection) => void> = [];
 
-  constructor(readonly url: string, private readonly name: string, private readonly logger: Logger) {}
+  constructor(readonly url: string, private readonly name: string, private readonly logger: Logger, private readonly tls?: PemSet) {}
 
   start(): void {
     void this.loop();
@@ -34,7 +35,8 @@ export class NatsLink {
     let delay = RETRY_MIN_MS;
     while (!this.stopped && this.nc === undefined) {
       try {
-        const nc = await connect({ servers: this.url, name: this.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2_000 });
+        const tls = this.tls === undefined ? {} : { tls: { ...(this.tls.ca === undefined ? {} : { ca: this.tls.ca }), ...(this.tls.cert === undefined ? {} : { cert: this.tls.cert, key: this.tls.key ?? "" }) } };
+        const nc = await connect({ servers: this.url, name: this.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2_000, ...tls });
         this.nc = nc;
         this.connected = true;
         this.lastError = undefined;

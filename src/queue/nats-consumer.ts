@@ -6,6 +6,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { errorMessage, SoltixError } from "../base/errors.ts";
 import type { Engine } from "../engine/engine.ts";
+import type { PemSet } from "../base/pem.ts";
 import type { Logger } from "../ports/logger.ts";
 import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
 import { NatsLink } from "./jetstream.ts";
@@ -37,8 +38,9 @@ export class NatsConsumer {
     private readonly stamp: () => bigint,
     private readonly totalGroups: number,
     private readonly logger: Logger,
+    tls?: PemSet,
   ) {
-    this.link = new NatsLink(url, `soltix-node-${nodeId}`, logger);
+    this.link = new NatsLink(url, `soltix-node-${nodeId}`, logger, tls);
   }
 
   start(): void {

@@ -8,6 +8,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { PemSet } from "../base/pem.ts";
 import type { Delivery, DeliveryMode } from "../router/delivery.ts";
 import { NatsLink } from "./jetstream.ts";
 import { HEADER_ACK_TO, HEADER_BATCH, nodeSubject } from "./subjects.ts";
@@ -25,8 +26,8 @@ export class NatsDelivery implements Delivery {
     this.ackSubject = `soltix.ack.${routerId.replace(/[^A-Za-z0-9_-]/g, "_")}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   }
 
-  static async connect(url: string, routerId: string, logger: Logger): Promise<NatsDelivery> {
-    const link = new NatsLink(url, `soltix-router-${routerId}`, logger);
+  static async connect(url: string, routerId: string, logger: Logger, tls?: PemSet): Promise<NatsDelivery> {
+    const link = new NatsLink(url, `soltix-router-${routerId}`, logger, tls);
     const d = new NatsDelivery(link, routerId);
     link.whenConnected((nc) => {
       d.js = jetstream(nc);

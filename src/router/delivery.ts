@@ -4,6 +4,7 @@
 
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { NodeRecord } from "../cluster/records.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
 
 export type DeliveryMode = "durable" | "accepted";
 
@@ -18,14 +19,14 @@ export interface Delivery {
 export const DIRECT_CALL_TIMEOUT_MS = 10_000;
 
 export class DirectDelivery implements Delivery {
-  constructor(private readonly headers: Record<string, string> = {}) {}
+  constructor(private readonly net: PeerNet) {}
 
   async deliver(node: NodeRecord, _batchId: string, body: Uint8Array, _mode: DeliveryMode): Promise<void> {
     let res: Response;
     try {
-      res = await fetch(`http://${node.address}/soltix.v1.StorageService/Write`, {
+      res = await this.net.fetch(this.net.url(node.address, "/soltix.v1.StorageService/Write"), {
         method: "POST",
-        headers: { "content-type": "application/proto", "connect-protocol-version": "1", ...this.headers },
+        headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
         body: new Uint8Array(body),
         signal: AbortSignal.timeout(DIRECT_CALL_TIMEOUT_MS),
       });
@@ -40,7 +41,9 @@ export class DirectDelivery implements Delivery {
       } catch {
         // not a Connect error body
       }
-      throw new SoltixError(res.status >= 500 || res.status === 429 ? "unavailable" : "invalid_argument", `node ${node.id} refused the write: ${message}`);
+      // A node that refuses our credentials is a cluster misconfiguration, not a bad write.
+      const kind = res.status >= 500 || res.status === 429 || res.status === 401 ? "unavailable" : "invalid_argument";
+      throw new SoltixError(kind, `node ${node.id} refused the write: ${message}${res.status === 401 ? " (auth.token_file must hold the same token on routers and nodes)" : ""}`);
     }
     await res.arrayBuffer();
   }

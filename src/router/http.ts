@@ -15,6 +15,7 @@ import { RouterService, RouterWriteResponseSchema } from "../gen/soltix/v1/route
 import { groupNodes } from "../cluster/records.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
 import type { WriteRouter } from "./write-router.ts";
 
@@ -25,6 +26,8 @@ export interface RouterContext {
   stamp: () => bigint;
   policy: { factor: number; totalGroups: number };
   logger: Logger;
+  /** How nodes are reached (scheme, token, trust). */
+  net: PeerNet;
 }
 
 function errorJson(c: Context, e: unknown, logger: Logger): Response {
@@ -147,7 +150,7 @@ async function queryWithFailover(ctx: RouterContext, nodeIds: string[], req: Rec
       continue;
     }
     try {
-      const res = await fetch(`http://${node.address}/soltix.v1.StorageService/Query`, {
+      const res = await ctx.net.fetch(ctx.net.url(node.address, "/soltix.v1.StorageService/Query"), {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(req),

@@ -8,6 +8,7 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { LIMITS } from "../base/limits.ts";
 import type { Logger } from "../ports/logger.ts";
 import { errorInterceptor, deadlineInterceptor } from "./errors.ts";
+import { guard, type GuardOptions } from "./guard.ts";
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -19,6 +20,8 @@ export interface HttpAppOptions {
   fastPaths?: Record<string, (req: Request) => Promise<Response> | undefined>;
   requestBytesMax?: number;
   unaryDeadlineMs?: number;
+  /** Per-peer rate limit and bearer token, checked before anything else. */
+  guard?: GuardOptions;
 }
 
 export function createHttpApp(opts: HttpAppOptions): Hono {
@@ -30,6 +33,7 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   });
   opts.services(router);
   const app = new Hono();
+  if (opts.guard !== undefined) app.use("*", guard(opts.guard));
   for (const handler of router.handlers) {
     const fetchHandler = createFetchHandler(handler);
     const fast = opts.fastPaths?.[handler.requestPath];

@@ -11,6 +11,7 @@ import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../base/time.ts";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
 import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type Expansion } from "../merkle/diff.ts";
@@ -44,6 +45,8 @@ export interface AntiEntropySettings {
   reverifyEveryRuns: number;
   /** Bytes per second a session may move (0 = unlimited). */
   bytesPerSecMax: number;
+  /** How replicas are reached (scheme, token, trust). */
+  net: PeerNet;
 }
 
 export type AeResult = "in_sync" | "repaired" | "partial" | "failed";
@@ -159,7 +162,7 @@ export class AntiEntropy {
     const finish = (r: AeRecord, t0: number): AeRecord => ({ ...r, durationMs: this.clock.monotonicMs() - t0, finishedAtNs: this.clock.nowNs() });
     if (node === undefined) return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} is not registered` }, started));
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(node.address, rootsCounter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, node.address, rootsCounter, this.settings.bytesPerSecMax);
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
@@ -220,7 +223,7 @@ export class AntiEntropy {
   ): Promise<AeRecord[]> {
     const t0 = this.clock.monotonicMs();
     const counter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(address, counter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, address, counter, this.settings.bytesPerSecMax);
     const perWindow = new Map<bigint, number>();
     try {
       await pullStream(client, { groupId: group, startTime: this.horizonStart(), batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
@@ -259,7 +262,7 @@ export class AntiEntropy {
       r.result = "in_sync";
       return;
     }
-    const client = syncClient(address, counter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, address, counter, this.settings.bytesPerSecMax);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined;

@@ -4,6 +4,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
 
 export interface ByteCounter {
   sent: number;
@@ -17,7 +18,7 @@ export const PEER_CALL_TIMEOUT_MS = 30_000;
  * fetch that counts bytes each way and, with a cap, paces calls so the bytes this client moved never
  * run ahead of bytesPerSecMax (a session's bandwidth bound).
  */
-function countingFetch(counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
+function countingFetch(net: PeerNet, counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
   const started = performance.now();
   const pace = async () => {
     if (bytesPerSecMax <= 0) return;
@@ -31,7 +32,7 @@ function countingFetch(counter: ByteCounter, bytesPerSecMax: number): typeof fet
     if (body instanceof Uint8Array) counter.sent += body.length;
     else if (body instanceof ArrayBuffer) counter.sent += body.byteLength;
     else if (typeof body === "string") counter.sent += body.length;
-    const res = await fetch(input, init);
+    const res = await net.fetch(input, init);
     if (res.body === null) return res;
     const counted = res.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
@@ -46,11 +47,11 @@ function countingFetch(counter: ByteCounter, bytesPerSecMax: number): typeof fet
   return f as typeof fetch;
 }
 
-export function syncClient(address: string, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): Client<typeof SyncService> {
+export function syncClient(net: PeerNet, address: string, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): Client<typeof SyncService> {
   const transport = createConnectTransport({
-    baseUrl: `http://${address}`,
+    baseUrl: net.url(address),
     useBinaryFormat: true,
-    fetch: countingFetch(counter, bytesPerSecMax),
+    fetch: countingFetch(net, counter, bytesPerSecMax),
     defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
   });
   return createClient(SyncService, transport);

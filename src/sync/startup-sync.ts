@@ -9,6 +9,7 @@ import { windowStartNs } from "../base/time.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
+import type { PeerNet } from "../ports/peer-net.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
@@ -21,6 +22,8 @@ export interface SyncSettings {
   maxConcurrent: number;
   timeoutMs: number;
   totalGroups: number;
+  /** How replicas are reached (scheme, token, trust). */
+  net: PeerNet;
 }
 
 export interface SyncProgressState {
@@ -159,7 +162,7 @@ export class GroupSyncer {
   }
 
   private async pullFrom(group: number, nodeId: string, address: string, since: bigint, p: SyncProgressState): Promise<void> {
-    const client = syncClient(address);
+    const client = syncClient(this.settings.net, address);
     p.sourceNode = nodeId;
     p.points = 0;
     p.bytes = 0;
