@@ -2,7 +2,7 @@
 // stopped afterwards. The servers come from Debian's packages (scripts/test.sh installs them).
 
 import { createServer } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -38,12 +38,12 @@ function managed(url: string, proc: { kill(sig?: number | string): void; exited:
   };
 }
 
-async function waitHealthy(url: string, ok: (body: string) => boolean, what: string, proc: { exitCode: number | null }): Promise<void> {
+async function waitHealthy(url: string, ok: (body: string) => boolean, what: string, proc: { exitCode: number | null }, caPem?: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
     try {
-      const r = await fetch(url);
+      const r = await fetch(url, caPem === undefined ? {} : ({ tls: { ca: caPem } } as RequestInit));
       if (ok(await r.text())) return;
     } catch {
       // not up yet
@@ -53,27 +53,38 @@ async function waitHealthy(url: string, ok: (body: string) => boolean, what: str
   throw new Error(`${what} not healthy within 15 s (${url})`);
 }
 
-export async function startEtcd(clientPort?: number): Promise<RunningServer> {
+/** Test TLS material: a CA and a certificate for 127.0.0.1 it signed (test/fixtures/tls). */
+export const TEST_TLS = {
+  caFile: new URL("../fixtures/tls/ca.pem", import.meta.url).pathname,
+  certFile: new URL("../fixtures/tls/server.pem", import.meta.url).pathname,
+  keyFile: new URL("../fixtures/tls/server.key", import.meta.url).pathname,
+};
+
+/** etcd on a free port; with `tls`, its client URL is https with the test certificate. */
+export async function startEtcd(clientPort?: number, tls = false): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), "soltix-etcd-"));
   const client = clientPort ?? (await freePort());
   const peer = await freePort();
-  const c = `http://127.0.0.1:${client}`;
+  const c = `${tls ? "https" : "http"}://127.0.0.1:${client}`;
   const p = `http://127.0.0.1:${peer}`;
   const proc = Bun.spawn(
     ["etcd", "--data-dir", dir, "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
-      "--initial-advertise-peer-urls", p, "--initial-cluster", `default=${p}`, "--heartbeat-interval", "10", "--election-timeout", "100", "--log-level", "error"],
+      "--initial-advertise-peer-urls", p, "--initial-cluster", `default=${p}`, "--heartbeat-interval", "10", "--election-timeout", "100", "--log-level", "error",
+      ...(tls ? ["--cert-file", TEST_TLS.certFile, "--key-file", TEST_TLS.keyFile] : [])],
     { stdout: "ignore", stderr: "ignore" },
   );
-  await waitHealthy(`${c}/health`, (b) => b.includes('"health":"true"'), "etcd", proc);
+  await waitHealthy(`${c}/health`, (b) => b.includes('"health":"true"'), "etcd", proc, tls ? readFileSync(TEST_TLS.caFile, "utf8") : undefined);
   return managed(c, proc, dir);
 }
 
-export async function startNats(clientPort?: number): Promise<RunningServer & { port: number }> {
+/** nats-server with JetStream on a free port; with `tls`, clients must speak TLS (test certificate). */
+export async function startNats(clientPort?: number, tls = false): Promise<RunningServer & { port: number }> {
   const dir = mkdtempSync(join(tmpdir(), "soltix-nats-"));
   const port = clientPort ?? (await freePort());
   const monitor = await freePort();
   const bin = Bun.which("nats-server") ?? "/usr/sbin/nats-server";
-  const proc = Bun.spawn([bin, "-js", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-sd", dir], { stdout: "ignore", stderr: "ignore" });
+  const tlsArgs = tls ? ["--tls", "--tlscert", TEST_TLS.certFile, "--tlskey", TEST_TLS.keyFile] : [];
+  const proc = Bun.spawn([bin, "-js", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-sd", dir, ...tlsArgs], { stdout: "ignore", stderr: "ignore" });
   await waitHealthy(`http://127.0.0.1:${monitor}/healthz`, (b) => b.includes("ok"), "nats-server", proc);
   return { ...managed(`nats://127.0.0.1:${port}`, proc, dir), port };
 }
