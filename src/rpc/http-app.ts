@@ -5,7 +5,9 @@
 import { Hono } from "hono";
 import { createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { LIMITS } from "../base/limits.ts";
+import { errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
 import { errorInterceptor, deadlineInterceptor } from "./errors.ts";
 import { guard, type GuardOptions } from "./guard.ts";
@@ -37,7 +39,13 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   for (const handler of router.handlers) {
     const fetchHandler = createFetchHandler(handler);
     const fast = opts.fastPaths?.[handler.requestPath];
-    app.all(handler.requestPath, (c) => (fast === undefined ? undefined : fast(c.req.raw)) ?? fetchHandler(c.req.raw));
+    const input = handler.method.input;
+    const streaming = handler.method.methodKind === "server_streaming";
+    const serve = async (req: Request): Promise<Response> => {
+      const checked = streaming ? await checkStreamRequest(req, input, opts.requestBytesMax ?? LIMITS.requestBytesMax) : req;
+      return checked instanceof Response ? checked : clientParseError(await fetchHandler(checked));
+    };
+    app.all(handler.requestPath, (c) => (fast === undefined ? undefined : fast(c.req.raw)) ?? serve(c.req.raw));
   }
   opts.routes?.(app);
   app.notFound((c) => c.json({ code: "not_found", message: `no route ${c.req.method} ${c.req.path}` }, 404));
@@ -46,4 +54,49 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     return c.json({ code: "internal", message: err.message }, 500);
   });
   return app;
+}
+
+/**
+ * connect-es reports a request body that is not a valid protobuf message as `internal` (its parse runs
+ * before any interceptor). It is the client's error: answer invalid_argument, naming the body.
+ */
+async function clientParseError(res: Response): Promise<Response> {
+  if (res.status !== 500) return res;
+  const body = (await res.clone().json().catch(() => undefined)) as { code?: string; message?: string } | undefined;
+  if (body?.code !== "internal" || !/^parse (binary|json)/.test(body.message ?? "")) return res;
+  return new Response(JSON.stringify({ code: "invalid_argument", message: `request body is not a valid message: ${body.message}` }), {
+    status: 400,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+/**
+ * The same for a server stream's request (there connect-es answers 200 with an `internal` end-stream
+ * message): a binary request message is parsed here first, and a bad one gets an invalid_argument
+ * end-stream. Small: a stream's request is one message.
+ */
+async function checkStreamRequest(req: Request, input: DescMessage, bytesMax: number): Promise<Request | Response> {
+  if (req.method !== "POST" || req.headers.get("content-type") !== "application/connect+proto") return req;
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > bytesMax) return req; // connect-es refuses it without reading
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  const refuse = (why: string) => {
+    const end = new TextEncoder().encode(JSON.stringify({ error: { code: "invalid_argument", message: `request body is not a valid message: ${why}` } }));
+    const out = new Uint8Array(5 + end.length);
+    out[0] = 2; // end-stream flag
+    new DataView(out.buffer).setUint32(1, end.length);
+    out.set(end, 5);
+    return new Response(out, { status: 200, headers: { "content-type": "application/connect+proto" } });
+  };
+  if (req.headers.has("connect-content-encoding")) return new Request(req.url, { method: req.method, headers: req.headers, body: bytes });
+  if (bytes.length < 5) return refuse(`${bytes.length} bytes is shorter than an envelope`);
+  if (bytes[0] !== 0) return refuse(`envelope flags ${bytes[0]} (expected 0: one uncompressed message)`);
+  const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(1);
+  if (len !== bytes.length - 5) return refuse(`envelope says ${len} bytes, body holds ${bytes.length - 5}`);
+  try {
+    fromBinary(input, bytes.subarray(5));
+  } catch (e) {
+    return refuse(errorMessage(e));
+  }
+  return new Request(req.url, { method: req.method, headers: req.headers, body: bytes });
 }
