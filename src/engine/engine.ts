@@ -131,7 +131,7 @@ export class Engine {
     await checkDataMeta(fs, dataDir, opts.totalGroups);
     await fs.mkdirp(`${dataDir}/segments`);
     await fs.mkdirp(`${dataDir}/quarantine`);
-    const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax);
+    const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax, `${dataDir}/quarantine`);
     const engine = new Engine(opts, wal);
     await engine.loadSegmentIndex();
     engine.recovery.walRecords = recovery.payloads.length;

@@ -7,7 +7,7 @@
 
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
-import type { FileSystem, AppendFile } from "../ports/fs.ts";
+import { writeFileDurable, type FileSystem, type AppendFile } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
 import { WAL_MAGIC_V1, scanWal } from "./format.ts";
 
@@ -50,8 +50,12 @@ export class Wal {
     private readonly fileBytesMax: number,
   ) {}
 
-  /** Recovers every complete record from the directory, then opens a fresh file for appends. */
-  static async open(fs: FileSystem, dir: string, logger: Logger, fileBytesMax: number = LIMITS.walFileBytesMax): Promise<{ wal: Wal; recovery: WalRecovery }> {
+  /**
+   * Recovers every complete record from the directory, then opens a fresh file for appends. A file's
+   * bytes from its first invalid record on (a torn tail, or corruption) are never applied: they are
+   * copied to `quarantineDir` (when given) and cut off; replicas repair what they held.
+   */
+  static async open(fs: FileSystem, dir: string, logger: Logger, fileBytesMax: number = LIMITS.walFileBytesMax, quarantineDir?: string): Promise<{ wal: Wal; recovery: WalRecovery }> {
     await fs.mkdirp(dir);
     const names = (await fs.list(dir)).filter((n) => FILE_RE.test(n)).sort();
     const recovery: WalRecovery = { payloads: [], files: names.length, truncatedBytes: 0, problems: [] };
@@ -67,6 +71,7 @@ export class Wal {
         recovery.truncatedBytes += cut;
         recovery.problems.push(`${name}: ${scan.stopReason}; truncated ${cut} bytes after ${scan.payloads.length} records`);
         logger.log("warn", "wal: truncating invalid tail", { file: name, reason: scan.stopReason, validBytes: scan.validBytes, cutBytes: cut });
+        if (quarantineDir !== undefined) await writeFileDurable(fs, quarantineDir, `${name}.from-${scan.validBytes}`, image.subarray(scan.validBytes));
         await fs.truncate(path, scan.validBytes);
       }
     }
