@@ -118,14 +118,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       a.get("/readyz", (c) => {
         const registered = registration?.status.registered ?? false;
         const queueProblem = consumer?.problem();
-        const ready = registered && queueProblem === undefined;
+        const writeProblem = engine.writeProblem();
+        const ready = registered && queueProblem === undefined && writeProblem === undefined;
         const body = {
           ready,
           node_id: config.node.id,
           metadata: config.etcd.endpoints.length > 0 ? `etcd ${config.etcd.endpoints.join(",")}` : "embedded",
           registered,
           queue: config.queue.type === "nats" ? { url: config.queue.url, connected: consumer?.link.connected ?? false, problem: queueProblem ?? null, ...consumer?.stats } : "direct",
-          error: registration === undefined ? "not registered yet (server not listening)" : registration.status.lastError ?? queueProblem ?? null,
+          error: writeProblem ?? (registration === undefined ? "not registered yet (server not listening)" : registration.status.lastError ?? queueProblem ?? null),
         };
         return c.json(body, ready ? 200 : 503);
       });

@@ -453,6 +453,12 @@ export class Engine {
     return [...out].sort((a, b) => a - b);
   }
 
+  /** Why writes are refused until a restart (the WAL hit an I/O error, e.g. a full disk), or undefined. */
+  writeProblem(): string | undefined {
+    const why = this.wal.failedBecause;
+    return why === undefined ? undefined : `writes refused until restart: WAL I/O failed (${why})`;
+  }
+
   /** Newest point time in the group (0n = no data), from the index: no scan. */
   lastTimestamp(group: number): bigint {
     return this.lastTime.get(group) ?? 0n;

@@ -80,6 +80,11 @@ export class Wal {
     return { wal, recovery };
   }
 
+  /** Why the WAL refuses appends (an I/O failure such as a full disk), or undefined. */
+  get failedBecause(): string | undefined {
+    return this.poisoned;
+  }
+
   get currentSeq(): number {
     return this.seq;
   }
@@ -97,7 +102,7 @@ export class Wal {
 
   /** Appends one framed record; resolves once it is durable (after `onDurable` ran). */
   append(record: Uint8Array, onDurable: () => void): Promise<void> {
-    if (this.poisoned !== undefined) return Promise.reject(new SoltixError("unavailable", `WAL is failed: ${this.poisoned}`));
+    if (this.poisoned !== undefined) return Promise.reject(this.failure());
     return new Promise((resolve, reject) => {
       this.queue.push({ kind: "append", bytes: record, onDurable, resolve, reject });
       this.kick();
@@ -106,7 +111,7 @@ export class Wal {
 
   /** Starts a new file after every append queued before this call; resolves with the new file's seq. */
   rotate(onRotated: (newSeq: number) => void): Promise<number> {
-    if (this.poisoned !== undefined) return Promise.reject(new SoltixError("unavailable", `WAL is failed: ${this.poisoned}`));
+    if (this.poisoned !== undefined) return Promise.reject(this.failure());
     return new Promise((resolve, reject) => {
       this.queue.push({ kind: "rotate", onRotated, resolve, reject });
       this.kick();
