@@ -127,6 +127,17 @@ describe("faults on the compiled binary", () => {
     const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as { engine: { quarantined: number } };
     expect(health.engine.quarantined).toBeGreaterThanOrEqual(1);
 
+    // 1b. A truncated segment (half of it gone): the same.
+    expect(await nodes[0]!.stop()).toBe(0);
+    const segs = readdirSync(`${dataDir(1)}/segments`).filter((n) => n.endsWith(".seg"));
+    expect(segs.length).toBeGreaterThan(0);
+    const seg2 = `${dataDir(1)}/segments/${segs.sort().at(-1)}`;
+    truncateSync(seg2, Math.floor(statSync(seg2).size / 2));
+    nodes[0] = await start(nodeArgs(1));
+    await healthy(nodes[0]!);
+    await repairUntilEqual(nodes[0]!, nodes, "truncated segment repaired");
+    expect(readdirSync(`${dataDir(1)}/quarantine`).some((n) => n.startsWith(seg2.split("/").pop()!))).toBe(true);
+
     // 2. A flipped bit inside the WAL of a killed node: the bad record and what follows it are not
     // applied (n1 then only lacks points), the cut bytes are quarantined, the replica fills the gap.
     await write(router, 16_000, 17_000);
