@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { startBinary, postJson, binaryPath, type RunningBinary } from "../support/binary.ts";
+import { binaryPool, cli, postJson, type RunningBinary } from "../support/binary.ts";
 import { startEtcd, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
@@ -14,12 +14,12 @@ import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
 const tmp = tempDir("bin-faults");
 let etcd: RunningServer;
-const procs: RunningBinary[] = [];
+const pool = binaryPool();
 beforeAll(async () => {
   etcd = await startEtcd();
 });
 afterAll(async () => {
-  for (const p of procs) await p.kill9().catch(() => {});
+  await pool.killAll();
   await etcd?.stop();
   tmp.cleanup();
 });
@@ -34,16 +34,7 @@ function nodeArgs(i: number): string[] {
     "--storage.memstore_bytes_max", String(1024 * 1024), "--storage.sync.anti_entropy.settle", "0s", "--storage.sync.anti_entropy.interval", "1h", "--storage.sync.sync_batch_size", "200"];
 }
 
-async function start(args: string[]): Promise<RunningBinary> {
-  const p = await startBinary(args);
-  procs.push(p);
-  return p;
-}
-
-function cli(args: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync([binaryPath(), ...args], { stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
-}
+const start = (args: string[]) => pool.start(args);
 
 const addr = (n: RunningBinary) => `127.0.0.1:${n.port}`;
 

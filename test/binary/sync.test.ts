@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { startBinary, postJson, binaryPath, type RunningBinary } from "../support/binary.ts";
+import { binaryPool, cli, postJson, type RunningBinary } from "../support/binary.ts";
 import { startEtcd, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
@@ -15,12 +15,12 @@ import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
 const tmp = tempDir("bin-sync");
 let etcd: RunningServer;
-const procs: RunningBinary[] = [];
+const pool = binaryPool();
 beforeAll(async () => {
   etcd = await startEtcd();
 });
 afterAll(async () => {
-  for (const p of procs) await p.kill9().catch(() => {});
+  await pool.killAll();
   await etcd?.stop();
   tmp.cleanup();
 });
@@ -34,16 +34,7 @@ function nodeArgs(i: number, extra: string[] = []): string[] {
     "--replication.factor", "3", "--storage.sync.anti_entropy.settle", "0s", ...extra];
 }
 
-async function start(args: string[]): Promise<RunningBinary> {
-  const p = await startBinary(args);
-  procs.push(p);
-  return p;
-}
-
-function cli(args: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync([binaryPath(), ...args], { stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
-}
+const start = (args: string[]) => pool.start(args);
 
 async function write(router: RunningBinary, from: number, to: number): Promise<void> {
   const points = [];

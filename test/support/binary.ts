@@ -97,3 +97,24 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
     return { status: res.status, json: text };
   }
 }
+
+/** Runs a one-shot soltix command (status, checksum, tree, repair) and returns its exit code and output. */
+export function cli(args: string[]): { code: number; out: string } {
+  const r = Bun.spawnSync([binaryPath(), ...args], { stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+/** Binaries a test file starts, all killed at its end. */
+export function binaryPool(): { start(args: string[]): Promise<RunningBinary>; killAll(): Promise<void> } {
+  const procs: RunningBinary[] = [];
+  return {
+    async start(args) {
+      const p = await startBinary(args);
+      procs.push(p);
+      return p;
+    },
+    async killAll() {
+      for (const p of procs) await p.kill9().catch(() => {});
+    },
+  };
+}

@@ -7,10 +7,8 @@ import { writeFileSync } from "node:fs";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { loadConfig } from "../../src/config/config.ts";
-import { startNode } from "../../src/app/node.ts";
 import { startRouter } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
@@ -22,6 +20,7 @@ import { groupOf } from "../../src/model/group.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
+import { startServedNode } from "../support/served-node.ts";
 
 const tmp = tempDir("auth");
 const DAY = 20_420n * NS_PER_DAY;
@@ -34,23 +33,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function startStorage(metadata: MemoryMetadataStore, id: string) {
-  const config = loadConfig({
-    flags: new Map(Object.entries({ "node.id": id, "server.port": "0", "storage.data_dir": `${tmp.dir}/${id}`, "storage.sync.anti_entropy.interval": "1h", "storage.sync.anti_entropy.settle": "0s", "auth.token_file": tokenFile })),
-  });
-  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger, metadata });
-  const served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
-  node.joinCluster(`127.0.0.1:${served.port}`);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await served.stop();
-    await node.close();
-  };
-  closers.push(stop);
-  return { url: `http://127.0.0.1:${served.port}`, stop };
-}
+const startStorage = (metadata: MemoryMetadataStore, id: string) => startServedNode(metadata, id, tmp.dir, { "auth.token_file": tokenFile }, closers);
 
 const bearer = (token: string): Interceptor => (next) => (req) => {
   req.header.set("authorization", `Bearer ${token}`);

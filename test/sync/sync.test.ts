@@ -7,10 +7,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { loadConfig } from "../../src/config/config.ts";
-import { startNode, type StorageNode } from "../../src/app/node.ts";
 import { startRouter, type Router } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
@@ -22,6 +20,7 @@ import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 import { tempDir } from "../support/engine.ts";
 import { postJson } from "../support/binary.ts";
 import { until } from "../support/wait.ts";
+import { startServedNode, type ServedNode } from "../support/served-node.ts";
 import type { WatchEvent } from "../../src/ports/metadata.ts";
 
 const tmp = tempDir("sync");
@@ -32,30 +31,9 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-interface Running {
-  id: string;
-  url: string;
-  node: StorageNode;
-  stop(): Promise<void>;
-}
+type Running = ServedNode;
 
-async function startStorage(metadata: MemoryMetadataStore, id: string, extra: Record<string, string> = {}): Promise<Running> {
-  const config = loadConfig({
-    flags: new Map(Object.entries({ "node.id": id, "server.port": "0", "storage.data_dir": `${tmp.dir}/${id}`, "storage.sync.anti_entropy.interval": "1h", "storage.sync.anti_entropy.settle": "0s", ...extra })),
-  });
-  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger, metadata });
-  const served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
-  node.joinCluster(`127.0.0.1:${served.port}`);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await served.stop();
-    await node.close();
-  };
-  closers.push(stop);
-  return { id, url: `http://127.0.0.1:${served.port}`, node, stop };
-}
+const startStorage = (metadata: MemoryMetadataStore, id: string, extra: Record<string, string> = {}): Promise<Running> => startServedNode(metadata, id, tmp.dir, extra, closers);
 
 async function startRouterOn(metadata: MemoryMetadataStore, minReplicas = 1): Promise<{ url: string; router: Router }> {
   const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", String(minReplicas)], ["replication.strategy", "sync"]]) });
