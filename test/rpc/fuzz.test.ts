@@ -1,8 +1,9 @@
 // Hostile input against every Connect method of the node and the router and every router HTTP route:
 // random and mutated JSON and protobuf, huge / negative / NaN / non-numeric values, deep nesting,
 // hostile ids and names, oversized bodies, broken stream envelopes. Every answer must be a client
-// error (or success): never a 5xx, never `internal`/`unknown`, always a message; and the process
-// stays within a memory bound. Counted inputs are printed for the closing note.
+// error (or success): never a 5xx, never `internal`/`unknown`, always a message (they name the field
+// or say the body is not a valid message); and the process stays within a memory bound. The number
+// of inputs is printed.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
@@ -61,13 +62,12 @@ async function send(app: { fetch: (r: Request, env?: unknown) => Response | Prom
   const res = await app.fetch(new Request(`http://x${path}`, { method, headers: { "content-type": contentType, "connect-protocol-version": "1" }, body: method === "GET" || body === null ? null : typeof body === "string" ? body : new Uint8Array(body) }), { remoteAddress: "fuzzer" });
   const text = await res.text();
   const where = `${method} ${path} (${contentType}) → ${res.status} ${text.slice(0, 300)}`;
-  expect(res.status < 500 || res.status === 503, where).toBe(true);
+  expect(res.status < 500, where).toBe(true);
   if (res.status >= 400 && text.startsWith("{")) {
     const j = JSON.parse(text) as { code?: string; message?: string };
     expect(CODES.has(j.code ?? ""), where).toBe(true);
     expect((j.message ?? "").length > 0, where).toBe(true);
   }
-  if (res.status === 503) expect(text, where).toContain("unavailable");
   // A server stream answers 200 and ends with an end-stream message; its error must not be internal.
   if (res.status === 200 && contentType.includes("connect+")) expect(text.includes('"internal"') || text.includes('"unknown"'), where).toBe(false);
 }
