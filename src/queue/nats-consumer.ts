@@ -8,7 +8,7 @@ import { errorMessage, SoltixError } from "../base/errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { PemSet } from "../base/pem.ts";
 import type { Logger } from "../ports/logger.ts";
-import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
+import { applyQueuedBatch } from "./apply.ts";
 import { NatsLink } from "./jetstream.ts";
 import { HEADER_ACK_TO, HEADER_BATCH, durableName, nodeSubject, streamName } from "./subjects.ts";
 
@@ -89,26 +89,21 @@ export class NatsConsumer {
 
   private async apply(m: JsMsg): Promise<void> {
     if (m.redelivered) this.stats.redelivered++;
-    let stored;
-    try {
-      stored = storedFromWriteRequestBinary(m.data, this.stamp, this.totalGroups);
-    } catch (e) {
-      // A message that can never apply must not be redelivered forever.
+    const outcome = await applyQueuedBatch(m.data, this.engine, this.stamp, this.totalGroups);
+    if (outcome.kind === "rejected") {
       this.stats.rejected++;
-      this.logger.log("error", "queue: rejecting undecodable message", { seq: m.seq, error: errorMessage(e) });
+      this.logger.log("error", "queue: rejecting undecodable message", { seq: m.seq, error: outcome.error });
       m.term();
       return;
     }
-    try {
-      await this.engine.write(stored);
-    } catch (e) {
-      this.logger.log("error", "queue: write failed; message will be redelivered", { seq: m.seq, error: errorMessage(e) });
+    if (outcome.kind === "retry") {
+      this.logger.log("error", "queue: write failed; message will be redelivered", { seq: m.seq, error: outcome.error });
       m.nak(1000);
       return;
     }
     m.ack();
     this.stats.applied++;
-    this.stats.points += stored.length;
+    this.stats.points += outcome.points.length;
     const ackTo = m.headers?.get(HEADER_ACK_TO);
     const batch = m.headers?.get(HEADER_BATCH);
     if (ackTo && batch && this.link.nc !== undefined) {

@@ -36,7 +36,7 @@ export class Scheduler {
    * Runs until `p` settles: lets all runnable work finish (a few event-loop turns, no I/O exists
    * here), then fires the next simulated timer, and so on.
    */
-  async run<T>(p: Promise<T>, stepsMax = 1_000_000): Promise<T> {
+  async run<T>(p: Promise<T>, stepsMax = 200_000): Promise<T> {
     let settled = false;
     const done = p.finally(() => {
       settled = true;

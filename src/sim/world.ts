@@ -28,6 +28,8 @@ import { Scheduler } from "./scheduler.ts";
 import { SimClock, SIM_EPOCH_NS } from "./sim-clock.ts";
 import { SimFs } from "./sim-fs.ts";
 import { NO_FAULTS, SimNet } from "./sim-net.ts";
+import { SimQueue } from "./sim-queue.ts";
+import { applyQueuedBatch } from "../queue/apply.ts";
 
 const GROUP = 0;
 const SHAPE = shapeFor(4, 2); // small: a few dozen points already make a deep tree
@@ -59,7 +61,7 @@ interface SimNode {
   id: string;
   fs: SimFs;
   clock: SimClock;
-  up?: { node: StorageNode; view: ClusterView; syncer: GroupSyncer; ae: AntiEntropy } | undefined;
+  up?: { node: StorageNode; view: ClusterView; syncer: GroupSyncer; ae: AntiEntropy; stamper: VersionStamper } | undefined;
   /** Points this node answered a Write for (durably stored) since its disk was last wiped. */
   durable: Map<string, Uint8Array>;
 }
@@ -78,6 +80,12 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     o.log?.(`[seed ${o.seed} t=${sched.nowMs}] ${s}`);
   };
   const replicas = 3 + rng.int(3);
+  // Delivery: direct calls to every replica, or a durable queue per node (JetStream's role), acked by
+  // the router once persisted (async) or once min_replicas nodes applied it (sync).
+  const queued = rng.chance(0.5);
+  const strategy = !queued || rng.chance(0.5) ? "sync" : "async";
+  const queue = new SimQueue(sched, rng);
+  let pumping = true;
   const newFs = () => {
     const fs = new SimFs();
     fs.latency = () => sched.sleep(rng.int(3));
@@ -107,14 +115,17 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       })),
     });
 
+  const noteDurable = (n: SimNode, key: string, enc: Uint8Array) => {
+    const cur = n.durable.get(key);
+    if (cur === undefined || compareVersions(enc, cur) > 0) n.durable.set(key, enc);
+  };
   net.observer = (_from, to, path, status, body) => {
     if (path !== "/soltix.v1.StorageService/Write" || status !== 200) return;
     const n = nodes.find((x) => x.id === to);
     if (n === undefined) return;
     for (const p of fromBinary(WriteRequestSchema, body).points) {
       const s = storedFromPoint(pointFromProto("sim", p, () => 0n), 1);
-      const cur = n.durable.get(s.key);
-      if (cur === undefined || compareVersions(s.enc, cur) > 0) n.durable.set(s.key, s.enc);
+      noteDurable(n, s.key, s.enc);
     }
   };
 
@@ -127,7 +138,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const ae = new AntiEntropy(n.id, node.engine, view, {
       shape: SHAPE, totalGroups: 1, horizonDays: 0, settleMs: 0, fullResyncShare: 0.5, batchSize: 100, reverifyEveryRuns: 0, bytesPerSecMax: 0, net: net.for(n.id),
     }, n.clock, silentLogger);
-    n.up = { node, view, syncer, ae };
+    n.up = { node, view, syncer, ae, stamper: new VersionStamper(n.clock) };
     net.attach(n.id, node.app);
   }
 
@@ -230,8 +241,27 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       await metadata.put(nodeKey(n.id), JSON.stringify({ id: n.id, address: SimNet.address(n.id), status: "active", version: "sim", updated_at: "1970-01-01T00:00:00Z" }));
       await start(n);
     }
-    const rconfig = loadConfig({ flags: new Map(Object.entries({ "node.id": "router", "coordinator.total_groups": "1", "replication.factor": String(replicas), "replication.min_replicas_for_write": "2", "replication.strategy": "sync" })) });
-    router = await run(startRouter(rconfig, { clock: routerClock, logger: silentLogger, metadata, net: net.for("router") }));
+    const rconfig = loadConfig({
+      flags: new Map(Object.entries({
+        "node.id": "router", "coordinator.total_groups": "1", "replication.factor": String(replicas), "replication.min_replicas_for_write": "2", "replication.strategy": strategy,
+        ...(queued ? { "queue.type": "nats", "queue.url": "nats://sim:4222" } : {}),
+      })),
+    });
+    router = await run(startRouter(rconfig, { clock: routerClock, logger: silentLogger, metadata, net: net.for("router"), ...(queued ? { delivery: queue } : {}) }));
+    note(`${replicas} replicas, ${queued ? `queue (${strategy})` : "direct"} delivery`);
+    // Each node's queue consumer, in simulated time: the real apply path, acked only once durable.
+    void (async () => {
+      while (pumping) {
+        await sched.sleep(1 + rng.int(3));
+        for (const n of nodes) {
+          const up = n.up;
+          if (up === undefined || !pumping) continue;
+          const fs = n.fs;
+          const out = await queue.pumpOnce(n.id, (body) => applyQueuedBatch(body, up.node.engine, () => up.stamper.next(), 1));
+          if (out?.kind === "applied" && n.fs === fs) for (const p of out.points) noteDurable(n, p.key, p.enc);
+        }
+      }
+    })();
 
     // Phase 1: random actions under faults; safety checked as we go.
     const steps = o.steps ?? 40;
@@ -278,6 +308,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         note(`clock jump ${jump / NS_PER_SECOND}s`);
       } else {
         net.faults = { lossRequest: rng.next() * 0.15, lossResponse: rng.next() * 0.15, duplicate: rng.next() * 0.2, delayMsMax: rng.int(50) };
+        queue.faults = { dropPublish: rng.next() * 0.15, redeliver: rng.next() * 0.2 };
         faults.fault_changes!++;
         note("network faults changed");
       }
@@ -286,7 +317,13 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     // Phase 2: heal everything, restart every node, two anti-entropy rounds.
     net.healAll();
     net.faults = NO_FAULTS;
+    queue.faults = { dropPublish: 0, redeliver: 0 };
     for (const n of nodes) if (n.up === undefined) await restart(n, false);
+    // Every node consumes what its queue still holds for it.
+    await run((async () => {
+      for (let i = 0; i < 10_000 && queue.pending() > 0; i++) await sched.sleep(5);
+    })());
+    if (queue.pending() > 0) throw new Violation(`${queue.pending()} queued batches never applied`);
     for (let round = 1; round <= 2; round++) {
       for (const n of nodes) {
         const recs = await run(n.up!.ae.runGroup(GROUP));
@@ -314,6 +351,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     note(`FAILED: ${errorMessage(e)}`);
     return finish(false, e instanceof Violation ? e.message : `${errorMessage(e)}\n${(e as Error).stack ?? ""}`);
   } finally {
+    pumping = false;
     for (const n of nodes) if (n.up !== undefined) crash(n, false);
     await router?.close().catch(() => {});
   }
@@ -323,7 +361,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const t of trace) h.update(new TextEncoder().encode(`${t}\n`));
     return {
       seed: o.seed, ok, ...(error === undefined ? {} : { error }), trace: toHex(h.digest()).slice(0, 16), replicas, simulatedMs: sched.nowMs,
-      faults: { ...faults, ...net.stats, torn_tails: tornTails }, acked: acked.size,
+      faults: { ...faults, ...net.stats, torn_tails: tornTails, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered }, acked: acked.size,
     };
   }
 }
