@@ -11,7 +11,6 @@ import { httpPeerNet } from "../adapters/peer-net.ts";
 import { parseToken, type GuardOptions } from "../rpc/guard.ts";
 import type { PemSet } from "../base/pem.ts";
 
-
 export interface Security {
   /** What the server checks before anything else. */
   guard: GuardOptions;

@@ -23,7 +23,6 @@ export interface GuardOptions {
   nowMs?: () => number;
 }
 
-
 const utf8 = new TextEncoder();
 
 function refuse(status: 401 | 429, code: string, message: string, headers: Record<string, string>): Response {
