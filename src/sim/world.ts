@@ -180,6 +180,20 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
   }
 
+  /**
+   * Every acknowledged write is durable on some node (its version or a newer one): acknowledged means
+   * on 2 disks (or in every queue), and at most one disk is ever lost.
+   */
+  function checkAckedHeld(): void {
+    for (const [key, enc] of acked) {
+      const held = nodes.some((n) => {
+        const d = n.durable.get(key);
+        return d !== undefined && compareVersions(d, enc) >= 0;
+      });
+      if (!held && !(queued && queue.pending() > 0)) throw new Violation(`acknowledged write ${key} is durable on no node`);
+    }
+  }
+
   async function write(crashDuring?: SimNode): Promise<void> {
     const points: Point[] = [];
     const count = 1 + rng.int(12);
@@ -218,6 +232,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         if (cur === undefined || compareVersions(s.enc, cur) > 0) acked.set(s.key, s.enc);
       }
       note(`write ${count} acked`);
+      if (!queued) checkAckedHeld();
     } catch (e) {
       note(`write ${count} refused: ${errorMessage(e).slice(0, 60)}`);
     }
@@ -315,6 +330,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
 
     // Phase 2: heal everything, restart every node, two anti-entropy rounds.
+    checkAckedHeld();
     net.healAll();
     net.faults = NO_FAULTS;
     queue.faults = { dropPublish: 0, redeliver: 0 };
