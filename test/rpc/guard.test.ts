@@ -4,6 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { guard, parseToken, PEERS_TRACKED_MAX } from "../../src/rpc/guard.ts";
+import { httpPeerNet } from "../../src/adapters/peer-net.ts";
+import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 
 function app(opts: Parameters<typeof guard>[0]) {
   const a = new Hono();
@@ -65,4 +67,25 @@ describe("guard", () => {
       expect(() => parseToken("/t", bad)).toThrow(/\/t: the token must be 16\.\.4096 visible ASCII characters/);
     }
   });
+
+  test("over a real socket: the limit keys on the peer's address; nodes' clients wait out a 429 and resend", async () => {
+    const a = app({ requestsPerSecPerPeer: 4, token: TOKEN });
+    const served = serveWithBun(a.fetch, "127.0.0.1", 0);
+    try {
+      const url = `http://127.0.0.1:${served.port}/soltix.v1.SyncService/GetMerkleRoots`;
+      // A plain client sees the limit.
+      const plain = await Promise.all(Array.from({ length: 8 }, () => fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{}" })));
+      expect(plain.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+      // A node's client (PeerNet) waits as told and gets through.
+      await Bun.sleep(1_100);
+      const net = httpPeerNet({ token: TOKEN });
+      const t0 = performance.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await net.fetch(url, { method: "POST", body: new TextEncoder().encode("{}") })).status);
+      expect(statuses).toEqual(Array(8).fill(200));
+      expect(performance.now() - t0).toBeGreaterThan(400); // it did have to wait
+    } finally {
+      await served.stop();
+    }
+  }, 30_000);
 });
