@@ -269,6 +269,12 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** Do bytes [a, a+len) and [b, b+len) of one buffer match? */
+export function rangesEqual(buf: Uint8Array, a: number, b: number, len: number): boolean {
+  for (let i = len - 1; i >= 0; i--) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -20,6 +20,8 @@
 
 import { sha256 } from "../base/sha256.ts";
 import { compareVersions } from "../model/lww.ts";
+import { SERIES_OFFSET, seriesEnd } from "../model/encoding.ts";
+import { rangesEqual } from "../base/bytes.ts";
 import type { PointRecord } from "../model/point.ts";
 import { fnv1a32Update, FNV32_OFFSET } from "../model/group.ts";
 import { DAY_NS, nodeId, slotCount, slotOf, slotsPerNode, timeSlotCount, validateShape, type TreeShape } from "./shape.ts";
@@ -479,21 +481,6 @@ function offsetInWindow(e: Uint8Array, o: number, wsHi: number, wsLo: number): n
   return (tHi - wsHi) * 4294967296 + (tLo - wsLo); // < DAY < 2^53 inside the window: exact
 }
 
-/** End of the series bytes (three length-prefixed strings after the 17-byte header) starting at s0. */
-function seriesEnd(e: Uint8Array, s0: number): number {
-  let p = s0;
-  for (let k = 0; k < 3; k++) {
-    let len = 0;
-    for (let shiftBits = 0; ; shiftBits += 7) {
-      const b = e[p++]!;
-      len += (b & 0x7f) * 2 ** shiftBits;
-      if (b < 0x80) break;
-    }
-    p += len;
-  }
-  return p;
-}
-
 function outside(key: string): never {
   throw new RangeError(`point ${key} is outside the window`);
 }
@@ -502,14 +489,8 @@ function outside(key: string): never {
 function slotOfEncoding(e: Uint8Array, o: number, wsHi: number, wsLo: number, timeSlots: number, seriesBits: number, key: string): number {
   const offset = offsetInWindow(e, o, wsHi, wsLo);
   if (!(offset >= 0 && offset < DAY_NS)) outside(key);
-  const bucket = seriesBits === 0 ? 0 : (fnv1a32Update(FNV32_OFFSET, e, o + 17, seriesEnd(e, o + 17)) >>> 0) & (2 ** seriesBits - 1);
+  const bucket = seriesBits === 0 ? 0 : (fnv1a32Update(FNV32_OFFSET, e, o + SERIES_OFFSET, seriesEnd(e, o + SERIES_OFFSET)) >>> 0) & (2 ** seriesBits - 1);
   return bucket * timeSlots + slotOf(offset, timeSlots);
-}
-
-/** Do bytes [a, a+len) and [b, b+len) of e match? */
-function sameBytes(e: Uint8Array, a: number, b: number, len: number): boolean {
-  for (let j = len - 1; j >= 0; j--) if (e[a + j] !== e[b + j]) return false;
-  return true;
 }
 
 /** Series runs span this many records per probe before the boundary is searched for. */
@@ -534,11 +515,11 @@ function computeSlots(table: RecordTable, wsHi: number, wsLo: number, timeSlots:
     let end = n;
     let bucket = 0;
     if (seriesBits > 0) {
-      const s0 = starts[i]! + 17;
+      const s0 = starts[i]! + SERIES_OFFSET;
       const p = seriesEnd(e, s0);
       const len = p - s0;
       bucket = (fnv1a32Update(FNV32_OFFSET, e, s0, p) >>> 0) & mask;
-      const same = (k: number) => starts[k]! + 17 + len <= e.length && sameBytes(e, s0, starts[k]! + 17, len);
+      const same = (k: number) => starts[k]! + SERIES_OFFSET + len <= e.length && rangesEqual(e, s0, starts[k]! + SERIES_OFFSET, len);
       let ok = i; // known to share the series
       let step = SERIES_PROBE_STEP;
       while (ok + step < n && same(ok + step)) {

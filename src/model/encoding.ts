@@ -129,6 +129,24 @@ export function decodePoint(enc: Uint8Array): Point {
   return p;
 }
 
+/** Where the series bytes (database, collection, id: three length-prefixed strings) start in an encoding. */
+export const SERIES_OFFSET = 17; // version (1) + inserted_at (8) + time (8)
+
+/** End of the series bytes that start at `seriesStart` (reads only the three varint lengths). */
+export function seriesEnd(bytes: Uint8Array, seriesStart: number): number {
+  let p = seriesStart;
+  for (let k = 0; k < 3; k++) {
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[p++]!;
+      len += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    p += len;
+  }
+  return p;
+}
+
 /** Length of the encoding that starts at `start` (parses it). */
 export function encodingLength(bytes: Uint8Array, start: number, end = bytes.length): number {
   const r = new ByteReader(bytes, start, end);

@@ -30,6 +30,11 @@ const TIME_HEX_DIGITS = 16;
  * no control characters) and the time as 16 hex digits, so JavaScript string order (UTF-16 code
  * units) is the tuple order. Every replica uses this order for checksums and streams.
  */
+/** Eight hex digits of a u32: a key's time suffix is hex8(high word) + hex8(low word). */
+export function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
 export function pointKey(database: string, collection: string, id: string, timeNs: bigint): string {
   return `${database}\u0000${collection}\u0000${id}\u0000${timeNs.toString(16).padStart(TIME_HEX_DIGITS, "0")}`;
 }

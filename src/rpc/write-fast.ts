@@ -9,11 +9,12 @@
 // 3 id, 4 time (varint), 5 map<string, FieldValue> as entries { 1 key, 2 value }, 6 inserted_at },
 // FieldValue { 1 number (fixed64), 2 string, 3 bool (varint), 4 int (varint) }.
 
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, rangesEqual } from "../base/bytes.ts";
 import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
 import { TIME_MAX_NS } from "../base/time.ts";
 import { ENCODING_VERSION_V1 } from "../model/encoding.ts";
+import { hex8 } from "../model/point.ts";
 import { FNV32_OFFSET, fnv1a32Update } from "../model/group.ts";
 import { validateId, validateInsertedAtNs, validateName, validatePoint, validateTimeNs } from "../model/validate.ts";
 import type { StoredPoint } from "../engine/engine.ts";
@@ -120,8 +121,6 @@ function toBigInt64(lo: number, hi: number): bigint {
   return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 }
 
-const HEX8 = (n: number) => n.toString(16).padStart(8, "0");
-
 function isAscii(b: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (b[i]! >= 0x80) return false;
   return true;
@@ -139,9 +138,7 @@ function decodeString(b: Uint8Array, start: number, end: number, at: string): st
 }
 
 function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
-  if (e1 - s1 !== e2 - s2) return false;
-  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
-  return true;
+  return e1 - s1 === e2 - s2 && rangesEqual(b, s1, s2, e1 - s1);
 }
 
 interface FieldEntry {
@@ -334,8 +331,8 @@ function decodePoint(
       }
     }
     if (w.length > LIMITS.pointBytesMax) throw invalidArgument(at, `encoded point is ${w.length} bytes, limit ${LIMITS.pointBytesMax}`);
-    if (c.hexHiOf !== tHi) (c.hexHi = HEX8(tHi)), (c.hexHiOf = tHi);
-    return { group: c.group, key: c.prefix + c.hexHi + HEX8(tLo), enc: w.toBytes() };
+    if (c.hexHiOf !== tHi) (c.hexHi = hex8(tHi)), (c.hexHiOf = tHi);
+    return { group: c.group, key: c.prefix + c.hexHi + hex8(tLo), enc: w.toBytes() };
   }
 }
 

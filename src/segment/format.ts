@@ -9,13 +9,13 @@
 // sha256(data) is exactly the flat window checksum when this segment is the window's only source.
 // Decoding verifies every checksum before anything is trusted; a mismatch is data_loss.
 
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, rangesEqual } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32c.ts";
 import { SoltixError } from "../base/errors.ts";
 import { assert } from "../base/assert.ts";
 import { createSha256, toHex } from "../base/sha256.ts";
-import type { PointRecord } from "../model/point.ts";
-import { keyOfEncoding, timeOfEncoding } from "../model/encoding.ts";
+import { hex8, type PointRecord } from "../model/point.ts";
+import { SERIES_OFFSET, keyOfEncoding, seriesEnd, timeOfEncoding } from "../model/encoding.ts";
 
 export const SEGMENT_MAGIC_V1 = "SXSEG001";
 export const SEGMENT_FOOTER_MAGIC = "SXSF";
@@ -70,8 +70,6 @@ export class SegmentView {
   }
 }
 
-const HEX8 = (n: number) => n.toString(16).padStart(8, "0");
-
 /**
  * Sort keys of every record. Records are sorted, so neighbours usually share (database, collection,
  * id): the series bytes are compared with the previous record's and its decoded prefix reused.
@@ -84,36 +82,15 @@ function segmentKeys(data: Uint8Array, offsets: Uint32Array): string[] {
   let prevPrefix = "";
   for (let i = 0; i < offsets.length; i++) {
     const off = offsets[i]!;
-    const seriesStart = off + 17; // version (1) + inserted_at (8) + time (8)
-    let p = seriesStart;
-    for (let s = 0; s < 3; s++) {
-      let len = 0;
-      let shift = 0;
-      for (;;) {
-        const b = data[p++]!;
-        len += (b & 0x7f) * 2 ** shift;
-        if (b < 0x80) break;
-        shift += 7;
-      }
-      p += len;
-    }
-    const seriesLen = p - seriesStart;
-    let same = seriesLen === prevLen;
-    if (same) {
-      for (let j = 0; j < seriesLen; j++) {
-        if (data[seriesStart + j] !== data[prevStart + j]) {
-          same = false;
-          break;
-        }
-      }
-    }
-    if (!same) {
+    const seriesStart = off + SERIES_OFFSET;
+    const seriesLen = seriesEnd(data, seriesStart) - seriesStart;
+    if (seriesLen !== prevLen || !rangesEqual(data, seriesStart, prevStart, seriesLen)) {
       const full = keyOfEncoding(data, off);
       prevPrefix = full.slice(0, full.length - 16);
       prevStart = seriesStart;
       prevLen = seriesLen;
     }
-    keys[i] = prevPrefix + HEX8(view.getUint32(off + 9, false)) + HEX8(view.getUint32(off + 13, false));
+    keys[i] = prevPrefix + hex8(view.getUint32(off + 9, false)) + hex8(view.getUint32(off + 13, false));
   }
   return keys;
 }
