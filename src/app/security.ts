@@ -39,11 +39,25 @@ async function pemSet(fs: FileSystem, prefix: string, f: TlsFiles): Promise<PemS
   };
 }
 
+/**
+ * The bearer token and the peer CA from their files ("" = not set); errors name `fields` (config keys,
+ * or an operator command's flags).
+ */
+export async function readPeerCredentials(
+  fs: FileSystem,
+  files: { tokenFile: string; caFile: string },
+  fields = { token: "auth.token_file", ca: "tls.ca_file" },
+): Promise<{ token: string | undefined; caPem: string | undefined }> {
+  return {
+    token: files.tokenFile === "" ? undefined : parseToken(files.tokenFile, await readText(fs, fields.token, files.tokenFile), fields.token),
+    caPem: files.caFile === "" ? undefined : await readText(fs, fields.ca, files.caFile),
+  };
+}
+
 export async function loadSecurity(config: NodeConfig, fs: FileSystem, clock: Clock): Promise<Security> {
-  const token = config.auth.tokenFile === "" ? undefined : parseToken(config.auth.tokenFile, await readText(fs, "auth.token_file", config.auth.tokenFile));
+  const { token, caPem } = await readPeerCredentials(fs, { tokenFile: config.auth.tokenFile, caFile: config.tls.caFile });
   const t = config.server.tls;
   const serverTls = t.certFile === "" ? undefined : { cert: await readText(fs, "server.tls.cert_file", t.certFile), key: await readText(fs, "server.tls.key_file", t.keyFile) };
-  const caPem = config.tls.caFile === "" ? undefined : await readText(fs, "tls.ca_file", config.tls.caFile);
   return {
     guard: { token, requestsPerSecPerPeer: config.server.requestsPerSecPerPeer, nowMs: () => clock.monotonicMs() },
     // A TLS cluster is TLS throughout: a node that serves HTTPS, or trusts a CA for peers, dials HTTPS.

@@ -8,7 +8,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { toJson } from "@bufbuild/protobuf";
-import { errorMessage, invalidArgument } from "../base/errors.ts";
+import { invalidArgument } from "../base/errors.ts";
 import { nsToIso, parseRfc3339Ns } from "../base/time.ts";
 import { AdminService, GetStatusResponseSchema, TriggerAntiEntropyResponseSchema, type AntiEntropyRecord } from "../gen/soltix/v1/admin_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
@@ -17,30 +17,20 @@ import { DEFAULT_SHAPE, depthOfId, indexOfId, timeRangeOfNode, type TreeShape } 
 import type { ExpandRequest, TreeSource } from "../merkle/diff.ts";
 import { rpcTreeSource } from "../sync/rpc-tree-source.ts";
 import type { ParsedArgs } from "./args.ts";
-import { readFileSync } from "node:fs";
 import { httpPeerNet } from "../adapters/peer-net.ts";
+import { nodeFileSystem } from "../adapters/node-fs.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
-import { parseToken } from "../rpc/guard.ts";
+import { readPeerCredentials } from "../app/security.ts";
 
 /**
  * How the commands reach nodes: --token-file (or SOLTIX_AUTH_TOKEN_FILE) adds the bearer token;
  * --ca-file (or SOLTIX_TLS_CA_FILE) trusts a private CA and dials https; an https:// ADDR dials https.
  */
-function opsNet(args: ParsedArgs): PeerNet {
-  const tokenFile = args.flags.get("token-file") ?? process.env.SOLTIX_AUTH_TOKEN_FILE ?? "";
+async function opsNet(args: ParsedArgs): Promise<PeerNet> {
   const caFile = args.flags.get("ca-file") ?? process.env.SOLTIX_TLS_CA_FILE ?? "";
-  const read = (flag: string, path: string) => {
-    try {
-      return readFileSync(path, "utf8");
-    } catch (e) {
-      throw invalidArgument(flag, `${path}: cannot read (${errorMessage(e)})`);
-    }
-  };
-  return httpPeerNet({
-    token: tokenFile === "" ? undefined : parseToken(tokenFile, read("--token-file", tokenFile)),
-    https: caFile !== "",
-    caPem: caFile === "" ? undefined : read("--ca-file", caFile),
-  });
+  const files = { tokenFile: args.flags.get("token-file") ?? process.env.SOLTIX_AUTH_TOKEN_FILE ?? "", caFile };
+  const { token, caPem } = await readPeerCredentials(nodeFileSystem, files, { token: "--token-file", ca: "--ca-file" });
+  return httpPeerNet({ token, https: caFile !== "", caPem });
 }
 
 function transport(net: PeerNet, addr: string) {
@@ -72,7 +62,7 @@ const day = (ns: bigint) => nsToIso(ns).slice(0, 10);
 const print = (s: string) => process.stdout.write(`${s}\n`);
 
 export async function runStatus(args: ParsedArgs): Promise<number> {
-  const net = opsNet(args);
+  const net = await opsNet(args);
   const node = need(args, "node");
   const res = await createClient(AdminService, transport(net, node)).getStatus({});
   if (args.flags.has("json")) {
@@ -98,7 +88,7 @@ function summarize(records: readonly AntiEntropyRecord[]): string {
 }
 
 export async function runChecksum(args: ParsedArgs): Promise<number> {
-  const net = opsNet(args);
+  const net = await opsNet(args);
   const nodes = need(args, "nodes").split(",").filter((s) => s !== "");
   const group = groupArg(args);
   const clients = nodes.map((n) => createClient(SyncService, transport(net, n)));
@@ -133,7 +123,7 @@ function recordingLeaves(src: TreeSource, leaves: number[]): TreeSource {
 }
 
 export async function runTree(args: ParsedArgs): Promise<number> {
-  const net = opsNet(args);
+  const net = await opsNet(args);
   const nodes = need(args, "nodes").split(",").filter((s) => s !== "");
   if (nodes.length !== 2) throw invalidArgument("--nodes", "give exactly two nodes, comma-separated");
   const group = groupArg(args);
@@ -165,7 +155,7 @@ export async function runTree(args: ParsedArgs): Promise<number> {
 }
 
 export async function runRepair(args: ParsedArgs): Promise<number> {
-  const net = opsNet(args);
+  const net = await opsNet(args);
   const node = need(args, "node");
   const group = groupArg(args);
   print(`anti-entropy for group ${group} on ${net.url(node)} …`);

@@ -64,11 +64,11 @@ export function guard(o: GuardOptions): MiddlewareHandler {
 export const TOKEN_CHARS_MIN = 16;
 export const TOKEN_CHARS_MAX = 4096;
 
-/** The token in a token file's bytes (surrounding whitespace trimmed), or why it is unusable. */
-export function parseToken(path: string, text: string): string {
+/** The token in a token file's text (surrounding whitespace trimmed), or why it is unusable (naming `field`). */
+export function parseToken(path: string, text: string, field = "auth.token_file"): string {
   const s = text.trim();
   if (s.length < TOKEN_CHARS_MIN || s.length > TOKEN_CHARS_MAX || !/^[\x21-\x7e]+$/.test(s)) {
-    throw invalidArgument("auth.token_file", `${path}: the token must be ${TOKEN_CHARS_MIN}..${TOKEN_CHARS_MAX} visible ASCII characters without spaces (found ${s.length} characters)`);
+    throw invalidArgument(field, `${path}: the token must be ${TOKEN_CHARS_MIN}..${TOKEN_CHARS_MAX} visible ASCII characters without spaces (found ${s.length} characters)`);
   }
   return s;
 }
