@@ -13,10 +13,6 @@ export class Scheduler {
     });
   }
 
-  get pending(): number {
-    return this.timers.length;
-  }
-
   /** Advances time to the earliest timer and fires it; false when none is pending. */
   fireNext(): boolean {
     if (this.timers.length === 0) return false;

@@ -29,20 +29,11 @@ export class SimFs implements FileSystem {
   private dur = new Map<string, SimFile>();
   private dirs = new Set<string>(["/"]);
   private generation = 0;
-  /** When set, appends past this many bytes in total fail as a full disk does. */
-  bytesMax = Infinity;
   /** Simulated latency of an append or a sync (so a crash can land between them). */
   latency: () => Promise<void> = async () => {};
-  readonly stats = { crashes: 0, tornTails: 0, garbledTails: 0, syncs: 0 };
 
   private alive(gen: number): void {
     if (gen !== this.generation) throw new Error("I/O after crash (process is dead)");
-  }
-
-  private used(): number {
-    let n = 0;
-    for (const f of this.cur.values()) n += f.data.length;
-    return n;
   }
 
   async mkdirp(dir: string): Promise<void> {
@@ -84,7 +75,6 @@ export class SimFs implements FileSystem {
         this.alive(gen);
         await this.latency();
         this.alive(gen);
-        if (this.used() + bytes.length > this.bytesMax) throw Object.assign(new Error(`ENOSPC: no space left on device, write ${path}`), { code: "ENOSPC" });
         const next = new Uint8Array(f.data.length + bytes.length);
         next.set(f.data);
         next.set(bytes, f.data.length);
@@ -95,7 +85,6 @@ export class SimFs implements FileSystem {
         await this.latency();
         this.alive(gen);
         f.synced = f.data.slice();
-        this.stats.syncs++;
       },
       close: async () => {},
     };
@@ -129,10 +118,11 @@ export class SimFs implements FileSystem {
   /**
    * The process dies: the namespace falls back to durable names with their synced bytes. With `rng`,
    * a file with unsynced appends may keep part of them (a torn write), sometimes with garbage at the end.
+   * Returns how many files were left torn, and how many of those garbled.
    */
-  crash(rng?: Rng): void {
+  crash(rng?: Rng): { torn: number; garbled: number } {
     this.generation++;
-    this.stats.crashes++;
+    const out = { torn: 0, garbled: 0 };
     const next = new Map<string, SimFile>();
     for (const [p, f] of this.dur) {
       let data = f.synced.slice();
@@ -140,16 +130,17 @@ export class SimFs implements FileSystem {
       if (rng !== undefined && extra > 0 && rng.chance(0.3) && startsWith(f.data, f.synced)) {
         const keep = 1 + rng.int(extra);
         data = f.data.slice(0, f.synced.length + keep);
-        this.stats.tornTails++;
+        out.torn++;
         if (rng.chance(0.5)) {
           data[data.length - 1 - rng.int(Math.min(keep, 8))]! ^= 1 + rng.int(255);
-          this.stats.garbledTails++;
+          out.garbled++;
         }
       }
       next.set(p, { data, synced: data.slice() });
     }
     this.cur = next;
     this.dur = new Map(next);
+    return out;
   }
 }
 

@@ -74,7 +74,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const net = new SimNet(sched, rng);
   const metadata = new MemoryMetadataStore();
   const trace: string[] = [];
-  const faults: Record<string, number> = { crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0 };
+  const faults: Record<string, number> = { crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0 };
   const note = (s: string) => {
     trace.push(`${sched.nowMs} ${s}`);
     o.log?.(`[seed ${o.seed} t=${sched.nowMs}] ${s}`);
@@ -92,7 +92,6 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     return fs;
   };
   const nodes: SimNode[] = Array.from({ length: replicas }, (_, i) => ({ id: `n${i + 1}`, fs: newFs(), clock: new SimClock(sched), durable: new Map() }));
-  let tornTails = 0;
   const routerClock = new SimClock(sched);
   const stamper = new VersionStamper(routerClock);
   const attempted = new Map<string, Set<string>>();
@@ -147,9 +146,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     net.detach(n.id);
     void n.up.view.close();
     n.up = undefined;
-    const tornBefore = n.fs.stats.tornTails;
-    n.fs.crash(torn ? rng : undefined);
-    tornTails += n.fs.stats.tornTails - tornBefore;
+    const left = n.fs.crash(torn ? rng : undefined);
+    faults.torn_tails! += left.torn;
+    faults.garbled_tails! += left.garbled;
   }
 
   /** Every point a node acknowledged is still there after its crash and recovery. */
@@ -377,7 +376,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const t of trace) h.update(new TextEncoder().encode(`${t}\n`));
     return {
       seed: o.seed, ok, ...(error === undefined ? {} : { error }), trace: toHex(h.digest()).slice(0, 16), replicas, simulatedMs: sched.nowMs,
-      faults: { ...faults, ...net.stats, torn_tails: tornTails, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered }, acked: acked.size,
+      faults: { ...faults, ...net.stats, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered }, acked: acked.size,
     };
   }
 }
