@@ -58,34 +58,12 @@ export class ClusterView {
   }
 
   private onNode(e: WatchEvent): void {
-    const id = e.key.slice(NODES_PREFIX.length);
-    if (e.type === "delete") {
-      this.nodes.delete(id);
-      return;
-    }
-    const cur = this.nodes.get(id);
-    if (cur !== undefined && cur.rev >= e.modRevision) return;
-    try {
-      this.nodes.set(id, { record: parseNodeRecord(e.value), rev: e.modRevision });
-    } catch (err) {
-      this.logger.log("error", "cluster: ignoring malformed node record", { key: e.key, error: errorMessage(err) });
-    }
+    applyEvent(this.nodes, e.key.slice(NODES_PREFIX.length), e, parseNodeRecord, this.logger);
   }
 
   private onGroup(e: WatchEvent): void {
     const id = Number(e.key.slice(GROUPS_PREFIX.length));
-    if (!Number.isInteger(id)) return;
-    if (e.type === "delete") {
-      this.groups.delete(id);
-      return;
-    }
-    const cur = this.groups.get(id);
-    if (cur !== undefined && cur.rev >= e.modRevision) return;
-    try {
-      this.groups.set(id, { record: parseGroupRecord(e.value), rev: e.modRevision });
-    } catch (err) {
-      this.logger.log("error", "cluster: ignoring malformed group record", { key: e.key, error: errorMessage(err) });
-    }
+    if (Number.isInteger(id)) applyEvent(this.groups, id, e, parseGroupRecord, this.logger);
   }
 
   activeNodes(): NodeRecord[] {
@@ -117,5 +95,20 @@ export class ClusterView {
   async close(): Promise<void> {
     this.closed = true;
     for (const stop of this.stops.splice(0)) await stop();
+  }
+}
+
+/** One watch event on a cached map: a delete removes, a put replaces only an older revision; a malformed record is logged and skipped. */
+function applyEvent<K, R>(map: Map<K, { record: R; rev: bigint }>, id: K, e: WatchEvent, parse: (value: string) => R, logger: Logger): void {
+  if (e.type === "delete") {
+    map.delete(id);
+    return;
+  }
+  const cur = map.get(id);
+  if (cur !== undefined && cur.rev >= e.modRevision) return;
+  try {
+    map.set(id, { record: parse(e.value), rev: e.modRevision });
+  } catch (err) {
+    logger.log("error", "cluster: ignoring malformed record", { key: e.key, error: errorMessage(err) });
   }
 }
