@@ -3,34 +3,24 @@
 // applied, never a crash loop, quarantined, and repaired from the replica by anti-entropy; and kill -9
 // loops while a node is catching up by startup sync, after which it converges.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { binaryPool, cli, postJson, type RunningBinary } from "../support/binary.ts";
-import { startEtcd, type RunningServer } from "../support/servers.ts";
-import { tempDir } from "../support/engine.ts";
+import { cli, postJson, type RunningBinary } from "../support/binary.ts";
+import { etcdFixture } from "../support/etcd-fixture.ts";
 import { until } from "../support/wait.ts";
 import { groupOf } from "../../src/model/group.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
-const tmp = tempDir("bin-faults");
-let etcd: RunningServer;
-const pool = binaryPool();
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await pool.killAll();
-  await etcd?.stop();
-  tmp.cleanup();
-});
+const fx = etcdFixture("bin-faults");
+const pool = fx.pool;
 
 const DAY = 20_440n * NS_PER_DAY;
 const ID = "dev-fault";
 const GROUP = groupOf("f", "m", ID, 256);
-const dataDir = (i: number) => `${tmp.dir}/n${i}`;
+const dataDir = (i: number) => `${fx.dir}/n${i}`;
 
 function nodeArgs(i: number): string[] {
-  return ["node", "--node.id", `n${i}`, "--storage.data_dir", dataDir(i), "--server.port", "0", "--etcd.endpoints", etcd.url, "--replication.factor", "2",
+  return ["node", "--node.id", `n${i}`, "--storage.data_dir", dataDir(i), "--server.port", "0", "--etcd.endpoints", fx.etcd().url, "--replication.factor", "2",
     "--storage.memstore_bytes_max", String(1024 * 1024), "--storage.sync.anti_entropy.settle", "0s", "--storage.sync.anti_entropy.interval", "1h", "--storage.sync.sync_batch_size", "200"];
 }
 
@@ -98,7 +88,7 @@ async function healthy(n: RunningBinary): Promise<void> {
 describe("faults on the compiled binary", () => {
   test("corrupt segment, corrupt and truncated WAL: detected, quarantined, repaired from the replica; kill -9 during sync converges", async () => {
     const nodes = [await start(nodeArgs(1)), await start(nodeArgs(2))];
-    const router = await start(["router", "--server.port", "0", "--etcd.endpoints", etcd.url, "--replication.factor", "2", "--replication.min_replicas_for_write", "2", "--replication.strategy", "sync"]);
+    const router = await start(["router", "--server.port", "0", "--etcd.endpoints", fx.etcd().url, "--replication.factor", "2", "--replication.min_replicas_for_write", "2", "--replication.strategy", "sync"]);
     await until("router ready with 2 nodes", async () => {
       const r = await fetch(`${router.url}/readyz`);
       return r.status === 200 && ((await r.json()) as { nodes: string[] }).nodes.length === 2 ? true : undefined;

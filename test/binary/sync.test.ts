@@ -2,35 +2,25 @@
 // that was down gets nothing from a queue: only sync can catch it up). Also drives the operator
 // commands (soltix status / checksum / tree / repair) as an operator would.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { binaryPool, cli, postJson, type RunningBinary } from "../support/binary.ts";
-import { startEtcd, type RunningServer } from "../support/servers.ts";
-import { tempDir } from "../support/engine.ts";
+import { cli, postJson, type RunningBinary } from "../support/binary.ts";
+import { etcdFixture } from "../support/etcd-fixture.ts";
 import { until } from "../support/wait.ts";
 import { EtcdMetadataStore } from "../../src/adapters/etcd-metadata.ts";
 import type { WatchEvent } from "../../src/ports/metadata.ts";
 import { groupOf } from "../../src/model/group.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
-const tmp = tempDir("bin-sync");
-let etcd: RunningServer;
-const pool = binaryPool();
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await pool.killAll();
-  await etcd?.stop();
-  tmp.cleanup();
-});
+const fx = etcdFixture("bin-sync");
+const pool = fx.pool;
 
 const DAY = 20_420n * NS_PER_DAY;
 const ID = "dev-sync";
 const GROUP = groupOf("plant", "s", ID, 256);
 
 function nodeArgs(i: number, extra: string[] = []): string[] {
-  return ["node", "--node.id", `n${i}`, "--storage.data_dir", `${tmp.dir}/n${i}`, "--server.port", "0", "--etcd.endpoints", etcd.url,
+  return ["node", "--node.id", `n${i}`, "--storage.data_dir", `${fx.dir}/n${i}`, "--server.port", "0", "--etcd.endpoints", fx.etcd().url,
     "--replication.factor", "3", "--storage.sync.anti_entropy.settle", "0s", ...extra];
 }
 
@@ -46,7 +36,7 @@ async function write(router: RunningBinary, from: number, to: number): Promise<v
 describe("sync on compiled binaries with etcd", () => {
   test("restart catches up (syncing → active in etcd); planted divergence is repaired by descent; an empty disk is restored by the fallback", async () => {
     const nodes = [await start(nodeArgs(1)), await start(nodeArgs(2)), await start(nodeArgs(3))];
-    const router = await start(["router", "--server.port", "0", "--etcd.endpoints", etcd.url, "--replication.factor", "3", "--replication.min_replicas_for_write", "2", "--replication.strategy", "sync"]);
+    const router = await start(["router", "--server.port", "0", "--etcd.endpoints", fx.etcd().url, "--replication.factor", "3", "--replication.min_replicas_for_write", "2", "--replication.strategy", "sync"]);
     await until("router ready with 3 nodes", async () => {
       const r = await fetch(`${router.url}/readyz`);
       return r.status === 200 && ((await r.json()) as { nodes: string[] }).nodes.length === 3 ? true : undefined;
@@ -57,7 +47,7 @@ describe("sync on compiled binaries with etcd", () => {
     // 1. n3 down, writes go on, n3 restarts and catches up by startup sync.
     await nodes[2]!.stop();
     await write(router, 2000, 4000);
-    const store = new EtcdMetadataStore([etcd.url]);
+    const store = new EtcdMetadataStore([fx.etcd().url]);
     const events: WatchEvent[] = [];
     const stopWatch = await store.watchPrefix(`/soltix/groups/${GROUP}`, (e) => events.push(e));
     nodes[2] = await start(nodeArgs(3));
@@ -85,7 +75,7 @@ describe("sync on compiled binaries with etcd", () => {
 
     // 3. n3 loses its disk and comes back with startup sync off: anti-entropy restores it whole.
     await nodes[2]!.kill9();
-    rmSync(`${tmp.dir}/n3`, { recursive: true, force: true });
+    rmSync(`${fx.dir}/n3`, { recursive: true, force: true });
     nodes[2] = await start(nodeArgs(3, ["--storage.sync.startup_sync", "false"]));
     await until("n3 registered again", async () => ((await fetch(`${nodes[2]!.url}/readyz`)).status === 200 ? true : undefined));
     const restore = await until("n3 restored by anti-entropy", async () => {
