@@ -29,6 +29,11 @@ function refuse(status: 401 | 429, code: string, message: string, headers: Recor
   return new Response(JSON.stringify({ code, message }), { status, headers: { "content-type": "application/json", ...headers } });
 }
 
+/** Does the guard check anything (a token, or a rate limit)? */
+export function guardChecks(o: GuardOptions): boolean {
+  return o.token !== undefined || (o.requestsPerSecPerPeer ?? 0) > 0;
+}
+
 export function guard(o: GuardOptions): MiddlewareHandler {
   const want = o.token === undefined ? undefined : utf8.encode(`Bearer ${o.token}`);
   const rate = o.requestsPerSecPerPeer ?? 0;

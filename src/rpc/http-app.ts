@@ -10,7 +10,7 @@ import { LIMITS } from "../base/limits.ts";
 import { errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
 import { errorInterceptor, deadlineInterceptor } from "./errors.ts";
-import { guard, type GuardOptions } from "./guard.ts";
+import { guard, guardChecks, type GuardOptions } from "./guard.ts";
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -35,7 +35,8 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   });
   opts.services(router);
   const app = new Hono();
-  if (opts.guard !== undefined) app.use("*", guard(opts.guard));
+  // Only when it has something to check: the ingest path pays nothing for an unused guard.
+  if (opts.guard !== undefined && guardChecks(opts.guard)) app.use("*", guard(opts.guard));
   for (const handler of router.handlers) {
     const fetchHandler = createFetchHandler(handler);
     const fast = opts.fastPaths?.[handler.requestPath];
