@@ -13,7 +13,7 @@ import type { StoredPoint } from "../engine/engine.ts";
 import { StorageService, QueryResponseSchema } from "../gen/soltix/v1/storage_pb.ts";
 import type { Point as PbPoint } from "../gen/soltix/v1/point_pb.ts";
 import { pointFromProto, pointToProtoFromEncoding, storedFromPoint } from "./convert.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { decodeCursor, encodeCursor, type ScanCursor } from "./cursor.ts";
 import type { NodeContext } from "./context.ts";
 
 /** Validates and converts a Write batch (shared by the RPC and, later, the queue consumer). */
@@ -81,7 +81,9 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
         }
       }
       const points: PbPoint[] = [];
-      let lastKey = "";
+      // The position of the last point returned: a page ends there and the next resumes after it
+      // (group, then window, then key — the scan order), whatever group or window comes next.
+      let last: ScanCursor | undefined;
       const groups = [...prefixesByGroup.keys()].sort((a, b) => a - b);
       for (const g of groups) {
         if (cursor !== undefined && g < cursor.g) continue;
@@ -92,7 +94,11 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
           if (cursor !== undefined && g === cursor.g && ws < cursor.w) continue;
           const resumeAfter = cursor !== undefined && g === cursor.g && ws === cursor.w ? cursor.k : undefined;
           for (const prefix of prefixes) {
-            const lo = `${prefix}${(start > ws ? start : ws).toString(16).padStart(TIME_SUFFIX_LEN, "0")}`;
+            // A series prefix can start at the first wanted time; a collection prefix (every device)
+            // must start at the prefix itself, or devices whose ids sort below the time digits are skipped.
+            let lo = req.ids.length === 0 ? prefix : `${prefix}${(start > ws ? start : ws).toString(16).padStart(TIME_SUFFIX_LEN, "0")}`;
+            // Resume by seeking past the cursor's key (the smallest key above it), not by skipping.
+            if (resumeAfter !== undefined && resumeAfter >= lo) lo = `${resumeAfter}\u0000`;
             const windowEnd = ws + NS_PER_DAY;
             for await (const r of ctx.engine.scanWindow(g, ws, lo, `${prefix}\uffff`)) {
               if (resumeAfter !== undefined && r.key <= resumeAfter) continue;
@@ -100,10 +106,10 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
               if (t >= end || t >= windowEnd) continue;
               if (t < start) continue;
               if (points.length === limit) {
-                return create(QueryResponseSchema, { points, nextCursor: encodeCursor({ g, w: ws, k: lastKey }) });
+                return create(QueryResponseSchema, { points, nextCursor: encodeCursor(last!) });
               }
               points.push(pointToProtoFromEncoding(r.enc));
-              lastKey = r.key;
+              last = { g, w: ws, k: r.key };
             }
           }
         }
