@@ -65,6 +65,13 @@ export class EtcdMetadataStore implements MetadataStore {
     });
   }
 
+  compareAndDelete(key: string, expected: bigint): Promise<boolean> {
+    return this.call("compare-and-delete", async () => {
+      const res = await this.client.if(key, "Mod", "==", expected.toString()).then(this.client.delete().key(key)).commit();
+      return res.succeeded;
+    });
+  }
+
   put(key: string, value: string): Promise<void> {
     return this.call("put", async () => {
       await this.client.put(key).value(value).exec();
@@ -96,6 +103,8 @@ export class EtcdMetadataStore implements MetadataStore {
       return {
         id,
         put: (key, value) => this.call("lease put", async () => void (await lease.put(key).value(value).exec())),
+        create: (key, value) =>
+          this.call("lease create", async () => (await this.client.if(key, "Create", "==", 0).then(lease.put(key).value(value)).commit()).succeeded),
         onLost: (cb) => void lease.on("lost", (err) => cb(errorMessage(err))),
         revoke: () => this.call("lease revoke", async () => void (await lease.revoke())),
       };

@@ -1,23 +1,16 @@
 // The real PeerNet: plain fetch, http or https, with the cluster's bearer token on every call and,
 // for https with a private CA, that CA as the trust root (Bun's fetch `tls` option).
 
-import type { PeerNet } from "../ports/peer-net.ts";
-
-export interface PeerNetOptions {
-  /** Bearer token sent on every call (auth.token_file). */
-  token?: string | undefined;
-  /** Dial https (the cluster serves TLS). */
-  https?: boolean;
-  /** PEM CA bundle trusted for https peers (tls.ca_file); default: the system roots. */
-  caPem?: string | undefined;
-}
+import type { PeerNet, PeerNetOptions } from "../ports/peer-net.ts";
+import { sleep, type Clock } from "../ports/clock.ts";
+import type { Rng } from "../ports/rng.ts";
 
 /** Times a call refused with 429 (a peer's per-peer rate limit) is retried after its Retry-After. */
 export const RATE_LIMITED_RETRIES_MAX = 5;
 /** Longest Retry-After honoured (s); a longer one is returned to the caller as it is. */
 const RETRY_AFTER_MAX_S = 10;
 
-export function httpPeerNet(o: PeerNetOptions = {}): PeerNet {
+export function httpPeerNet(o: PeerNetOptions, clock: Clock, rng: Rng): PeerNet {
   const scheme = o.https === true ? "https" : "http";
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
@@ -31,7 +24,7 @@ export function httpPeerNet(o: PeerNetOptions = {}): PeerNet {
       const resendable = init?.body === undefined || init.body === null || typeof init.body === "string" || init.body instanceof Uint8Array;
       if (res.status !== 429 || !resendable || !(after >= 0 && after <= RETRY_AFTER_MAX_S) || attempt >= RATE_LIMITED_RETRIES_MAX) return res;
       await res.arrayBuffer().catch(() => {});
-      await new Promise((r) => setTimeout(r, after * 1000 * (0.5 + Math.random() / 2)));
+      await sleep(clock, after * 1000 * (0.5 + rng.next() / 2));
     }
   };
   return {

@@ -1,6 +1,7 @@
-// The real clock: wall time in ns (ms resolution plus a monotonic sub-ms part), monotonic ms.
+// The real clock: wall time in ns (ms resolution plus a monotonic sub-ms part), monotonic ms, and
+// timers on the runtime's event loop.
 
-import type { Clock } from "../ports/clock.ts";
+import type { Clock, Timer } from "../ports/clock.ts";
 
 const originWallMs = Date.now();
 const originPerf = performance.now();
@@ -13,5 +14,9 @@ export const systemClock: Clock = {
   },
   monotonicMs() {
     return performance.now();
+  },
+  setTimer(ms: number, fn: () => void): Timer {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return { cancel: () => clearTimeout(t) };
   },
 };

@@ -4,13 +4,9 @@
 import { join } from "node:path";
 import { loadConfig } from "../config/config.ts";
 import type { Logger } from "../ports/logger.ts";
-import type { FileSystem } from "../ports/fs.ts";
-import type { Clock } from "../ports/clock.ts";
-import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
-import { startNode, type StorageNode } from "./node.ts";
-import { startRouter, type Router } from "./router.ts";
-
-import type { Serve } from "../ports/serve.ts";
+import type { Platform } from "../ports/platform.ts";
+import { launchNode, type StorageNode } from "./node.ts";
+import { launchRouter, type Router } from "./router.ts";
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -37,10 +33,11 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-export async function startLocalCluster(o: LocalClusterOptions, deps: { fs: FileSystem; clock: Clock; logger: Logger; serve: Serve }): Promise<LocalCluster> {
+export async function startLocalCluster(o: LocalClusterOptions, deps: { platform: Platform; logger: Logger }): Promise<LocalCluster> {
   const factor = o.factor ?? Math.min(3, o.nodes);
   const level = o.logLevel ?? "warn";
-  const metadata = new MemoryMetadataStore();
+  // One embedded store shared by every component (no etcd endpoints: in process).
+  const metadata = deps.platform.openMetadata([], undefined);
   const nodes: LocalNode[] = [];
   for (let i = 1; i <= o.nodes; i++) {
     const id = `storage-${i}`;
@@ -54,21 +51,8 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { fs: File
         ["log.level", level],
       ]),
     });
-    const node = await startNode(config, { fs: deps.fs, clock: deps.clock, logger: deps.logger, metadata });
-    const served = deps.serve(node.app.fetch, config.server.host, port);
-    node.joinCluster(`${config.server.host}:${served.port}`);
-    let stopped = false;
-    nodes.push({
-      id,
-      url: `http://${config.server.host}:${served.port}`,
-      node,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        await served.stop();
-        await node.close();
-      },
-    });
+    const running = await launchNode(config, { platform: deps.platform, logger: deps.logger, metadata });
+    nodes.push({ id, url: `http://${running.address}`, node: running.node, stop: () => running.stop() });
   }
   const routerConfig = loadConfig({
     flags: new Map([
@@ -80,15 +64,13 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { fs: File
       ["log.level", level],
     ]),
   });
-  const router = await startRouter(routerConfig, { clock: deps.clock, logger: deps.logger, metadata });
-  const servedRouter = deps.serve(router.app.fetch, routerConfig.server.host, o.routerPort);
+  const router = await launchRouter(routerConfig, { platform: deps.platform, logger: deps.logger, metadata });
   return {
-    routerUrl: `http://${routerConfig.server.host}:${servedRouter.port}`,
-    router,
+    routerUrl: `http://${routerConfig.server.host}:${router.port}`,
+    router: router.router,
     nodes,
     async close() {
-      await servedRouter.stop();
-      await router.close();
+      await router.stop();
       for (const x of nodes) await x.stop();
       await metadata.close();
     },

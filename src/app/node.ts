@@ -1,12 +1,15 @@
-// Composition root of a storage node: config + one implementation of each port → engine, services,
-// HTTP app. Runtime-neutral: the runtime adapter serves `app.fetch` and calls `close()` on signals.
+// Composition root of a storage node: config + one implementation of each port (a Platform) →
+// engine, services, HTTP app, registration, startup sync, anti-entropy, queue consumer.
+// `launchNode` is the one way a node process starts — the binary's `soltix node` and the simulator
+// both call it — so what the simulator checks is the wiring the binary runs.
 
 import type { Hono } from "hono";
 import { Engine } from "../engine/engine.ts";
 import type { NodeConfig } from "../config/config.ts";
-import type { FileSystem } from "../ports/fs.ts";
-import { VersionStamper, type Clock } from "../ports/clock.ts";
+import { VersionStamper, isoNow, sleep, withDeadline } from "../ports/clock.ts";
+import { randomToken } from "../ports/rng.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { DirLock, Platform } from "../ports/platform.ts";
 import { createHttpApp } from "../rpc/http-app.ts";
 import { storageService } from "../rpc/storage-service.ts";
 import { syncService } from "../rpc/sync-service.ts";
@@ -14,35 +17,34 @@ import type { NodeContext } from "../rpc/context.ts";
 import { WRITE_PATH, fastWrite } from "../rpc/write-route.ts";
 import { isFastUnary } from "../rpc/fast-unary.ts";
 import { LIMITS } from "../base/limits.ts";
+import { SoltixError, errorMessage, invalidArgument } from "../base/errors.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
-import { EtcdMetadataStore } from "../adapters/etcd-metadata.ts";
-import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
-import { NodeRegistration } from "../cluster/registration.ts";
+import { NodeRegistration, type HolderProbe } from "../cluster/registration.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { shapeFor } from "../merkle/shape.ts";
-import { adminService, type SyncRuntime } from "../rpc/admin-service.ts";
+import { adminService, type SyncRuntime } from "../sync/admin-service.ts";
 import { AdminService } from "../gen/soltix/v1/admin_pb.ts";
 import { GroupSyncer } from "../sync/startup-sync.ts";
 import { AntiEntropy } from "../sync/anti-entropy.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
-import type { NodeRecord } from "../cluster/records.ts";
+import { groupNodes, type NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
-import type { PeerNet } from "../ports/peer-net.ts";
 import { loadSecurity } from "./security.ts";
-import type { PemSet } from "../base/pem.ts";
 
 export const SOLTIX_VERSION = "0.1.0";
 
 /** Limits of the hand-decoded binary write paths: the same as every Connect call's. */
 export const FAST_LIMITS = { requestBytesMax: LIMITS.requestBytesMax, deadlineMs: LIMITS.unaryDeadlineMs };
 
+/** How long a probe of the process holding our node id may take. */
+const HOLDER_PROBE_TIMEOUT_MS = 2_000;
+
 export interface NodeDeps {
-  fs: FileSystem;
-  clock: Clock;
+  platform: Platform;
   logger: Logger;
-  /** How to reach peers; default: HTTP(S) with the configured token and trust (the simulator passes its network). */
-  net?: PeerNet;
+  /** A metadata store shared with other components of this process (not closed by the node). */
+  metadata?: MetadataStore;
 }
 
 export interface StorageNode {
@@ -50,50 +52,89 @@ export interface StorageNode {
   readonly engine: Engine;
   readonly app: Hono;
   readonly metadata: MetadataStore;
+  /** Random per process start; in the node record and /healthz (tells two claimants of one id apart). */
+  readonly instance: string;
+  /** Startup sync, anti-entropy and the cluster view, once joined. */
+  readonly sync: SyncRuntime;
   /** Certificate and key (PEM) the runtime serves HTTPS with, when configured. */
   readonly serverTls: { cert: string; key: string } | undefined;
-  /** Registers the node (call once the server listens, with the address peers dial); runs in the background. */
-  joinCluster(address: string): void;
+  /**
+   * Registers the node (call once the server listens, with the address peers dial) and starts
+   * startup sync, anti-entropy and the queue consumer in the background. Resolves once registered
+   * (or once the metadata store proved unreachable: it keeps trying); rejects when a live process
+   * holds this node id.
+   */
+  joinCluster(address: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The configured metadata backend: etcd when endpoints are set, else embedded (one machine). */
-export function openMetadata(config: NodeConfig, tls?: PemSet): MetadataStore {
-  return config.etcd.endpoints.length > 0 ? new EtcdMetadataStore(config.etcd.endpoints, tls) : new MemoryMetadataStore();
+/** Checks a config that only a node needs (a router has its own id rules). */
+function checkNodeConfig(config: NodeConfig): void {
+  if (config.etcd.endpoints.length > 0 && !config.given.has("node.id")) {
+    throw invalidArgument(
+      "node.id",
+      "must be set when etcd.endpoints is (a cluster): every node needs its own id; the default would collide with another node's (set --node.id, SOLTIX_NODE_ID or node.id in the file)",
+    );
+  }
 }
 
-export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?: MetadataStore }): Promise<StorageNode> {
+export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<StorageNode> {
+  const { platform, logger } = deps;
+  const { clock } = platform;
+  checkNodeConfig(config);
   // Credentials first: a bad token or certificate file stops the node before it opens its data.
-  const security = await loadSecurity(config, deps.fs, deps.clock);
-  const net = deps.net ?? security.net;
-  const engine = await Engine.open({
-    dataDir: config.storage.dataDir,
-    fs: deps.fs,
-    logger: deps.logger,
-    totalGroups: config.coordinator.totalGroups,
-    memstoreBytesMax: config.storage.memstoreBytesMax,
-    segmentCacheBytesMax: config.storage.segmentCacheBytesMax,
-  });
+  const security = await loadSecurity(config, platform);
+  const net = security.net;
+  const lock: DirLock = await platform.fs.mkdirp(config.storage.dataDir).then(() => platform.lockDataDir(config.storage.dataDir));
+  let engine: Engine;
+  try {
+    engine = await Engine.open({
+      dataDir: config.storage.dataDir,
+      nodeId: config.node.id,
+      fs: platform.fs,
+      logger,
+      totalGroups: config.coordinator.totalGroups,
+      memstoreBytesMax: config.storage.memstoreBytesMax,
+      segmentCacheBytesMax: config.storage.segmentCacheBytesMax,
+    });
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  const instance = randomToken(platform.rng, 16);
+  const rt: SyncRuntime = {};
+  let joined = false;
   const ctx: NodeContext = {
     nodeId: config.node.id,
     engine,
     totalGroups: config.coordinator.totalGroups,
-    stamper: new VersionStamper(deps.clock),
-    clock: deps.clock,
-    logger: deps.logger,
+    stamper: new VersionStamper(clock),
+    clock,
+    logger,
     treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
+    // A node in a cluster serves a group's reads only once it caught up with its replicas since it started.
+    readRefusal: (group) => {
+      if (!joined) return undefined;
+      if (rt.syncer === undefined) return `node ${config.node.id} is starting (cluster metadata not loaded, startup sync not begun)`;
+      return rt.syncer.isCatchingUp(group) ? `group ${group} is catching up on node ${config.node.id} (startup sync not finished)` : undefined;
+    },
   };
-  const startedAt = new Date().toISOString();
-  const metadata = deps.metadata ?? openMetadata(config, security.etcdTls);
+  const startedAt = isoNow(clock);
+  const metadata = deps.metadata ?? platform.openMetadata(config.etcd.endpoints, security.etcdTls);
   let registration: NodeRegistration | undefined;
-  const rt: SyncRuntime = {};
   let closing = false;
   const consumer =
     config.queue.type === "nats"
-      ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, deps.logger, security.queueTls)
+      ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, clock, logger, security.queueTls)
       : undefined;
+  const registrationText = () => {
+    if (registration === undefined) return "not registered yet (server not listening)";
+    return registration.status.registered ? "registered" : `not registered: ${registration.status.lastError ?? "registering"}`;
+  };
+  rt.registration = registrationText;
   const app = createHttpApp({
-    logger: deps.logger,
+    logger,
+    clock,
     guard: security.guard,
     services: (router) => {
       router.service(StorageService, storageService(ctx));
@@ -108,10 +149,11 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
         c.json({
           status: "ok",
           node_id: config.node.id,
+          instance,
           version: SOLTIX_VERSION,
           started_at: startedAt,
           engine: engine.statsSnapshot,
-          groups_assigned: rt.view?.allGroups().filter((g) => g.primary_node === config.node.id || g.replica_nodes.includes(config.node.id)).length ?? 0,
+          groups_assigned: rt.view?.allGroups().filter((g) => groupNodes(g).includes(config.node.id)).length ?? 0,
         }),
       );
       // Ready = registered in the metadata store (so it was reachable) and, with NATS, consuming.
@@ -120,40 +162,64 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
         const queueProblem = consumer?.problem();
         const writeProblem = engine.writeProblem();
         const ready = registered && queueProblem === undefined && writeProblem === undefined;
+        const catchingUp = rt.syncer === undefined ? [] : [...(rt.syncer.heldGroups() ?? [])].filter((g) => rt.syncer!.isCatchingUp(g));
         const body = {
           ready,
           node_id: config.node.id,
           metadata: config.etcd.endpoints.length > 0 ? `etcd ${config.etcd.endpoints.join(",")}` : "embedded",
           registered,
           queue: config.queue.type === "nats" ? { url: config.queue.url, connected: consumer?.link.connected ?? false, problem: queueProblem ?? null, ...consumer?.stats } : "direct",
-          error: writeProblem ?? (registration === undefined ? "not registered yet (server not listening)" : registration.status.lastError ?? queueProblem ?? null),
+          groups_catching_up: catchingUp.length,
+          error: writeProblem ?? (registered ? queueProblem ?? null : registrationText()),
         };
         return c.json(body, ready ? 200 : 503);
       });
     },
   });
+  // Is the process named by a node record alive and really that process (same id, same instance)?
+  const probe: HolderProbe = async (holder) => {
+    try {
+      const res = await withDeadline(clock, HOLDER_PROBE_TIMEOUT_MS, (signal) => net.fetch(net.url(holder.address, "/healthz"), { signal }));
+      const body = (await res.json()) as { node_id?: unknown; instance?: unknown };
+      if (body.instance === instance) return "gone"; // its address is ours now: that process is gone
+      return body.node_id === holder.id && (holder.instance === "" || body.instance === holder.instance) ? "alive" : "gone";
+    } catch (e) {
+      // Nothing listens where it registered: it is gone (a paused or cut-off process still holds its port).
+      return (e as { code?: unknown }).code === "ECONNREFUSED" ? "gone" : "no answer";
+    }
+  };
   return {
     config,
     engine,
     app,
     metadata,
+    instance,
+    sync: rt,
     serverTls: security.serverTls,
     joinCluster(address) {
-      if (registration !== undefined) return;
-      const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: new Date().toISOString() });
-      registration = new NodeRegistration(metadata, record, deps.logger);
-      void registration.start();
+      if (registration !== undefined) return Promise.resolve();
+      joined = true;
+      const record = (): NodeRecord => ({ id: config.node.id, address, status: "active", version: SOLTIX_VERSION, updated_at: isoNow(clock), instance });
+      // Another live process holds this id: it is the node now; this one stops taking its queue.
+      const yieldId = () => void consumer?.close().catch(() => {});
+      registration = new NodeRegistration(metadata, record, clock, logger, probe, yieldId);
+      const first = registration.start();
+      // The queue consumer starts only once this process holds the node id: a second process with
+      // the same id must never take the first one's messages.
+      first.then(
+        () => {
+          if (!closing) consumer?.start();
+        },
+        () => {},
+      );
       // The node's watch-driven view of nodes and group assignments, then startup sync and the
-      // anti-entropy loop. The queue consumer above is already subscribed, so nothing published
-      // during the sync is missed; its backlog applies alongside (LWW makes the order irrelevant).
-      void ClusterView.open(metadata, deps.logger).then(async (v) => {
+      // anti-entropy loop. The queue consumer is subscribed alongside, so nothing published during
+      // the sync is missed; its backlog applies concurrently (LWW makes the order irrelevant).
+      void ClusterView.open(metadata, logger, clock).then(async (v) => {
         rt.view = v;
-        while (!v.loaded && !closing) await new Promise((r) => setTimeout(r, 100));
+        while (!v.loaded && !closing) await sleep(clock, 100);
         if (closing) return;
         const s = config.storage.sync;
-        rt.syncer = new GroupSyncer(config.node.id, engine, v, metadata, {
-          batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups, net,
-        }, deps.clock, deps.logger);
         rt.antiEntropy = new AntiEntropy(config.node.id, engine, v, {
           shape: ctx.treeShape,
           totalGroups: config.coordinator.totalGroups,
@@ -164,11 +230,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
           reverifyEveryRuns: s.antiEntropy.reverifyEveryRuns,
           bytesPerSecMax: s.antiEntropy.bytesPerSecMax,
           net,
-        }, deps.clock, deps.logger);
+        }, clock, platform.rng, logger);
+        const ae = rt.antiEntropy;
+        rt.syncer = new GroupSyncer(config.node.id, engine, v, metadata, {
+          batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups, net,
+        }, (group, peer) => ae.verifyWith(group, peer), clock, platform.rng, logger);
         if (s.enabled && s.startupSync) await rt.syncer.syncAll();
         if (s.enabled && s.antiEntropy.enabled && !closing) rt.antiEntropy.start(s.antiEntropy.intervalMs, () => rt.syncer?.heldGroups() ?? []);
       });
-      consumer?.start();
+      return first;
     },
     async close() {
       closing = true;
@@ -178,7 +248,48 @@ export async function startNode(config: NodeConfig, deps: NodeDeps & { metadata?
       await rt.view?.close();
       await registration?.stop();
       await engine.close();
+      await lock.release();
       if (deps.metadata === undefined) await metadata.close(); // a shared store (tests, soltix dev) is its owner's to close
     },
   };
+}
+
+export interface RunningNode {
+  readonly node: StorageNode;
+  /** The port it listens on (the real one when server.port is 0). */
+  readonly port: number;
+  /** host:port peers dial. */
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A node process: start, serve, join the cluster. Fails (and leaves nothing running or locked) when
+ * a live process already holds this node id.
+ */
+export async function launchNode(config: NodeConfig, deps: NodeDeps): Promise<RunningNode> {
+  const node = await startNode(config, deps);
+  let served: { port: number; stop(): Promise<void> };
+  try {
+    served = deps.platform.serve(node.app.fetch, config.server.host, config.server.port, node.serverTls);
+  } catch (e) {
+    await node.close();
+    throw new SoltixError("unavailable", `cannot listen on ${config.server.host}:${config.server.port}: ${errorMessage(e)}`);
+  }
+  // Register only now that the server listens; with port 0 the address carries the real port.
+  const address = config.server.port === 0 ? `${config.server.host}:${served.port}` : config.node.address;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await served.stop();
+    await node.close();
+  };
+  try {
+    await node.joinCluster(address);
+  } catch (e) {
+    await stop();
+    throw new SoltixError("failed_precondition", errorMessage(e));
+  }
+  return { node, port: served.port, address, stop };
 }

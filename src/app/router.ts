@@ -1,74 +1,82 @@
 // Composition root of a router: metadata (etcd or a shared embedded store) → cluster view → delivery
-// (direct RPC or NATS JetStream) → write router → HTTP app.
+// (direct RPC with hints, or NATS JetStream) → write router, reader → HTTP app. `launchRouter` is the
+// one way a router process starts (the binary and the simulator both call it).
 
 import type { Hono } from "hono";
 import type { NodeConfig } from "../config/config.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
-import { VersionStamper, type Clock } from "../ports/clock.ts";
+import type { Platform } from "../ports/platform.ts";
+import { VersionStamper } from "../ports/clock.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { createHttpApp } from "../rpc/http-app.ts";
 import { RouterService } from "../gen/soltix/v1/router_pb.ts";
 import { DirectDelivery, type Delivery } from "../router/delivery.ts";
 import { WriteRouter } from "../router/write-router.ts";
+import { Reader } from "../router/reads.ts";
 import { mountRouterRoutes, routerService, type RouterContext } from "../router/http.ts";
-import { openMetadata, SOLTIX_VERSION } from "./node.ts";
+import { SOLTIX_VERSION, FAST_LIMITS } from "./node.ts";
 import { ROUTER_WRITE_PATH, fastRouterWrite } from "../router/fast-route.ts";
 import { isFastUnary } from "../rpc/fast-unary.ts";
-import { FAST_LIMITS } from "./node.ts";
 import { loadSecurity } from "./security.ts";
-import { nodeFileSystem } from "../adapters/node-fs.ts";
-import type { FileSystem } from "../ports/fs.ts";
+import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
 import type { PemSet } from "../base/pem.ts";
 
 export interface RouterDeps {
-  clock: Clock;
+  platform: Platform;
   logger: Logger;
+  /** A metadata store shared with other components of this process (not closed by the router). */
   metadata?: MetadataStore;
+  /** The write transport, when not the configured one (the simulator's queue). */
   delivery?: Delivery;
-  /** Where the token and TLS files are read from (default: the real file system). */
-  fs?: FileSystem;
-  /** How to reach nodes; default: HTTP(S) with the configured token and trust. */
-  net?: PeerNet;
 }
 
 export interface Router {
   readonly app: Hono;
   readonly view: ClusterView;
   readonly writer: WriteRouter;
+  readonly reader: Reader;
   /** Certificate and key (PEM) the runtime serves HTTPS with, when configured. */
   readonly serverTls: { cert: string; key: string } | undefined;
   close(): Promise<void>;
 }
 
 export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise<Router> {
-  const security = await loadSecurity(config, deps.fs ?? nodeFileSystem, deps.clock);
-  const net = deps.net ?? security.net;
-  const metadata = deps.metadata ?? openMetadata(config, security.etcdTls);
-  const view = await ClusterView.open(metadata, deps.logger);
-  const delivery = deps.delivery ?? (await openDelivery(config, deps.logger, net, security.queueTls));
+  const { platform, logger } = deps;
+  const { clock } = platform;
+  const security = await loadSecurity(config, platform);
+  const net = security.net;
+  const metadata = deps.metadata ?? platform.openMetadata(config.etcd.endpoints, security.etcdTls);
+  const view = await ClusterView.open(metadata, logger, clock);
+  const delivery = deps.delivery ?? (await openDelivery(config, platform, logger, net, security.queueTls));
   const policy = {
     factor: config.replication.factor,
     strategy: config.replication.strategy,
     minReplicasForWrite: config.replication.minReplicasForWrite,
     totalGroups: config.coordinator.totalGroups,
     queue: config.queue.type,
+    hintWindowMs: config.replication.hintWindowMs,
+    hintBufferBytes: config.replication.hintBufferBytes,
   };
-  const writer = new WriteRouter(view, delivery, policy, deps.logger);
-  const stamper = new VersionStamper(deps.clock);
-  const ctx: RouterContext = { view, writer, stamp: () => stamper.next(), policy, logger: deps.logger, net };
+  const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger);
+  const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
+  const stamper = new VersionStamper(clock);
+  const ctx: RouterContext = { view, writer, stamp: () => stamper.next(), policy, logger, reader, readConsistency: config.read.consistency };
   const app = createHttpApp({
-    logger: deps.logger,
+    logger,
+    clock,
     guard: security.guard,
     services: (r) => r.service(RouterService, routerService(ctx)),
     fastPaths: {
       [ROUTER_WRITE_PATH]: (req) =>
-        isFastUnary(req) ? fastRouterWrite(req, writer, ctx.stamp, policy.totalGroups, deps.logger, FAST_LIMITS) : undefined,
+        isFastUnary(req) ? fastRouterWrite(req, writer, ctx.stamp, policy.totalGroups, clock, logger, FAST_LIMITS) : undefined,
     },
     routes: (a) => {
       mountRouterRoutes(a, ctx);
       a.get("/healthz", (c) => c.json({ status: "ok", role: "router", id: config.node.id, version: SOLTIX_VERSION, stats: writer.stats }));
+      // Ready = it can take writes. Nodes that are down do not make it unready (their writes are
+      // kept for them); they are listed with what waits for each.
       a.get("/readyz", async (c) => {
         const problems: string[] = [];
         if (!view.loaded) problems.push(view.lastError ?? "cluster metadata not loaded");
@@ -76,13 +84,17 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
           try {
             await metadata.get("/soltix/ping");
           } catch (e) {
-            problems.push(e instanceof Error ? e.message : String(e));
+            problems.push(errorMessage(e));
           }
         }
         const q = delivery.problem();
         if (q !== undefined) problems.push(q);
         if (view.activeNodes().length === 0) problems.push("no storage nodes registered");
-        return c.json({ ready: problems.length === 0, nodes: view.activeNodes().map((n) => n.id), problems }, problems.length === 0 ? 200 : 503);
+        const nodesDown = await writer.downNodes();
+        return c.json(
+          { ready: problems.length === 0, nodes: view.activeNodes().map((n) => n.id), nodes_down: nodesDown, hints: writer.hints?.snapshot() ?? [], problems },
+          problems.length === 0 ? 200 : 503,
+        );
       });
     },
   });
@@ -90,8 +102,10 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     app,
     view,
     writer,
+    reader,
     serverTls: security.serverTls,
     async close() {
+      writer.close();
       await delivery.close();
       await view.close();
       if (deps.metadata === undefined) await metadata.close();
@@ -99,8 +113,37 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   };
 }
 
-async function openDelivery(config: NodeConfig, logger: Logger, net: PeerNet, queueTls: PemSet | undefined): Promise<Delivery> {
-  if (config.queue.type === "direct") return new DirectDelivery(net);
+async function openDelivery(config: NodeConfig, platform: Platform, logger: Logger, net: PeerNet, queueTls: PemSet | undefined): Promise<Delivery> {
+  if (config.queue.type === "direct") return new DirectDelivery(net, platform.clock);
   const { NatsDelivery } = await import("../queue/nats-delivery.ts");
-  return NatsDelivery.connect(config.queue.url, config.node.id, logger, queueTls);
+  return NatsDelivery.connect(config.queue.url, config.node.id, platform.clock, platform.rng, logger, queueTls);
+}
+
+export interface RunningRouter {
+  readonly router: Router;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** A router process: start and serve. */
+export async function launchRouter(config: NodeConfig, deps: RouterDeps): Promise<RunningRouter> {
+  const router = await startRouter(config, deps);
+  let served: { port: number; stop(): Promise<void> };
+  try {
+    served = deps.platform.serve(router.app.fetch, config.server.host, config.server.port, router.serverTls);
+  } catch (e) {
+    await router.close();
+    throw new SoltixError("unavailable", `cannot listen on ${config.server.host}:${config.server.port}: ${errorMessage(e)}`);
+  }
+  let stopped = false;
+  return {
+    router,
+    port: served.port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await served.stop();
+      await router.close();
+    },
+  };
 }

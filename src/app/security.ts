@@ -5,9 +5,8 @@
 import { errorMessage, invalidArgument } from "../base/errors.ts";
 import type { NodeConfig, TlsFiles } from "../config/config.ts";
 import type { FileSystem } from "../ports/fs.ts";
-import type { Clock } from "../ports/clock.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
-import { httpPeerNet } from "../adapters/peer-net.ts";
+import type { Platform } from "../ports/platform.ts";
 import { parseToken, type GuardOptions } from "../rpc/guard.ts";
 import type { PemSet } from "../base/pem.ts";
 
@@ -54,14 +53,15 @@ export async function readPeerCredentials(
   };
 }
 
-export async function loadSecurity(config: NodeConfig, fs: FileSystem, clock: Clock): Promise<Security> {
+export async function loadSecurity(config: NodeConfig, platform: Platform): Promise<Security> {
+  const { fs, clock } = platform;
   const { token, caPem } = await readPeerCredentials(fs, { tokenFile: config.auth.tokenFile, caFile: config.tls.caFile });
   const t = config.server.tls;
   const serverTls = t.certFile === "" ? undefined : { cert: await readText(fs, "server.tls.cert_file", t.certFile), key: await readText(fs, "server.tls.key_file", t.keyFile) };
   return {
     guard: { token, requestsPerSecPerPeer: config.server.requestsPerSecPerPeer, nowMs: () => clock.monotonicMs() },
     // A TLS cluster is TLS throughout: a node that serves HTTPS, or trusts a CA for peers, dials HTTPS.
-    net: httpPeerNet({ token, https: serverTls !== undefined || caPem !== undefined, caPem }),
+    net: platform.peerNet({ token, https: serverTls !== undefined || caPem !== undefined, caPem }),
     serverTls,
     etcdTls: await pemSet(fs, "etcd.tls", config.etcd.tls),
     queueTls: await pemSet(fs, "queue.tls", config.queue.tls),

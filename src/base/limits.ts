@@ -20,6 +20,8 @@ export const LIMITS = {
   pointBytesMax: 1024 * 1024,
   /** Ids in one Query. */
   queryIdsMax: 10_000,
+  /** Ids in one router query (a query string). */
+  routerQueryIdsMax: 1_000,
   /** Points in one Query page / StreamPoints message. */
   pageSizeDefault: 1_000,
   pageSizeMax: 10_000,

@@ -54,6 +54,7 @@ export function parseRfc3339Ns(text: string): bigint | undefined {
 }
 
 export function parseDurationMs(text: string): number | undefined {
+  if (text.trim() === "0") return 0;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
   if (m === null) return undefined;
   const n = Number(m[1]);

@@ -6,16 +6,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { invalidArgument } from "../base/errors.ts";
-import { jsonLogger } from "../ports/logger.ts";
-import { nodeFileSystem } from "../adapters/node-fs.ts";
-import { systemClock } from "../adapters/system-clock.ts";
+import type { Platform } from "../ports/platform.ts";
 import { startLocalCluster } from "../app/local-cluster.ts";
 import type { ParsedArgs } from "./args.ts";
-import { onSignals, type Serve } from "./node-command.ts";
+import { onSignals, processLogger } from "./node-command.ts";
 
 const NODES_MAX = 16;
 
-export async function runDev(args: ParsedArgs, serve: Serve): Promise<void> {
+export async function runDev(args: ParsedArgs, platform: Platform): Promise<void> {
   const nodesText = args.flags.get("nodes") ?? "3";
   const n = Number(nodesText);
   if (!Number.isInteger(n) || n < 1 || n > NODES_MAX) throw invalidArgument("--nodes", `${JSON.stringify(nodesText)} must be an integer in [1, ${NODES_MAX}]`);
@@ -24,12 +22,13 @@ export async function runDev(args: ParsedArgs, serve: Serve): Promise<void> {
   if (!Number.isInteger(routerPort) || routerPort < 0 || routerPort > 65535) throw invalidArgument("--port", `${JSON.stringify(portText)} must be a port number (0 = any free port)`);
   const dir = args.flags.get("dir") ?? mkdtempSync(join(tmpdir(), "soltix-dev-"));
   const level = args.flags.get("log.level") ?? "warn";
-  const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), level as "warn", { dev: true });
+  if (!["debug", "info", "warn", "error"].includes(level)) throw invalidArgument("--log.level", `${JSON.stringify(level)} must be one of debug, info, warn, error`);
+  const logger = processLogger(platform, level as "warn", { dev: true });
   // dev acknowledges a write only once every replica stored it, so what you read back is everywhere.
   const factor = Math.min(3, n);
   const cluster = await startLocalCluster(
     { nodes: n, dir, routerPort, logLevel: level, factor, minReplicasForWrite: factor, strategy: "sync" },
-    { fs: nodeFileSystem, clock: systemClock, logger, serve },
+    { platform, logger },
   );
   const routerUrl = cluster.routerUrl;
   const nodes = cluster.nodes;

@@ -1,18 +1,14 @@
-// `soltix node --config FILE`: loads config (file < env < flags), starts the storage node, serves it
-// and shuts down cleanly on SIGINT/SIGTERM.
+// `soltix node --config FILE`: loads config (file < env < flags), launches the storage node (the
+// same launchNode the simulator uses), and shuts down cleanly on SIGINT/SIGTERM.
 
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { loadConfig, type NodeConfig } from "../config/config.ts";
 import { jsonLogger, type Logger } from "../ports/logger.ts";
-import { nodeFileSystem } from "../adapters/node-fs.ts";
-import { systemClock } from "../adapters/system-clock.ts";
-import { startNode } from "../app/node.ts";
+import type { Platform } from "../ports/platform.ts";
+import { launchNode } from "../app/node.ts";
 import type { ParsedArgs } from "./args.ts";
-import type { Serve } from "../ports/serve.ts";
-
-export type { Serve } from "../ports/serve.ts";
 
 export function configFromArgs(args: ParsedArgs, env: Record<string, string | undefined>, defaults?: Map<string, string>): NodeConfig {
   const flags = new Map(args.flags);
@@ -35,20 +31,19 @@ export function configFromArgs(args: ParsedArgs, env: Record<string, string | un
   return loadConfig({ ...(yaml === undefined ? {} : { yaml }), env, flags, ...(defaults === undefined ? {} : { defaults }) });
 }
 
-export async function runNode(args: ParsedArgs, env: Record<string, string | undefined>, serve: Serve): Promise<void> {
+/** The process's logger: JSON lines on stderr, stamped by the platform's clock. */
+export function processLogger(platform: Platform, level: NodeConfig["log"]["level"], base: Record<string, unknown>): Logger {
+  return jsonLogger((line) => process.stderr.write(`${line}\n`), level, base, platform.clock);
+}
+
+export async function runNode(args: ParsedArgs, env: Record<string, string | undefined>, platform: Platform): Promise<void> {
   const config = configFromArgs(args, env);
-  const logger = jsonLogger((line) => process.stderr.write(`${line}\n`), config.log.level, { node: config.node.id });
-  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger });
-  const served = serve(node.app.fetch, config.server.host, config.server.port, node.serverTls);
-  // Register only now that the server listens; with port 0 the address carries the real port.
-  node.joinCluster(config.server.port === 0 ? `${config.server.host}:${served.port}` : config.node.address);
-  logger.log("info", "node: listening", { host: config.server.host, port: served.port, data_dir: config.storage.dataDir });
+  const logger = processLogger(platform, config.log.level, { node: config.node.id });
+  const running = await launchNode(config, { platform, logger });
+  logger.log("info", "node: listening", { host: config.server.host, port: running.port, data_dir: config.storage.dataDir });
   // A machine-readable line on stdout so scripts can learn the port (port 0 = any free port).
-  process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: served.port })}\n`);
-  onSignals(logger, async () => {
-    await served.stop();
-    await node.close();
-  });
+  process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: running.port })}\n`);
+  onSignals(logger, () => running.stop());
 }
 
 /** Runs `shutdown` once on SIGINT/SIGTERM, then exits 0 (1 if shutdown failed). */

@@ -5,7 +5,7 @@
 import { SoltixError } from "../base/errors.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import { groupKey } from "./keys.ts";
-import { parseGroupRecord, type GroupRecord, type GroupState } from "./records.ts";
+import { groupRecordJson, parseGroupRecord, type GroupRecord, type GroupState } from "./records.ts";
 import { placeGroup } from "./placement.ts";
 
 /** CAS retries before giving up on a hot key. */
@@ -22,8 +22,8 @@ export async function ensureGroup(store: MetadataStore, groupId: number, nodeIds
   if (existing !== undefined) return existing.record;
   const placed = placeGroup(groupId, nodeIds, factor);
   if (placed.length === 0) throw new SoltixError("unavailable", `no storage nodes registered to place group ${groupId}`);
-  const record: GroupRecord = { group_id: groupId, primary_node: placed[0]!, replica_nodes: placed.slice(1), state: "active", epoch: 1, updated_at: nowIso };
-  if (await store.create(groupKey(groupId), JSON.stringify(record))) return record;
+  const record: GroupRecord = { group_id: groupId, primary_node: placed[0]!, replica_nodes: placed.slice(1), state: "active", epoch: 1, updated_at: nowIso, syncing_nodes: [] };
+  if (await store.create(groupKey(groupId), groupRecordJson(record))) return record;
   const winner = await getGroup(store, groupId);
   if (winner === undefined) throw new SoltixError("unavailable", `group ${groupId} was created and deleted concurrently`);
   return winner.record;
@@ -42,11 +42,30 @@ export async function updateGroup(
     const next = change(cur.record);
     if (next === undefined) return cur.record;
     const stored: GroupRecord = { ...next, epoch: cur.record.epoch + 1, updated_at: nowIso };
-    if (await store.compareAndSwap(groupKey(groupId), JSON.stringify(stored), cur.modRevision)) return stored;
+    if (await store.compareAndSwap(groupKey(groupId), groupRecordJson(stored), cur.modRevision)) return stored;
   }
   throw new SoltixError("unavailable", `group ${groupId}: ${CAS_ATTEMPTS_MAX} compare-and-swap conflicts in a row`);
 }
 
 export function setGroupState(store: MetadataStore, groupId: number, state: GroupState, nowIso: string): Promise<GroupRecord> {
   return updateGroup(store, groupId, (g) => (g.state === state ? undefined : { ...g, state }), nowIso);
+}
+
+/**
+ * Marks `nodeId` as catching up on the group (`syncing`: it takes writes, serves no reads) or done;
+ * `state` follows: syncing while any node is. No write when nothing changes.
+ */
+export function setNodeSyncing(store: MetadataStore, groupId: number, nodeId: string, syncing: boolean, nowIso: string): Promise<GroupRecord> {
+  return updateGroup(
+    store,
+    groupId,
+    (g) => {
+      const others = g.syncing_nodes.filter((x) => x !== nodeId);
+      const syncingNodes = syncing ? [...others, nodeId].sort() : others;
+      const state: GroupState = syncingNodes.length > 0 ? "syncing" : "active";
+      if (state === g.state && syncingNodes.join() === g.syncing_nodes.join()) return undefined;
+      return { ...g, syncing_nodes: syncingNodes, state };
+    },
+    nowIso,
+  );
 }

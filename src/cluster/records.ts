@@ -12,15 +12,23 @@ export interface NodeRecord {
   status: NodeStatus;
   version: string;
   updated_at: string;
+  /** Random per process start: tells two processes claiming one id apart ("" in records of older versions). */
+  instance: string;
 }
 
 export interface GroupRecord {
   group_id: number;
   primary_node: string;
   replica_nodes: string[];
+  /** `syncing` while any node is in syncing_nodes, else `active` (Soltix's field, kept meaningful). */
   state: GroupState;
   epoch: number;
   updated_at: string;
+  /**
+   * Nodes of the group catching up (startup sync: tail stream, then a Merkle comparison of every
+   * window): they take writes but serve no reads for the group. Absent in the JSON = empty.
+   */
+  syncing_nodes: string[];
 }
 
 function bad(what: string, text: string, why: string): SoltixError {
@@ -36,7 +44,7 @@ export function parseNodeRecord(text: string): NodeRecord {
   }
   if (typeof o.id !== "string" || typeof o.address !== "string") throw bad("node record", text, "id/address");
   const status = o.status === "draining" ? "draining" : "active";
-  return { id: o.id, address: o.address, status, version: String(o.version ?? ""), updated_at: String(o.updated_at ?? "") };
+  return { id: o.id, address: o.address, status, version: String(o.version ?? ""), updated_at: String(o.updated_at ?? ""), instance: typeof o.instance === "string" ? o.instance : "" };
 }
 
 export function parseGroupRecord(text: string): GroupRecord {
@@ -51,6 +59,8 @@ export function parseGroupRecord(text: string): GroupRecord {
   if (!Array.isArray(o.replica_nodes) || !o.replica_nodes.every((x) => typeof x === "string")) throw bad("group record", text, "replica_nodes");
   if (o.state !== "active" && o.state !== "syncing") throw bad("group record", text, "state");
   if (typeof o.epoch !== "number") throw bad("group record", text, "epoch");
+  const syncing = o.syncing_nodes ?? [];
+  if (!Array.isArray(syncing) || !syncing.every((x) => typeof x === "string")) throw bad("group record", text, "syncing_nodes");
   return {
     group_id: o.group_id,
     primary_node: o.primary_node,
@@ -58,7 +68,19 @@ export function parseGroupRecord(text: string): GroupRecord {
     state: o.state,
     epoch: o.epoch,
     updated_at: String(o.updated_at ?? ""),
+    syncing_nodes: syncing as string[],
   };
+}
+
+/** The record as stored: `syncing_nodes` only when non-empty (older readers see the Soltix shape). */
+export function groupRecordJson(g: GroupRecord): string {
+  const { syncing_nodes, ...rest } = g;
+  return JSON.stringify(syncing_nodes.length > 0 ? { ...rest, syncing_nodes } : rest);
+}
+
+/** Nodes of the group that serve reads: every node not catching up. */
+export function readableNodes(g: GroupRecord): string[] {
+  return groupNodes(g).filter((id) => !g.syncing_nodes.includes(id));
 }
 
 /** Every node of a group: primary first, then replicas. */

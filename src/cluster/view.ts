@@ -5,13 +5,26 @@
 
 import type { MetadataStore, WatchEvent } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
+import { isoNow, sleep, type Clock } from "../ports/clock.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { GROUPS_PREFIX, NODES_PREFIX } from "./keys.ts";
-import { parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
+import { groupNodes, parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
 import { ensureGroup } from "./groups.ts";
+
+/** A node named by the cluster that is not registered now. */
+export interface DownNode {
+  id: string;
+  /** When this view saw its registration go (wall ns); the view's start when it was never seen registered. */
+  sinceNs: bigint;
+  /** Its last record (address), when this view ever saw it registered. */
+  last: NodeRecord | undefined;
+}
 
 export class ClusterView {
   private readonly nodes = new Map<string, { record: NodeRecord; rev: bigint }>();
+  /** Nodes whose registration this view saw disappear: their last record and when. */
+  private readonly gone = new Map<string, { record: NodeRecord; sinceNs: bigint }>();
+  private readonly openedAtNs: bigint;
   private readonly groups = new Map<number, { record: GroupRecord; rev: bigint }>();
   private readonly stops: Array<() => Promise<void>> = [];
 
@@ -20,11 +33,13 @@ export class ClusterView {
   lastError: string | undefined = "cluster metadata not loaded yet";
   private closed = false;
 
-  private constructor(private readonly store: MetadataStore, private readonly logger: Logger) {}
+  private constructor(private readonly store: MetadataStore, private readonly logger: Logger, private readonly clock: Clock) {
+    this.openedAtNs = clock.nowNs();
+  }
 
   /** Opens the view; resolves once loaded or after the first failed attempt (it keeps retrying in the background). */
-  static async open(store: MetadataStore, logger: Logger): Promise<ClusterView> {
-    const v = new ClusterView(store, logger);
+  static async open(store: MetadataStore, logger: Logger, clock: Clock): Promise<ClusterView> {
+    const v = new ClusterView(store, logger, clock);
     await new Promise<void>((firstAttempt) => void v.loadLoop(firstAttempt));
     return v;
   }
@@ -50,7 +65,7 @@ export class ClusterView {
         this.logger.log("error", "cluster: cannot load metadata; retrying", { error: this.lastError, retry_in_ms: delay });
         for (const stop of this.stops.splice(0)) await stop().catch(() => {});
         firstAttempt();
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(this.clock, delay);
         delay = Math.min(5_000, delay * 2);
       }
     }
@@ -58,7 +73,15 @@ export class ClusterView {
   }
 
   private onNode(e: WatchEvent): void {
-    applyEvent(this.nodes, e.key.slice(NODES_PREFIX.length), e, parseNodeRecord, this.logger);
+    const id = e.key.slice(NODES_PREFIX.length);
+    const before = this.nodes.get(id)?.record;
+    applyEvent(this.nodes, id, e, parseNodeRecord, this.logger);
+    const after = this.nodes.get(id)?.record;
+    if (after !== undefined) this.gone.delete(id);
+    else if (before !== undefined) {
+      this.gone.set(id, { record: before, sinceNs: this.clock.nowNs() });
+      this.logger.log("warn", "cluster: node is down (its registration is gone)", { node: id, address: before.address });
+    }
   }
 
   private onGroup(e: WatchEvent): void {
@@ -74,6 +97,29 @@ export class ClusterView {
     return this.nodes.get(id)?.record;
   }
 
+  /**
+   * Nodes named by a group (or seen registered since this view opened) that are not registered now:
+   * down, paused past their lease, or partitioned from the metadata store.
+   */
+  downNodes(): DownNode[] {
+    const named = new Set<string>(this.gone.keys());
+    for (const g of this.groups.values()) for (const id of groupNodes(g.record)) named.add(id);
+    const out: DownNode[] = [];
+    for (const id of [...named].sort()) {
+      if (this.nodes.has(id)) continue;
+      const g = this.gone.get(id);
+      out.push({ id, sinceNs: g?.sinceNs ?? this.openedAtNs, last: g?.record });
+    }
+    return out;
+  }
+
+  /** A node that is not registered now: since when (see downNodes); undefined when registered. */
+  down(id: string): DownNode | undefined {
+    if (this.nodes.has(id)) return undefined;
+    const g = this.gone.get(id);
+    return { id, sinceNs: g?.sinceNs ?? this.openedAtNs, last: g?.record };
+  }
+
   cachedGroup(id: number): GroupRecord | undefined {
     return this.groups.get(id)?.record;
   }
@@ -87,7 +133,7 @@ export class ClusterView {
     if (!this.loaded) throw new SoltixError("unavailable", `cluster metadata not loaded: ${this.lastError ?? "starting"}`);
     const cached = this.groups.get(id);
     if (cached !== undefined) return cached.record;
-    const record = await ensureGroup(this.store, id, this.activeNodes().map((n) => n.id), factor, new Date().toISOString());
+    const record = await ensureGroup(this.store, id, this.activeNodes().map((n) => n.id), factor, isoNow(this.clock));
     if (!this.groups.has(id)) this.groups.set(id, { record, rev: 0n });
     return record;
   }

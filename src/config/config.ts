@@ -54,6 +54,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "replication.factor", type: { t: "int", min: 1, max: 16 }, def: 3, help: "replicas per group" },
   { path: "replication.strategy", type: { t: "enum", values: ["sync", "async"] }, def: "async", help: "when the router acknowledges" },
   { path: "replication.min_replicas_for_write", type: { t: "int", min: 1, max: 16 }, def: 1, help: "durable copies before a sync ack" },
+  { path: "replication.hint_window", type: { t: "duration", minMs: 0, maxMs: 7 * DAY_MS }, def: "3h", help: "a down node keeps receiving writes (NATS stream / direct hints) this long (0 = never)" },
+  { path: "replication.hint_buffer_bytes", type: { t: "int", min: 0, max: 64 * 1024 ** 3 }, def: 256 * 1024 * 1024, help: "direct delivery: bytes of hints a router keeps for down nodes" },
+  { path: "read.consistency", type: { t: "enum", values: ["one", "quorum", "all"] }, def: "one", help: "router reads: one replica, a majority (merged, read repair), or all" },
   { path: "coordinator.total_groups", type: { t: "int", min: 1, max: LIMITS.totalGroupsMax }, def: 256, help: "number of groups (fixed for a data dir)" },
   { path: "etcd.endpoints", type: { t: "list" }, def: [], help: "etcd URLs; empty = embedded metadata" },
   { path: "queue.type", type: { t: "enum", values: ["direct", "nats"] }, def: "direct", help: "write fan-out transport" },
@@ -98,7 +101,8 @@ export interface NodeConfig {
       };
     };
   };
-  replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number };
+  replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number; hintWindowMs: number; hintBufferBytes: number };
+  read: { consistency: "one" | "quorum" | "all" };
   coordinator: { totalGroups: number };
   etcd: { endpoints: string[]; tls: TlsFiles };
   queue: { type: "direct" | "nats"; url: string; tls: TlsFiles };
@@ -106,6 +110,8 @@ export interface NodeConfig {
   tls: { caFile: string };
   auth: { tokenFile: string };
   log: { level: "debug" | "info" | "warn" | "error" };
+  /** Keys given by the file, the environment or a flag (not defaults): e.g. node.id must be given in a cluster. */
+  given: ReadonlySet<string>;
 }
 
 /** PEM files for a TLS client ("" = not set). */
@@ -195,19 +201,27 @@ export interface ConfigSources {
 
 export function loadConfig(src: ConfigSources): NodeConfig {
   const values = new Map<string, Value>();
+  const given = new Set<string>();
   for (const spec of CONFIG_KEYS) values.set(spec.path, spec.def);
   for (const [path, raw] of src.defaults ?? []) values.set(path, coerce(SPEC_BY_PATH.get(path)!, raw, "role default"));
   if (src.yaml !== undefined) {
-    for (const [path, raw] of flattenYaml(src.yaml.doc, src.yaml.file)) values.set(path, coerce(SPEC_BY_PATH.get(path)!, raw, src.yaml.file));
+    for (const [path, raw] of flattenYaml(src.yaml.doc, src.yaml.file)) {
+      values.set(path, coerce(SPEC_BY_PATH.get(path)!, raw, src.yaml.file));
+      given.add(path);
+    }
   }
   for (const spec of CONFIG_KEYS) {
     const v = src.env?.[envName(spec.path)];
-    if (v !== undefined) values.set(spec.path, coerce(spec, v, envName(spec.path)));
+    if (v !== undefined) {
+      values.set(spec.path, coerce(spec, v, envName(spec.path)));
+      given.add(spec.path);
+    }
   }
   for (const [path, raw] of src.flags ?? []) {
     const spec = SPEC_BY_PATH.get(path);
     if (spec === undefined) throw configError(`unknown flag --${path}`);
     values.set(path, coerce(spec, raw, `--${path}`));
+    given.add(path);
   }
   const s = (p: string) => values.get(p) as string;
   const n = (p: string) => values.get(p) as number;
@@ -250,13 +264,17 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       factor: n("replication.factor"),
       strategy: s("replication.strategy") as "sync" | "async",
       minReplicasForWrite: n("replication.min_replicas_for_write"),
+      hintWindowMs: d("replication.hint_window"),
+      hintBufferBytes: n("replication.hint_buffer_bytes"),
     },
+    read: { consistency: s("read.consistency") as NodeConfig["read"]["consistency"] },
     coordinator: { totalGroups: n("coordinator.total_groups") },
     etcd: { endpoints: values.get("etcd.endpoints") as string[], tls: tlsFiles("etcd.tls") },
     queue: { type: s("queue.type") as "direct" | "nats", url: s("queue.url"), tls: tlsFiles("queue.tls") },
     tls: { caFile: s("tls.ca_file") },
     auth: { tokenFile: s("auth.token_file") },
     log: { level: s("log.level") as NodeConfig["log"]["level"] },
+    given,
   };
   if (cfg.replication.minReplicasForWrite > cfg.replication.factor) {
     throw configError(

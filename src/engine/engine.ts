@@ -30,6 +30,8 @@ export interface StoredPoint extends PointRecord {
 
 export interface EngineOptions {
   dataDir: string;
+  /** The node this data dir belongs to: written on first start, a start under another id is refused (undefined = not checked). */
+  nodeId?: string;
   fs: FileSystem;
   logger: Logger;
   totalGroups: number;
@@ -128,7 +130,7 @@ export class Engine {
   static async open(opts: EngineOptions): Promise<Engine> {
     const { fs, dataDir } = opts;
     await fs.mkdirp(dataDir);
-    await checkDataMeta(fs, dataDir, opts.totalGroups);
+    await checkDataMeta(fs, dataDir, opts.totalGroups, opts.nodeId);
     await fs.mkdirp(`${dataDir}/segments`);
     await fs.mkdirp(`${dataDir}/quarantine`);
     const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax, `${dataDir}/quarantine`);
@@ -590,24 +592,33 @@ export function hashRecords(records: Iterable<PointRecord>): WindowChecksum {
   return { sha256Hex: count === 0 ? EMPTY_SHA256_HEX : toHex(hasher.digest()), pointCount: count };
 }
 
-async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: number): Promise<void> {
+async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: number, nodeId: string | undefined): Promise<void> {
   const names = await fs.list(dataDir);
+  let meta: { version?: unknown; total_groups?: unknown; node_id?: unknown } | undefined;
   if (names.includes(META_FILE)) {
-    let meta: { version?: unknown; total_groups?: unknown };
     try {
       meta = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dataDir}/${META_FILE}`))) as typeof meta;
     } catch (e) {
       throw new SoltixError("data_loss", `${dataDir}/${META_FILE} is unreadable: ${errorMessage(e)}`);
     }
-    if (meta.version !== META_VERSION) throw new SoltixError("failed_precondition", `${dataDir}/${META_FILE}: unknown version ${String(meta.version)}`);
-    if (meta.total_groups !== totalGroups) {
+    if (meta!.version !== META_VERSION) throw new SoltixError("failed_precondition", `${dataDir}/${META_FILE}: unknown version ${String(meta!.version)}`);
+    if (meta!.total_groups !== totalGroups) {
       throw new SoltixError(
         "failed_precondition",
-        `coordinator.total_groups is ${totalGroups} but the data in ${dataDir} was written with ${String(meta.total_groups)}; groups would be misplaced`,
+        `coordinator.total_groups is ${totalGroups} but the data in ${dataDir} was written with ${String(meta!.total_groups)}; groups would be misplaced`,
       );
     }
-    return;
+    if (nodeId === undefined || meta!.node_id === nodeId) return;
+    if (typeof meta!.node_id === "string") {
+      throw new SoltixError(
+        "failed_precondition",
+        `storage.data_dir ${dataDir} belongs to node ${JSON.stringify(meta!.node_id)} (written on its first start), but this node was started as ${JSON.stringify(nodeId)}: ` +
+          `start it with --node.id ${meta!.node_id}, or give ${nodeId} its own storage.data_dir`,
+      );
+    }
+    // A data dir from before node ids were recorded: it is this node's from now on.
   }
-  const body = new TextEncoder().encode(JSON.stringify({ version: META_VERSION, total_groups: totalGroups }) + "\n");
-  await writeFileDurable(fs, dataDir, META_FILE, body);
+  const record: Record<string, unknown> = { version: META_VERSION, total_groups: totalGroups };
+  if (nodeId !== undefined) record.node_id = nodeId;
+  await writeFileDurable(fs, dataDir, META_FILE, new TextEncoder().encode(JSON.stringify(record) + "\n"));
 }

@@ -1,4 +1,7 @@
-// Structured logging: one JSON object per line. The sink is injected so tests can capture it.
+// Structured logging: one JSON object per line. The sink and the clock are injected so tests can
+// capture it and the simulator can stamp it.
+
+import { isoNow, type Clock } from "./clock.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -8,11 +11,11 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function jsonLogger(write: (line: string) => void, minLevel: LogLevel = "info", base: Record<string, unknown> = {}): Logger {
+export function jsonLogger(write: (line: string) => void, minLevel: LogLevel, base: Record<string, unknown>, clock: Clock): Logger {
   return {
     log(level, msg, fields) {
       if (LEVELS[level] < LEVELS[minLevel]) return;
-      const rec = { ts: new Date().toISOString(), level, msg, ...base, ...fields };
+      const rec = { ts: isoNow(clock), level, msg, ...base, ...fields };
       write(JSON.stringify(rec, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
     },
   };

@@ -15,6 +15,8 @@ export interface Lease {
   readonly id: string;
   /** Puts a key that disappears when the lease ends. */
   put(key: string, value: string): Promise<void>;
+  /** Creates a key under this lease only if it does not exist; false when it did (held by someone). */
+  create(key: string, value: string): Promise<boolean>;
   /** Called once if keep-alive fails and the lease is gone (its keys were deleted). */
   onLost(cb: (reason: string) => void): void;
   revoke(): Promise<void>;
@@ -29,6 +31,8 @@ export interface MetadataStore {
   compareAndSwap(key: string, value: string, expected: bigint): Promise<boolean>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Deletes the key only if its modRevision is still `expected`; false otherwise. */
+  compareAndDelete(key: string, expected: bigint): Promise<boolean>;
   /** Streams changes under a prefix until the returned function is called. */
   watchPrefix(prefix: string, onEvent: (e: WatchEvent) => void): Promise<() => Promise<void>>;
   grantLease(ttlSeconds: number): Promise<Lease>;

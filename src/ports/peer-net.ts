@@ -9,3 +9,12 @@ export interface PeerNet {
   /** fetch carrying the cluster's credentials (bearer token) and TLS trust. */
   readonly fetch: typeof fetch;
 }
+
+export interface PeerNetOptions {
+  /** Bearer token sent on every call (auth.token_file). */
+  token?: string | undefined;
+  /** Dial https (the cluster serves TLS). */
+  https?: boolean;
+  /** PEM CA bundle trusted for https peers (tls.ca_file); default: the system roots. */
+  caPem?: string | undefined;
+}

@@ -6,6 +6,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import { sleep, type Clock } from "../ports/clock.ts";
 import type { PemSet } from "../base/pem.ts";
 import { nodeSubject, streamName } from "./subjects.ts";
 
@@ -20,7 +21,7 @@ export class NatsLink {
   private readonly streams = new Set<string>();
   private onConnect: Array<(nc: NatsConnection) => void> = [];
 
-  constructor(readonly url: string, private readonly name: string, private readonly logger: Logger, private readonly tls?: PemSet) {}
+  constructor(readonly url: string, private readonly name: string, private readonly clock: Clock, private readonly logger: Logger, private readonly tls?: PemSet) {}
 
   start(): void {
     void this.loop();
@@ -58,7 +59,7 @@ export class NatsLink {
       } catch (e) {
         this.lastError = `NATS at ${this.url} unreachable: ${errorMessage(e)}`;
         this.logger.log("error", "queue: cannot connect to NATS; retrying", { url: this.url, error: errorMessage(e), retry_in_ms: delay });
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(this.clock, delay);
         delay = Math.min(RETRY_MAX_MS, delay * 2);
       }
     }

@@ -8,6 +8,7 @@ import { errorMessage, SoltixError } from "../base/errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { PemSet } from "../base/pem.ts";
 import type { Logger } from "../ports/logger.ts";
+import { sleep, type Clock } from "../ports/clock.ts";
 import { applyQueuedBatch } from "./apply.ts";
 import { NatsLink } from "./jetstream.ts";
 import { HEADER_ACK_TO, HEADER_BATCH, durableName, nodeSubject, streamName } from "./subjects.ts";
@@ -37,10 +38,11 @@ export class NatsConsumer {
     private readonly engine: Engine,
     private readonly stamp: () => bigint,
     private readonly totalGroups: number,
+    private readonly clock: Clock,
     private readonly logger: Logger,
     tls?: PemSet,
   ) {
-    this.link = new NatsLink(url, `soltix-node-${nodeId}`, logger, tls);
+    this.link = new NatsLink(url, `soltix-node-${nodeId}`, clock, logger, tls);
   }
 
   start(): void {
@@ -82,7 +84,7 @@ export class NatsConsumer {
         this.subscribed = false;
         if (this.stopped) return;
         this.logger.log("error", "queue: consumer failed; restarting", { error: errorMessage(e) });
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(this.clock, 1000);
       }
     }
   }

@@ -8,10 +8,12 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Clock } from "../ports/clock.ts";
+import { randomToken, type Rng } from "../ports/rng.ts";
 import type { PemSet } from "../base/pem.ts";
 import type { Delivery, DeliveryMode } from "../router/delivery.ts";
 import { NatsLink } from "./jetstream.ts";
-import { HEADER_ACK_TO, HEADER_BATCH, nodeSubject } from "./subjects.ts";
+import { HEADER_ACK_TO, HEADER_BATCH, durableName, nodeSubject, streamName } from "./subjects.ts";
 
 const PUBLISH_TIMEOUT_MS = 5_000;
 const DURABLE_ACK_TIMEOUT_MS = 10_000;
@@ -22,13 +24,13 @@ export class NatsDelivery implements Delivery {
   private readonly ackSubject: string;
   private readonly pending = new Map<string, () => void>();
 
-  private constructor(private readonly link: NatsLink, routerId: string) {
-    this.ackSubject = `soltix.ack.${routerId.replace(/[^A-Za-z0-9_-]/g, "_")}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
+  private constructor(private readonly link: NatsLink, routerId: string, private readonly clock: Clock, rng: Rng) {
+    this.ackSubject = `soltix.ack.${routerId.replace(/[^A-Za-z0-9_-]/g, "_")}.${randomToken(rng, 16)}`;
   }
 
-  static async connect(url: string, routerId: string, logger: Logger, tls?: PemSet): Promise<NatsDelivery> {
-    const link = new NatsLink(url, `soltix-router-${routerId}`, logger, tls);
-    const d = new NatsDelivery(link, routerId);
+  static async connect(url: string, routerId: string, clock: Clock, rng: Rng, logger: Logger, tls?: PemSet): Promise<NatsDelivery> {
+    const link = new NatsLink(url, `soltix-router-${routerId}`, clock, logger, tls);
+    const d = new NatsDelivery(link, routerId, clock, rng);
     link.whenConnected((nc) => {
       d.js = jetstream(nc);
       d.sub = nc.subscribe(d.ackSubject);
@@ -65,12 +67,12 @@ export class NatsDelivery implements Delivery {
     if (mode === "durable") {
       h.set(HEADER_ACK_TO, this.ackSubject);
       confirmed = new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => {
+        const t = this.clock.setTimer(DURABLE_ACK_TIMEOUT_MS, () => {
           this.pending.delete(key);
           reject(new SoltixError("unavailable", `node ${node.id} did not confirm durability within ${DURABLE_ACK_TIMEOUT_MS} ms (the batch stays queued for it)`));
-        }, DURABLE_ACK_TIMEOUT_MS);
+        });
         this.pending.set(key, () => {
-          clearTimeout(t);
+          t.cancel();
           this.pending.delete(key);
           resolve();
         });
@@ -84,6 +86,12 @@ export class NatsDelivery implements Delivery {
       throw new SoltixError("unavailable", `queue did not accept the batch for node ${node.id}: ${errorMessage(e)}`);
     }
     if (confirmed !== undefined) await confirmed;
+  }
+
+  /** Messages in the node's stream its consumer has not acknowledged yet (what a down node will apply). */
+  async backlog(nodeId: string): Promise<number> {
+    const info = await (await this.link.manager()).consumers.info(streamName(nodeId), durableName(nodeId));
+    return info.num_pending + info.num_ack_pending;
   }
 
   problem(): string | undefined {

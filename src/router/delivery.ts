@@ -5,6 +5,7 @@
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { NodeRecord } from "../cluster/records.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
+import { withDeadline, type Clock } from "../ports/clock.ts";
 
 export type DeliveryMode = "durable" | "accepted";
 
@@ -12,6 +13,8 @@ export interface Delivery {
   deliver(node: NodeRecord, batchId: string, body: Uint8Array, mode: DeliveryMode): Promise<void>;
   /** Transport health for /readyz; undefined = fine. */
   problem(): string | undefined;
+  /** Batches waiting in the transport for a node (its queue backlog); 0 when the transport keeps none. */
+  backlog(nodeId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -19,16 +22,20 @@ export interface Delivery {
 export const DIRECT_CALL_TIMEOUT_MS = 10_000;
 
 export class DirectDelivery implements Delivery {
-  constructor(private readonly net: PeerNet) {}
+  constructor(private readonly net: PeerNet, private readonly clock: Clock) {}
 
   async deliver(node: NodeRecord, _batchId: string, body: Uint8Array, _mode: DeliveryMode): Promise<void> {
+    await withDeadline(this.clock, DIRECT_CALL_TIMEOUT_MS, (signal) => this.call(node, body, signal));
+  }
+
+  private async call(node: NodeRecord, body: Uint8Array, signal: AbortSignal): Promise<void> {
     let res: Response;
     try {
       res = await this.net.fetch(this.net.url(node.address, "/soltix.v1.StorageService/Write"), {
         method: "POST",
-        headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
+        headers: { "content-type": "application/proto", "connect-protocol-version": "1", "connect-timeout-ms": String(DIRECT_CALL_TIMEOUT_MS) },
         body: new Uint8Array(body),
-        signal: AbortSignal.timeout(DIRECT_CALL_TIMEOUT_MS),
+        signal,
       });
     } catch (e) {
       throw new SoltixError("unavailable", `node ${node.id} (${node.address}) unreachable: ${errorMessage(e)}`);
@@ -50,6 +57,10 @@ export class DirectDelivery implements Delivery {
 
   problem(): string | undefined {
     return undefined;
+  }
+
+  async backlog(_nodeId: string): Promise<number> {
+    return 0;
   }
 
   async close(): Promise<void> {}

@@ -5,6 +5,7 @@
 
 import { ByteWriter } from "../base/bytes.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Clock } from "../ports/clock.ts";
 import { fastUnary, type FastUnaryLimits } from "../rpc/fast-unary.ts";
 import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
 import type { RoutedPoint, WriteRouter } from "./write-router.ts";
@@ -52,8 +53,8 @@ function encodeResponse(accepted: number, groups: number, minAcks: number): Uint
   return new Uint8Array(w.toBytes());
 }
 
-export function fastRouterWrite(req: Request, writer: WriteRouter, stamp: () => bigint, totalGroups: number, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
-  return fastUnary(req, "RouterService.Write", limits, logger, async (body) => {
+export function fastRouterWrite(req: Request, writer: WriteRouter, stamp: () => bigint, totalGroups: number, clock: Clock, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
+  return fastUnary(req, "RouterService.Write", limits, clock, logger, async (body) => {
     const r = await writer.writeRouted(routedFromBinary(body, stamp, totalGroups));
     return encodeResponse(r.accepted, r.groups, r.minAcks);
   });

@@ -1,21 +1,21 @@
-// The router's HTTP surface: the Soltix-compatible write API (Hono), RouterService over Connect, a
-// query endpoint that reads the group's primary and fails over to its replicas, /healthz, /readyz.
+// The router's HTTP surface: the Soltix-compatible write API (Hono), RouterService over Connect, and
+// the query endpoint (router/reads.ts: readable replicas only, read.consistency, paged by cursor).
 
 import type { Hono, Context } from "hono";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { create } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
 import { SoltixError, errorMessage, invalidArgument, resourceExhausted, type ErrorKind } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
-import { validateId, validateName } from "../model/validate.ts";
-import { groupOf } from "../model/group.ts";
+import { validateId, validateName, validateTimeNs } from "../model/validate.ts";
 import type { Point } from "../model/point.ts";
+import { parseRfc3339Ns } from "../base/time.ts";
 import { pointFromProto } from "../rpc/convert.ts";
 import { httpStatusOfKind } from "../rpc/errors.ts";
 import { RouterService, RouterWriteResponseSchema } from "../gen/soltix/v1/router_pb.ts";
-import { groupNodes } from "../cluster/records.ts";
+import { PointSchema } from "../gen/soltix/v1/point_pb.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import type { Logger } from "../ports/logger.ts";
-import type { PeerNet } from "../ports/peer-net.ts";
+import { READ_CONSISTENCIES, type ReadConsistency, type Reader } from "./reads.ts";
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
 import type { WriteRouter } from "./write-router.ts";
 
@@ -26,8 +26,9 @@ export interface RouterContext {
   stamp: () => bigint;
   policy: { factor: number; totalGroups: number };
   logger: Logger;
-  /** How nodes are reached (scheme, token, trust). */
-  net: PeerNet;
+  reader: Reader;
+  /** read.consistency: the default of a query without ?consistency=. */
+  readConsistency: ReadConsistency;
 }
 
 function errorJson(c: Context, e: unknown, logger: Logger): Response {
@@ -105,65 +106,46 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
       validateName("collection", coll);
       const ids = (c.req.query("ids") ?? "").split(",").filter((s) => s !== "");
       if (ids.length === 0) throw invalidArgument("ids", "give one or more device ids, comma-separated");
-      if (ids.length > 1000) throw resourceExhausted("ids", `${ids.length} ids, limit 1000`);
+      if (ids.length > LIMITS.routerQueryIdsMax) throw resourceExhausted("ids", `${ids.length} ids, limit ${LIMITS.routerQueryIdsMax}`);
       ids.forEach((id, i) => validateId(`ids[${i}]`, id));
-      const num = (name: string) => {
-        const v = c.req.query(name);
-        if (v === undefined || v === "") return "0";
-        if (!/^\d+$/.test(v)) throw invalidArgument(name, `${JSON.stringify(v)} must be integer nanoseconds`);
-        return v;
-      };
-      const startTime = num("start_time");
-      const endTime = num("end_time");
-      const limit = Number(num("limit")) || LIMITS.pageSizeDefault;
+      const startTime = queryTime(c.req.query("start_time"), "start_time");
+      const endTime = queryTime(c.req.query("end_time"), "end_time");
+      if (endTime !== 0n && endTime <= startTime) throw invalidArgument("end_time", `${c.req.query("end_time")} must be after start_time ${c.req.query("start_time") ?? "0"}`);
+      const limitText = c.req.query("limit") ?? "";
+      if (limitText !== "" && !/^\d+$/.test(limitText)) throw invalidArgument("limit", `${JSON.stringify(limitText)} must be a positive integer`);
+      const limit = limitText === "" || Number(limitText) === 0 ? LIMITS.pageSizeDefault : Number(limitText);
       if (limit > LIMITS.pageSizeMax) throw resourceExhausted("limit", `${limit}, limit ${LIMITS.pageSizeMax}`);
-      const points: unknown[] = [];
-      const servedBy: Record<string, string> = {};
-      let truncated = false;
-      for (const id of [...new Set(ids)].sort()) {
-        if (points.length >= limit) {
-          truncated = true;
-          break;
-        }
-        const group = groupOf(db, coll, id, ctx.policy.totalGroups);
-        const record = ctx.view.cachedGroup(group);
-        if (record === undefined) continue; // never written
-        const { node, body } = await queryWithFailover(ctx, groupNodes(record), { database: db, collection: coll, ids: [id], startTime, endTime, limit: limit - points.length });
-        servedBy[id] = node;
-        points.push(...((body.points as unknown[] | undefined) ?? []));
-        if (body.nextCursor) truncated = true;
+      const consistencyText = c.req.query("consistency") ?? ctx.readConsistency;
+      if (!(READ_CONSISTENCIES as readonly string[]).includes(consistencyText)) {
+        throw invalidArgument("consistency", `${JSON.stringify(consistencyText)} must be one of ${READ_CONSISTENCIES.join(", ")}`);
       }
-      return c.json({ points, served_by: servedBy, truncated });
+      const r = await ctx.reader.read({
+        database: db, collection: coll, ids, startTime, endTime, limit, cursor: c.req.query("cursor") ?? "", consistency: consistencyText as ReadConsistency,
+      });
+      return c.json({
+        points: r.points.map((p) => toJson(PointSchema, p)),
+        served_by: r.servedBy,
+        next_cursor: r.nextCursor,
+        truncated: r.nextCursor !== "",
+        consistency: consistencyText,
+        read_repaired: r.readRepaired,
+      });
     } catch (e) {
       return errorJson(c, e, ctx.logger);
     }
   });
 }
 
-/** Reads from the primary, then each replica in turn; unavailable only when none answers. */
-async function queryWithFailover(ctx: RouterContext, nodeIds: string[], req: Record<string, unknown>): Promise<{ node: string; body: Record<string, unknown> }> {
-  const errors: string[] = [];
-  for (const id of nodeIds) {
-    const node = ctx.view.node(id);
-    if (node === undefined) {
-      errors.push(`${id}: not registered`);
-      continue;
-    }
-    try {
-      const res = await ctx.net.fetch(ctx.net.url(node.address, "/soltix.v1.StorageService/Query"), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(req),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = (await res.json()) as Record<string, unknown>;
-      if (res.status === 200) return { node: id, body };
-      if (res.status === 400) throw new SoltixError("invalid_argument", String(body.message));
-      errors.push(`${id}: HTTP ${res.status} ${String(body.message ?? "")}`);
-    } catch (e) {
-      if (e instanceof SoltixError) throw e;
-      errors.push(`${id}: ${errorMessage(e)}`);
-    }
+/** A query time: RFC 3339 (like writes) or integer nanoseconds; absent = 0 (no bound). */
+function queryTime(v: string | undefined, field: string): bigint {
+  if (v === undefined || v === "") return 0n;
+  if (/^\d+$/.test(v)) {
+    const ns = BigInt(v);
+    validateTimeNs(field, ns);
+    return ns;
   }
-  throw new SoltixError("unavailable", `no replica answered the query: ${errors.join("; ")}`);
+  const ns = parseRfc3339Ns(v);
+  if (ns === undefined) throw invalidArgument(field, `${JSON.stringify(v)} is neither RFC 3339 (e.g. 2024-11-24T00:00:00Z) nor integer nanoseconds`);
+  validateTimeNs(field, ns);
+  return ns;
 }

@@ -1,16 +1,26 @@
 // The router's write path: stamp every point once (inserted_at, so all replicas hold the same
 // version), split by group, encode each group's batch once, deliver it to every node of the group,
 // and answer when each group has the acknowledgements the replication policy asks for. Deliveries
-// past that point continue in the background; a node that misses one is repaired by sync.
+// past that point continue in the background.
+//
+// A node that is down (its registration is gone: dead, paused past its lease, partitioned) is still
+// a replica for `hint_window`: with NATS its stream keeps receiving the batches (it applies them when
+// it returns); with direct delivery they wait in the hint buffer and are replayed. Such a node does
+// not count toward durable acknowledgements, and never turns a write into a 503 while enough live
+// nodes take it. Past the window it is skipped (its startup sync repairs it).
 
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { groupOf } from "../model/group.ts";
 import type { Point } from "../model/point.ts";
 import { writeRequestBody, writeRequestEntry } from "./wire.ts";
 import type { ClusterView } from "../cluster/view.ts";
-import { groupNodes } from "../cluster/records.ts";
+import { groupNodes, type NodeRecord } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Clock } from "../ports/clock.ts";
+import { randomToken, type Rng } from "../ports/rng.ts";
+import { NS_PER_MS } from "../base/time.ts";
 import type { Delivery, DeliveryMode } from "./delivery.ts";
+import { HintBuffer } from "./hints.ts";
 
 export interface ReplicationPolicy {
   factor: number;
@@ -19,6 +29,10 @@ export interface ReplicationPolicy {
   totalGroups: number;
   /** direct: no queue, so both strategies wait for durable node acks. */
   queue: "direct" | "nats";
+  /** How long a down node keeps receiving writes (its queue stream, or hints). */
+  hintWindowMs: number;
+  /** Direct delivery: bytes of hints held for down nodes. */
+  hintBufferBytes: number;
 }
 
 /** A point ready to fan out: its group and its `points` entry of a WriteRequest (tag, length, bytes). */
@@ -33,23 +47,67 @@ export interface WriteResult {
   minAcks: number;
 }
 
+/** After a failed direct delivery, a node's writes go straight to hints for this long (no 10 s timeouts per batch). */
+const SUSPECT_MS = 5_000;
+
 /** How many acknowledgements a group of `nodes` nodes needs, and of which kind. */
 export function ackRequirement(p: ReplicationPolicy, nodes: number): { need: number; mode: DeliveryMode } {
   if (p.queue === "nats" && p.strategy === "async") return { need: nodes, mode: "accepted" };
   return { need: Math.min(p.minReplicasForWrite, nodes), mode: "durable" };
 }
 
+/** What the router does with a group's batch for one node. */
+type Plan = { kind: "live"; node: NodeRecord } | { kind: "hint"; since: bigint; last: NodeRecord | undefined } | { kind: "skip" };
+
+export interface DownNodeStatus {
+  id: string;
+  down_since: string;
+  /** Writes kept for it: hints in the buffer (direct), or messages waiting in its stream (NATS; -1 = unknown). */
+  hints_pending: number;
+  hint_window_ends: string;
+  /** true once the window ended: writes no longer go to it; its startup sync will repair it. */
+  past_hint_window: boolean;
+}
+
 export class WriteRouter {
   private seq = 0;
-  private readonly instance = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
-  readonly stats = { batches: 0, points: 0, deliveryFailures: 0 };
+  private readonly instance: string;
+  readonly stats = { batches: 0, points: 0, deliveryFailures: 0, hinted: 0 };
+  readonly hints: HintBuffer | undefined;
+  private readonly suspectUntilMs = new Map<string, number>();
 
   constructor(
     private readonly view: ClusterView,
     private readonly delivery: Delivery,
     private readonly policy: ReplicationPolicy,
+    private readonly clock: Clock,
+    rng: Rng,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.instance = randomToken(rng, 12);
+    if (policy.queue === "direct") {
+      this.hints = new HintBuffer(
+        policy.hintBufferBytes,
+        policy.hintWindowMs,
+        async (id, batchId, body) => {
+          const node = this.view.node(id);
+          if (node === undefined) throw new SoltixError("unavailable", `node ${id} is not registered`);
+          await this.delivery.deliver(node, batchId, body, "durable");
+          this.suspectUntilMs.delete(id);
+        },
+        clock,
+        logger,
+      );
+    }
+  }
+
+  private plan(id: string): Plan {
+    const node = this.view.node(id);
+    if (node !== undefined) return { kind: "live", node };
+    const down = this.view.down(id)!;
+    const ageMs = Number((this.clock.nowNs() - down.sinceNs) / NS_PER_MS);
+    return ageMs <= this.policy.hintWindowMs ? { kind: "hint", since: down.sinceNs, last: down.last } : { kind: "skip" };
+  }
 
   /** Routes validated, stamped core points (the JSON API). */
   write(points: readonly Point[]): Promise<WriteResult> {
@@ -69,15 +127,22 @@ export class WriteRouter {
     const records = await Promise.all([...byGroup.keys()].map((g) => this.view.group(g, this.policy.factor)));
     const perNode = new Map<string, Uint8Array[]>();
     const groupsOfNode = new Map<string, number[]>();
-    const requirements: Array<{ group: number; nodes: string[]; need: number }> = [];
-    let mode: DeliveryMode = "durable";
-    records.forEach((record) => {
+    const plans = new Map<string, Plan>();
+    const requirements: Array<{ group: number; nodes: string[]; counted: string[]; need: number }> = [];
+    const queueAsync = this.policy.queue === "nats" && this.policy.strategy === "async";
+    const mode: DeliveryMode = queueAsync ? "accepted" : "durable";
+    for (const record of records) {
       const nodes = groupNodes(record);
-      const req = ackRequirement(this.policy, nodes.length);
-      mode = req.mode;
-      requirements.push({ group: record.group_id, nodes, need: req.need });
+      for (const id of nodes) if (!plans.has(id)) plans.set(id, this.plan(id));
+      // Who can acknowledge: with NATS async every node whose stream takes the batch (live or
+      // hinted); otherwise only live nodes confirm durability.
+      const counted = nodes.filter((id) => (queueAsync ? plans.get(id)!.kind !== "skip" : plans.get(id)!.kind === "live"));
+      const inWindow = nodes.filter((id) => plans.get(id)!.kind !== "skip").length;
+      const need = queueAsync ? Math.max(1, counted.length) : Math.min(this.policy.minReplicasForWrite, Math.max(1, inWindow));
+      requirements.push({ group: record.group_id, nodes, counted, need });
       const entries = byGroup.get(record.group_id)!;
       for (const id of nodes) {
+        if (plans.get(id)!.kind === "skip") continue;
         const list = perNode.get(id);
         if (list === undefined) perNode.set(id, [...entries]);
         else for (const e of entries) list.push(e);
@@ -85,7 +150,7 @@ export class WriteRouter {
         if (gs === undefined) groupsOfNode.set(id, [record.group_id]);
         else gs.push(record.group_id);
       }
-    });
+    }
     const batchId = `${this.instance}-${++this.seq}`;
     const outcome = new Map<string, { ok: boolean; error?: string }>();
     const minAcks = await new Promise<number>((resolve, reject) => {
@@ -98,7 +163,7 @@ export class WriteRouter {
         for (const r of requirements) {
           let ok = 0;
           let settled = 0;
-          for (const id of r.nodes) {
+          for (const id of r.counted) {
             const o = outcome.get(id);
             if (o !== undefined) settled++;
             if (o?.ok === true) ok++;
@@ -106,27 +171,27 @@ export class WriteRouter {
           min = Math.min(min, ok);
           if (ok < r.need) {
             allMet = false;
-            if (settled === r.nodes.length) {
-              const errs = r.nodes.map((id) => outcome.get(id)).filter((o) => o?.ok === false).map((o) => o!.error);
-              hopeless.push(`group ${r.group}: ${ok} of ${r.nodes.length} nodes acknowledged, ${r.need} needed (${mode}); not acknowledged: ${errs.join("; ")}`);
+            if (settled === r.counted.length) {
+              const errs = r.counted.map((id) => outcome.get(id)).filter((o) => o?.ok === false).map((o) => o!.error);
+              const down = r.nodes.filter((id) => plans.get(id)!.kind !== "live");
+              const downText = down.length === 0 ? "" : `; down: ${down.map((id) => `${id} (${plans.get(id)!.kind === "hint" ? "its writes are kept for it" : "past the hint window"})`).join(", ")}`;
+              hopeless.push(`group ${r.group}: ${ok} of ${r.nodes.length} nodes acknowledged, ${r.need} needed (${mode})${downText}${errs.length > 0 ? `; not acknowledged: ${errs.join("; ")}` : ""}`);
             }
           }
         }
         if (allMet) {
           done = true;
-          resolve(min);
-        } else if (hopeless.length > 0 && outcome.size === perNode.size) {
-          // Report once every delivery settled, so the counts say what was really stored.
+          resolve(min === Infinity ? 0 : min);
+        } else if (hopeless.length > 0 && [...perNode.keys()].every((id) => outcome.has(id) || !requirements.some((r) => r.counted.includes(id)))) {
+          // Report once every counted delivery settled, so the counts say what was really stored.
           done = true;
           reject(new SoltixError("unavailable", hopeless.slice(0, 5).join(" | ") + (hopeless.length > 5 ? ` | … ${hopeless.length - 5} more groups` : "")));
         }
       };
       for (const [id, entries] of perNode) {
-        const node = this.view.node(id);
-        const attempt =
-          node === undefined
-            ? Promise.reject(new SoltixError("unavailable", `node ${id} is not registered`))
-            : this.delivery.deliver(node, batchId, writeRequestBody(entries), mode);
+        const plan = plans.get(id)!;
+        const body = writeRequestBody(entries);
+        const attempt = this.send(id, plan, batchId, body, mode);
         attempt.then(
           () => {
             outcome.set(id, { ok: true });
@@ -146,4 +211,67 @@ export class WriteRouter {
     this.stats.points += points.length;
     return { accepted: points.length, groups: byGroup.size, minAcks };
   }
+
+  /**
+   * Delivers one node's batch as planned. Resolves when it counts as acknowledged by that node: a live
+   * node's durable (or accepted) write; with NATS, a down node's stream taking it. A direct-delivery
+   * batch that a node did not take becomes a hint and rejects (it is not acknowledged by that node).
+   */
+  private async send(id: string, plan: Plan, batchId: string, body: Uint8Array, mode: DeliveryMode): Promise<void> {
+    if (plan.kind === "skip") throw new SoltixError("unavailable", `node ${id} is past the hint window`);
+    if (this.hints === undefined) {
+      // The queue: a down node's durable stream is its hint. Publishing needs only its id.
+      if (plan.kind === "hint") {
+        this.stats.hinted++;
+        await this.delivery.deliver(plan.last ?? downRecord(id), batchId, body, "accepted");
+        if (mode === "durable") throw new SoltixError("unavailable", `node ${id} is down; the batch waits in its stream`);
+        return;
+      }
+      return this.delivery.deliver(plan.node, batchId, body, mode);
+    }
+    const hints = this.hints;
+    const suspect = (this.suspectUntilMs.get(id) ?? 0) > this.clock.monotonicMs();
+    if (plan.kind === "hint" || suspect) {
+      this.stats.hinted++;
+      hints.add(id, batchId, body, plan.kind === "hint" ? "not registered" : "recent delivery failure");
+      throw new SoltixError("unavailable", `node ${id} is ${plan.kind === "hint" ? "down" : "not answering"}; the batch is kept as a hint`);
+    }
+    try {
+      await this.delivery.deliver(plan.node, batchId, body, mode);
+    } catch (e) {
+      // A node that answered "no" to the data itself would refuse the replay too: only transport
+      // failures become hints.
+      if (e instanceof SoltixError && e.kind === "invalid_argument") throw e;
+      this.suspectUntilMs.set(id, this.clock.monotonicMs() + SUSPECT_MS);
+      this.stats.hinted++;
+      hints.add(id, batchId, body, errorMessage(e));
+      throw e;
+    }
+  }
+
+  /** Nodes named by groups that are down, with what waits for them (router /readyz). */
+  async downNodes(): Promise<DownNodeStatus[]> {
+    const out: DownNodeStatus[] = [];
+    for (const d of this.view.downNodes()) {
+      const ageMs = Number((this.clock.nowNs() - d.sinceNs) / NS_PER_MS);
+      const pending = this.hints !== undefined ? this.hints.pending(d.id) : await this.delivery.backlog(d.id).catch(() => -1);
+      out.push({
+        id: d.id,
+        down_since: new Date(Number(d.sinceNs / NS_PER_MS)).toISOString(),
+        hints_pending: pending,
+        hint_window_ends: new Date(Number(d.sinceNs / NS_PER_MS) + this.policy.hintWindowMs).toISOString(),
+        past_hint_window: ageMs > this.policy.hintWindowMs,
+      });
+    }
+    return out;
+  }
+
+  close(): void {
+    this.hints?.close();
+  }
+}
+
+/** A record for publishing to a node this router never saw registered (the queue needs only its id). */
+function downRecord(id: string): NodeRecord {
+  return { id, address: "", status: "active", version: "", updated_at: "", instance: "" };
 }

@@ -14,4 +14,6 @@ export interface NodeContext {
   readonly logger: Logger;
   /** Merkle tree shape used when a request leaves it unset. */
   readonly treeShape: TreeShape;
+  /** Why reads of a group are refused right now (it is catching up after a start), or undefined. */
+  readonly readRefusal: (group: number) => string | undefined;
 }

@@ -4,6 +4,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { SoltixError, type ErrorKind, errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import { raceDeadline, type Clock } from "../ports/clock.ts";
 
 const CODE_OF: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -53,21 +54,10 @@ export function errorInterceptor(logger: Logger): Interceptor {
 }
 
 /** Bounds every unary call by a server-side deadline. */
-export function deadlineInterceptor(unaryDeadlineMs: number): Interceptor {
+export function deadlineInterceptor(clock: Clock, unaryDeadlineMs: number): Interceptor {
   return (next) => async (req) => {
     if (req.stream) return next(req);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new SoltixError("deadline_exceeded", `${req.method.name} did not finish within ${unaryDeadlineMs} ms (server deadline)`)),
-        unaryDeadlineMs,
-      );
-    });
-    try {
-      return await Promise.race([next(req), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return raceDeadline(clock, unaryDeadlineMs, next(req), () => new SoltixError("deadline_exceeded", `${req.method.name} did not finish within ${unaryDeadlineMs} ms (server deadline)`));
   };
 }
 

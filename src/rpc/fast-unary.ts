@@ -4,6 +4,7 @@
 
 import { SoltixError, resourceExhausted } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import { raceDeadline, type Clock } from "../ports/clock.ts";
 import { connectErrorResponse } from "./errors.ts";
 
 /** Connect unary binary, uncompressed: what the fast paths decode themselves. */
@@ -23,29 +24,21 @@ export async function fastUnary(
   req: Request,
   procedure: string,
   limits: FastUnaryLimits,
+  clock: Clock,
   logger: Logger,
   handle: (body: Uint8Array) => Promise<Uint8Array<ArrayBuffer>>,
 ): Promise<Response> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (declared > limits.requestBytesMax) throw resourceExhausted("request", `body is ${declared} bytes, limit ${limits.requestBytesMax}`);
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new SoltixError("deadline_exceeded", `${procedure} did not finish within ${limits.deadlineMs} ms (server deadline)`)),
-        limits.deadlineMs,
-      );
-    });
     const work = (async () => {
       const body = new Uint8Array(await req.arrayBuffer());
       if (body.length > limits.requestBytesMax) throw resourceExhausted("request", `body is ${body.length} bytes, limit ${limits.requestBytesMax}`);
       return handle(body);
     })();
-    const out = await Promise.race([work, deadline]);
+    const out = await raceDeadline(clock, limits.deadlineMs, work, () => new SoltixError("deadline_exceeded", `${procedure} did not finish within ${limits.deadlineMs} ms (server deadline)`));
     return new Response(out, { status: 200, headers: { "content-type": "application/proto" } });
   } catch (e) {
     return connectErrorResponse(e, logger, procedure);
-  } finally {
-    clearTimeout(timer);
   }
 }

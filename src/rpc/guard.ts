@@ -19,8 +19,8 @@ export interface GuardOptions {
   token?: string | undefined;
   /** Requests per second per remote address (a token bucket holding one second's worth); 0 = unlimited. */
   requestsPerSecPerPeer?: number;
-  /** Monotonic ms (injected for tests and the simulator). */
-  nowMs?: () => number;
+  /** Monotonic ms (the node's clock). */
+  nowMs: () => number;
 }
 
 const utf8 = new TextEncoder();
@@ -37,7 +37,7 @@ export function guardChecks(o: GuardOptions): boolean {
 export function guard(o: GuardOptions): MiddlewareHandler {
   const want = o.token === undefined ? undefined : utf8.encode(`Bearer ${o.token}`);
   const rate = o.requestsPerSecPerPeer ?? 0;
-  const now = o.nowMs ?? (() => performance.now());
+  const now = o.nowMs;
   const buckets = new Map<string, { tokens: number; atMs: number }>();
   return async (c, next) => {
     if (rate > 0) {

@@ -9,11 +9,14 @@ import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { LIMITS } from "../base/limits.ts";
 import { errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Clock } from "../ports/clock.ts";
 import { errorInterceptor, deadlineInterceptor } from "./errors.ts";
 import { guard, guardChecks, type GuardOptions } from "./guard.ts";
 
 export interface HttpAppOptions {
   logger: Logger;
+  /** Server-side deadlines run on it. */
+  clock: Clock;
   /** Registers services on the Connect router. */
   services: (router: ConnectRouter) => void;
   /** Extra plain-HTTP routes (health, readiness). */
@@ -31,7 +34,7 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     jsonOptions: { ignoreUnknownFields: false },
     readMaxBytes: opts.requestBytesMax ?? LIMITS.requestBytesMax,
     maxTimeoutMs: LIMITS.streamDeadlineMs,
-    interceptors: [errorInterceptor(opts.logger), deadlineInterceptor(opts.unaryDeadlineMs ?? LIMITS.unaryDeadlineMs)],
+    interceptors: [errorInterceptor(opts.logger), deadlineInterceptor(opts.clock, opts.unaryDeadlineMs ?? LIMITS.unaryDeadlineMs)],
   });
   opts.services(router);
   const app = new Hono();

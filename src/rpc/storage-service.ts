@@ -3,7 +3,7 @@
 
 import type { ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { invalidArgument, resourceExhausted } from "../base/errors.ts";
+import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
 import { NS_PER_DAY, TIME_MAX_NS, windowStartNs } from "../base/time.ts";
 import { groupOf } from "../model/group.ts";
@@ -80,6 +80,10 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
           prefixesByGroup.set(g, list);
         }
       }
+      // Every device: any group may hold some (one catching up may hold none locally yet).
+      const touched = req.ids.length === 0 ? Array.from({ length: ctx.totalGroups }, (_, g) => g) : [...prefixesByGroup.keys()];
+      const refused = touched.map((g) => ctx.readRefusal(g)).filter((r) => r !== undefined);
+      if (refused.length > 0) throw new SoltixError("unavailable", `${refused[0]}${refused.length > 1 ? ` (and ${refused.length - 1} more groups)` : ""}; read from another replica`);
       const points: PbPoint[] = [];
       // The position of the last point returned: a page ends there and the next resumes after it
       // (group, then window, then key — the scan order), whatever group or window comes next.

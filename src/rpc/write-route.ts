@@ -17,7 +17,7 @@ function encodeWriteResponse(accepted: number): Uint8Array<ArrayBuffer> {
 }
 
 export function fastWrite(req: Request, ctx: NodeContext, limits: FastUnaryLimits): Promise<Response> {
-  return fastUnary(req, "StorageService.Write", limits, ctx.logger, async (body) => {
+  return fastUnary(req, "StorageService.Write", limits, ctx.clock, ctx.logger, async (body) => {
     const stored = storedFromWriteRequestBinary(body, () => ctx.stamper.next(), ctx.totalGroups);
     await ctx.engine.write(stored);
     return encodeWriteResponse(stored.length);

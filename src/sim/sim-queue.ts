@@ -61,6 +61,10 @@ export class SimQueue implements Delivery {
     return undefined;
   }
 
+  async backlog(nodeId: string): Promise<number> {
+    return this.stream(nodeId).pending.length;
+  }
+
   async close(): Promise<void> {}
 
   /** Messages not yet acknowledged by their node. */

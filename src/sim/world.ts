@@ -1,42 +1,52 @@
-// One simulated cluster, driven by one seed: 3–5 replicas of a group and a router, built from the
-// real node code (engine, Connect services, startup sync, anti-entropy, write router) over SimFs,
-// SimClock and SimNet. A run applies random actions with faults (phase 1, safety checked
-// throughout), then heals everything and runs two anti-entropy rounds (phase 2, liveness checked).
+// One simulated cluster, driven by one seed: 3–5 replicas of a group and a router, each started by
+// the same composition code as the binary (launchNode / launchRouter, with the real settings) over
+// SimFs, process clocks and SimNet; every timer they set — registration leases and keep-alives,
+// startup-sync retries, hint replays, anti-entropy scheduling, deadlines — runs in simulated time.
+// Phase 1 applies random actions with faults (safety checked throughout); phase 2 heals everything,
+// restarts every node, checks completeness and router reads before any anti-entropy round, then runs
+// two anti-entropy rounds and checks convergence.
 
 import { fromBinary } from "@bufbuild/protobuf";
-import { loadConfig } from "../config/config.ts";
-import { startNode, type StorageNode } from "../app/node.ts";
-import { startRouter, type Router } from "../app/router.ts";
+import { loadConfig, type NodeConfig } from "../config/config.ts";
+import { launchNode, type RunningNode } from "../app/node.ts";
+import { launchRouter, type RunningRouter } from "../app/router.ts";
 import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
-import { ClusterView } from "../cluster/view.ts";
 import { nodeKey } from "../cluster/keys.ts";
-import { GroupSyncer } from "../sync/startup-sync.ts";
-import { AntiEntropy } from "../sync/anti-entropy.ts";
+import { groupNodes, parseNodeRecord } from "../cluster/records.ts";
 import { silentLogger } from "../ports/logger.ts";
 import { VersionStamper } from "../ports/clock.ts";
 import { WriteRequestSchema } from "../gen/soltix/v1/storage_pb.ts";
 import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
 import { compareVersions } from "../model/lww.ts";
+import { encodePoint } from "../model/encoding.ts";
 import { shapeFor } from "../merkle/shape.ts";
 import { WindowTree } from "../merkle/tree.ts";
 import { createSha256, toHex } from "../base/sha256.ts";
 import { NS_PER_DAY, NS_PER_SECOND, windowStartNs } from "../base/time.ts";
 import { errorMessage } from "../base/errors.ts";
-import type { Point } from "../model/point.ts";
+import { keyParts, pointKey, type Point } from "../model/point.ts";
 import { Rng } from "./rng.ts";
 import { Scheduler } from "./scheduler.ts";
-import { SimClock, SIM_EPOCH_NS } from "./sim-clock.ts";
+import { SIM_EPOCH_NS, SimMachineClock, type ProcessClock } from "./sim-clock.ts";
 import { SimFs } from "./sim-fs.ts";
 import { NO_FAULTS, SimNet } from "./sim-net.ts";
 import { SimQueue } from "./sim-queue.ts";
+import { SimLocks, simProcess, type SimProcess } from "./platform.ts";
 import { applyQueuedBatch } from "../queue/apply.ts";
 
 const GROUP = 0;
 const SHAPE = shapeFor(4, 2); // small: a few dozen points already make a deep tree
 const DEVICES = 4;
 const DAY0 = windowStartNs(SIM_EPOCH_NS) - NS_PER_DAY; // writes land in the two days before the sim starts
+/** Backfills land up to this many days before DAY0 (older than anything a tail stream would fetch). */
+const BACKFILL_DAYS = 3;
 /** Clock jumps are at most this far (the issue's ±5 minutes). */
 const CLOCK_JUMP_NS_MAX = 5n * 60n * NS_PER_SECOND;
+/** A pause this long outlives the 10 s registration lease. */
+const PAUSE_MS_MIN = 12_000;
+const PAUSE_MS_MAX = 40_000;
+/** How long a restarted node may take to catch up before the scenario moves on (simulated ms). */
+const CATCH_UP_WAIT_MS = 60_000;
 
 export interface SimOptions {
   seed: number;
@@ -55,13 +65,22 @@ export interface SimResult {
   simulatedMs: number;
   faults: Record<string, number>;
   acked: number;
+  /** Router reads checked against what was acknowledged. */
+  readsChecked: number;
+}
+
+interface Up {
+  running: RunningNode;
+  clock: ProcessClock;
+  proc: SimProcess;
+  stamper: VersionStamper;
 }
 
 interface SimNode {
   id: string;
   fs: SimFs;
-  clock: SimClock;
-  up?: { node: StorageNode; view: ClusterView; syncer: GroupSyncer; ae: AntiEntropy; stamper: VersionStamper } | undefined;
+  machine: SimMachineClock;
+  up?: Up | undefined;
   /** Points this node answered a Write for (durably stored) since its disk was last wiped. */
   durable: Map<string, Uint8Array>;
 }
@@ -72,47 +91,60 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const rng = new Rng(o.seed);
   const sched = new Scheduler();
   const net = new SimNet(sched, rng);
-  const metadata = new MemoryMetadataStore();
+  const metaClock = new SimMachineClock(sched).process();
+  const metadata = new MemoryMetadataStore(metaClock);
+  const locks = new SimLocks();
   const trace: string[] = [];
-  const faults: Record<string, number> = { crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0 };
+  const faults: Record<string, number> = {
+    crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
+    pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
+  };
+  let readsChecked = 0;
   const note = (s: string) => {
     trace.push(`${sched.nowMs} ${s}`);
     o.log?.(`[seed ${o.seed} t=${sched.nowMs}] ${s}`);
   };
   const replicas = 3 + rng.int(3);
-  // Delivery: direct calls to every replica, or a durable queue per node (JetStream's role), acked by
-  // the router once persisted (async) or once min_replicas nodes applied it (sync).
+  // Delivery: direct calls to every replica (with the router's hints), or a durable queue per node
+  // (JetStream's role), acked by the router once persisted (async) or once 2 nodes applied it (sync).
   const queued = rng.chance(0.5);
   const strategy = !queued || rng.chance(0.5) ? "sync" : "async";
   const queue = new SimQueue(sched, rng);
   let pumping = true;
-  const newFs = () => {
+  const newFs = (machine: SimMachineClock) => {
     const fs = new SimFs();
-    fs.latency = () => sched.sleep(rng.int(3));
+    fs.latency = () => new Promise<void>((r) => void sched.setTimer(rng.int(3), () => machine.run(r)));
     return fs;
   };
-  const nodes: SimNode[] = Array.from({ length: replicas }, (_, i) => ({ id: `n${i + 1}`, fs: newFs(), clock: new SimClock(sched), durable: new Map() }));
-  const routerClock = new SimClock(sched);
-  const stamper = new VersionStamper(routerClock);
+  const nodes: SimNode[] = Array.from({ length: replicas }, (_, i) => {
+    const machine = new SimMachineClock(sched);
+    return { id: `n${i + 1}`, fs: newFs(machine), machine, durable: new Map() };
+  });
+  const routerMachine = new SimMachineClock(sched);
+  const stamper = new VersionStamper(routerMachine.process());
   const attempted = new Map<string, Set<string>>();
   const acked = new Map<string, Uint8Array>();
   const stamps = new Map<string, bigint>();
   let wipesLeft = 1; // acknowledged = durable on 2 replicas: one lost disk cannot lose it
-  let router: Router | undefined;
+  let router: RunningRouter | undefined;
+  let routerClock: ProcessClock | undefined;
+  let extraMachines = 0;
 
-  const config = (id: string) =>
-    loadConfig({
-      flags: new Map(Object.entries({
-        "node.id": id,
-        "storage.data_dir": `/${id}`,
-        "coordinator.total_groups": "1",
-        "replication.factor": String(replicas),
-        "replication.min_replicas_for_write": "2",
-        "replication.strategy": "sync",
-        "storage.sync.anti_entropy.fanout": String(SHAPE.fanout),
-        "storage.sync.anti_entropy.leaf_points_max": String(SHAPE.leafPointsMax),
-      })),
-    });
+  const flags = (id: string, machine: string): Map<string, string> =>
+    new Map(Object.entries({
+      "node.id": id,
+      "node.address": SimNet.address(machine),
+      "server.port": "1",
+      "storage.data_dir": `/${id}`,
+      "coordinator.total_groups": "1",
+      "replication.factor": String(replicas),
+      "replication.min_replicas_for_write": "2",
+      "replication.strategy": strategy,
+      "storage.sync.anti_entropy.fanout": String(SHAPE.fanout),
+      "storage.sync.anti_entropy.leaf_points_max": String(SHAPE.leafPointsMax),
+      "log.level": "error",
+    }));
+  const nodeConfig = (id: string, machine = id): NodeConfig => loadConfig({ flags: flags(id, machine) });
 
   const noteDurable = (n: SimNode, key: string, enc: Uint8Array) => {
     const cur = n.durable.get(key);
@@ -131,24 +163,50 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const run = <T>(p: Promise<T>) => sched.run(p);
 
   async function start(n: SimNode): Promise<void> {
-    const node = await run(startNode(config(n.id), { fs: n.fs, clock: n.clock, logger: silentLogger, metadata, net: net.for(n.id) }));
-    const view = await run(ClusterView.open(metadata, silentLogger));
-    const syncer = new GroupSyncer(n.id, node.engine, view, metadata, { batchSize: 50, maxConcurrent: 1, timeoutMs: 60_000, totalGroups: 1, net: net.for(n.id) }, n.clock, silentLogger);
-    const ae = new AntiEntropy(n.id, node.engine, view, {
-      shape: SHAPE, totalGroups: 1, horizonDays: 0, settleMs: 0, fullResyncShare: 0.5, batchSize: 100, reverifyEveryRuns: 0, bytesPerSecMax: 0, net: net.for(n.id),
-    }, n.clock, silentLogger);
-    n.up = { node, view, syncer, ae, stamper: new VersionStamper(n.clock) };
-    net.attach(n.id, node.app);
+    const clock = n.machine.process();
+    const proc = simProcess({ machine: n.id, fs: n.fs, clock, rng, net, metadata, locks });
+    const running = await run(launchNode(nodeConfig(n.id), { platform: proc.platform, logger: silentLogger }));
+    n.up = { running, clock, proc, stamper: new VersionStamper(clock) };
   }
 
+  /** kill -9: the process stops at once (no timer, I/O or answer of it happens again). */
   function crash(n: SimNode, torn: boolean): void {
-    if (n.up === undefined) return;
-    net.detach(n.id);
-    void n.up.view.close();
+    const up = n.up;
+    if (up === undefined) return;
     n.up = undefined;
+    net.detach(n.id);
+    up.clock.kill();
+    for (const s of up.proc.sessions) void s.close();
+    n.machine.resume();
     const left = n.fs.crash(torn ? rng : undefined);
     faults.torn_tails! += left.torn;
     faults.garbled_tails! += left.garbled;
+  }
+
+  /** A clean stop (SIGTERM): the node revokes its registration and closes its files. */
+  async function stop(n: SimNode): Promise<void> {
+    const up = n.up;
+    if (up === undefined) return;
+    n.machine.resume();
+    await run(up.running.stop());
+    up.clock.kill();
+    n.up = undefined;
+  }
+
+  const syncerOf = (n: SimNode) => n.up?.running.node.sync.syncer;
+  const catchingUp = (n: SimNode) => {
+    const s = syncerOf(n);
+    return s === undefined || s.isCatchingUp(GROUP);
+  };
+
+  /** Lets the node finish its startup sync (or gives up after CATCH_UP_WAIT_MS: it stays closed for reads). */
+  async function awaitCatchUp(n: SimNode): Promise<boolean> {
+    for (let waited = 0; waited < CATCH_UP_WAIT_MS; waited += 250) {
+      if (n.up === undefined) return false;
+      if (!catchingUp(n)) return true;
+      await sched.advance(250);
+    }
+    return !catchingUp(n);
   }
 
   /** Every point a node acknowledged is still there after its crash and recovery. */
@@ -156,24 +214,26 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const held = await contents(n);
     for (const [key, enc] of n.durable) {
       const h = held.get(key);
-      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${n.id} lost an acknowledged write after a crash: ${key}`);
+      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${n.id} lost an acknowledged write after a crash: ${keyOf(key)}`);
     }
   }
 
   async function contents(n: SimNode): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
-    const e = n.up!.node.engine;
-    for (const ws of e.windowsOf(GROUP)) for await (const r of e.scanWindow(GROUP, ws)) out.set(r.key, r.enc);
+    const e = n.up!.running.node.engine;
+    await run((async () => {
+      for (const ws of e.windowsOf(GROUP)) for await (const r of e.scanWindow(GROUP, ws)) out.set(r.key, r.enc);
+    })());
     return out;
   }
 
   /** The cached (incrementally updated) tree equals a tree built afresh from the window's points. */
   async function checkTrees(n: SimNode): Promise<void> {
-    const e = n.up!.node.engine;
+    const e = n.up!.running.node.engine;
     for (const ws of e.windowsOf(GROUP)) {
       const recs = [];
       for await (const r of e.scanWindow(GROUP, ws)) recs.push(r);
-      const cached = (await e.windowTree(GROUP, ws, SHAPE)).root();
+      const cached = (await run(e.windowTree(GROUP, ws, SHAPE))).root();
       const fresh = new WindowTree(SHAPE, ws, recs).root();
       if (cached.count !== fresh.count || toHex(cached.digest) !== toHex(fresh.digest)) throw new Violation(`${n.id}: cached tree of window ${ws} differs from its points`);
     }
@@ -189,16 +249,27 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         const d = n.durable.get(key);
         return d !== undefined && compareVersions(d, enc) >= 0;
       });
-      if (!held && !(queued && queue.pending() > 0)) throw new Violation(`acknowledged write ${key} is durable on no node`);
+      if (!held && !(queued && queue.pending() > 0)) throw new Violation(`acknowledged write ${keyOf(key)} is durable on no node`);
     }
   }
 
-  async function write(crashDuring?: SimNode): Promise<void> {
+  function makePoints(kind: "normal" | "backfill"): Point[] {
     const points: Point[] = [];
     const count = 1 + rng.int(12);
+    const ackedKeys = [...acked.keys()];
     for (let i = 0; i < count; i++) {
-      const timeNs = DAY0 + BigInt(rng.int(2)) * NS_PER_DAY + BigInt(rng.int(40)) * 60n * NS_PER_SECOND;
-      const id = `d${rng.int(DEVICES)}`;
+      let id: string;
+      let timeNs: bigint;
+      if (kind === "backfill" && ackedKeys.length > 0 && rng.chance(0.5)) {
+        // An overwrite of a point already acknowledged (a correction): same key, new version.
+        const kp = keyParts(rng.pick(ackedKeys));
+        id = kp.id;
+        timeNs = kp.timeNs;
+      } else {
+        const dayBack = kind === "backfill" ? BigInt(1 + rng.int(BACKFILL_DAYS)) : 0n;
+        timeNs = DAY0 - dayBack * NS_PER_DAY + BigInt(rng.int(2)) * NS_PER_DAY + BigInt(rng.int(40)) * 60n * NS_PER_SECOND;
+        id = `d${rng.int(DEVICES)}`;
+      }
       // Now and then the same version stamp as an earlier write of the key (two routers whose clocks
       // agree): an LWW tie, decided by the encodings' bytes on every replica alike.
       const key = `${id}@${timeNs}`;
@@ -207,6 +278,13 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       stamps.set(key, insertedAtNs);
       points.push({ database: "sim", collection: "m", id, timeNs, insertedAtNs, fields: [["v", { kind: "number", value: rng.int(1000) }]] });
     }
+    return points;
+  }
+
+  /** Writes one batch through the router; returns the acknowledged versions (storage key → encoding), or undefined when refused. */
+  async function write(kind: "normal" | "backfill" = "normal", crashDuring?: SimNode): Promise<Map<string, Uint8Array> | undefined> {
+    if (router === undefined) return undefined;
+    const points = makePoints(kind);
     const stored = points.map((p) => storedFromPoint(p, 1));
     for (const s of stored) {
       const set = attempted.get(s.key) ?? new Set<string>();
@@ -225,53 +303,207 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
             note(`crash ${victim.id} during a write`);
           });
     try {
-      await run(router!.writer.write(points)).finally(() => run(crashed));
+      await run(router.router.writer.write(points)).finally(() => run(crashed));
       for (const s of stored) {
         const cur = acked.get(s.key);
         if (cur === undefined || compareVersions(s.enc, cur) > 0) acked.set(s.key, s.enc);
       }
-      note(`write ${count} acked`);
+      note(`write ${points.length}${kind === "backfill" ? " (backfill/overwrite)" : ""} acked`);
       if (!queued) checkAckedHeld();
+      const out = new Map<string, Uint8Array>();
+      for (const s of stored) if (!out.has(s.key) || compareVersions(s.enc, out.get(s.key)!) > 0) out.set(s.key, s.enc);
+      return out;
     } catch (e) {
-      note(`write ${count} refused: ${errorMessage(e).slice(0, 60)}`);
+      note(`write ${points.length} refused: ${errorMessage(e).slice(0, 80)}`);
+      return undefined;
     }
   }
 
   async function restart(n: SimNode, wipe: boolean): Promise<void> {
     if (wipe) {
-      n.fs = newFs();
+      n.fs = newFs(n.machine);
       n.durable = new Map();
       faults.empty_disk_restarts!++;
     }
     faults.restarts!++;
     await start(n);
     if (!wipe) await checkDurable(n);
-    const p = await run(n.up!.syncer.syncGroup(GROUP));
-    note(`restart ${n.id}${wipe ? " (empty disk)" : ""}: sync ${p.state} ${p.points} pts`);
+    const caughtUp = await awaitCatchUp(n);
+    const p = syncerOf(n)?.progress.get(GROUP);
+    note(`restart ${n.id}${wipe ? " (empty disk)" : ""}: ${caughtUp ? "caught up" : "still catching up"} (${p?.state ?? "-"}, ${p?.points ?? 0} pts, verified with ${p?.verifiedWith.join("+") ?? "-"})`);
   }
 
-  try {
-    for (const n of nodes) {
-      await metadata.put(nodeKey(n.id), JSON.stringify({ id: n.id, address: SimNet.address(n.id), status: "active", version: "sim", updated_at: "1970-01-01T00:00:00Z" }));
-      await start(n);
-    }
+  async function startRouter(): Promise<void> {
+    routerClock = routerMachine.process();
+    const proc = simProcess({ machine: "router", fs: new SimFs(), clock: routerClock, rng, net, metadata, locks });
     const rconfig = loadConfig({
       flags: new Map(Object.entries({
         "node.id": "router", "coordinator.total_groups": "1", "replication.factor": String(replicas), "replication.min_replicas_for_write": "2", "replication.strategy": strategy,
+        "server.port": "1", "log.level": "error",
         ...(queued ? { "queue.type": "nats", "queue.url": "nats://sim:4222" } : {}),
       })),
     });
-    router = await run(startRouter(rconfig, { clock: routerClock, logger: silentLogger, metadata, net: net.for("router"), ...(queued ? { delivery: queue } : {}) }));
+    router = await run(launchRouter(rconfig, { platform: proc.platform, logger: silentLogger, ...(queued ? { delivery: queue } : {}) }));
+  }
+
+  /** Reads every written key through the router; each answer must be a version that was written. */
+  async function routerRead(consistency: "one" | "quorum" | "all", requireAcked: boolean): Promise<number> {
+    const ids = [...new Set([...attempted.keys()].map((k) => keyParts(k).id))].sort();
+    if (ids.length === 0 || router === undefined) return 0;
+    const got = new Map<string, Uint8Array>();
+    let cursor = "";
+    let served = "";
+    for (let page = 0; page < 1000; page++) {
+      const url = `http://router/v1/databases/sim/collections/m/query?ids=${ids.join(",")}&limit=${1 + rng.int(30)}&consistency=${consistency}${cursor ? `&cursor=${cursor}` : ""}`;
+      const res = await run(Promise.resolve(router.router.app.fetch(new Request(url))));
+      const body = (await res.json()) as { points?: Array<Record<string, unknown>>; next_cursor?: string; served_by?: Record<string, string>; message?: string };
+      if (res.status !== 200) {
+        if (requireAcked) throw new Violation(`router read (${consistency}) refused after healing: ${body.message}`);
+        note(`router read (${consistency}) refused: ${String(body.message).slice(0, 80)}`);
+        return 0;
+      }
+      served = Object.values(body.served_by ?? {}).join(",");
+      for (const p of body.points ?? []) {
+        const enc = encodePoint({
+          database: "sim", collection: "m", id: String(p.id), timeNs: BigInt(String(p.time)), insertedAtNs: BigInt(String(p.insertedAt)),
+          fields: Object.entries(p.fields as Record<string, { numberValue: number }>).map(([k, v]) => [k, { kind: "number", value: v.numberValue }] as const),
+        });
+        const key = pointKey("sim", "m", String(p.id), BigInt(String(p.time)));
+        if (got.has(key)) throw new Violation(`router read (${consistency}) returned ${keyOf(key)} twice across pages`);
+        got.set(key, enc);
+        if (!attempted.get(key)?.has(toHex(enc))) throw new Violation(`router read (${consistency}) returned a version never written: ${keyOf(key)}`);
+      }
+      cursor = body.next_cursor ?? "";
+      if (cursor === "") break;
+    }
+    // Who answered must have been serving the group (never a node still catching up).
+    for (const id of served.split(",").filter((s) => s !== "")) {
+      const n = nodes.find((x) => x.id === id);
+      if (n?.up !== undefined && catchingUp(n)) throw new Violation(`router read was served by ${id} while it was catching up`);
+    }
+    if (requireAcked) {
+      for (const [key, enc] of acked) {
+        const h = got.get(key);
+        if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`router read (${consistency}) after healing returned ${h === undefined ? "nothing" : "an older version"} for acknowledged ${keyOf(key)} (served by ${served})`);
+      }
+      readsChecked += acked.size;
+    }
+    note(`router read (${consistency}): ${got.size} points from ${served || "-"}`);
+    return got.size;
+  }
+
+  /**
+   * A quiet spell with one node paused past its lease: no other fault, so every write must be
+   * acknowledged by the live nodes; once it resumes it re-registers by itself and gets what it
+   * missed (hints, or its queue) without any anti-entropy run.
+   */
+  async function quietPause(): Promise<void> {
+    const up = nodes.filter((n) => n.up !== undefined && !n.machine.paused);
+    if (up.length < 3 || router === undefined) return;
+    net.healAll();
+    net.faults = NO_FAULTS;
+    queue.faults = { dropPublish: 0, redeliver: 0 };
+    await sched.advance(15_000); // the network settles (registrations, hint replays)
+    const victim = rng.pick(up);
+    if (victim.up === undefined) return;
+    victim.machine.pause();
+    faults.pauses!++;
+    faults.pauses_past_lease!++;
+    const pauseMs = PAUSE_MS_MIN + rng.int(PAUSE_MS_MAX - PAUSE_MS_MIN);
+    note(`quiet pause of ${victim.id} for ${pauseMs} ms`);
+    await sched.advance(11_000); // past the lease: the node is unregistered
+    const ackedDuring = new Map<string, Uint8Array>();
+    for (let i = 0; i < 3; i++) {
+      const got = await write(rng.chance(0.5) ? "normal" : "backfill");
+      faults.quiet_writes!++;
+      if (got === undefined) throw new Violation(`a write was refused while only ${victim.id} was down (${up.length - 1} live nodes, 2 needed)`);
+      for (const [k, enc] of got) if (!ackedDuring.has(k) || compareVersions(enc, ackedDuring.get(k)!) > 0) ackedDuring.set(k, enc);
+      await sched.advance(rng.int(3000));
+    }
+    await sched.advance(Math.max(0, pauseMs - 11_000));
+    victim.machine.resume();
+    // Re-registration, then hint replay / queue consumption.
+    for (let waited = 0; waited < 60_000; waited += 500) {
+      await sched.advance(500);
+      if (victim.up === undefined) return;
+      const rec = await metadata.get(nodeKey(victim.id));
+      if (rec !== undefined && parseNodeRecord(rec.value).instance === victim.up.running.node.instance && (router.router.writer.hints?.pending(victim.id) ?? 0) === 0 && (await queue.backlog(victim.id)) === 0) break;
+    }
+    const rec = await metadata.get(nodeKey(victim.id));
+    if (rec === undefined || parseNodeRecord(rec.value).instance !== victim.up!.running.node.instance) throw new Violation(`${victim.id} did not register again after its pause`);
+    const held = await contents(victim);
+    for (const [key, enc] of ackedDuring) {
+      const h = held.get(key);
+      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${victim.id} does not hold ${keyOf(key)} after its pause (hints/queue should have brought it, no anti-entropy ran)`);
+    }
+    note(`${victim.id} resumed, registered again and holds every write acknowledged meanwhile`);
+  }
+
+  /** A second process with a live node's id (on another machine) is refused, and the first is unharmed. */
+  async function idCollision(): Promise<void> {
+    const live = nodes.filter((n) => n.up !== undefined && !n.machine.paused && !catchingUp(n));
+    if (live.length === 0) return;
+    const n = rng.pick(live);
+    const rec = await metadata.get(nodeKey(n.id));
+    if (rec === undefined || parseNodeRecord(rec.value).instance !== n.up!.running.node.instance) return; // not registered right now
+    const machineName = `x${++extraMachines}`;
+    const m = new SimMachineClock(sched);
+    const clock = m.process();
+    const proc = simProcess({ machine: machineName, fs: newFs(m), clock, rng, net, metadata, locks });
+    let started: RunningNode | undefined;
+    try {
+      started = await run(launchNode(nodeConfig(n.id, machineName), { platform: proc.platform, logger: silentLogger }));
+    } catch (e) {
+      if (!/already registered by a live process/.test(errorMessage(e))) throw new Violation(`a second ${n.id} failed for the wrong reason: ${errorMessage(e)}`);
+    }
+    clock.kill();
+    if (started !== undefined) throw new Violation(`a second process with node id ${n.id} was allowed to start`);
+    const after = await metadata.get(nodeKey(n.id));
+    if (after === undefined || parseNodeRecord(after.value).instance !== n.up!.running.node.instance) throw new Violation(`the refused second ${n.id} disturbed the first's registration`);
+    faults.id_collisions_refused!++;
+    note(`second process as ${n.id} refused`);
+  }
+
+  /** A second process on a live node's data dir is refused before it touches a file. */
+  async function dirCollision(): Promise<void> {
+    const live = nodes.filter((n) => n.up !== undefined && !n.machine.paused);
+    if (live.length === 0) return;
+    const n = rng.pick(live);
+    const clock = n.machine.process();
+    const proc = simProcess({ machine: n.id, fs: n.fs, clock, rng, net, metadata, locks });
+    let started: RunningNode | undefined;
+    try {
+      started = await run(launchNode(nodeConfig(n.id), { platform: proc.platform, logger: silentLogger }));
+    } catch (e) {
+      if (!/is locked by/.test(errorMessage(e))) throw new Violation(`a second process on ${n.id}'s data dir failed for the wrong reason: ${errorMessage(e)}`);
+    }
+    clock.kill();
+    if (started !== undefined) throw new Violation(`a second process was allowed to open ${n.id}'s data dir`);
+    faults.dir_lock_refusals!++;
+    note(`second process on ${n.id}'s data dir refused`);
+  }
+
+  try {
+    for (const n of nodes) await start(n);
+    await startRouter();
+    // The cluster is up before the first write: the group is placed on every replica.
+    await sched.advance(1_000);
+    const placed = await run(router!.router.view.group(GROUP, replicas));
+    if (groupNodes(placed).length !== replicas) throw new Violation(`group placed on ${groupNodes(placed).join(",")} only`);
     note(`${replicas} replicas, ${queued ? `queue (${strategy})` : "direct"} delivery`);
     // Each node's queue consumer, in simulated time: the real apply path, acked only once durable.
     void (async () => {
+      let busy = false;
       while (pumping) {
-        await sched.sleep(1 + rng.int(3));
+        // Idle consumers poll less often (a long pause would otherwise cost thousands of wake-ups).
+        await sched.sleep(busy ? 1 + rng.int(3) : 25);
+        busy = false;
         for (const n of nodes) {
           const up = n.up;
-          if (up === undefined || !pumping) continue;
+          if (up === undefined || n.machine.paused || !pumping) continue;
           const fs = n.fs;
-          const out = await queue.pumpOnce(n.id, (body) => applyQueuedBatch(body, up.node.engine, () => up.stamper.next(), 1));
+          const out = await queue.pumpOnce(n.id, (body) => applyQueuedBatch(body, up.running.node.engine, () => up.stamper.next(), 1));
+          if (out !== undefined) busy = true;
           if (out?.kind === "applied" && n.fs === fs) for (const p of out.points) noteDurable(n, p.key, p.enc);
         }
       }
@@ -283,65 +515,116 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       const up = nodes.filter((n) => n.up !== undefined);
       const down = nodes.filter((n) => n.up === undefined);
       const r = rng.next();
-      if (r < 0.32) await write();
-      else if (r < 0.4 && up.length > 0) await write(rng.pick(up));
-      else if (r < 0.5 && up.length > 0) {
+      if (r < 0.24) await write();
+      else if (r < 0.3) {
+        // Backfills and overwrites (older times), most useful while a replica is down.
+        faults.backfills!++;
+        await write("backfill");
+      } else if (r < 0.36 && up.length > 0) await write("normal", rng.pick(up));
+      else if (r < 0.42 && up.length > 0) {
         const n = rng.pick(up);
-        const recs = await run(n.up!.ae.runGroup(GROUP));
-        note(`anti-entropy ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}`);
-      } else if (r < 0.58 && up.length > 0) {
+        const ae = n.up!.running.node.sync.antiEntropy;
+        if (ae !== undefined) {
+          const recs = await run(ae.runGroup(GROUP));
+          note(`anti-entropy ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}`);
+        }
+      } else if (r < 0.48 && up.length > 0) {
         const n = rng.pick(up);
-        await run(n.up!.node.engine.flush());
-        if (rng.chance(0.5)) await run(n.up!.node.engine.compactAll());
+        await run(n.up!.running.node.engine.flush());
+        if (rng.chance(0.5)) await run(n.up!.running.node.engine.compactAll());
         await checkTrees(n);
         note(`flush ${n.id}`);
-      } else if (r < 0.66 && up.length > 0) {
+      } else if (r < 0.55 && up.length > 0) {
         const n = rng.pick(up);
         crash(n, rng.chance(0.5));
         faults.crashes!++;
         note(`crash ${n.id}`);
-      } else if (r < 0.76 && down.length > 0) {
+      } else if (r < 0.63 && down.length > 0) {
         const n = rng.pick(down);
         const wipe = wipesLeft > 0 && rng.chance(0.3);
         if (wipe) wipesLeft--;
         await restart(n, wipe);
-      } else if (r < 0.84) {
+      } else if (r < 0.69) {
         const a = rng.pick([...nodes.map((n) => n.id), "router"]);
         const b = rng.pick(nodes.map((n) => n.id));
         const cut = rng.chance(0.6);
         if (a !== b) net.partition(a, b, cut);
         faults.partitions!++;
         note(`${cut ? "partition" : "heal"} ${a}|${b}`);
-      } else if (r < 0.9) {
+      } else if (r < 0.73) {
         const jump = (BigInt(rng.int(2 * 300 + 1)) - 300n) * NS_PER_SECOND;
-        const target = rng.chance(0.5) ? routerClock : rng.pick(nodes).clock;
+        const target = rng.chance(0.5) ? routerMachine : rng.pick(nodes).machine;
         target.skewNs += jump;
         if (target.skewNs > CLOCK_JUMP_NS_MAX) target.skewNs = CLOCK_JUMP_NS_MAX;
         if (target.skewNs < -CLOCK_JUMP_NS_MAX) target.skewNs = -CLOCK_JUMP_NS_MAX;
         faults.clock_jumps!++;
         note(`clock jump ${jump / NS_PER_SECOND}s`);
-      } else {
+      } else if (r < 0.77) {
         net.faults = { lossRequest: rng.next() * 0.15, lossResponse: rng.next() * 0.15, duplicate: rng.next() * 0.2, delayMsMax: rng.int(50) };
         queue.faults = { dropPublish: rng.next() * 0.15, redeliver: rng.next() * 0.2 };
         faults.fault_changes!++;
         note("network faults changed");
-      }
+      } else if (r < 0.81 && up.length > 0) {
+        // A pause (SIGSTOP) of a node, sometimes past its lease, while the others go on.
+        const n = rng.pick(up);
+        if (!n.machine.paused) {
+          const ms = rng.chance(0.5) ? PAUSE_MS_MIN + rng.int(PAUSE_MS_MAX - PAUSE_MS_MIN) : 500 + rng.int(5000);
+          n.machine.pause();
+          faults.pauses!++;
+          if (ms > 10_000) faults.pauses_past_lease!++;
+          note(`pause ${n.id} for ${ms} ms`);
+          await sched.advance(Math.floor(ms / 2));
+          await write();
+          await sched.advance(Math.ceil(ms / 2));
+          n.machine.resume();
+          note(`resume ${n.id}`);
+        }
+      } else if (r < 0.85) await routerRead(rng.pick(["one", "quorum"] as const), false);
+      else if (r < 0.88) {
+        // The router dies (its hints with it) and a new one starts.
+        await run(router!.stop()).catch(() => {});
+        routerClock?.kill();
+        faults.router_restarts!++;
+        await startRouter();
+        note("router restarted (hints lost)");
+      } else if (r < 0.93) await quietPause();
+      else if (r < 0.96) await idCollision();
+      else await dirCollision();
     }
 
-    // Phase 2: heal everything, restart every node, two anti-entropy rounds.
+    // Phase 2: heal everything, restart every node one after the other (each catches up from the
+    // others), then check completeness and router reads before any anti-entropy round.
     checkAckedHeld();
     net.healAll();
     net.faults = NO_FAULTS;
     queue.faults = { dropPublish: 0, redeliver: 0 };
+    for (const n of nodes) n.machine.resume();
+    await sched.advance(15_000);
     for (const n of nodes) if (n.up === undefined) await restart(n, false);
     // Every node consumes what its queue still holds for it.
     await run((async () => {
       for (let i = 0; i < 10_000 && queue.pending() > 0; i++) await sched.sleep(5);
     })());
     if (queue.pending() > 0) throw new Violation(`${queue.pending()} queued batches never applied`);
+    for (const n of nodes) {
+      if (n.up !== undefined) await stop(n);
+      await restart(n, false);
+      if (catchingUp(n)) throw new Violation(`${n.id} did not catch up after healing (${syncerOf(n)?.progress.get(GROUP)?.error ?? "no progress"})`);
+    }
+    await sched.advance(15_000);
+    // Complete startup sync: every node holds every acknowledged write before any anti-entropy.
+    for (const n of nodes) {
+      const held = await contents(n);
+      for (const [key, enc] of acked) {
+        const h = held.get(key);
+        if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${n.id} serves the group without acknowledged ${keyOf(key)} (${h === undefined ? "missing" : "older version"}) after its startup sync`);
+      }
+    }
+    await routerRead("one", true);
+    await routerRead("quorum", true);
     for (let round = 1; round <= 2; round++) {
       for (const n of nodes) {
-        const recs = await run(n.up!.ae.runGroup(GROUP));
+        const recs = await run(n.up!.running.node.sync.antiEntropy!.runGroup(GROUP));
         note(`round ${round} ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}`);
       }
     }
@@ -357,9 +640,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     for (const [key, enc] of acked) {
       const h = first.get(key);
-      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`acknowledged write lost: ${key}`);
+      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`acknowledged write lost: ${keyOf(key)}`);
     }
-    for (const [key, enc] of first) if (!attempted.get(key)?.has(toHex(enc))) throw new Violation(`replicas hold a version never written: ${key}`);
+    for (const [pk, enc] of first) if (!attempted.get(pk)?.has(toHex(enc))) throw new Violation(`replicas hold a version never written: ${keyOf(pk)}`);
     note(`final ${first.size} points`);
     return finish(true);
   } catch (e) {
@@ -368,7 +651,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   } finally {
     pumping = false;
     for (const n of nodes) if (n.up !== undefined) crash(n, false);
-    await router?.close().catch(() => {});
+    routerClock?.kill();
+    await metadata.close();
   }
 
   function finish(ok: boolean, error?: string): SimResult {
@@ -376,7 +660,15 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const t of trace) h.update(new TextEncoder().encode(`${t}\n`));
     return {
       seed: o.seed, ok, ...(error === undefined ? {} : { error }), trace: toHex(h.digest()).slice(0, 16), replicas, simulatedMs: sched.nowMs,
-      faults: { ...faults, ...net.stats, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered }, acked: acked.size,
+      faults: { ...faults, ...net.stats, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered },
+      acked: acked.size, readsChecked,
     };
   }
 }
+
+/** "id@time" of a storage key (db\0coll\0id\0hex-time). */
+function keyOf(storageKey: string): string {
+  const parts = storageKey.split("\u0000");
+  return `${parts[2]}@${BigInt(`0x${parts[3]}`)}`;
+}
+

@@ -10,7 +10,8 @@ import { SoltixError, errorMessage } from "../base/errors.ts";
 import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../base/time.ts";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
 import type { Logger } from "../ports/logger.ts";
-import type { Clock } from "../ports/clock.ts";
+import type { Clock, Timer } from "../ports/clock.ts";
+import { jittered, type Rng } from "../ports/rng.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
@@ -49,6 +50,12 @@ export interface AntiEntropySettings {
   net: PeerNet;
 }
 
+/** What a comparison covers: windows from horizonStart on; versions younger than settleMs are left alone. */
+interface CompareOptions {
+  settleMs: number;
+  horizonStart: bigint;
+}
+
 export type AeResult = "in_sync" | "repaired" | "partial" | "failed";
 export type AePath = "roots" | "descent" | "full_resync";
 
@@ -73,7 +80,7 @@ export class AntiEntropy {
   /** The last run's records per group. */
   readonly records = new Map<number, AeRecord[]>();
   private readonly running = new Map<number, Promise<AeRecord[]>>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: Timer | undefined;
   private stopped = false;
 
   constructor(
@@ -82,6 +89,7 @@ export class AntiEntropy {
     private readonly view: ClusterView,
     private readonly settings: AntiEntropySettings,
     private readonly clock: Clock,
+    private readonly rng: Rng,
     private readonly logger: Logger,
   ) {}
 
@@ -90,7 +98,7 @@ export class AntiEntropy {
     let runs = 0;
     const schedule = () => {
       if (this.stopped) return;
-      this.timer = setTimeout(async () => {
+      this.timer = this.clock.setTimer(jittered(this.rng, intervalMs, 0.1), async () => {
         runs++;
         if (this.settings.reverifyEveryRuns > 0 && runs % this.settings.reverifyEveryRuns === 0) {
           this.logger.log("info", "anti-entropy: re-verifying windows from disk this run");
@@ -101,14 +109,14 @@ export class AntiEntropy {
           await this.runGroup(g).catch((e: unknown) => this.logger.log("error", "anti-entropy: run failed", { group: g, error: errorMessage(e) }));
         }
         schedule();
-      }, intervalMs * (0.9 + 0.2 * Math.random()));
+      });
     };
     schedule();
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
   }
 
   runGroup(group: number): Promise<AeRecord[]> {
@@ -119,11 +127,21 @@ export class AntiEntropy {
     return run;
   }
 
+  /**
+   * Startup sync's second step: every window of the group (no horizon) compared with one replica and
+   * everything that differs pulled — in-flight versions too (no settle), since the node must hold them
+   * before it serves the group.
+   */
+  verifyWith(group: number, peer: string): Promise<AeRecord[]> {
+    return this.withPeer(group, peer, { settleMs: 0, horizonStart: 0n });
+  }
+
   private async run(group: number): Promise<AeRecord[]> {
     const record = this.view.cachedGroup(group);
     const peers = record === undefined ? [] : groupNodes(record).filter((id) => id !== this.nodeId);
     const out: AeRecord[] = [];
-    for (const peer of peers) out.push(...(await this.withPeer(group, peer)));
+    const opts = { settleMs: this.settings.settleMs, horizonStart: this.horizonStart() };
+    for (const peer of peers) out.push(...(await this.withPeer(group, peer, opts)));
     this.records.set(group, out);
     for (const r of out) {
       if (r.result !== "in_sync") {
@@ -151,10 +169,10 @@ export class AntiEntropy {
     return windowStartNs(this.clock.nowNs()) - BigInt(this.settings.horizonDays) * NS_PER_DAY;
   }
 
-  private async withPeer(group: number, peer: string): Promise<AeRecord[]> {
+  private async withPeer(group: number, peer: string, opts: CompareOptions): Promise<AeRecord[]> {
     const started = this.clock.monotonicMs();
     const node = this.view.node(peer);
-    const localWindows = this.engine.windowsOf(group).filter((w) => w >= this.horizonStart());
+    const localWindows = this.engine.windowsOf(group).filter((w) => w >= opts.horizonStart);
     const base = (w: bigint): AeRecord => ({
       group, windowStartNs: w, peer, result: "partial", path: "roots", reason: "", roundTrips: 0, bytesSent: 0, bytesReceived: 0,
       pointsDiffering: 0, pointsRepaired: 0, durationMs: 0, finishedAtNs: 0n,
@@ -162,7 +180,7 @@ export class AntiEntropy {
     const finish = (r: AeRecord, t0: number): AeRecord => ({ ...r, durationMs: this.clock.monotonicMs() - t0, finishedAtNs: this.clock.nowNs() });
     if (node === undefined) return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} is not registered` }, started));
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(this.settings.net, node.address, rootsCounter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, node.address, this.clock, rootsCounter, this.settings.bytesPerSecMax);
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
@@ -186,8 +204,8 @@ export class AntiEntropy {
         return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} unreachable: ${errorMessage(e)}` }, started));
       }
     }
-    if (treeless !== undefined) return this.resyncFromTreelessPeer(group, node.address, treeless, base, finish);
-    const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= this.horizonStart())])].sort((a, b) => (a < b ? -1 : 1));
+    if (treeless !== undefined) return this.resyncFromTreelessPeer(group, node.address, treeless, opts.horizonStart, base, finish);
+    const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= opts.horizonStart)])].sort((a, b) => (a < b ? -1 : 1));
     const out: AeRecord[] = [];
     // The roots call is shared by every window; charge it to the first.
     let shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
@@ -198,7 +216,7 @@ export class AntiEntropy {
       r.roundTrips = shared.roundTrips;
       shared = { roundTrips: 0, sent: 0, received: 0 };
       try {
-        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r);
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r, opts.settleMs);
       } catch (e) {
         r.result = "partial";
         r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
@@ -218,22 +236,23 @@ export class AntiEntropy {
     group: number,
     address: string,
     reason: string,
+    horizonStart: bigint,
     base: (w: bigint) => AeRecord,
     finish: (r: AeRecord, t0: number) => AeRecord,
   ): Promise<AeRecord[]> {
     const t0 = this.clock.monotonicMs();
     const counter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(this.settings.net, address, counter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax);
     const perWindow = new Map<bigint, number>();
     try {
-      await pullStream(client, { groupId: group, startTime: this.horizonStart(), batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
+      await pullStream(client, { groupId: group, startTime: horizonStart, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
         for (const p of stored) {
           const w = windowStartNs(timeOfEncoding(p.enc));
           perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
         }
       });
     } catch (e) {
-      return [finish({ ...base(this.horizonStart()), result: "partial", path: "full_resync", reason: `${reason}; stream failed: ${errorMessage(e)}`, bytesSent: counter.sent, bytesReceived: counter.received }, t0)];
+      return [finish({ ...base(horizonStart), result: "partial", path: "full_resync", reason: `${reason}; stream failed: ${errorMessage(e)}`, bytesSent: counter.sent, bytesReceived: counter.received }, t0)];
     }
     const windows = [...perWindow.keys()].sort((a, b) => (a < b ? -1 : 1));
     return windows.map((w, i) =>
@@ -254,7 +273,9 @@ export class AntiEntropy {
     );
   }
 
-  private async compareWindow(group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord): Promise<void> {
+  private async compareWindow(
+    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number,
+  ): Promise<void> {
     const { shape } = this.settings;
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
@@ -262,7 +283,7 @@ export class AntiEntropy {
       r.result = "in_sync";
       return;
     }
-    const client = syncClient(this.settings.net, address, counter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined;
@@ -273,7 +294,7 @@ export class AntiEntropy {
       // A version stamped within the settle horizon of now is in flight on the write path, not
       // divergence (versions far in the future — a skewed clock — are repaired like any other).
       const now = this.clock.nowNs();
-      const settle = BigInt(this.settings.settleMs) * NS_PER_MS;
+      const settle = BigInt(settleMs) * NS_PER_MS;
       const inFlight = (enc: Uint8Array) => {
         const age = now - insertedAtOfEncoding(enc);
         return age <= settle && age >= -settle;

@@ -5,6 +5,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
+import { sleep, type Clock } from "../ports/clock.ts";
 
 export interface ByteCounter {
   sent: number;
@@ -18,13 +19,13 @@ export const PEER_CALL_TIMEOUT_MS = 30_000;
  * fetch that counts bytes each way and, with a cap, paces calls so the bytes this client moved never
  * run ahead of bytesPerSecMax (a session's bandwidth bound).
  */
-function countingFetch(net: PeerNet, counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
-  const started = performance.now();
+function countingFetch(net: PeerNet, clock: Clock, counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
+  const started = clock.monotonicMs();
   const pace = async () => {
     if (bytesPerSecMax <= 0) return;
     const dueMs = ((counter.sent + counter.received) / bytesPerSecMax) * 1000;
-    const aheadMs = dueMs - (performance.now() - started);
-    if (aheadMs > 0) await new Promise((r) => setTimeout(r, aheadMs));
+    const aheadMs = dueMs - (clock.monotonicMs() - started);
+    if (aheadMs > 0) await sleep(clock, aheadMs);
   };
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     await pace();
@@ -47,11 +48,11 @@ function countingFetch(net: PeerNet, counter: ByteCounter, bytesPerSecMax: numbe
   return f as typeof fetch;
 }
 
-export function syncClient(net: PeerNet, address: string, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): Client<typeof SyncService> {
+export function syncClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): Client<typeof SyncService> {
   const transport = createConnectTransport({
     baseUrl: net.url(address),
     useBinaryFormat: true,
-    fetch: countingFetch(net, counter, bytesPerSecMax),
+    fetch: countingFetch(net, clock, counter, bytesPerSecMax),
     defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
   });
   return createClient(SyncService, transport);

@@ -37,6 +37,8 @@ export interface WalStats {
 export class Wal {
   private queue: Op[] = [];
   private running = false;
+  /** The writer loop in progress (close waits for it). */
+  private loopRun: Promise<void> = Promise.resolve();
   private poisoned: string | undefined;
   private file: AppendFile | undefined;
   private fileBytes = 0;
@@ -134,7 +136,7 @@ export class Wal {
   private kick(): void {
     if (this.running) return;
     this.running = true;
-    void this.loop();
+    this.loopRun = this.loop();
   }
 
   private async loop(): Promise<void> {
@@ -214,7 +216,7 @@ export class Wal {
   }
 
   async close(): Promise<void> {
-    while (this.running) await new Promise((r) => setTimeout(r, 1));
+    while (this.running) await this.loopRun;
     if (this.file !== undefined) await this.file.close();
     this.file = undefined;
   }

@@ -12,6 +12,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { startNode } from "../../src/app/node.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import type { FileSystem } from "../../src/ports/fs.ts";
@@ -88,7 +89,7 @@ describe("disk full", () => {
     const dir = `${tmp.dir}/inproc`;
     const budget = { bytes: 2 * 1024 * 1024 };
     const config = loadConfig({ flags: new Map([["storage.data_dir", dir], ["server.port", "0"]]) });
-    const node = await startNode(config, { fs: fullAfter(budget), clock: systemClock, logger: silentLogger });
+    const node = await startNode(config, { platform: systemPlatform(undefined, { fs: fullAfter(budget) }), logger: silentLogger });
     const served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
     node.joinCluster(`127.0.0.1:${served.port}`);
     const url = `http://127.0.0.1:${served.port}`;
@@ -103,7 +104,7 @@ describe("disk full", () => {
     await served.stop();
     await node.close();
     // Space again: exactly the acknowledged points are there.
-    const node2 = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger });
+    const node2 = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
     const served2 = serveWithBun(node2.app.fetch, "127.0.0.1", 0);
     try {
       expect(await stored(`http://127.0.0.1:${served2.port}`)).toBe(acked);

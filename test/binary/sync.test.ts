@@ -59,7 +59,7 @@ describe("sync on compiled binaries with etcd", () => {
     await stopWatch();
     const status = cli(["status", "--node", addr(nodes[2]!)]);
     expect(status.code).toBe(0);
-    expect(status.out).toMatch(new RegExp(`${GROUP}\\s+active\\s+4000`));
+    expect(status.out).toMatch(new RegExp(`${GROUP}\\s+active\\s+serving\\s+4000`));
     expect(status.out).toMatch(/done \d+ pts/);
 
     // 2. Divergence planted on n1 only: anti-entropy on n2 narrows it (descent) and repairs it.

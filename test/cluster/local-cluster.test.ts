@@ -1,5 +1,6 @@
 // Router + 3 storage nodes in one process (direct delivery, embedded metadata), over real sockets.
 
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { startLocalCluster, type LocalCluster } from "../../src/app/local-cluster.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
@@ -22,7 +23,7 @@ afterAll(async () => {
 async function start(opts: Partial<Parameters<typeof startLocalCluster>[0]> = {}): Promise<LocalCluster> {
   const c = await startLocalCluster(
     { nodes: 3, dir: `${tmp.dir}/${clusters.length}`, routerPort: 0, ...opts },
-    { fs: nodeFileSystem, clock: systemClock, logger: silentLogger, serve: serveWithBun },
+    { platform: systemPlatform(serveWithBun), logger: silentLogger },
   );
   clusters.push(c);
   return c;

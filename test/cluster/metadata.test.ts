@@ -1,6 +1,7 @@
 // One contract, two implementations: the embedded store and a real etcd must behave the same for
 // everything the cluster layer relies on (create-if-absent, CAS, watches, leases, group races).
 
+import { systemClock } from "../../src/adapters/system-clock.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { MetadataStore, WatchEvent } from "../../src/ports/metadata.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
@@ -16,7 +17,7 @@ afterAll(async () => etcd?.stop());
 
 let ns = 0;
 // The embedded store is one per process: every component of that process shares the instance.
-const embedded = new MemoryMetadataStore();
+const embedded = new MemoryMetadataStore(systemClock);
 const backends: Array<[string, () => MetadataStore]> = [
   ["embedded", () => embedded],
   ["etcd", () => new EtcdMetadataStore([etcd.url])],

@@ -9,6 +9,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { startNode } from "../../src/app/node.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithDeno } from "../../src/runtime/deno/serve.ts";
 import { hashRecords } from "../../src/engine/engine.ts";
@@ -18,7 +19,7 @@ import { groupOf } from "../../src/model/group.ts";
 Deno.test("boot, write, checksum over HTTP under Deno.serve", async () => {
   const dir = mkdtempSync(join(tmpdir(), "soltix-deno-"));
   const config = loadConfig({ flags: new Map([["storage.data_dir", dir], ["server.port", "0"]]) });
-  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger });
+  const node = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
   const served = serveWithDeno(node.app.fetch, "127.0.0.1", 0);
   try {
     const base = `http://127.0.0.1:${served.port}`;

@@ -65,7 +65,7 @@ describe("bad input gets a clear error naming the field, and nothing is stored",
     const q = await n.post("/soltix.v1.StorageService/Query", { database: "db", collection: "c" });
     expect(q.json.points.length).toBe(1);
     expect(readdirSync(n.dir)).toEqual(["data"]);
-    expect(readdirSync(`${n.dir}/data`).sort()).toEqual(["quarantine", "segments", "soltix-data.json", "wal"]);
+    expect(readdirSync(`${n.dir}/data`).sort()).toEqual(["LOCK", "quarantine", "segments", "soltix-data.json", "wal"]);
   });
 
   test("binary (application/proto) Writes get the same codes: malformed bytes, bad fields, oversized bodies", async () => {

@@ -15,6 +15,7 @@ import { startRouter, type Router } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { StorageService, WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
@@ -32,10 +33,10 @@ let router: Router;
 let inputs = 0;
 
 beforeAll(async () => {
-  const metadata = new MemoryMetadataStore();
+  const metadata = new MemoryMetadataStore(systemClock);
   for (const id of ["f1", "f2"]) {
     const config = loadConfig({ flags: new Map(Object.entries({ "node.id": id, "server.port": "0", "storage.data_dir": `${tmp.dir}/${id}`, "storage.sync.anti_entropy.interval": "1h", "replication.factor": "2" })) });
-    const n = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger, metadata });
+    const n = await startNode(config, { platform: systemPlatform(), logger: silentLogger, metadata });
     const served = serveWithBun(n.app.fetch, "127.0.0.1", 0);
     n.joinCluster(`127.0.0.1:${served.port}`);
     closers.push(async () => {
@@ -44,7 +45,7 @@ beforeAll(async () => {
     });
     if (id === "f1") node = n;
   }
-  router = await startRouter(loadConfig({ flags: new Map([["replication.factor", "2"]]) }), { clock: systemClock, logger: silentLogger, metadata });
+  router = await startRouter(loadConfig({ flags: new Map([["replication.factor", "2"]]) }), { platform: systemPlatform(), logger: silentLogger, metadata });
   closers.push(() => router.close());
   await until("router sees the nodes", async () => ((await router.app.fetch(new Request("http://r/readyz"))).status === 200 ? true : undefined));
 });

@@ -1,6 +1,8 @@
 // The server's front door: per-peer rate limit (token bucket per remote address) and the bearer token,
 // in front of every route but the health checks; refusals in Connect's error shape.
 
+import { systemRng } from "../../src/adapters/system-rng.ts";
+import { systemClock } from "../../src/adapters/system-clock.ts";
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { guard, parseToken, PEERS_TRACKED_MAX } from "../../src/rpc/guard.ts";
@@ -20,7 +22,7 @@ const call = (a: Hono, path: string, peer: string, auth?: string) =>
 
 describe("guard", () => {
   test("bearer token: missing or wrong → 401 unauthenticated naming the problem; health checks stay open", async () => {
-    const a = app({ token: TOKEN });
+    const a = app({ token: TOKEN, nowMs: () => performance.now() });
     for (const [auth, msg] of [[undefined, /missing Authorization/], ["Bearer nope", /wrong bearer token/], [`Bearer ${TOKEN}x`, /wrong/], [TOKEN, /wrong/], [`bearer ${TOKEN}`, /wrong/]] as const) {
       const res = await call(a, "/soltix.v1.StorageService/Write", "p", auth);
       expect(res.status).toBe(401);
@@ -69,7 +71,7 @@ describe("guard", () => {
   });
 
   test("over a real socket: the limit keys on the peer's address; nodes' clients wait out a 429 and resend", async () => {
-    const a = app({ requestsPerSecPerPeer: 4, token: TOKEN });
+    const a = app({ requestsPerSecPerPeer: 4, token: TOKEN, nowMs: () => performance.now() });
     const served = serveWithBun(a.fetch, "127.0.0.1", 0);
     try {
       const url = `http://127.0.0.1:${served.port}/soltix.v1.SyncService/GetMerkleRoots`;
@@ -78,7 +80,7 @@ describe("guard", () => {
       expect(plain.filter((r) => r.status === 429).length).toBeGreaterThan(0);
       // A node's client (PeerNet) waits as told and gets through.
       await Bun.sleep(1_100);
-      const net = httpPeerNet({ token: TOKEN });
+      const net = httpPeerNet({ token: TOKEN }, systemClock, systemRng);
       const t0 = performance.now();
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) statuses.push((await net.fetch(url, { method: "POST", body: new TextEncoder().encode("{}") })).status);

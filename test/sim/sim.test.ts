@@ -1,8 +1,11 @@
-// The deterministic simulator in the suite: 200 seeds of random writes through the router path with
-// crashes (some mid-write, with torn tails), empty-disk restarts, partitions, lost / duplicated /
-// delayed calls and clock jumps. Safety (no acknowledged write lost, cached trees equal their points)
-// is checked throughout; liveness (identical replicas holding every acknowledged write) after
-// healing and two anti-entropy rounds. A seed replays identically.
+// The deterministic simulator in the suite: 200 seeds of nodes and a router started by the binary's
+// own composition code (launchNode / launchRouter) over simulated files, clocks and network, with
+// random writes (backfills and overwrites too), crashes (some mid-write, with torn tails), empty-disk
+// restarts, pauses past the registration lease, router restarts, node-id and data-dir collisions,
+// partitions, lost / duplicated / delayed calls and clock jumps. Safety (no acknowledged write lost,
+// cached trees equal their points, no write refused while one node is down, reads never served by a
+// node catching up) is checked throughout; completeness and router reads after healing and restarts,
+// before any anti-entropy; convergence after two anti-entropy rounds. A seed replays identically.
 
 import { describe, expect, test } from "bun:test";
 import { runSeed } from "../../src/sim/world.ts";
@@ -15,18 +18,26 @@ describe("deterministic simulation", () => {
     let crashes = 0;
     let torn = 0;
     let lost = 0;
+    const totals: Record<string, number> = {};
+    let reads = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await runSeed({ seed });
       if (!r.ok) failed.push(`seed ${seed}: ${r.error}`);
       crashes += r.faults.crashes ?? 0;
       torn += r.faults.torn_tails ?? 0;
       lost += (r.faults.lostRequests ?? 0) + (r.faults.lostResponses ?? 0);
+      for (const [k, v] of Object.entries(r.faults)) totals[k] = (totals[k] ?? 0) + v;
+      reads += r.readsChecked;
     }
     expect(failed).toEqual([]);
     // The faults really happened (a simulator that injects nothing proves nothing).
     expect(crashes).toBeGreaterThan(SEEDS);
     expect(torn).toBeGreaterThan(0);
     expect(lost).toBeGreaterThan(SEEDS);
+    for (const k of ["pauses_past_lease", "quiet_writes", "router_restarts", "id_collisions_refused", "dir_lock_refusals", "backfills", "empty_disk_restarts"]) {
+      expect(totals[k] ?? 0).toBeGreaterThan(SEEDS / 20);
+    }
+    expect(reads).toBeGreaterThan(SEEDS * 10);
   }, 300_000);
 
   test("a seed replays identically", async () => {

@@ -8,6 +8,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { startNode, type StorageNode } from "../../src/app/node.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { tempDir } from "./engine.ts";
 
@@ -22,7 +23,7 @@ export interface TestNode {
 export async function startTestNode(flags: Record<string, string> = {}): Promise<TestNode> {
   const { dir, cleanup } = tempDir("node");
   const config = loadConfig({ flags: new Map(Object.entries({ "storage.data_dir": `${dir}/data`, "server.port": "0", ...flags })) });
-  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger });
+  const node = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
   const fetchApp = (input: RequestInfo | URL, init?: RequestInit) => Promise.resolve(node.app.fetch(new Request(input, init)));
   return {
     node,

@@ -6,6 +6,7 @@ import { startNode, type StorageNode } from "../../src/app/node.ts";
 import type { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 
@@ -21,7 +22,7 @@ export async function startServedNode(metadata: MemoryMetadataStore, id: string,
   const config = loadConfig({
     flags: new Map(Object.entries({ "node.id": id, "server.port": "0", "storage.data_dir": `${dir}/${id}`, "storage.sync.anti_entropy.interval": "1h", "storage.sync.anti_entropy.settle": "0s", ...flags })),
   });
-  const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger, metadata });
+  const node = await startNode(config, { platform: systemPlatform(), logger: silentLogger, metadata });
   const served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
   node.joinCluster(`127.0.0.1:${served.port}`);
   let stopped = false;

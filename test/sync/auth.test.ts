@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { startRouter } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { AdminService } from "../../src/gen/soltix/v1/admin_pb.ts";
@@ -54,10 +55,10 @@ async function code(p: Promise<unknown>): Promise<Code | "ok"> {
 
 describe("auth.token_file", () => {
   test("every call needs the token; nodes and router send it to each other", async () => {
-    const metadata = new MemoryMetadataStore();
+    const metadata = new MemoryMetadataStore(systemClock);
     const nodes = [await startStorage(metadata, "a1"), await startStorage(metadata, "a2"), await startStorage(metadata, "a3")];
     const rconfig = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", "3"], ["replication.strategy", "sync"], ["auth.token_file", tokenFile]]) });
-    const router = await startRouter(rconfig, { clock: systemClock, logger: silentLogger, metadata });
+    const router = await startRouter(rconfig, { platform: systemPlatform(), logger: silentLogger, metadata });
     const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
     closers.push(async () => {
       await served.stop();
@@ -92,7 +93,7 @@ describe("auth.token_file", () => {
     // Node → node: a replica that missed writes catches up by startup sync, and anti-entropy compares.
     await nodes[2]!.stop();
     const rconfig2 = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", "2"], ["replication.strategy", "sync"], ["auth.token_file", tokenFile]]) });
-    const router2 = await startRouter(rconfig2, { clock: systemClock, logger: silentLogger, metadata });
+    const router2 = await startRouter(rconfig2, { platform: systemPlatform(), logger: silentLogger, metadata });
     const served2 = serveWithBun(router2.app.fetch, "127.0.0.1", 0);
     closers.push(async () => {
       await served2.stop();

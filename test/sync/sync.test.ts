@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { startRouter, type Router } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { AdminService } from "../../src/gen/soltix/v1/admin_pb.ts";
@@ -37,7 +38,7 @@ const startStorage = (metadata: MemoryMetadataStore, id: string, extra: Record<s
 
 async function startRouterOn(metadata: MemoryMetadataStore, minReplicas = 1): Promise<{ url: string; router: Router }> {
   const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", String(minReplicas)], ["replication.strategy", "sync"]]) });
-  const router = await startRouter(config, { clock: systemClock, logger: silentLogger, metadata });
+  const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
   const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
   closers.push(async () => {
     await served.stop();
@@ -64,7 +65,7 @@ async function rootsOf(url: string, group: number) {
 
 describe("startup sync", () => {
   test("a restarted node catches up from its replicas; its groups go syncing → active", async () => {
-    const metadata = new MemoryMetadataStore();
+    const metadata = new MemoryMetadataStore(systemClock);
     const ids = ["a-1", "a-2", "a-3"];
     const nodes = [await startStorage(metadata, "n1"), await startStorage(metadata, "n2"), await startStorage(metadata, "n3")];
     const { url } = await startRouterOn(metadata, 2);
@@ -94,7 +95,7 @@ describe("startup sync", () => {
 
 describe("anti-entropy", () => {
   test("divergence on one replica is narrowed and repaired (descent); an empty replica is restored whole (fallback); unreachable → partial", async () => {
-    const metadata = new MemoryMetadataStore();
+    const metadata = new MemoryMetadataStore(systemClock);
     const id = "b-1";
     const group = groupOf("s", "m", id, 256);
     const nodes = [await startStorage(metadata, "m1"), await startStorage(metadata, "m2")];
@@ -149,18 +150,19 @@ describe("anti-entropy fallback", () => {
     const { VersionStamper } = await import("../../src/ports/clock.ts");
     const { openEngine } = await import("../support/engine.ts");
     const { DEFAULT_SHAPE } = await import("../../src/merkle/shape.ts");
-    const metadata = new MemoryMetadataStore();
+    const metadata = new MemoryMetadataStore(systemClock);
     const id = "legacy-1";
     const group = groupOf("s", "m", id, 256);
     // A "legacy" peer: a real engine and StreamPoints, but no Merkle RPCs (Unimplemented).
     const engine = await openEngine(`${tmp.dir}/legacy`, { totalGroups: 256 });
-    const ctx = { nodeId: "legacy", engine, totalGroups: 256, stamper: new VersionStamper(systemClock), clock: systemClock, logger: silentLogger, treeShape: DEFAULT_SHAPE };
+    const ctx = { nodeId: "legacy", engine, totalGroups: 256, stamper: new VersionStamper(systemClock), clock: systemClock, logger: silentLogger, treeShape: DEFAULT_SHAPE, readRefusal: () => undefined };
     const real = syncService(ctx);
     const unimplemented = () => {
       throw new ConnectError("this replica has no Merkle tree", Code.Unimplemented);
     };
     const app = createHttpApp({
       logger: silentLogger,
+      clock: systemClock,
       services: (r) => {
         r.service(Storage, storageService(ctx));
         r.service(Sync, { ...real, getMerkleRoots: unimplemented, getMerkleNodes: unimplemented, getLeafPoints: unimplemented });

@@ -3,6 +3,7 @@
 // TLS; everything is read back over HTTPS. Plain HTTP to a TLS port, or HTTPS without trusting the
 // CA, is refused.
 
+import { systemRng } from "../../src/adapters/system-rng.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createClient } from "@connectrpc/connect";
@@ -12,6 +13,7 @@ import { startNode } from "../../src/app/node.ts";
 import { startRouter } from "../../src/app/router.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { httpPeerNet } from "../../src/adapters/peer-net.ts";
@@ -54,7 +56,7 @@ describe("TLS everywhere", () => {
     const nodeUrls: string[] = [];
     for (const id of ["t1", "t2"]) {
       const config = loadConfig({ flags: new Map(Object.entries({ ...common, "node.id": id, "storage.data_dir": `${tmp.dir}/${id}` })) });
-      const node = await startNode(config, { fs: nodeFileSystem, clock: systemClock, logger: silentLogger });
+      const node = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
       const served = serveWithBun(node.app.fetch, "127.0.0.1", 0, node.serverTls);
       node.joinCluster(`127.0.0.1:${served.port}`);
       closers.push(async () => {
@@ -64,7 +66,7 @@ describe("TLS everywhere", () => {
       nodeUrls.push(`https://127.0.0.1:${served.port}`);
     }
     const rconfig = loadConfig({ flags: new Map(Object.entries({ ...common, "node.id": "tr", "replication.min_replicas_for_write": "2", "replication.strategy": "sync" })) });
-    const router = await startRouter(rconfig, { clock: systemClock, logger: silentLogger });
+    const router = await startRouter(rconfig, { platform: systemPlatform(), logger: silentLogger });
     const served = serveWithBun(router.app.fetch, "127.0.0.1", 0, router.serverTls);
     closers.push(async () => {
       await served.stop();
@@ -72,7 +74,7 @@ describe("TLS everywhere", () => {
     });
     const rurl = `https://127.0.0.1:${served.port}`;
     const ca = readFileSync(TEST_TLS.caFile, "utf8");
-    const net = httpPeerNet({ token: TOKEN, https: true, caPem: ca });
+    const net = httpPeerNet({ token: TOKEN, https: true, caPem: ca }, systemClock, systemRng);
     await until("router ready over TLS (etcd view, NATS)", async () => ((await net.fetch(`${rurl}/readyz`)).status === 200 ? true : undefined), 20_000);
 
     const points = Array.from({ length: 300 }, (_, i) => ({ id: `x-${i % 3}`, time: String(DAY + BigInt(i) * NS_PER_SECOND), v: i }));
@@ -91,6 +93,6 @@ describe("TLS everywhere", () => {
     const port = nodeUrls[0]!.split(":").pop();
     await expect(fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status)).rejects.toThrow();
     await expect(fetch(`${nodeUrls[0]}/healthz`)).rejects.toThrow(/certificate|self.signed|issuer|verify/i);
-    expect((await httpPeerNet({ https: true, caPem: ca }).fetch(`${nodeUrls[0]}/soltix.v1.SyncService/GetChecksum`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(401);
+    expect((await httpPeerNet({ https: true, caPem: ca }, systemClock, systemRng).fetch(`${nodeUrls[0]}/soltix.v1.SyncService/GetChecksum`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(401);
   }, 60_000);
 });

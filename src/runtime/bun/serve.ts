@@ -13,13 +13,13 @@ export interface ServeEnv {
 
 export type AppFetch = (req: Request, env: ServeEnv) => Response | Promise<Response>;
 
-export function serveWithBun(fetch: AppFetch, host: string, port: number, tls?: { cert: string; key: string }): Served {
+export function serveWithBun(appFetch: AppFetch, host: string, port: number, tls?: { cert: string; key: string }): Served {
   const server = Bun.serve({
     hostname: host,
     port,
     fetch: (req, srv) => {
       const ip = srv.requestIP(req);
-      return fetch(req, ip === null ? {} : { remoteAddress: ip.address });
+      return appFetch(req, ip === null ? {} : { remoteAddress: ip.address });
     },
     idleTimeout: 120,
     maxRequestBodySize: 256 * 1024 * 1024,

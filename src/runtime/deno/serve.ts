@@ -7,13 +7,13 @@ export interface Served {
 }
 
 export function serveWithDeno(
-  fetch: (req: Request, env: { remoteAddress?: string }) => Response | Promise<Response>,
+  appFetch: (req: Request, env: { remoteAddress?: string }) => Response | Promise<Response>,
   host: string,
   port: number,
   tls?: { cert: string; key: string },
 ): Served {
   const server = Deno.serve({ hostname: host, port, onListen: () => {}, ...(tls ?? {}) }, (req, info) =>
-    fetch(req, { remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname }),
+    appFetch(req, { remoteAddress: (info.remoteAddr as Deno.NetAddr).hostname }),
   );
   const addr = server.addr as Deno.NetAddr;
   return {

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/admin.proto.
  */
 export const file_soltix_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVzb2x0aXgvdjEvYWRtaW4ucHJvdG8SCXNvbHRpeC52MSISChBHZXRTdGF0dXNSZXF1ZXN0IuYBCgxTeW5jUHJvZ3Jlc3MSDQoFc3RhdGUYASABKAkSDgoGcG9pbnRzGAIgASgEEg0KBWJ5dGVzGAMgASgEEhsKE3JhdGVfcG9pbnRzX3Blcl9zZWMYBCABKAESEwoLZXRhX3NlY29uZHMYBSABKAESFwoPZXhwZWN0ZWRfcG9pbnRzGAYgASgEEhMKC3NvdXJjZV9ub2RlGAcgASgJEg0KBWVycm9yGAggASgJEhAKCGF0dGVtcHRzGAkgASgNEhIKCnN0YXJ0ZWRfYXQYCiABKAMSEwoLZmluaXNoZWRfYXQYCyABKAMigwIKEUFudGlFbnRyb3B5UmVjb3JkEhQKDHdpbmRvd19zdGFydBgBIAEoAxIMCgRwZWVyGAIgASgJEg4KBnJlc3VsdBgDIAEoCRIMCgRwYXRoGAQgASgJEg4KBnJlYXNvbhgFIAEoCRITCgtyb3VuZF90cmlwcxgGIAEoDRISCgpieXRlc19zZW50GAcgASgEEhYKDmJ5dGVzX3JlY2VpdmVkGAggASgEEhgKEHBvaW50c19kaWZmZXJpbmcYCSABKAQSFwoPcG9pbnRzX3JlcGFpcmVkGAogASgEEhMKC2R1cmF0aW9uX21zGAsgASgBEhMKC2ZpbmlzaGVkX2F0GAwgASgDIuMBCgtHcm91cFN0YXR1cxIQCghncm91cF9pZBgBIAEoDRINCgVzdGF0ZRgCIAEoCRIOCgZwb2ludHMYAyABKAQSFgoObGFzdF90aW1lc3RhbXAYBCABKAMSJQoEc3luYxgFIAEoCzIXLnNvbHRpeC52MS5TeW5jUHJvZ3Jlc3MSNwoRbGFzdF9hbnRpX2VudHJvcHkYBiADKAsyHC5zb2x0aXgudjEuQW50aUVudHJvcHlSZWNvcmQSFAoMcHJpbWFyeV9ub2RlGAcgASgJEhUKDXJlcGxpY2Ffbm9kZXMYCCADKAkiXQoRR2V0U3RhdHVzUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRImCgZncm91cHMYAiADKAsyFi5zb2x0aXgudjEuR3JvdXBTdGF0dXMSDwoHdmVyc2lvbhgDIAEoCSI7ChlUcmlnZ2VyQW50aUVudHJvcHlSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEgwKBHdhaXQYAiABKAgiSwoaVHJpZ2dlckFudGlFbnRyb3B5UmVzcG9uc2USLQoHcmVjb3JkcxgBIAMoCzIcLnNvbHRpeC52MS5BbnRpRW50cm9weVJlY29yZCI0ChJUcmlnZ2VyU3luY1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDAoEd2FpdBgCIAEoCCJAChNUcmlnZ2VyU3luY1Jlc3BvbnNlEikKCHByb2dyZXNzGAEgASgLMhcuc29sdGl4LnYxLlN5bmNQcm9ncmVzczKHAgoMQWRtaW5TZXJ2aWNlEkYKCUdldFN0YXR1cxIbLnNvbHRpeC52MS5HZXRTdGF0dXNSZXF1ZXN0Ghwuc29sdGl4LnYxLkdldFN0YXR1c1Jlc3BvbnNlEmEKElRyaWdnZXJBbnRpRW50cm9weRIkLnNvbHRpeC52MS5UcmlnZ2VyQW50aUVudHJvcHlSZXF1ZXN0GiUuc29sdGl4LnYxLlRyaWdnZXJBbnRpRW50cm9weVJlc3BvbnNlEkwKC1RyaWdnZXJTeW5jEh0uc29sdGl4LnYxLlRyaWdnZXJTeW5jUmVxdWVzdBoeLnNvbHRpeC52MS5UcmlnZ2VyU3luY1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChVzb2x0aXgvdjEvYWRtaW4ucHJvdG8SCXNvbHRpeC52MSISChBHZXRTdGF0dXNSZXF1ZXN0IowCCgxTeW5jUHJvZ3Jlc3MSDQoFc3RhdGUYASABKAkSDgoGcG9pbnRzGAIgASgEEg0KBWJ5dGVzGAMgASgEEhsKE3JhdGVfcG9pbnRzX3Blcl9zZWMYBCABKAESEwoLZXRhX3NlY29uZHMYBSABKAESFwoPZXhwZWN0ZWRfcG9pbnRzGAYgASgEEhMKC3NvdXJjZV9ub2RlGAcgASgJEg0KBWVycm9yGAggASgJEhAKCGF0dGVtcHRzGAkgASgNEhIKCnN0YXJ0ZWRfYXQYCiABKAMSEwoLZmluaXNoZWRfYXQYCyABKAMSDQoFcGhhc2UYDCABKAkSFQoNdmVyaWZpZWRfd2l0aBgNIAMoCSKDAgoRQW50aUVudHJvcHlSZWNvcmQSFAoMd2luZG93X3N0YXJ0GAEgASgDEgwKBHBlZXIYAiABKAkSDgoGcmVzdWx0GAMgASgJEgwKBHBhdGgYBCABKAkSDgoGcmVhc29uGAUgASgJEhMKC3JvdW5kX3RyaXBzGAYgASgNEhIKCmJ5dGVzX3NlbnQYByABKAQSFgoOYnl0ZXNfcmVjZWl2ZWQYCCABKAQSGAoQcG9pbnRzX2RpZmZlcmluZxgJIAEoBBIXCg9wb2ludHNfcmVwYWlyZWQYCiABKAQSEwoLZHVyYXRpb25fbXMYCyABKAESEwoLZmluaXNoZWRfYXQYDCABKAMijwIKC0dyb3VwU3RhdHVzEhAKCGdyb3VwX2lkGAEgASgNEg0KBXN0YXRlGAIgASgJEg4KBnBvaW50cxgDIAEoBBIWCg5sYXN0X3RpbWVzdGFtcBgEIAEoAxIlCgRzeW5jGAUgASgLMhcuc29sdGl4LnYxLlN5bmNQcm9ncmVzcxI3ChFsYXN0X2FudGlfZW50cm9weRgGIAMoCzIcLnNvbHRpeC52MS5BbnRpRW50cm9weVJlY29yZBIUCgxwcmltYXJ5X25vZGUYByABKAkSFQoNcmVwbGljYV9ub2RlcxgIIAMoCRITCgtsb2NhbF9zdGF0ZRgJIAEoCRIVCg1zeW5jaW5nX25vZGVzGAogAygJIj8KCFBlZXJEb3duEg8KB25vZGVfaWQYASABKAkSEgoKZG93bl9zaW5jZRgCIAEoAxIOCgZncm91cHMYAyABKA0inAEKEUdldFN0YXR1c1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSJgoGZ3JvdXBzGAIgAygLMhYuc29sdGl4LnYxLkdyb3VwU3RhdHVzEg8KB3ZlcnNpb24YAyABKAkSJwoKcGVlcnNfZG93bhgEIAMoCzITLnNvbHRpeC52MS5QZWVyRG93bhIUCgxyZWdpc3RyYXRpb24YBSABKAkiOwoZVHJpZ2dlckFudGlFbnRyb3B5UmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIMCgR3YWl0GAIgASgIIksKGlRyaWdnZXJBbnRpRW50cm9weVJlc3BvbnNlEi0KB3JlY29yZHMYASADKAsyHC5zb2x0aXgudjEuQW50aUVudHJvcHlSZWNvcmQiNAoSVHJpZ2dlclN5bmNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEgwKBHdhaXQYAiABKAgiQAoTVHJpZ2dlclN5bmNSZXNwb25zZRIpCghwcm9ncmVzcxgBIAEoCzIXLnNvbHRpeC52MS5TeW5jUHJvZ3Jlc3MyhwIKDEFkbWluU2VydmljZRJGCglHZXRTdGF0dXMSGy5zb2x0aXgudjEuR2V0U3RhdHVzUmVxdWVzdBocLnNvbHRpeC52MS5HZXRTdGF0dXNSZXNwb25zZRJhChJUcmlnZ2VyQW50aUVudHJvcHkSJC5zb2x0aXgudjEuVHJpZ2dlckFudGlFbnRyb3B5UmVxdWVzdBolLnNvbHRpeC52MS5UcmlnZ2VyQW50aUVudHJvcHlSZXNwb25zZRJMCgtUcmlnZ2VyU3luYxIdLnNvbHRpeC52MS5UcmlnZ2VyU3luY1JlcXVlc3QaHi5zb2x0aXgudjEuVHJpZ2dlclN5bmNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message soltix.v1.GetStatusRequest
@@ -87,6 +87,20 @@ export type SyncProgress = Message<"soltix.v1.SyncProgress"> & {
    * @generated from field: int64 finished_at = 11;
    */
   finishedAt: bigint;
+
+  /**
+   * tail (streaming from the last local time) | verify (Merkle comparison of every window) | "" when idle
+   *
+   * @generated from field: string phase = 12;
+   */
+  phase: string;
+
+  /**
+   * The replicas this node's windows were compared with before it served the group again.
+   *
+   * @generated from field: repeated string verified_with = 13;
+   */
+  verifiedWith: string[];
 };
 
 /**
@@ -217,6 +231,20 @@ export type GroupStatus = Message<"soltix.v1.GroupStatus"> & {
    * @generated from field: repeated string replica_nodes = 8;
    */
   replicaNodes: string[];
+
+  /**
+   * This node for this group: serving (reads answered) | catching_up (startup sync not finished: reads refused)
+   *
+   * @generated from field: string local_state = 9;
+   */
+  localState: string;
+
+  /**
+   * Nodes of the group catching up (from the metadata store).
+   *
+   * @generated from field: repeated string syncing_nodes = 10;
+   */
+  syncingNodes: string[];
 };
 
 /**
@@ -225,6 +253,39 @@ export type GroupStatus = Message<"soltix.v1.GroupStatus"> & {
  */
 export const GroupStatusSchema: GenMessage<GroupStatus> = /*@__PURE__*/
   messageDesc(file_soltix_v1_admin, 3);
+
+/**
+ * A node named by this node's groups that is not registered (down, paused past its lease, partitioned).
+ *
+ * @generated from message soltix.v1.PeerDown
+ */
+export type PeerDown = Message<"soltix.v1.PeerDown"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * When this node saw it go (ns since the epoch; 0 = never seen registered since this node started).
+   *
+   * @generated from field: int64 down_since = 2;
+   */
+  downSince: bigint;
+
+  /**
+   * Groups this node shares with it.
+   *
+   * @generated from field: uint32 groups = 3;
+   */
+  groups: number;
+};
+
+/**
+ * Describes the message soltix.v1.PeerDown.
+ * Use `create(PeerDownSchema)` to create a new message.
+ */
+export const PeerDownSchema: GenMessage<PeerDown> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 4);
 
 /**
  * @generated from message soltix.v1.GetStatusResponse
@@ -244,6 +305,18 @@ export type GetStatusResponse = Message<"soltix.v1.GetStatusResponse"> & {
    * @generated from field: string version = 3;
    */
   version: string;
+
+  /**
+   * @generated from field: repeated soltix.v1.PeerDown peers_down = 4;
+   */
+  peersDown: PeerDown[];
+
+  /**
+   * registered | not registered: <why>
+   *
+   * @generated from field: string registration = 5;
+   */
+  registration: string;
 };
 
 /**
@@ -251,7 +324,7 @@ export type GetStatusResponse = Message<"soltix.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 4);
+  messageDesc(file_soltix_v1_admin, 5);
 
 /**
  * @generated from message soltix.v1.TriggerAntiEntropyRequest
@@ -273,7 +346,7 @@ export type TriggerAntiEntropyRequest = Message<"soltix.v1.TriggerAntiEntropyReq
  * Use `create(TriggerAntiEntropyRequestSchema)` to create a new message.
  */
 export const TriggerAntiEntropyRequestSchema: GenMessage<TriggerAntiEntropyRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 5);
+  messageDesc(file_soltix_v1_admin, 6);
 
 /**
  * @generated from message soltix.v1.TriggerAntiEntropyResponse
@@ -290,7 +363,7 @@ export type TriggerAntiEntropyResponse = Message<"soltix.v1.TriggerAntiEntropyRe
  * Use `create(TriggerAntiEntropyResponseSchema)` to create a new message.
  */
 export const TriggerAntiEntropyResponseSchema: GenMessage<TriggerAntiEntropyResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 6);
+  messageDesc(file_soltix_v1_admin, 7);
 
 /**
  * @generated from message soltix.v1.TriggerSyncRequest
@@ -312,7 +385,7 @@ export type TriggerSyncRequest = Message<"soltix.v1.TriggerSyncRequest"> & {
  * Use `create(TriggerSyncRequestSchema)` to create a new message.
  */
 export const TriggerSyncRequestSchema: GenMessage<TriggerSyncRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 7);
+  messageDesc(file_soltix_v1_admin, 8);
 
 /**
  * @generated from message soltix.v1.TriggerSyncResponse
@@ -329,7 +402,7 @@ export type TriggerSyncResponse = Message<"soltix.v1.TriggerSyncResponse"> & {
  * Use `create(TriggerSyncResponseSchema)` to create a new message.
  */
 export const TriggerSyncResponseSchema: GenMessage<TriggerSyncResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 8);
+  messageDesc(file_soltix_v1_admin, 9);
 
 /**
  * @generated from service soltix.v1.AdminService

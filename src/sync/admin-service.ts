@@ -1,5 +1,6 @@
 // AdminService: what an operator asks a node — its groups, their state and sync progress, the last
-// anti-entropy result per window — and the triggers for a sync or an anti-entropy run now.
+// anti-entropy result per window, the peers it sees down — and the triggers for a sync or an
+// anti-entropy run now. It lives with sync because it is sync's operator surface.
 
 import type { ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
@@ -9,22 +10,25 @@ import {
   AntiEntropyRecordSchema,
   GetStatusResponseSchema,
   GroupStatusSchema,
+  PeerDownSchema,
   SyncProgressSchema,
   type AntiEntropyRecord,
   type SyncProgress,
 } from "../gen/soltix/v1/admin_pb.ts";
 import { groupNodes } from "../cluster/records.ts";
 import type { ClusterView } from "../cluster/view.ts";
-import type { AeRecord, AntiEntropy } from "../sync/anti-entropy.ts";
-import { etaSeconds, type GroupSyncer, type SyncProgressState } from "../sync/startup-sync.ts";
-import type { NodeContext } from "./context.ts";
-import { validateGroup } from "./sync-service.ts";
+import type { AeRecord, AntiEntropy } from "./anti-entropy.ts";
+import { etaSeconds, type GroupSyncer, type SyncProgressState } from "./startup-sync.ts";
+import type { NodeContext } from "../rpc/context.ts";
+import { validateGroup } from "../rpc/sync-service.ts";
 
 /** The node's sync machinery, present once the node has joined the cluster. */
 export interface SyncRuntime {
   view?: ClusterView;
   syncer?: GroupSyncer;
   antiEntropy?: AntiEntropy;
+  /** "registered", or why not. */
+  registration?: () => string;
 }
 
 export function aeRecordToProto(r: AeRecord): AntiEntropyRecord {
@@ -60,6 +64,8 @@ export function progressToProto(p: SyncProgressState | undefined, nowMs: number)
     attempts: p.attempts,
     startedAt: p.startedAtNs,
     finishedAt: p.finishedAtNs,
+    phase: p.phase,
+    verifiedWith: p.verifiedWith,
   });
 }
 
@@ -87,10 +93,16 @@ export function adminService(ctx: NodeContext, rt: SyncRuntime): ServiceImpl<typ
             lastAntiEntropy: (rt.antiEntropy?.records.get(g) ?? []).map(aeRecordToProto),
             primaryNode: record?.primary_node ?? "",
             replicaNodes: record === undefined ? [] : groupNodes(record).slice(1),
+            localState: rt.syncer?.isCatchingUp(g) === true ? "catching_up" : "serving",
+            syncingNodes: record?.syncing_nodes ?? [],
           }),
         );
       }
-      return create(GetStatusResponseSchema, { nodeId: ctx.nodeId, groups });
+      const peersDown = (rt.view?.downNodes() ?? [])
+        .map((d) => ({ d, shared: (rt.view?.allGroups() ?? []).filter((g) => held.has(g.group_id) && groupNodes(g).includes(d.id)).length }))
+        .filter((x) => x.shared > 0 && x.d.id !== ctx.nodeId)
+        .map((x) => create(PeerDownSchema, { nodeId: x.d.id, downSince: x.d.last === undefined ? 0n : x.d.sinceNs, groups: x.shared }));
+      return create(GetStatusResponseSchema, { nodeId: ctx.nodeId, groups, peersDown, registration: rt.registration?.() ?? "not joined" });
     },
 
     async triggerAntiEntropy(req) {

@@ -1,0 +1,33 @@
+// Everything a node or router process needs from the world, one implementation of each port: the
+// composition roots in app/ build from this and nothing else. The binary passes the real one
+// (adapters/platform.ts with the runtime's server); the simulator passes its own per simulated node.
+
+import type { PemSet } from "../base/pem.ts";
+import type { Clock } from "./clock.ts";
+import type { FileSystem } from "./fs.ts";
+import type { MetadataStore } from "./metadata.ts";
+import type { PeerNet, PeerNetOptions } from "./peer-net.ts";
+import type { Rng } from "./rng.ts";
+import type { Serve } from "./serve.ts";
+
+/** An exclusive hold on a data dir; released by the process ending, or by release(). */
+export interface DirLock {
+  release(): Promise<void>;
+}
+
+export interface Platform {
+  readonly fs: FileSystem;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  /** Listens and hands requests to an app. */
+  readonly serve: Serve;
+  /** The metadata store: etcd at `endpoints`, or a new embedded (in-process) store when there are none. */
+  openMetadata(endpoints: readonly string[], tls: PemSet | undefined): MetadataStore;
+  /** How this process calls nodes, with these credentials. */
+  peerNet(o: PeerNetOptions): PeerNet;
+  /**
+   * Takes the data dir's exclusive lock, or throws a failed_precondition error naming the holder.
+   * Throws an error with `code` (ENOSPC, EROFS, ...) when the lock file cannot be written.
+   */
+  lockDataDir(dir: string): Promise<DirLock>;
+}
