@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { kill, pid } from "node:process";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { DirLock } from "../ports/platform.ts";
+import { unwritableCode } from "../ports/fs.ts";
 
 export const LOCK_FILE = "LOCK";
 
@@ -60,9 +61,13 @@ export async function lockDataDir(dir: string, nowIso: () => string): Promise<Di
       try {
         await fh.writeFile(`${JSON.stringify(mine)}\n`);
         await fh.sync();
-      } finally {
-        await fh.close();
+      } catch (e) {
+        // A full disk can create the name but not hold its content: leave no empty lock behind.
+        await fh.close().catch(() => {});
+        await fsp.rm(path, { force: true }).catch(() => {});
+        throw e;
       }
+      await fh.close();
       heldHere.add(abs);
       let released = false;
       return {
@@ -91,7 +96,9 @@ export async function lockDataDir(dir: string, nowIso: () => string): Promise<Di
       await fsp.rename(path, `${path}.stale-${pid}`);
       await fsp.rm(`${path}.stale-${pid}`, { force: true });
     } catch (e) {
-      if ((e as { code?: string }).code !== "ENOENT") throw new SoltixError("unavailable", `cannot replace the stale lock ${path}: ${errorMessage(e)}`);
+      if ((e as { code?: string }).code === "ENOENT") continue;
+      if (unwritableCode(e) !== undefined) throw e; // a full or read-only disk: the node starts read-only
+      throw new SoltixError("unavailable", `cannot replace the stale lock ${path}: ${errorMessage(e)}`);
     }
   }
   throw held(dir, await readInfo(path), "the lock changed hands while starting");

@@ -6,7 +6,8 @@
 import type { Hono } from "hono";
 import { Engine } from "../engine/engine.ts";
 import type { NodeConfig } from "../config/config.ts";
-import { VersionStamper, isoNow, sleep, withDeadline } from "../ports/clock.ts";
+import { VersionStamper, isoNow, sleep, withDeadline, type Timer } from "../ports/clock.ts";
+import { unwritableCode } from "../ports/fs.ts";
 import { randomToken } from "../ports/rng.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { DirLock, Platform } from "../ports/platform.ts";
@@ -36,6 +37,9 @@ export const SOLTIX_VERSION = "0.1.0";
 
 /** Limits of the hand-decoded binary write paths: the same as every Connect call's. */
 export const FAST_LIMITS = { requestBytesMax: LIMITS.requestBytesMax, deadlineMs: LIMITS.unaryDeadlineMs };
+
+/** How often a read-only node (full or read-only disk) tries to take writes again. */
+const WRITE_RETRY_MS = 5_000;
 
 /** How long a probe of the process holding our node id may take. */
 const HOLDER_PROBE_TIMEOUT_MS = 2_000;
@@ -85,12 +89,27 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   // Credentials first: a bad token or certificate file stops the node before it opens its data.
   const security = await loadSecurity(config, platform);
   const net = security.net;
-  const lock: DirLock = await platform.fs.mkdirp(config.storage.dataDir).then(() => platform.lockDataDir(config.storage.dataDir));
+  // The data dir's lock. A disk that cannot be written (full, read-only) cannot hold it either: the
+  // node then starts read-only and takes the lock, and writes, once the disk can be written.
+  let lock: DirLock | undefined;
+  let lockProblem: string | undefined;
+  const takeLock = async () => {
+    try {
+      await platform.fs.mkdirp(config.storage.dataDir);
+      lock = await platform.lockDataDir(config.storage.dataDir);
+      lockProblem = undefined;
+    } catch (e) {
+      if (unwritableCode(e) === undefined) throw e;
+      lockProblem = `cannot lock storage.data_dir ${config.storage.dataDir}: ${errorMessage(e)}`;
+    }
+  };
+  await takeLock();
   let engine: Engine;
   try {
     engine = await Engine.open({
       dataDir: config.storage.dataDir,
       nodeId: config.node.id,
+      ...(lockProblem === undefined ? {} : { readOnlyBecause: lockProblem }),
       fs: platform.fs,
       logger,
       totalGroups: config.coordinator.totalGroups,
@@ -98,9 +117,29 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       segmentCacheBytesMax: config.storage.segmentCacheBytesMax,
     });
   } catch (e) {
-    await lock.release();
+    await lock?.release();
     throw e;
   }
+  if (engine.writeProblem() !== undefined) logger.log("error", "node: starting read-only (reads and repair streams are served)", { error: engine.writeProblem() });
+  // Read-only (full or read-only disk, at start or later): look again now and then, and take writes
+  // again by itself once the disk can be written.
+  let writeRetry: Timer | undefined;
+  let closingEngine = false;
+  const retryWrites = () => {
+    writeRetry = clock.setTimer(WRITE_RETRY_MS, async () => {
+      if (closingEngine) return;
+      try {
+        if (engine.writeProblem() !== undefined) {
+          if (lock === undefined) await takeLock();
+          if (lock !== undefined && (await engine.resumeWrites())) logger.log("info", "node: the disk can be written again; taking writes");
+        }
+      } catch (e) {
+        logger.log("error", "node: cannot take writes again", { error: errorMessage(e) });
+      }
+      retryWrites();
+    });
+  };
+  retryWrites();
   const instance = randomToken(platform.rng, 16);
   const rt: SyncRuntime = {};
   let joined = false;
@@ -242,13 +281,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     },
     async close() {
       closing = true;
+      closingEngine = true;
       rt.syncer?.stop();
       rt.antiEntropy?.stop();
       await consumer?.close().catch(() => {});
       await rt.view?.close();
       await registration?.stop();
+      writeRetry?.cancel();
       await engine.close();
-      await lock.release();
+      await lock?.release();
       if (deps.metadata === undefined) await metadata.close(); // a shared store (tests, soltix dev) is its owner's to close
     },
   };

@@ -13,7 +13,7 @@ import { keyOfEncoding } from "../model/encoding.ts";
 import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import type { FileSystem } from "../ports/fs.ts";
-import { writeFileDurable } from "../ports/fs.ts";
+import { unwritableCode, writeFileDurable } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
 import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, type SegmentMeta, type SegmentView } from "../segment/format.ts";
@@ -32,6 +32,8 @@ export interface EngineOptions {
   dataDir: string;
   /** The node this data dir belongs to: written on first start, a start under another id is refused (undefined = not checked). */
   nodeId?: string;
+  /** Open read-only for this reason (e.g. the data dir's lock could not be taken on a full disk); resumeWrites() ends it. */
+  readOnlyBecause?: string;
   fs: FileSystem;
   logger: Logger;
   totalGroups: number;
@@ -110,6 +112,9 @@ export class Engine {
   private maintenance: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** The data meta file that could not be written at open (full or read-only disk), and why. */
+  private pendingMeta: Uint8Array | undefined;
+  private unwritable: string | undefined;
   readonly stats = { flushes: 0, compactions: 0, quarantined: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
@@ -129,12 +134,31 @@ export class Engine {
 
   static async open(opts: EngineOptions): Promise<Engine> {
     const { fs, dataDir } = opts;
-    await fs.mkdirp(dataDir);
-    await checkDataMeta(fs, dataDir, opts.totalGroups, opts.nodeId);
-    await fs.mkdirp(`${dataDir}/segments`);
-    await fs.mkdirp(`${dataDir}/quarantine`);
-    const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax, `${dataDir}/quarantine`);
+    // A full or read-only disk opens the engine read-only (what is there is served); resumeWrites()
+    // finishes what could not be written and takes writes again.
+    let unwritable: string | undefined = opts.readOnlyBecause;
+    const tolerate = async (work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (e) {
+        if (unwritableCode(e) === undefined) throw e;
+        unwritable ??= errorMessage(e);
+      }
+    };
+    await tolerate(() => fs.mkdirp(dataDir));
+    let pendingMeta: Uint8Array | undefined;
+    await tolerate(async () => {
+      pendingMeta = await checkDataMeta(fs, dataDir, opts.totalGroups, opts.nodeId);
+      if (pendingMeta !== undefined) await writeFileDurable(fs, dataDir, META_FILE, pendingMeta);
+      pendingMeta = undefined;
+    });
+    await tolerate(() => fs.mkdirp(`${dataDir}/segments`));
+    await tolerate(() => fs.mkdirp(`${dataDir}/quarantine`));
+    await tolerate(() => fs.mkdirp(`${dataDir}/wal`));
+    const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax, `${dataDir}/quarantine`, opts.readOnlyBecause === undefined);
     const engine = new Engine(opts, wal);
+    engine.pendingMeta = pendingMeta;
+    engine.unwritable = unwritable;
     await engine.loadSegmentIndex();
     engine.recovery.walRecords = recovery.payloads.length;
     engine.recovery.walTruncatedBytes = recovery.truncatedBytes;
@@ -271,6 +295,7 @@ export class Engine {
   async write(points: readonly StoredPoint[]): Promise<void> {
     if (this.closed) throw new SoltixError("unavailable", "engine is closed");
     if (points.length === 0) return;
+    if (this.unwritable !== undefined) throw new SoltixError("unavailable", `${this.writeProblem()}`);
     // Backpressure: when memory holds twice the budget (flushes lagging), wait instead of dropping.
     while (this.active.bytes + this.frozenBytes() >= 2 * this.memstoreBytesMax && this.flushing !== undefined) {
       await this.flushing;
@@ -455,10 +480,32 @@ export class Engine {
     return [...out].sort((a, b) => a - b);
   }
 
-  /** Why writes are refused until a restart (the WAL hit an I/O error, e.g. a full disk), or undefined. */
+  /**
+   * Why writes are refused now (the disk is full or read-only, or the WAL hit an I/O error), or
+   * undefined. Reads and repair streams are served all along; resumeWrites() ends it.
+   */
   writeProblem(): string | undefined {
-    const why = this.wal.failedBecause;
-    return why === undefined ? undefined : `writes refused until restart: WAL I/O failed (${why})`;
+    const why = this.unwritable ?? this.wal.failedBecause;
+    return why === undefined ? undefined : `read-only: writes refused until the disk can be written again (${why})`;
+  }
+
+  /** Tries to take writes again (after a full or read-only disk): true when writes are accepted. */
+  async resumeWrites(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      if (this.unwritable !== undefined) {
+        await this.opts.fs.mkdirp(this.opts.dataDir);
+        if (this.pendingMeta !== undefined) await writeFileDurable(this.opts.fs, this.opts.dataDir, META_FILE, this.pendingMeta);
+        this.pendingMeta = undefined;
+        for (const d of ["segments", "quarantine", "wal"]) await this.opts.fs.mkdirp(`${this.opts.dataDir}/${d}`);
+        this.unwritable = undefined;
+      }
+    } catch (e) {
+      if (unwritableCode(e) === undefined) throw e;
+      this.unwritable = errorMessage(e);
+      return false;
+    }
+    return this.wal.resume();
   }
 
   /** Newest point time in the group (0n = no data), from the index: no scan. */
@@ -592,7 +639,11 @@ export function hashRecords(records: Iterable<PointRecord>): WindowChecksum {
   return { sha256Hex: count === 0 ? EMPTY_SHA256_HEX : toHex(hasher.digest()), pointCount: count };
 }
 
-async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: number, nodeId: string | undefined): Promise<void> {
+/**
+ * Checks the data dir's meta file (format version, total_groups, the owning node id); returns the
+ * bytes to write when it is missing or must gain the node id (the caller writes them durably).
+ */
+async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: number, nodeId: string | undefined): Promise<Uint8Array | undefined> {
   const names = await fs.list(dataDir);
   let meta: { version?: unknown; total_groups?: unknown; node_id?: unknown } | undefined;
   if (names.includes(META_FILE)) {
@@ -608,7 +659,7 @@ async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: numbe
         `coordinator.total_groups is ${totalGroups} but the data in ${dataDir} was written with ${String(meta!.total_groups)}; groups would be misplaced`,
       );
     }
-    if (nodeId === undefined || meta!.node_id === nodeId) return;
+    if (nodeId === undefined || meta!.node_id === nodeId) return undefined;
     if (typeof meta!.node_id === "string") {
       throw new SoltixError(
         "failed_precondition",
@@ -620,5 +671,5 @@ async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: numbe
   }
   const record: Record<string, unknown> = { version: META_VERSION, total_groups: totalGroups };
   if (nodeId !== undefined) record.node_id = nodeId;
-  await writeFileDurable(fs, dataDir, META_FILE, new TextEncoder().encode(JSON.stringify(record) + "\n"));
+  return new TextEncoder().encode(JSON.stringify(record) + "\n");
 }

@@ -27,6 +27,15 @@ export interface FileSystem {
   syncDir(dir: string): Promise<void>;
 }
 
+/** Error codes of a disk that cannot take writes now (full, over quota, mounted read-only). */
+const UNWRITABLE_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS"]);
+
+/** The code when `e` says the disk cannot be written right now (a node then runs read-only), else undefined. */
+export function unwritableCode(e: unknown): string | undefined {
+  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === "string" && UNWRITABLE_CODES.has(code) ? code : undefined;
+}
+
 /** Writes a whole file durably: temp name → fsync → rename → fsync directory. */
 export async function writeFileDurable(fs: FileSystem, dir: string, name: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${dir}/${name}.tmp`;

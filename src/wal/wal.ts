@@ -3,11 +3,11 @@
 // promise resolves only after its bytes are fsynced, and `onDurable` callbacks run in log order,
 // synchronously after the fsync and before any later rotation, so a rotation boundary splits the log
 // exactly where the memory store is frozen. An I/O error poisons the WAL: nothing is acknowledged
-// after a failed fsync (its outcome is unknown).
+// after a failed fsync (its outcome is unknown) until resume() starts a fresh file.
 
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
-import { writeFileDurable, type FileSystem, type AppendFile } from "../ports/fs.ts";
+import { unwritableCode, writeFileDurable, type FileSystem, type AppendFile } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
 import { WAL_MAGIC_V1, scanWal } from "./format.ts";
 
@@ -28,6 +28,13 @@ export interface WalRecovery {
   problems: string[];
 }
 
+interface PendingCut {
+  name: string;
+  path: string;
+  validBytes: number;
+  tail: Uint8Array;
+}
+
 export interface WalStats {
   appends: number;
   fsyncs: number;
@@ -44,12 +51,16 @@ export class Wal {
   private fileBytes = 0;
   readonly stats: WalStats = { appends: 0, fsyncs: 0, bytes: 0 };
 
+  /** Invalid tails found at recovery that could not be quarantined and cut yet (the disk was unwritable). */
+  private pendingCuts: PendingCut[] = [];
+
   private constructor(
     private readonly fs: FileSystem,
     private readonly dir: string,
     private readonly logger: Logger,
     private seq: number,
     private readonly fileBytesMax: number,
+    private readonly quarantineDir: string | undefined,
   ) {}
 
   /**
@@ -57,11 +68,18 @@ export class Wal {
    * bytes from its first invalid record on (a torn tail, or corruption) are never applied: they are
    * copied to `quarantineDir` (when given) and cut off; replicas repair what they held.
    */
-  static async open(fs: FileSystem, dir: string, logger: Logger, fileBytesMax: number = LIMITS.walFileBytesMax, quarantineDir?: string): Promise<{ wal: Wal; recovery: WalRecovery }> {
-    await fs.mkdirp(dir);
+  static async open(
+    fs: FileSystem, dir: string, logger: Logger, fileBytesMax: number = LIMITS.walFileBytesMax, quarantineDir?: string, writable = true,
+  ): Promise<{ wal: Wal; recovery: WalRecovery }> {
+    try {
+      await fs.mkdirp(dir);
+    } catch (e) {
+      if (unwritableCode(e) === undefined) throw e; // resume() tries again
+    }
     const names = (await fs.list(dir)).filter((n) => FILE_RE.test(n)).sort();
     const recovery: WalRecovery = { payloads: [], files: names.length, truncatedBytes: 0, problems: [] };
     let maxSeq = 0;
+    const cuts: PendingCut[] = [];
     for (const name of names) {
       maxSeq = Math.max(maxSeq, Number(FILE_RE.exec(name)![1]));
       const path = `${dir}/${name}`;
@@ -73,13 +91,43 @@ export class Wal {
         recovery.truncatedBytes += cut;
         recovery.problems.push(`${name}: ${scan.stopReason}; truncated ${cut} bytes after ${scan.payloads.length} records`);
         logger.log("warn", "wal: truncating invalid tail", { file: name, reason: scan.stopReason, validBytes: scan.validBytes, cutBytes: cut });
-        if (quarantineDir !== undefined) await writeFileDurable(fs, quarantineDir, `${name}.from-${scan.validBytes}`, image.subarray(scan.validBytes));
-        await fs.truncate(path, scan.validBytes);
+        cuts.push({ name, path, validBytes: scan.validBytes, tail: image.slice(scan.validBytes) });
       }
     }
-    const wal = new Wal(fs, dir, logger, maxSeq, fileBytesMax);
-    await wal.startFile(maxSeq + 1);
+    const wal = new Wal(fs, dir, logger, maxSeq, fileBytesMax, quarantineDir);
+    wal.pendingCuts = cuts;
+    // A disk that is full or read-only opens the WAL read-only: what it holds is recovered and served,
+    // appends are refused until resume() can finish the cuts and start a new file.
+    if (!writable) wal.poisoned = "opened read-only";
+    else if (!(await wal.resume())) logger.log("error", "wal: the disk cannot be written; starting read-only", { error: wal.poisoned });
     return { wal, recovery };
+  }
+
+  /**
+   * Makes the WAL writable again after the disk could not be written (full, read-only): finishes the
+   * deferred cuts of invalid tails (copied to quarantine first), then starts a fresh file. Returns
+   * whether appends are accepted now. Never appends to a file that saw a failure.
+   */
+  async resume(): Promise<boolean> {
+    if (this.poisoned === undefined && this.file !== undefined) return true;
+    while (this.running) await this.loopRun;
+    try {
+      while (this.pendingCuts.length > 0) {
+        const c = this.pendingCuts[0]!;
+        if (this.quarantineDir !== undefined) await writeFileDurable(this.fs, this.quarantineDir, `${c.name}.from-${c.validBytes}`, c.tail);
+        await this.fs.truncate(c.path, c.validBytes);
+        this.pendingCuts.shift();
+      }
+      await this.fs.mkdirp(this.dir);
+      await this.startFile(this.seq + 1);
+    } catch (e) {
+      if (unwritableCode(e) === undefined) throw e;
+      this.poisoned ??= errorMessage(e);
+      return false;
+    }
+    if (this.poisoned !== undefined) this.logger.log("info", "wal: the disk can be written again; accepting writes", { was: this.poisoned });
+    this.poisoned = undefined;
+    return true;
   }
 
   /** Why the WAL refuses appends (an I/O failure such as a full disk), or undefined. */
@@ -93,9 +141,14 @@ export class Wal {
 
   private async startFile(seq: number): Promise<void> {
     const f = await this.fs.create(`${this.dir}/${walFileName(seq)}`);
-    await f.append(WAL_MAGIC_V1);
-    await f.sync();
-    await this.fs.syncDir(this.dir);
+    try {
+      await f.append(WAL_MAGIC_V1);
+      await f.sync();
+      await this.fs.syncDir(this.dir);
+    } catch (e) {
+      await f.close().catch(() => {});
+      throw e;
+    }
     if (this.file !== undefined) await this.file.close();
     this.file = f;
     this.seq = seq;
@@ -212,7 +265,7 @@ export class Wal {
   }
 
   private failure(): SoltixError {
-    return new SoltixError("unavailable", `WAL write failed, node refuses writes until restarted: ${this.poisoned}`);
+    return new SoltixError("unavailable", `the WAL cannot be written (${this.poisoned}); writes are refused until the disk can be written again`);
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,13 @@
-// Disk full: writes are refused with a clear error (503 unavailable naming the cause), /readyz says
-// why, and nothing is acknowledged that is not durable — after a restart with space again, exactly
-// the acknowledged points are there. Run on the compiled binary over a small tmpfs when this machine
-// lets us mount one, and always in-process over real files with a byte budget that fails like a full
-// disk (ENOSPC).
+// Disk full or read-only: writes are refused with a clear error (503 unavailable naming ENOSPC or
+// EROFS), /readyz says why, reads are served, nothing is acknowledged that is not durable — and the
+// node takes writes again by itself once the disk can be written (no restart). A node that starts on
+// a full or read-only disk starts read-only instead of refusing to start. After a restart exactly the
+// acknowledged points are there. Run on the compiled binary over a small tmpfs when this machine lets
+// us mount one, and always in-process over real files with a file system that fails like a full
+// (ENOSPC) or read-only (EROFS) disk.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { startBinary, postJson, type RunningBinary } from "../support/binary.ts";
 import { tempDir } from "../support/engine.ts";
 import { loadConfig } from "../../src/config/config.ts";
@@ -53,10 +55,43 @@ async function stored(url: string): Promise<number> {
   }
 }
 
-function expectClearRefusal(refusal: { status: number; json: any }): void {
+function expectClearRefusal(refusal: { status: number; json: any }, cause: RegExp = /no space left|ENOSPC/): void {
   expect(refusal.status).toBe(503);
   expect(refusal.json.code).toBe("unavailable");
-  expect(refusal.json.message).toMatch(/no space left|ENOSPC/);
+  expect(refusal.json.message).toMatch(cause);
+}
+
+const onePoint = (i: number) => ({ points: [{ database: "d", collection: "c", id: "dev", time: String(DAY + BigInt(i) * NS_PER_SECOND), fields: { v: { numberValue: i } } }] });
+
+/** Waits until the node takes writes again by itself (it retries every few seconds). */
+async function writableAgain(url: string, i: number): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    const r = await postJson(`${url}${WRITE}`, onePoint(i));
+    if (r.status === 200) return;
+    await Bun.sleep(250);
+  }
+  throw new Error("the node did not take writes again");
+}
+
+/** A real file system mounted read-only while `ro.on`: every change fails with EROFS. */
+function readOnlyWhile(ro: { on: boolean }): FileSystem {
+  const erofs = (what: string) => Object.assign(new Error(`EROFS: read-only file system, ${what}`), { code: "EROFS" });
+  const guard = <A extends unknown[], R>(what: string, f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    if (ro.on) throw erofs(`${what} '${String(a[0])}'`);
+    return f(...a);
+  };
+  return {
+    ...nodeFileSystem,
+    mkdirp: async (dir) => {
+      if (ro.on && !existsSync(dir)) throw erofs(`mkdir '${dir}'`);
+      return nodeFileSystem.mkdirp(dir);
+    },
+    create: guard("open", nodeFileSystem.create),
+    truncate: guard("truncate", nodeFileSystem.truncate),
+    rename: guard("rename", nodeFileSystem.rename),
+    remove: guard("unlink", nodeFileSystem.remove),
+    syncDir: guard("fsync", nodeFileSystem.syncDir),
+  };
 }
 
 /** A real file system that fails like a full disk once `budget` bytes have been appended in total. */
@@ -96,21 +131,70 @@ describe("disk full", () => {
     const { acked, refusal } = await fillUp(url);
     expect(acked).toBeGreaterThan(0);
     expectClearRefusal(refusal);
-    const again = await postJson(`${url}${WRITE}`, { points: [{ database: "d", collection: "c", id: "dev", time: String(DAY), fields: { v: { numberValue: 1 } } }] });
+    const again = await postJson(`${url}${WRITE}`, onePoint(0));
     expectClearRefusal(again);
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { error: string }).error).toMatch(/writes refused until restart: WAL I\/O failed \(ENOSPC/);
+    expect(((await ready.json()) as { error: string }).error).toMatch(/read-only: writes refused until the disk can be written again \(ENOSPC/);
+    // Reads are served all along.
+    expect(await stored(url)).toBe(acked);
+    // Space again: the node takes writes by itself, without a restart.
+    budget.bytes = Number.MAX_SAFE_INTEGER;
+    await writableAgain(url, 80_000);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
     await served.stop();
     await node.close();
-    // Space again: exactly the acknowledged points are there.
+    // After a restart: exactly the acknowledged points (the one written after recovery too).
     const node2 = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
     const served2 = serveWithBun(node2.app.fetch, "127.0.0.1", 0);
     try {
-      expect(await stored(`http://127.0.0.1:${served2.port}`)).toBe(acked);
+      expect(await stored(`http://127.0.0.1:${served2.port}`)).toBe(acked + 1);
     } finally {
       await served2.stop();
       await node2.close();
+    }
+  }, 120_000);
+
+  test("a node started on a full disk, and on a read-only one, starts read-only: reads served, writes refused naming the cause, writable again by itself", async () => {
+    const dir = `${tmp.dir}/start-ro`;
+    const config = loadConfig({ flags: new Map([["storage.data_dir", dir], ["server.port", "0"]]) });
+    // Some data first, on a healthy disk.
+    let node = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
+    let served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
+    for (let i = 0; i < 10; i++) expect((await postJson(`http://127.0.0.1:${served.port}${WRITE}`, onePoint(i))).status).toBe(200);
+    await served.stop();
+    await node.close();
+    for (const [fs, cause, heal] of [
+      (() => {
+        const budget = { bytes: 0 };
+        return [fullAfter(budget), /ENOSPC/, () => void (budget.bytes = Number.MAX_SAFE_INTEGER)] as const;
+      })(),
+      (() => {
+        const ro = { on: true };
+        return [readOnlyWhile(ro), /EROFS/, () => void (ro.on = false)] as const;
+      })(),
+    ]) {
+      node = await startNode(config, { platform: systemPlatform(undefined, { fs }), logger: silentLogger });
+      served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
+      node.joinCluster(`127.0.0.1:${served.port}`);
+      const url = `http://127.0.0.1:${served.port}`;
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { error: string }).error).toMatch(new RegExp(`read-only: writes refused until the disk can be written again .*${cause.source}`));
+      expect(await stored(url)).toBeGreaterThanOrEqual(10);
+      expectClearRefusal(await postJson(`${url}${WRITE}`, onePoint(100)), cause);
+      heal();
+      await writableAgain(url, 100);
+      await served.stop();
+      await node.close();
+    }
+    node = await startNode(config, { platform: systemPlatform(), logger: silentLogger });
+    served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
+    try {
+      expect(await stored(`http://127.0.0.1:${served.port}`)).toBe(11);
+    } finally {
+      await served.stop();
+      await node.close();
     }
   }, 120_000);
 
@@ -132,9 +216,25 @@ describe("disk full", () => {
     expectClearRefusal(refusal);
     expect((await fetch(`${bin.url}/readyz`)).status).toBe(503);
     await bin.kill9();
-    expect(Bun.spawnSync(["mount", "-o", "remount,size=64m", mnt]).exitCode).toBe(0);
+    // Restarted on the still-full disk: it starts (read-only), serves what it holds, says why.
     bin = await startBinary(args);
     expect(await stored(bin.url)).toBe(acked);
+    const ready = await fetch(`${bin.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { error: string }).error).toMatch(/read-only: .*ENOSPC/);
+    expectClearRefusal(await postJson(`${bin.url}${WRITE}`, onePoint(80_000)));
+    // More space: writable again by itself.
+    expect(Bun.spawnSync(["mount", "-o", "remount,size=64m", mnt]).exitCode).toBe(0);
+    await writableAgain(bin.url, 80_000);
+    await bin.kill9();
+    // A read-only mount: the same, naming EROFS.
+    expect(Bun.spawnSync(["mount", "-o", "remount,ro", mnt]).exitCode).toBe(0);
+    bin = await startBinary(args);
+    expect(await stored(bin.url)).toBe(acked + 1);
+    expectClearRefusal(await postJson(`${bin.url}${WRITE}`, onePoint(80_001)), /EROFS|read-only file system/);
+    expect(Bun.spawnSync(["mount", "-o", "remount,rw", mnt]).exitCode).toBe(0);
+    await writableAgain(bin.url, 80_001);
+    expect(await stored(bin.url)).toBe(acked + 2);
     await bin.kill9();
   }, 120_000);
 });
