@@ -174,6 +174,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   const app = createHttpApp({
     logger,
     clock,
+    bodyReceiveMsMax: config.server.requestDeadlineMs,
     guard: security.guard,
     services: (router) => {
       router.service(StorageService, storageService(ctx));

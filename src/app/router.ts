@@ -66,6 +66,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const app = createHttpApp({
     logger,
     clock,
+    bodyReceiveMsMax: config.server.requestDeadlineMs,
     guard: security.guard,
     services: (r) => r.service(RouterService, routerService(ctx)),
     fastPaths: {

@@ -29,6 +29,8 @@ export const LIMITS = {
   cursorBytesMax: 4_096,
   /** Unary call deadline on the server. */
   unaryDeadlineMs: 30_000,
+  /** A request with a body must arrive and be answered within this (a slowly sent body is cut off with 408). */
+  bodyReceiveMsMax: 30_000,
   /** A whole StreamPoints call. */
   streamDeadlineMs: 10 * 60_000,
   /** One WAL record (a Write batch). */

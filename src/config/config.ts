@@ -32,6 +32,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "server.port", type: { t: "int", min: 0, max: 65535 }, def: 7001, help: "Connect-RPC + HTTP port (0 = any free port)" },
   { path: "server.tls.cert_file", type: { t: "string" }, def: "", help: "PEM certificate: serve HTTPS (with server.tls.key_file)" },
   { path: "server.tls.key_file", type: { t: "string" }, def: "", help: "PEM private key for server.tls.cert_file" },
+  { path: "server.request_deadline", type: { t: "duration", minMs: 1000, maxMs: 3_600_000 }, def: "30s", help: "a request with a body must be received and answered within this (slow bodies are cut off: 408)" },
   { path: "server.requests_per_sec_per_peer", type: { t: "int", min: 0, max: 1_000_000 }, def: 0, help: "requests/s allowed per remote address (0 = unlimited)" },
   { path: "storage.data_dir", type: { t: "string", nonEmpty: true }, def: "./data/storage-1", help: "WAL, segments, quarantine" },
   { path: "storage.memstore_bytes_max", type: { t: "int", min: 1024 * 1024, max: 16 * 1024 ** 3 }, def: LIMITS.memstoreBytesDefault, help: "memory store budget before a flush" },
@@ -76,7 +77,7 @@ const SPEC_BY_PATH = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
 
 export interface NodeConfig {
   node: { id: string; address: string };
-  server: { host: string; port: number; tls: { certFile: string; keyFile: string }; requestsPerSecPerPeer: number };
+  server: { host: string; port: number; tls: { certFile: string; keyFile: string }; requestsPerSecPerPeer: number; requestDeadlineMs: number };
   storage: {
     dataDir: string;
     memstoreBytesMax: number;
@@ -235,6 +236,7 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       port: n("server.port"),
       tls: { certFile: s("server.tls.cert_file"), keyFile: s("server.tls.key_file") },
       requestsPerSecPerPeer: n("server.requests_per_sec_per_peer"),
+      requestDeadlineMs: d("server.request_deadline"),
     },
     storage: {
       dataDir: s("storage.data_dir"),

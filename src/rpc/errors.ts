@@ -61,20 +61,25 @@ export function deadlineInterceptor(clock: Clock, unaryDeadlineMs: number): Inte
   };
 }
 
-/** HTTP status of a Connect unary error (connectrpc.com/docs/protocol, "Error Codes"). */
-const HTTP_STATUS: Record<ErrorKind, 400 | 401 | 404 | 429 | 500 | 503 | 504> = {
+/**
+ * HTTP status of a Connect unary error (connectrpc.com/docs/protocol, "Error Codes"), except that a
+ * size limit (resource_exhausted: a body, batch or id list over its limit) is 413, not 429: resending
+ * the same request cannot succeed, and clients treat 429 as "retry later". The per-peer rate limit
+ * (rpc/guard.ts) is the only 429, with Retry-After. Connect clients read the code from the body.
+ */
+const HTTP_STATUS: Record<ErrorKind, 400 | 401 | 404 | 413 | 500 | 503 | 504> = {
   invalid_argument: 400,
   failed_precondition: 400,
   not_found: 404,
   unauthenticated: 401,
-  resource_exhausted: 429,
+  resource_exhausted: 413,
   unavailable: 503,
   deadline_exceeded: 504,
   data_loss: 500,
   internal: 500,
 };
 
-export function httpStatusOfKind(kind: ErrorKind): 400 | 401 | 404 | 429 | 500 | 503 | 504 {
+export function httpStatusOfKind(kind: ErrorKind): 400 | 401 | 404 | 413 | 500 | 503 | 504 {
   return HTTP_STATUS[kind];
 }
 

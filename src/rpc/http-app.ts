@@ -9,7 +9,7 @@ import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { LIMITS } from "../base/limits.ts";
 import { errorMessage } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
-import type { Clock } from "../ports/clock.ts";
+import { raceDeadline, type Clock } from "../ports/clock.ts";
 import { errorInterceptor, deadlineInterceptor } from "./errors.ts";
 import { guard, guardChecks, type GuardOptions } from "./guard.ts";
 
@@ -25,6 +25,8 @@ export interface HttpAppOptions {
   fastPaths?: Record<string, (req: Request) => Promise<Response> | undefined>;
   requestBytesMax?: number;
   unaryDeadlineMs?: number;
+  /** A request with a body must be received and answered within this long (a response that started streaming is not cut). */
+  bodyReceiveMsMax?: number;
   /** Per-peer rate limit and bearer token, checked before anything else. */
   guard?: GuardOptions;
 }
@@ -47,7 +49,7 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     const streaming = handler.method.methodKind === "server_streaming";
     const serve = async (req: Request): Promise<Response> => {
       const checked = streaming ? await checkStreamRequest(req, input, opts.requestBytesMax ?? LIMITS.requestBytesMax) : req;
-      return checked instanceof Response ? checked : clientParseError(await fetchHandler(checked));
+      return checked instanceof Response ? checked : sizeLimitStatus(await clientParseError(await fetchHandler(checked)));
     };
     app.all(handler.requestPath, (c) => (fast === undefined ? undefined : fast(c.req.raw)) ?? serve(c.req.raw));
   }
@@ -57,7 +59,31 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     opts.logger.log("error", "http: unhandled error", { path: c.req.path, error: err.message });
     return c.json({ code: "internal", message: err.message }, 500);
   });
+  // A request with a body must be answered within the deadline — in particular its body must
+  // arrive by then (a slowly sent body, slowloris, would otherwise hold its connection and its
+  // handler forever): past it the request gets 408 and the connection is closed. A response that
+  // started (a stream) is not cut. No per-request stream wrapping: the body is read natively.
+  const bodyMs = opts.bodyReceiveMsMax ?? LIMITS.bodyReceiveMsMax;
+  const honoFetch = app.fetch;
+  app.fetch = async (req, env, ctx) => {
+    if (req.body === null) return honoFetch(req, env, ctx);
+    return raceDeadline(opts.clock, bodyMs, Promise.resolve(honoFetch(req, env, ctx)), () => new BodyTimeout()).catch((e: unknown) => {
+      if (!(e instanceof BodyTimeout)) throw e;
+      return new Response(JSON.stringify({ code: "deadline_exceeded", message: `request not received and answered within ${bodyMs} ms (a body sent too slowly is cut off; send it faster, or in smaller requests)` }), {
+        status: 408,
+        headers: { "content-type": "application/json", connection: "close" },
+      });
+    });
+  };
   return app;
+}
+
+class BodyTimeout extends Error {}
+
+/** connect-es answers its own size limits (readMaxBytes) with 429; a size limit is 413 here (rpc/errors.ts). */
+async function sizeLimitStatus(res: Response): Promise<Response> {
+  if (res.status !== 429) return res;
+  return new Response(res.body, { status: 413, headers: res.headers });
 }
 
 /**

@@ -1,11 +1,9 @@
 // A storage node in this process on a real socket, sharing an embedded metadata store with others
-// (sync, auth tests): started from flags, registered once listening, stopped once.
+// (sync, auth tests): started from flags through launchNode (the binary's composition), stopped once.
 
 import { loadConfig } from "../../src/config/config.ts";
-import { startNode, type StorageNode } from "../../src/app/node.ts";
+import { launchNode, type StorageNode } from "../../src/app/node.ts";
 import type { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
-import { systemClock } from "../../src/adapters/system-clock.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
@@ -22,16 +20,13 @@ export async function startServedNode(metadata: MemoryMetadataStore, id: string,
   const config = loadConfig({
     flags: new Map(Object.entries({ "node.id": id, "server.port": "0", "storage.data_dir": `${dir}/${id}`, "storage.sync.anti_entropy.interval": "1h", "storage.sync.anti_entropy.settle": "0s", ...flags })),
   });
-  const node = await startNode(config, { platform: systemPlatform(), logger: silentLogger, metadata });
-  const served = serveWithBun(node.app.fetch, "127.0.0.1", 0);
-  node.joinCluster(`127.0.0.1:${served.port}`);
+  const running = await launchNode(config, { platform: systemPlatform(serveWithBun), logger: silentLogger, metadata });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await served.stop();
-    await node.close();
+    await running.stop();
   };
   closers.push(stop);
-  return { id, url: `http://127.0.0.1:${served.port}`, node, stop };
+  return { id, url: `http://${running.address}`, node: running.node, stop };
 }
