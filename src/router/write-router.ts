@@ -47,6 +47,9 @@ export interface WriteResult {
   minAcks: number;
 }
 
+/** A delivery that did not reach its node now but is kept for it (its queue stream, or a hint): not a failure to report. */
+class Hinted extends SoltixError {}
+
 /** After a failed direct delivery, a node's writes go straight to hints for this long (no 10 s timeouts per batch). */
 const SUSPECT_MS = 5_000;
 
@@ -199,8 +202,10 @@ export class WriteRouter {
           },
           (e: unknown) => {
             outcome.set(id, { ok: false, error: errorMessage(e) });
-            this.stats.deliveryFailures++;
-            if (done) this.logger.log("warn", "router: delivery failed after the write was acknowledged; sync will repair", { node: id, groups: groupsOfNode.get(id)?.length, error: errorMessage(e) });
+            if (!(e instanceof Hinted)) {
+              this.stats.deliveryFailures++;
+              if (done) this.logger.log("warn", "router: delivery failed after the write was acknowledged; sync will repair", { node: id, groups: groupsOfNode.get(id)?.length, error: errorMessage(e) });
+            }
             check();
           },
         );
@@ -224,7 +229,7 @@ export class WriteRouter {
       if (plan.kind === "hint") {
         this.stats.hinted++;
         await this.delivery.deliver(plan.last ?? downRecord(id), batchId, body, "accepted");
-        if (mode === "durable") throw new SoltixError("unavailable", `node ${id} is down; the batch waits in its stream`);
+        if (mode === "durable") throw new Hinted("unavailable", `node ${id} is down; the batch waits in its stream`);
         return;
       }
       return this.delivery.deliver(plan.node, batchId, body, mode);
@@ -234,7 +239,7 @@ export class WriteRouter {
     if (plan.kind === "hint" || suspect) {
       this.stats.hinted++;
       hints.add(id, batchId, body, plan.kind === "hint" ? "not registered" : "recent delivery failure");
-      throw new SoltixError("unavailable", `node ${id} is ${plan.kind === "hint" ? "down" : "not answering"}; the batch is kept as a hint`);
+      throw new Hinted("unavailable", `node ${id} is ${plan.kind === "hint" ? "down" : "not answering"}; the batch is kept as a hint`);
     }
     try {
       await this.delivery.deliver(plan.node, batchId, body, mode);

@@ -99,8 +99,8 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
 }
 
 /** Runs a one-shot soltix command (status, checksum, tree, repair) and returns its exit code and output. */
-export function cli(args: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync([binaryPath(), ...args], { stdout: "pipe", stderr: "pipe" });
+export function cli(args: string[], timeoutMs = 60_000): { code: number; out: string } {
+  const r = Bun.spawnSync([binaryPath(), ...args], { stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
 }
 
