@@ -26,6 +26,24 @@ describe("config", () => {
     expect(() => loadConfig({ flags: new Map([["queue.type", "nats"]]) })).toThrow("queue.url must be set");
     expect(() => loadConfig({ flags: new Map([["no.such", "1"]]) })).toThrow("unknown flag --no.such");
   });
+
+  test("the node-loss keys: defaults, and bad values named with the allowed range", () => {
+    const d = loadConfig({});
+    expect(d.replication.hintWindowMs).toBe(3 * 3_600_000);
+    expect(d.replication.hintBufferBytes).toBe(256 * 1024 * 1024);
+    expect(d.read.consistency).toBe("one");
+    expect(d.server.requestDeadlineMs).toBe(30_000);
+    expect(loadConfig({ flags: new Map([["replication.hint_window", "0"]]) }).replication.hintWindowMs).toBe(0);
+    expect(loadConfig({ env: { SOLTIX_READ_CONSISTENCY: "quorum" } }).read.consistency).toBe("quorum");
+    expect(() => loadConfig({ flags: new Map([["replication.hint_window", "forever"]]) })).toThrow("replication.hint_window (from --replication.hint_window) = \"forever\": must be a duration like 500ms, 30s, 5m, 1h");
+    expect(() => loadConfig({ flags: new Map([["replication.hint_window", "8d"]]) })).toThrow("must be a duration");
+    expect(() => loadConfig({ flags: new Map([["replication.hint_window", "200h"]]) })).toThrow("replication.hint_window (from --replication.hint_window) = \"200h\": out of range [0 ms, 604800000 ms]");
+    expect(() => loadConfig({ env: { SOLTIX_REPLICATION_HINT_BUFFER_BYTES: "-1" } })).toThrow("replication.hint_buffer_bytes (from SOLTIX_REPLICATION_HINT_BUFFER_BYTES) = -1: out of range [0, 68719476736]");
+    expect(() => loadConfig({ env: { SOLTIX_REPLICATION_HINT_BUFFER_BYTES: "lots" } })).toThrow("must be an integer");
+    expect(() => loadConfig({ flags: new Map([["read.consistency", "two"]]) })).toThrow("read.consistency (from --read.consistency) = \"two\": must be one of one, quorum, all");
+    expect(() => loadConfig({ yaml: { doc: { read: { consistency: 3 } }, file: "r.yaml" } })).toThrow("read.consistency (from r.yaml) = 3: must be one of one, quorum, all");
+    expect(() => loadConfig({ flags: new Map([["server.request_deadline", "10ms"]]) })).toThrow("server.request_deadline (from --server.request_deadline) = \"10ms\": out of range [1000 ms, 3600000 ms]");
+  });
 });
 
 describe("base codecs", () => {
