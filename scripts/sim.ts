@@ -1,6 +1,7 @@
-// Deterministic simulation: the real node, sync and anti-entropy code over simulated files, clock and
-// network, one seed per run (src/sim/). A failing seed is printed and replays identically:
-//   node_modules/.bin/bun scripts/sim.ts --seeds 500            # seeds 1..500
+// Deterministic simulation: nodes and a router started by the binary's composition (launchNode,
+// launchRouter) over simulated files, clocks and network, one seed per run (src/sim/). A failing seed
+// is printed and replays identically:
+//   node_modules/.bin/bun scripts/sim.ts --seeds 1000           # seeds 1..1000
 //   node_modules/.bin/bun scripts/sim.ts --seed 1234 --verbose  # one seed, with its event log
 
 import { runSeed, type SimResult } from "../src/sim/world.ts";
@@ -21,10 +22,12 @@ const totals: Record<string, number> = {};
 const failed: SimResult[] = [];
 let simulatedMs = 0;
 let acked = 0;
+let readsChecked = 0;
 for (const seed of seeds) {
   const r = await runSeed({ seed, steps, ...(verbose ? { log: (l: string) => console.error(l) } : {}) });
   simulatedMs += r.simulatedMs;
   acked += r.acked;
+  readsChecked += r.readsChecked;
   for (const [k, v] of Object.entries(r.faults)) totals[k] = (totals[k] ?? 0) + v;
   if (!r.ok) {
     failed.push(r);
@@ -39,6 +42,7 @@ console.log(JSON.stringify({
   wall_ms: Math.round(performance.now() - t0),
   simulated_ms: simulatedMs,
   acknowledged_keys: acked,
+  router_reads_checked_against_acknowledged: readsChecked,
   faults: totals,
 }, null, 2));
 process.exit(failed.length === 0 ? 0 : 1);

@@ -1,7 +1,9 @@
 // End-to-end cluster benchmark on the compiled binaries: points/s through the router to 3 replicas
 // (replication factor 3) over NATS JetStream and in direct mode, and replication lag (router
-// acknowledgement → the point visible on every replica), p50/p99, in the same run.
-//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 8] [--samples 200]
+// acknowledgement → the point visible on every live replica), p50/p99 — healthy, and with one node
+// down for the whole run (killed, past its lease: its writes go to its stream / the router's hints),
+// in the same run, with the down/healthy ratios.
+//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 8] [--samples 200] [--nats-only|--direct-only]
 
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
@@ -48,7 +50,7 @@ async function lagSample(routerUrl: string, nodes: RunningBinary[], collection: 
   return performance.now() - acked;
 }
 
-async function scenario(queue: "nats" | "direct") {
+async function scenario(queue: "nats" | "direct", oneDown: boolean) {
   const tmp = tempDir(`bench-cluster-${queue}`);
   const etcd = await startEtcd();
   const nats = queue === "nats" ? await startNats() : undefined;
@@ -65,6 +67,17 @@ async function scenario(queue: "nats" | "direct") {
     const router = await startBinary(["router", "--server.port", "0", ...common]);
     procs.push(router);
     await until("cluster ready", async () => ((await fetch(`${router.url}/readyz`)).status === 200 && (await Promise.all(nodes.map((n) => fetch(`${n.url}/readyz`)))).every((r) => r.status === 200) ? true : undefined));
+    // Groups are placed on all three before the one node goes down.
+    const warm = createClient(RouterService, createConnectTransport({ baseUrl: router.url, useBinaryFormat: true }));
+    await warm.write(create(RouterWriteRequestSchema, { points: wirePoints(2000, 0, 1, 2000).map((p) => ({ ...p, database: "bench", collection: `c${queue}` })) }));
+    if (oneDown) {
+      await nodes[2]!.kill9();
+      nodes.pop();
+      await until("router sees the node down", async () => {
+        const b = (await (await fetch(`${router.url}/readyz`)).json()) as { nodes_down: Array<{ id: string }> };
+        return b.nodes_down.some((d) => d.id === "storage-3") ? true : undefined;
+      }, 30_000, 200);
+    }
 
     // Throughput: RouterService.Write (binary Connect), batches of BATCH points, IN_FLIGHT at once.
     const client = createClient(RouterService, createConnectTransport({ baseUrl: router.url, useBinaryFormat: true }));
@@ -98,8 +111,11 @@ async function scenario(queue: "nats" | "direct") {
     // Lag at rest: one point per sample, then poll every replica until it is visible.
     const lags: number[] = [];
     for (let s = 0; s < SAMPLES; s++) lags.push(await lagSample(router.url, nodes, `lag${queue}`, s));
+    const readyz = (await (await fetch(`${router.url}/readyz`)).json()) as { nodes_down: Array<{ id: string; hints_pending: number }>; hints: Array<{ node: string; pending: number; bytes: number; dropped: number }> };
     return {
       queue,
+      live_replicas: nodes.length,
+      down_node_backlog: oneDown ? { hints_pending: readyz.nodes_down.find((d) => d.id === "storage-3")?.hints_pending ?? -1, hint_buffer: readyz.hints } : undefined,
       batch_points: BATCH,
       in_flight: IN_FLIGHT,
       acked_points_per_sec: Math.round(ackedPerSec),
@@ -125,5 +141,18 @@ async function scenario(queue: "nats" | "direct") {
 
 const only = process.argv.includes("--direct-only") ? ["direct" as const] : process.argv.includes("--nats-only") ? ["nats" as const] : (["nats", "direct"] as const);
 const results = [];
-for (const q of only) results.push(await scenario(q));
+for (const q of only) {
+  const healthy = await scenario(q, false);
+  const down = await scenario(q, true);
+  results.push({
+    queue: q,
+    healthy,
+    one_node_down: down,
+    down_vs_healthy: {
+      acked_points_per_sec: round(down.acked_points_per_sec / healthy.acked_points_per_sec, 2),
+      lag_at_rest_ms_p99: round(down.lag_at_rest_ms_p99 / healthy.lag_at_rest_ms_p99, 2),
+      lag_under_load_ms_p99: round(down.lag_under_load_ms_p99 / healthy.lag_under_load_ms_p99, 2),
+    },
+  });
+}
 console.log(JSON.stringify({ bench: "cluster", replication_factor: 3, seconds: SECONDS, results }, null, 2));

@@ -32,6 +32,7 @@ import { groupNodes, type NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { loadSecurity } from "./security.ts";
+import { listen } from "./listen.ts";
 
 export const SOLTIX_VERSION = "0.1.0";
 
@@ -311,27 +312,14 @@ export interface RunningNode {
  */
 export async function launchNode(config: NodeConfig, deps: NodeDeps): Promise<RunningNode> {
   const node = await startNode(config, deps);
-  let served: { port: number; stop(): Promise<void> };
-  try {
-    served = deps.platform.serve(node.app.fetch, config.server.host, config.server.port, node.serverTls);
-  } catch (e) {
-    await node.close();
-    throw new SoltixError("unavailable", `cannot listen on ${config.server.host}:${config.server.port}: ${errorMessage(e)}`);
-  }
+  const served = await listen(config, deps.platform, node.app, node.serverTls, () => node.close());
   // Register only now that the server listens; with port 0 the address carries the real port.
   const address = config.server.port === 0 ? `${config.server.host}:${served.port}` : config.node.address;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await served.stop();
-    await node.close();
-  };
   try {
     await node.joinCluster(address);
   } catch (e) {
-    await stop();
+    await served.stop();
     throw new SoltixError("failed_precondition", errorMessage(e));
   }
-  return { node, port: served.port, address, stop };
+  return { node, port: served.port, address, stop: served.stop };
 }

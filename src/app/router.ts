@@ -19,7 +19,8 @@ import { SOLTIX_VERSION, FAST_LIMITS } from "./node.ts";
 import { ROUTER_WRITE_PATH, fastRouterWrite } from "../router/fast-route.ts";
 import { isFastUnary } from "../rpc/fast-unary.ts";
 import { loadSecurity } from "./security.ts";
-import { SoltixError, errorMessage } from "../base/errors.ts";
+import { listen } from "./listen.ts";
+import { errorMessage } from "../base/errors.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
 import type { PemSet } from "../base/pem.ts";
 
@@ -129,22 +130,6 @@ export interface RunningRouter {
 /** A router process: start and serve. */
 export async function launchRouter(config: NodeConfig, deps: RouterDeps): Promise<RunningRouter> {
   const router = await startRouter(config, deps);
-  let served: { port: number; stop(): Promise<void> };
-  try {
-    served = deps.platform.serve(router.app.fetch, config.server.host, config.server.port, router.serverTls);
-  } catch (e) {
-    await router.close();
-    throw new SoltixError("unavailable", `cannot listen on ${config.server.host}:${config.server.port}: ${errorMessage(e)}`);
-  }
-  let stopped = false;
-  return {
-    router,
-    port: served.port,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await served.stop();
-      await router.close();
-    },
-  };
+  const served = await listen(config, deps.platform, router.app, router.serverTls, () => router.close());
+  return { router, port: served.port, stop: served.stop };
 }

@@ -7,6 +7,7 @@ import { startBinary, postJson, type RunningBinary } from "../support/binary.ts"
 import { freePort, startEtcd, startNats, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
+import { windowSums } from "../support/checksums.ts";
 import { groupOf } from "../../src/model/group.ts";
 import { windowStartNs, NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
@@ -33,19 +34,6 @@ function nodeArgs(i: number, natsUrl: string): string[] {
 }
 
 
-async function sums(urls: string[], windows: Set<string>): Promise<string[]> {
-  const out: string[] = [];
-  for (const u of urls) {
-    const parts: string[] = [];
-    for (const w of [...windows].sort()) {
-      const [g, ws] = w.split(":");
-      const r = await postJson(`${u}/soltix.v1.SyncService/GetChecksum`, { groupId: Number(g), windowStart: ws });
-      parts.push(`${w}=${r.json.sha256}/${r.json.pointCount}`);
-    }
-    out.push(parts.join(","));
-  }
-  return out;
-}
 
 describe("cluster of compiled binaries over etcd + NATS JetStream", () => {
   test("RF 3: writes reach every replica; a node kill -9'ed during writes matches the others after its backlog", async () => {
@@ -84,9 +72,8 @@ describe("cluster of compiled binaries over etcd + NATS JetStream", () => {
     procs.push(restarted);
     nodes[1] = restarted;
     for (let b = 25; b < 30; b++) await writeBatch(b);
-    const urls = nodes.map((n) => n.url);
     const final = await until("replicas converged", async () => {
-      const s = await sums(urls, windows);
+      const s = await windowSums(nodes, windows);
       return s[0] === s[1] && s[1] === s[2] ? s : undefined;
     }, 60_000);
     const total = final[0]!.split(",").reduce((n, part) => n + Number(part.split("/")[1]), 0);

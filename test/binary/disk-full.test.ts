@@ -13,7 +13,6 @@ import { tempDir } from "../support/engine.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { startNode } from "../../src/app/node.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
-import { systemClock } from "../../src/adapters/system-clock.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";

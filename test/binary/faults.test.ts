@@ -20,9 +20,10 @@ const ID = "dev-fault";
 const GROUP = groupOf("f", "m", ID, 256);
 const dataDir = (i: number) => `${fx.dir}/n${i}`;
 
-function nodeArgs(i: number): string[] {
+/** `memstoreBytes`: 1 MiB makes segments quickly; the WAL steps use a large one, so no flush moves their records out of the WAL. */
+function nodeArgs(i: number, memstoreBytes = 1024 * 1024): string[] {
   return ["node", "--node.id", `n${i}`, "--storage.data_dir", dataDir(i), "--server.port", "0", "--etcd.endpoints", fx.etcd().url, "--replication.factor", "2",
-    "--storage.memstore_bytes_max", String(1024 * 1024), "--storage.sync.anti_entropy.settle", "0s", "--storage.sync.anti_entropy.interval", "1h", "--storage.sync.sync_batch_size", "200"];
+    "--storage.memstore_bytes_max", String(memstoreBytes), "--storage.sync.anti_entropy.settle", "0s", "--storage.sync.anti_entropy.interval", "1h", "--storage.sync.sync_batch_size", "200"];
 }
 
 const start = (args: string[]) => pool.start(args);
@@ -119,7 +120,7 @@ describe("faults on the compiled binary", () => {
     expect(segs.length).toBeGreaterThan(0);
     const seg2 = `${dataDir(1)}/segments/${segs.sort().at(-1)}`;
     truncateSync(seg2, Math.floor(statSync(seg2).size / 2));
-    nodes[0] = await start(nodeArgs(1));
+    nodes[0] = await start(nodeArgs(1, 64 * 1024 * 1024));
     await healthy(nodes[0]!);
     await repairUntilEqual(nodes[0]!, nodes, "truncated segment repaired");
     expect(readdirSync(`${dataDir(1)}/quarantine`).some((n) => n.startsWith(seg2.split("/").pop()!))).toBe(true);
@@ -131,7 +132,7 @@ describe("faults on the compiled binary", () => {
     const wal = newest(`${dataDir(1)}/wal`, /^wal-\d+\.log$/);
     expect(statSync(wal).size).toBeGreaterThan(1000);
     flipBit(wal, Math.floor(statSync(wal).size / 2));
-    nodes[0] = await start(nodeArgs(1));
+    nodes[0] = await start(nodeArgs(1, 64 * 1024 * 1024));
     await healthy(nodes[0]!);
     onlyMissing(nodes[0]!, nodes[1]!);
     expect(readdirSync(`${dataDir(1)}/quarantine`).some((n) => n.startsWith(wal.split("/").pop()!))).toBe(true);
@@ -142,7 +143,7 @@ describe("faults on the compiled binary", () => {
     await nodes[0]!.kill9();
     const wal2 = newest(`${dataDir(1)}/wal`, /^wal-\d+\.log$/);
     truncateSync(wal2, statSync(wal2).size - 7);
-    nodes[0] = await start(nodeArgs(1));
+    nodes[0] = await start(nodeArgs(1, 64 * 1024 * 1024));
     await healthy(nodes[0]!);
     onlyMissing(nodes[0]!, nodes[1]!);
     await repairUntilEqual(nodes[0]!, nodes, "truncated WAL repaired");

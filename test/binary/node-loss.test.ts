@@ -15,6 +15,7 @@ import { cli, postJson, startBinary, type RunningBinary } from "../support/binar
 import { startEtcd, startNats, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
+import { windowSums } from "../support/checksums.ts";
 import { EtcdMetadataStore } from "../../src/adapters/etcd-metadata.ts";
 import { parseGroupRecord, parseNodeRecord } from "../../src/cluster/records.ts";
 import { placeGroup } from "../../src/cluster/placement.ts";
@@ -80,20 +81,6 @@ async function startCluster(prefix: string, queue: "nats" | "direct", strategy: 
   return { ids, nodes, router, nodeArgs, routerArgs, etcdUrl: etcd.url };
 }
 
-/** Checksums of the given (group, window) pairs on each node: one string per node. */
-async function sums(nodes: RunningBinary[], windows: Iterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for (const n of nodes) {
-    const parts: string[] = [];
-    for (const w of [...windows].sort()) {
-      const [g, ws] = w.split(":");
-      const r = await postJson(`${n.url}/soltix.v1.SyncService/GetChecksum`, { groupId: Number(g), windowStart: ws });
-      parts.push(`${w}=${r.json.sha256}/${r.json.pointCount}`);
-    }
-    out.push(parts.join(","));
-  }
-  return out;
-}
 
 const windowOf = (id: string, t: bigint) => `${groupOf(DB, COLL, id, 256)}:${windowStartNs(t)}`;
 
@@ -164,7 +151,7 @@ describe("node loss on the README cluster (compiled binaries, etcd, NATS)", () =
       await store.close();
       // Its backlog applied: every replica equal, and nothing came from anti-entropy.
       const final = await until("replicas equal after the backlog", async () => {
-        const s = await sums(c.nodes, windows);
+        const s = await windowSums(c.nodes, windows);
         return s[0] === s[1] && s[1] === s[2] ? s : undefined;
       }, 60_000, 500);
       const total = final[0]!.split(",").reduce((n, part) => n + Number(part.split("/")[1]), 0);
@@ -221,7 +208,7 @@ describe("node loss on the README cluster (compiled binaries, etcd, NATS)", () =
         throw new Error(`${(e as Error).message}; events ${JSON.stringify(events)}; its log: ${c.nodes[victim]!.stderr().slice(-3000)}`);
       });
       // At that moment: every replica equal ...
-      const s = await sums(c.nodes, windows);
+      const s = await windowSums(c.nodes, windows);
       expect(s[1]).toBe(s[0]!);
       expect(s[2]).toBe(s[0]!);
       // ... and the router (reading the primary, the restarted node) returns the new values.

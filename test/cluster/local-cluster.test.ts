@@ -3,8 +3,6 @@
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { startLocalCluster, type LocalCluster } from "../../src/app/local-cluster.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
-import { systemClock } from "../../src/adapters/system-clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { groupOf } from "../../src/model/group.ts";

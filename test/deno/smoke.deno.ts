@@ -7,8 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.ts";
 import { startNode } from "../../src/app/node.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
-import { systemClock } from "../../src/adapters/system-clock.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithDeno } from "../../src/runtime/deno/serve.ts";

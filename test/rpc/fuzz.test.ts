@@ -13,7 +13,6 @@ import { loadConfig } from "../../src/config/config.ts";
 import { startNode, type StorageNode } from "../../src/app/node.ts";
 import { startRouter, type Router } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";

@@ -6,8 +6,6 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import type { DescService } from "@bufbuild/protobuf";
 import { loadConfig } from "../../src/config/config.ts";
 import { startNode, type StorageNode } from "../../src/app/node.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
-import { systemClock } from "../../src/adapters/system-clock.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { tempDir } from "./engine.ts";

@@ -11,7 +11,6 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { loadConfig } from "../../src/config/config.ts";
 import { startNode } from "../../src/app/node.ts";
 import { startRouter } from "../../src/app/router.ts";
-import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
