@@ -131,7 +131,11 @@ export class NodeRegistration {
           } catch {
             holder = undefined;
           }
-          if (holder !== undefined && holder.instance !== "" && holder.instance === me.instance) continue;
+          if (holder !== undefined && holder.instance !== "" && holder.instance === me.instance) {
+            // Our own earlier registration (a lease we gave up on): replace it.
+            if (!(await this.store.compareAndDelete(key, held.modRevision))) await this.pause(HOLDER_RECHECK_MS);
+            continue;
+          }
           const probed = holder === undefined ? "no answer" : await this.probe(holder).catch(() => "no answer" as const);
           // A holder that does not answer is alive exactly when its lease outlives its TTL: the
           // same record (revision) still there a TTL later was kept alive by a running process.

@@ -135,7 +135,7 @@ export class Reader {
       const ids = byGroup.get(g)!;
       const nodeCursor = cursor !== undefined && g === cursor.g ? cursor.n : "";
       const limit = q.limit - out.points.length;
-      const page = await this.readGroup(g, record.group_id, readableNodes(record), groupNodes(record).length, q, ids, nodeCursor, limit);
+      const page = await this.readGroup(g, readableNodes(record), groupNodes(record).length, q, ids, nodeCursor, limit);
       out.points.push(...page.points);
       out.readRepaired += page.repaired;
       for (const id of ids) out.servedBy[id] = page.servedBy;
@@ -163,7 +163,7 @@ export class Reader {
   }
 
   private async readGroup(
-    g: number, _id: number, readable: string[], replicas: number, q: ReadQuery, ids: string[], cursor: string, limit: number,
+    g: number, readable: string[], replicas: number, q: ReadQuery, ids: string[], cursor: string, limit: number,
   ): Promise<{ points: PbPoint[]; nextCursor: string; servedBy: string; repaired: number }> {
     const need = replicasNeeded(q.consistency, replicas);
     const answers: Answer[] = [];
