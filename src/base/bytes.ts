@@ -81,6 +81,30 @@ export class ByteWriter {
     this.buf[this.length++] = v;
   }
 
+  /** Unsigned varint of a non-negative integer below 2^53 (uvarint() handles 32 bits only). */
+  uvarint53(v: number): void {
+    this.ensure(8);
+    if (v < 0x80000000) {
+      while (v >= 0x80) {
+        this.buf[this.length++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      this.buf[this.length++] = v;
+      return;
+    }
+    while (v >= 0x80) {
+      this.buf[this.length++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.length++] = v;
+  }
+
+  /** Ensures room for `n` more bytes and returns the buffer and the write position (for bulk writes). */
+  reserve(n: number): { buf: Uint8Array; at: number } {
+    this.ensure(n);
+    return { buf: this.buf, at: this.length };
+  }
+
   /** Appends src[start, end) without creating a view (views cost more than short copies). */
   copyFrom(src: Uint8Array, start: number, end: number): void {
     const n = end - start;

@@ -16,7 +16,7 @@ import type { FileSystem } from "../ports/fs.ts";
 import { unwritableCode, writeFileDurable } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
-import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, type SegmentMeta, type SegmentView } from "../segment/format.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, segmentDigest, type SegmentMeta, type SegmentView } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
@@ -54,6 +54,8 @@ interface SegmentRef {
   readonly path: string;
   readonly seq: number;
   readonly meta: SegmentMeta;
+  /** Its verified flat checksum, once read (from the footer, or a decode). */
+  digest?: { sha256Hex: string; count: number };
 }
 
 interface WindowSegments {
@@ -406,10 +408,34 @@ export class Engine {
       this.cache.set(ref.path, hit);
       return hit;
     }
-    let view: SegmentView;
+    const view = await this.readVerified(ref, decodeSegment);
+    if (view === undefined) return undefined;
+    ref.digest = { sha256Hex: view.sha256Hex, count: view.count };
+    this.cache.set(ref.path, view);
+    this.cacheBytes += view.memoryBytes();
+    for (const [p, v] of this.cache) {
+      if (this.cacheBytes <= this.segmentCacheBytesMax || p === ref.path) break;
+      this.cache.delete(p);
+      this.cacheBytes -= v.memoryBytes();
+    }
+    return view;
+  }
+
+  /** A segment's flat checksum and count, verified, without decoding its points when it can. */
+  private async segmentChecksum(ref: SegmentRef): Promise<{ sha256Hex: string; count: number } | undefined> {
+    if (ref.digest !== undefined) return ref.digest;
+    const cached = this.cache.get(ref.path);
+    if (cached !== undefined) return { sha256Hex: cached.sha256Hex, count: cached.count };
+    const d = await this.readVerified(ref, segmentDigest);
+    if (d !== undefined) ref.digest = d;
+    return d;
+  }
+
+  /** Reads a segment file and applies `decode`; a corrupt one is quarantined (undefined). */
+  private async readVerified<T>(ref: SegmentRef, decode: (bytes: Uint8Array, name: string) => T): Promise<T | undefined> {
     const name = ref.path.slice(this.segDir.length + 1);
     try {
-      view = decodeSegment(await this.opts.fs.readFile(ref.path), name);
+      return decode(await this.opts.fs.readFile(ref.path), name);
     } catch (e) {
       await this.quarantine(ref.path, name, errorMessage(e));
       const id = windowId(ref.meta.group, ref.meta.windowStartNs);
@@ -421,14 +447,6 @@ export class Engine {
       this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
       return undefined;
     }
-    this.cache.set(ref.path, view);
-    this.cacheBytes += view.memoryBytes();
-    for (const [p, v] of this.cache) {
-      if (this.cacheBytes <= this.segmentCacheBytesMax || p === ref.path) break;
-      this.cache.delete(p);
-      this.cacheBytes -= v.memoryBytes();
-    }
-    return view;
   }
 
   private async quarantine(path: string, name: string, reason: string): Promise<void> {
@@ -522,9 +540,10 @@ export class Engine {
     let result: WindowChecksum | undefined;
     const single = this.singleSegment(id);
     if (single !== undefined) {
-      // A compacted window with nothing in memory: its segment's verified data digest is the checksum.
-      const v = await this.loadSegment(single);
-      if (v !== undefined && this.singleSegment(id) === single) result = { sha256Hex: v.count === 0 ? EMPTY_SHA256_HEX : v.sha256Hex, pointCount: v.count };
+      // A compacted window with nothing in memory: its segment's verified data digest is the checksum
+      // (read from the file's footer, no point decoded).
+      const d = await this.segmentChecksum(single);
+      if (d !== undefined && this.singleSegment(id) === single) result = { sha256Hex: d.count === 0 ? EMPTY_SHA256_HEX : d.sha256Hex, pointCount: d.count };
     }
     if (result === undefined) {
       const sources = await this.windowSources(group, ws);
@@ -549,6 +568,7 @@ export class Engine {
   dropReadCaches(): void {
     this.trees.clear();
     this.checksumCache.clear();
+    for (const w of this.windows.values()) for (const ref of w.segs) delete ref.digest;
     this.cache.clear();
     this.cacheBytes = 0;
   }

@@ -1,13 +1,24 @@
-// Segment file format, version 1: the immutable, sorted points of one (group, UTC day window).
+// Segment files: the immutable, sorted points of one (group, UTC day window). Written as version 2
+// (columnar, compressed); version 1 files (data dirs of earlier releases) are read as they are.
 //
-//   header (48 B) := "SXSEG001" | u32 group | u32 count | u64 window_start | u64 min_time | u64 max_time
-//                    | u32 data_bytes | u32 crc32c(header bytes 0..44)
+// Version 2 — one columnar block per series (device), in key order (segment/series-block.ts):
+//   header (48 B) := "SXSEG002" | u32 group | u32 count | u64 window_start | u64 min_time | u64 max_time
+//                    | u32 body_bytes | u32 crc32c(header bytes 0..44)
+//   body          := u32 series_count | series_count × (u32 payload_bytes | u32 crc32c(payload) | payload)
+//   footer (40 B) := sha256(PointV1 encodings of every point, in key order) (32)
+//                    | u32 crc32c(body ‖ sha256) | "SXSF"
+//
+// Version 1 — the canonical encodings themselves:
+//   header (48 B) := "SXSEG001" | … as above, with u32 data_bytes
 //   data          := count × PointV1, concatenated in key order (one version per key)
 //   offsets       := count × u32 (start of each encoding inside data)
 //   footer (40 B) := sha256(data) (32) | u32 crc32c(offsets) | "SXSF"
 //
-// sha256(data) is exactly the flat window checksum when this segment is the window's only source.
-// Decoding verifies every checksum before anything is trusted; a mismatch is data_loss.
+// Either way the footer's SHA-256 is over the canonical encodings in key order — exactly the flat
+// window checksum when the segment is the window's only source — and a decoded V2 segment is checked
+// against it, so the codec itself is verified on every read. A V2 file's checksum can be read without
+// decoding (segmentDigest): its CRC covers the body and the digest. Decoding verifies every checksum
+// before anything is trusted; a mismatch is data_loss.
 
 import { ByteWriter, rangesEqual } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32c.ts";
@@ -16,8 +27,10 @@ import { assert } from "../base/assert.ts";
 import { createSha256, toHex } from "../base/sha256.ts";
 import { hex8, type PointRecord } from "../model/point.ts";
 import { SERIES_OFFSET, keyOfEncoding, seriesEnd, timeOfEncoding } from "../model/encoding.ts";
+import { decodeSeriesBlock, encodeSeriesBlock, type DecodedBlock } from "./series-block.ts";
 
 export const SEGMENT_MAGIC_V1 = "SXSEG001";
+export const SEGMENT_MAGIC_V2 = "SXSEG002";
 export const SEGMENT_FOOTER_MAGIC = "SXSF";
 export const SEGMENT_HEADER_BYTES = 48;
 export const SEGMENT_FOOTER_BYTES = 40;
@@ -95,8 +108,8 @@ function segmentKeys(data: Uint8Array, offsets: Uint32Array): string[] {
   return keys;
 }
 
-/** Encodes sorted, key-unique records of one window. */
-export function encodeSegment(group: number, windowStartNs: bigint, records: readonly PointRecord[]): Uint8Array {
+/** Encodes sorted, key-unique records of one window as version 1 (kept for tests of old data dirs). */
+export function encodeSegmentV1(group: number, windowStartNs: bigint, records: readonly PointRecord[]): Uint8Array {
   let dataBytes = 0;
   let minTime = -1n;
   let maxTime = -1n;
@@ -135,16 +148,114 @@ export function encodeSegment(group: number, windowStartNs: bigint, records: rea
   return w.toBytes();
 }
 
+/** Encodes sorted, key-unique records of one window (version 2: a columnar block per series). */
+export function encodeSegment(group: number, windowStartNs: bigint, records: readonly PointRecord[]): Uint8Array {
+  let minTime = -1n;
+  let maxTime = -1n;
+  const hasher = createSha256();
+  const wsHi = Number(windowStartNs >> 32n);
+  const wsLo = Number(windowStartNs & 0xffffffffn);
+  const w = new ByteWriter(SEGMENT_HEADER_BYTES + 64 + records.length * 24);
+  for (let i = 0; i < SEGMENT_HEADER_BYTES; i++) w.u8(0); // filled in below
+  const bodyStart = w.length;
+  w.u32(0); // series count, filled in below
+  let series = 0;
+  let run: Uint8Array[] = [];
+  let runSeriesEnd = 0;
+  const flushRun = () => {
+    if (run.length === 0) return;
+    const lenAt = w.length;
+    w.u32(0);
+    w.u32(0);
+    const start = w.length;
+    encodeSeriesBlock(run, wsHi, wsLo, w);
+    const { buf } = w.reserve(0);
+    const len = w.length - start;
+    new DataView(buf.buffer, buf.byteOffset).setUint32(lenAt, len, false);
+    new DataView(buf.buffer, buf.byteOffset).setUint32(lenAt + 4, crc32c(buf, start, start + len), false);
+    series++;
+    run = [];
+  };
+  // Times as window offsets in numbers (exact below 2^53), the digest over batched bytes.
+  let minOff = Infinity;
+  let maxOff = -1;
+  const hashBuf = new Uint8Array(1 << 20);
+  let hashUsed = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const e = r.enc;
+    if (i > 0) assert(records[i - 1]!.key < r.key, "segment records must be sorted and unique by key");
+    const off = ((((e[9]! << 24) | (e[10]! << 16) | (e[11]! << 8) | e[12]!) >>> 0) - wsHi) * 4294967296 + ((((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0) - wsLo);
+    assert(off >= 0 && off < 86_400_000_000_000, "segment records must lie inside their window");
+    if (off < minOff) minOff = off;
+    if (off > maxOff) maxOff = off;
+    if (hashUsed + e.length > hashBuf.length) {
+      hasher.update(hashBuf.subarray(0, hashUsed));
+      hashUsed = 0;
+    }
+    if (e.length > hashBuf.length) hasher.update(e);
+    else {
+      hashBuf.set(e, hashUsed);
+      hashUsed += e.length;
+    }
+    const end = seriesEnd(e, SERIES_OFFSET);
+    const first = run[0];
+    if (first === undefined || end !== runSeriesEnd || !sameRange(first, r.enc, SERIES_OFFSET, end)) {
+      flushRun();
+      runSeriesEnd = end;
+    }
+    run.push(r.enc);
+  }
+  flushRun();
+  if (hashUsed > 0) hasher.update(hashBuf.subarray(0, hashUsed));
+  if (records.length > 0) {
+    minTime = windowStartNs + BigInt(minOff);
+    maxTime = windowStartNs + BigInt(maxOff);
+  }
+  const bodyBytes = w.length - bodyStart;
+  assert(bodyBytes <= DATA_BYTES_MAX, `segment body ${bodyBytes} bytes exceeds ${DATA_BYTES_MAX}`);
+  const { buf } = w.reserve(0);
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  dv.setUint32(bodyStart, series, false);
+  for (let i = 0; i < 8; i++) buf[i] = SEGMENT_MAGIC_V2.charCodeAt(i);
+  dv.setUint32(8, group, false);
+  dv.setUint32(12, records.length, false);
+  dv.setBigUint64(16, windowStartNs, false);
+  dv.setBigUint64(24, minTime < 0n ? 0n : minTime, false);
+  dv.setBigUint64(32, maxTime < 0n ? 0n : maxTime, false);
+  dv.setUint32(40, bodyBytes, false);
+  dv.setUint32(44, crc32c(buf, 0, 44), false);
+  const digest = hasher.digest();
+  const bodyCrc = crc32c(digest, 0, 32, crc32c(buf, bodyStart, bodyStart + bodyBytes));
+  w.bytes(digest);
+  w.u32(bodyCrc);
+  for (let i = 0; i < 4; i++) w.u8(SEGMENT_FOOTER_MAGIC.charCodeAt(i));
+  return w.toBytes();
+}
+
+function sameRange(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function corrupt(what: string, message: string): SoltixError {
   return new SoltixError("data_loss", `segment ${what}: ${message}`);
+}
+
+/** The format version a segment file image starts with (1 or 2); data_loss for anything else. */
+function versionOf(bytes: Uint8Array, what: string): 1 | 2 {
+  for (const [magic, v] of [[SEGMENT_MAGIC_V1, 1], [SEGMENT_MAGIC_V2, 2]] as const) {
+    let ok = bytes.length >= 8;
+    for (let i = 0; i < 8 && ok; i++) ok = bytes[i] === magic.charCodeAt(i);
+    if (ok) return v;
+  }
+  throw corrupt(what, "bad magic (not a segment file of version 1 or 2)");
 }
 
 /** Decodes and verifies only the header (cheap: used at startup to index segments). */
 export function decodeSegmentHeader(bytes: Uint8Array, what: string): SegmentMeta {
   if (bytes.length < SEGMENT_HEADER_BYTES) throw corrupt(what, `header is ${bytes.length} bytes, need ${SEGMENT_HEADER_BYTES}`);
-  for (let i = 0; i < 8; i++) {
-    if (bytes[i] !== SEGMENT_MAGIC_V1.charCodeAt(i)) throw corrupt(what, "bad magic (not a SegmentV1 file)");
-  }
+  versionOf(bytes, what);
   const v = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_BYTES);
   if (crc32c(bytes, 0, 44) !== v.getUint32(44, false)) throw corrupt(what, "header CRC mismatch");
   return {
@@ -157,23 +268,99 @@ export function decodeSegmentHeader(bytes: Uint8Array, what: string): SegmentMet
   };
 }
 
-/** Decodes and fully verifies a segment file image. */
+/** Decodes and fully verifies a segment file image (either version). */
 export function decodeSegment(bytes: Uint8Array, what: string): SegmentView {
   const meta = decodeSegmentHeader(bytes, what);
-  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + meta.count * 4 + SEGMENT_FOOTER_BYTES;
-  if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
+  return versionOf(bytes, what) === 2 ? decodeV2(bytes, meta, what) : decodeV1(bytes, meta, what);
+}
+
+function checkFooter(bytes: Uint8Array, what: string): number {
   const footerAt = bytes.length - SEGMENT_FOOTER_BYTES;
   for (let i = 0; i < 4; i++) {
     if (bytes[footerAt + 36 + i] !== SEGMENT_FOOTER_MAGIC.charCodeAt(i)) throw corrupt(what, "bad footer magic");
   }
+  return footerAt;
+}
+
+function checkDigest(bytes: Uint8Array, footerAt: number, data: Uint8Array, what: string): Uint8Array {
+  const digest = createSha256().update(data).digest();
+  const stored = bytes.subarray(footerAt, footerAt + 32);
+  for (let i = 0; i < 32; i++) if (digest[i] !== stored[i]) throw corrupt(what, "data SHA-256 mismatch");
+  return digest;
+}
+
+function decodeV2(bytes: Uint8Array, meta: SegmentMeta, what: string): SegmentView {
+  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + SEGMENT_FOOTER_BYTES;
+  if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
+  const footerAt = checkFooter(bytes, what);
+  const bodyStart = SEGMENT_HEADER_BYTES;
+  const fv = new DataView(bytes.buffer, bytes.byteOffset + footerAt, SEGMENT_FOOTER_BYTES);
+  if (crc32c(bytes, footerAt, footerAt + 32, crc32c(bytes, bodyStart, footerAt)) !== fv.getUint32(32, false)) throw corrupt(what, "body CRC mismatch");
+  const bv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const seriesCount = bv.getUint32(bodyStart, false);
+  const wsHi = Number(meta.windowStartNs >> 32n);
+  const wsLo = Number(meta.windowStartNs & 0xffffffffn);
+  const blocks: DecodedBlock[] = [];
+  let points = 0;
+  let size = 0;
+  let p = bodyStart + 4;
+  for (let s = 0; s < seriesCount; s++) {
+    if (p + 8 > footerAt) throw corrupt(what, `series block ${s} header past the body`);
+    const len = bv.getUint32(p, false);
+    const crc = bv.getUint32(p + 4, false);
+    const start = p + 8;
+    if (start + len > footerAt) throw corrupt(what, `series block ${s} past the body`);
+    if (crc32c(bytes, start, start + len) !== crc) throw corrupt(what, `series block ${s} CRC mismatch`);
+    const b = decodeSeriesBlock(bytes, start, start + len, wsHi, wsLo);
+    blocks.push(b);
+    points += b.points;
+    size += b.bytes;
+    p = start + len;
+  }
+  if (p !== footerAt) throw corrupt(what, `${footerAt - p} bytes after the last series block`);
+  if (points !== meta.count) throw corrupt(what, `${points} points decoded, header says ${meta.count}`);
+  const data = new Uint8Array(size);
+  const starts = new Uint32Array(points);
+  let at = 0;
+  let first = 0;
+  for (const b of blocks) {
+    at = b.write(data, at, starts, first);
+    first += b.points;
+  }
+  if (at !== size) throw corrupt(what, "decoded size mismatch");
+  const digest = checkDigest(bytes, footerAt, data, what);
+  return new SegmentView(meta, data, starts, toHex(digest));
+}
+
+/**
+ * The flat checksum (SHA-256 hex) and point count of a segment file image, verified, without
+ * decoding its points when it can: a version-2 file's CRC covers its body and digest. A version-1
+ * file is hashed (its data is the canonical encodings).
+ */
+export function segmentDigest(bytes: Uint8Array, what: string): { sha256Hex: string; count: number } {
+  const meta = decodeSegmentHeader(bytes, what);
+  if (versionOf(bytes, what) === 1) {
+    const v = decodeV1(bytes, meta, what);
+    return { sha256Hex: v.sha256Hex, count: v.count };
+  }
+  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + SEGMENT_FOOTER_BYTES;
+  if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
+  const footerAt = checkFooter(bytes, what);
+  const fv = new DataView(bytes.buffer, bytes.byteOffset + footerAt, SEGMENT_FOOTER_BYTES);
+  if (crc32c(bytes, footerAt, footerAt + 32, crc32c(bytes, SEGMENT_HEADER_BYTES, footerAt)) !== fv.getUint32(32, false)) throw corrupt(what, "body CRC mismatch");
+  return { sha256Hex: toHex(bytes.subarray(footerAt, footerAt + 32)), count: meta.count };
+}
+
+function decodeV1(bytes: Uint8Array, meta: SegmentMeta, what: string): SegmentView {
+  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + meta.count * 4 + SEGMENT_FOOTER_BYTES;
+  if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
+  const footerAt = checkFooter(bytes, what);
   const dataStart = SEGMENT_HEADER_BYTES;
   const offsetsStart = dataStart + meta.dataBytes;
   const fv = new DataView(bytes.buffer, bytes.byteOffset + footerAt, SEGMENT_FOOTER_BYTES);
   if (crc32c(bytes, offsetsStart, footerAt) !== fv.getUint32(32, false)) throw corrupt(what, "offsets CRC mismatch");
   const data = bytes.subarray(dataStart, offsetsStart);
-  const digest = createSha256().update(data).digest();
-  const stored = bytes.subarray(footerAt, footerAt + 32);
-  for (let i = 0; i < 32; i++) if (digest[i] !== stored[i]) throw corrupt(what, "data SHA-256 mismatch");
+  const digest = checkDigest(bytes, footerAt, data, what);
   const offsets = new Uint32Array(meta.count);
   const ov = new DataView(bytes.buffer, bytes.byteOffset + offsetsStart, meta.count * 4);
   let prev = -1;
