@@ -116,6 +116,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       totalGroups: config.coordinator.totalGroups,
       memstoreBytesMax: config.storage.memstoreBytesMax,
       segmentCacheBytesMax: config.storage.segmentCacheBytesMax,
+      treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
     });
   } catch (e) {
     await lock?.release();

@@ -22,6 +22,8 @@ import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
 import { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
+import type { NodeSummary } from "../merkle/tree.ts";
+import { SUMMARY_SUFFIX, decodeSummary, encodeSummary, type WindowSummary } from "./window-summary.ts";
 
 /** A point ready to store: its group, sort key and canonical encoding. */
 export interface StoredPoint extends PointRecord {
@@ -34,6 +36,8 @@ export interface EngineOptions {
   nodeId?: string;
   /** Open read-only for this reason (e.g. the data dir's lock could not be taken on a full disk); resumeWrites() ends it. */
   readOnlyBecause?: string;
+  /** The cluster's Merkle tree shape: compacted windows keep their summary for it beside the segment. */
+  treeShape?: TreeShape;
   fs: FileSystem;
   logger: Logger;
   totalGroups: number;
@@ -56,6 +60,8 @@ interface SegmentRef {
   readonly meta: SegmentMeta;
   /** Its verified flat checksum, once read (from the footer, or a decode). */
   digest?: { sha256Hex: string; count: number };
+  /** Its window's Merkle summary, once read from the sidecar (null: none usable; undefined: not looked at). */
+  summary?: WindowSummary | null;
 }
 
 interface WindowSegments {
@@ -78,6 +84,7 @@ export interface EngineStats {
   walAppends: number;
   walFsyncs: number;
   quarantined: number;
+  segmentDecodes: number;
 }
 
 export interface RecoveryReport {
@@ -102,6 +109,8 @@ export class Engine {
   private active = new MemStore();
   private frozen: MemStore[] = [];
   private readonly windows = new Map<WindowId, WindowSegments>();
+  /** The same windows by group (windowsOf is called per group for every comparison: no scan of all windows). */
+  private readonly windowsByGroup = new Map<number, WindowSegments[]>();
   private readonly lastTime = new Map<number, bigint>();
   private readonly checksumCache = new Map<WindowId, WindowChecksum>();
   /** Bumped on every applied write, per window: a checksum computed across a change is not cached. */
@@ -117,7 +126,8 @@ export class Engine {
   /** The data meta file that could not be written at open (full or read-only disk), and why. */
   private pendingMeta: Uint8Array | undefined;
   private unwritable: string | undefined;
-  readonly stats = { flushes: 0, compactions: 0, quarantined: 0 };
+  /** segmentDecodes: segment files whose points were decoded (a comparison of identical replicas should cause none). */
+  readonly stats = { flushes: 0, compactions: 0, quarantined: 0, segmentDecodes: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
@@ -191,10 +201,17 @@ export class Engine {
 
   private async loadSegmentIndex(): Promise<void> {
     const { fs, logger } = this.opts;
-    for (const name of await fs.list(this.segDir)) {
+    const names = await fs.list(this.segDir);
+    const present = new Set(names);
+    for (const name of names) {
       const path = `${this.segDir}/${name}`;
       if (name.endsWith(".tmp")) {
         await fs.remove(path);
+        continue;
+      }
+      // A summary whose segment is gone (compacted away, quarantined) is derived data of nothing.
+      if (name.endsWith(SUMMARY_SUFFIX)) {
+        if (!present.has(name.slice(0, -SUMMARY_SUFFIX.length))) await fs.remove(path).catch(() => {});
         continue;
       }
       const m = SEG_RE.exec(name);
@@ -223,6 +240,9 @@ export class Engine {
     if (w === undefined) {
       w = { group: ref.meta.group, windowStartNs: ref.meta.windowStartNs, segs: [] };
       this.windows.set(id, w);
+      let byGroup = this.windowsByGroup.get(w.group);
+      if (byGroup === undefined) this.windowsByGroup.set(w.group, (byGroup = []));
+      byGroup.push(w);
     }
     w.segs.push(ref);
     if (ref.meta.count > 0) this.noteTime(ref.meta.group, ref.meta.maxTimeNs);
@@ -313,9 +333,12 @@ export class Engine {
     return n;
   }
 
-  /** Flushes the memory store into segments and drops the WAL files it covered. */
+  /**
+   * Flushes the memory store into segments and drops the WAL files it covered. Everything written
+   * before the call is in segments when it resolves (a flush already running is followed by another).
+   */
   flush(): Promise<void> {
-    if (this.flushing !== undefined) return this.flushing;
+    if (this.flushing !== undefined) return this.flushing.then(() => (this.active.isEmpty() ? undefined : this.flush()));
     const run = this.serialized(async () => {
       if (this.active.isEmpty()) return;
       let snapshot: MemStore | undefined;
@@ -385,7 +408,12 @@ export class Engine {
     for (const ref of old) {
       this.dropCached(ref.path);
       await this.opts.fs.remove(ref.path);
+      await this.opts.fs.remove(`${ref.path}${SUMMARY_SUFFIX}`);
     }
+    // The compacted window's summary, so a comparison of identical replicas reads no point of it,
+    // also after a restart.
+    const shape = this.opts.treeShape;
+    if (shape !== undefined && w.segs.length === 1) await this.writeSummary(ref, new WindowTree(shape, w.windowStartNs, merged), shape);
     await this.opts.fs.syncDir(this.segDir);
     this.stats.compactions++;
   }
@@ -410,6 +438,7 @@ export class Engine {
     }
     const view = await this.readVerified(ref, decodeSegment);
     if (view === undefined) return undefined;
+    this.stats.segmentDecodes++;
     ref.digest = { sha256Hex: view.sha256Hex, count: view.count };
     this.cache.set(ref.path, view);
     this.cacheBytes += view.memoryBytes();
@@ -455,6 +484,7 @@ export class Engine {
     this.opts.logger.log("error", "engine: corrupt segment quarantined", { file: name, reason });
     try {
       await this.opts.fs.rename(path, `${this.quarantineDir}/${name}`);
+      await this.opts.fs.remove(`${path}${SUMMARY_SUFFIX}`);
       await this.opts.fs.syncDir(this.segDir);
     } catch (e) {
       this.opts.logger.log("error", "engine: quarantine move failed", { file: name, error: errorMessage(e) });
@@ -485,7 +515,7 @@ export class Engine {
   /** Window starts holding data for a group, ascending. */
   windowsOf(group: number): bigint[] {
     const out = new Set<bigint>();
-    for (const w of this.windows.values()) if (w.group === group && w.segs.length > 0) out.add(w.windowStartNs);
+    for (const w of this.windowsByGroup.get(group) ?? []) if (w.segs.length > 0) out.add(w.windowStartNs);
     for (const m of [...this.frozen, this.active]) for (const w of m.windows.values()) if (w.group === group) out.add(w.windowStartNs);
     return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
@@ -493,7 +523,7 @@ export class Engine {
   /** Groups holding any data, ascending. */
   groups(): number[] {
     const out = new Set<number>();
-    for (const w of this.windows.values()) if (w.segs.length > 0) out.add(w.group);
+    for (const [g, ws] of this.windowsByGroup) if (ws.some((w) => w.segs.length > 0)) out.add(g);
     for (const m of [...this.frozen, this.active]) for (const w of m.windows.values()) out.add(w.group);
     return [...out].sort((a, b) => a - b);
   }
@@ -568,7 +598,11 @@ export class Engine {
   dropReadCaches(): void {
     this.trees.clear();
     this.checksumCache.clear();
-    for (const w of this.windows.values()) for (const ref of w.segs) delete ref.digest;
+    // Re-verify from the points: checksums and summaries are read again (a rebuilt tree rewrites its summary).
+    for (const w of this.windows.values()) for (const ref of w.segs) {
+      delete ref.digest;
+      ref.summary = null;
+    }
     this.cache.clear();
     this.cacheBytes = 0;
   }
@@ -591,10 +625,12 @@ export class Engine {
     // A compacted window with nothing in memory is already a table: build from the segment in place.
     const single = this.singleSegment(id);
     const view = single === undefined ? undefined : await this.loadSegment(single);
-    const tree =
-      view !== undefined && this.singleSegment(id) === single
-        ? new WindowTree(shape, ws, view.table())
-        : new WindowTree(shape, ws, [...mergeSources(await this.windowSources(group, ws))]);
+    const fromSegment = view !== undefined && this.singleSegment(id) === single;
+    const tree = fromSegment ? new WindowTree(shape, ws, view.table()) : new WindowTree(shape, ws, [...mergeSources(await this.windowSources(group, ws))]);
+    // A compacted window whose summary was missing (an older data dir, a lost sidecar): keep it now.
+    if (fromSegment && this.opts.treeShape !== undefined && shapeKey(shape) === shapeKey(this.opts.treeShape) && (await this.summaryOf(single!, shape)) === undefined) {
+      await this.writeSummary(single!, tree, shape);
+    }
     if ((this.writeVersion.get(id) ?? 0) === version) {
       this.trees.set(id, { shape: sk, version, tree });
       for (const k of this.trees.keys()) {
@@ -603,6 +639,63 @@ export class Engine {
       }
     }
     return tree;
+  }
+
+  /**
+   * The window's root and the root's children: from its tree when cached, from the compacted
+   * window's summary beside its segment (no point read), or else from a tree built now.
+   */
+  async windowRoot(group: number, ws: bigint, shape: TreeShape): Promise<{ root: NodeSummary; children: readonly NodeSummary[] }> {
+    const id = windowId(group, ws);
+    const version = this.writeVersion.get(id) ?? 0;
+    const hit = this.trees.get(id);
+    const sk = shapeKey(shape);
+    if (hit === undefined || hit.version !== version || hit.shape !== sk) {
+      const single = this.singleSegment(id);
+      if (single !== undefined) {
+        const s = await this.summaryOf(single, shape);
+        if (s !== undefined && this.singleSegment(id) === single && (this.writeVersion.get(id) ?? 0) === version) return { root: s.root, children: s.children };
+      }
+    }
+    const tree = await this.windowTree(group, ws, shape);
+    const root = tree.root();
+    return { root, children: root.leaf ? [] : tree.children(0, 0) };
+  }
+
+  /** The usable summary of a compacted window's segment for `shape`, read from its sidecar once. */
+  private async summaryOf(ref: SegmentRef, shape: TreeShape): Promise<WindowSummary | undefined> {
+    if (ref.summary === undefined) {
+      const name = ref.path.slice(this.segDir.length + 1);
+      let s: WindowSummary | undefined;
+      try {
+        s = decodeSummary(await this.opts.fs.readFile(`${ref.path}${SUMMARY_SUFFIX}`));
+      } catch {
+        s = undefined; // none yet
+      }
+      const size = await this.opts.fs.size(ref.path).catch(() => -1);
+      ref.summary = s !== undefined && s.segmentName === name && s.segmentBytes === size ? s : null;
+    }
+    return ref.summary !== null && shapeKey(ref.summary.shape) === shapeKey(shape) ? ref.summary : undefined;
+  }
+
+  /** Keeps a compacted window's summary beside its segment: derived data, so no fsync (a torn one is rebuilt). */
+  private async writeSummary(ref: SegmentRef, tree: WindowTree, shape: TreeShape): Promise<void> {
+    const name = ref.path.slice(this.segDir.length + 1);
+    const root = tree.root();
+    const summary: WindowSummary = { shape, segmentName: name, segmentBytes: await this.opts.fs.size(ref.path), root, children: root.leaf ? [] : tree.children(0, 0) };
+    try {
+      const tmp = `${ref.path}${SUMMARY_SUFFIX}.tmp`;
+      const f = await this.opts.fs.create(tmp);
+      try {
+        await f.append(encodeSummary(summary));
+      } finally {
+        await f.close();
+      }
+      await this.opts.fs.rename(tmp, `${ref.path}${SUMMARY_SUFFIX}`);
+      ref.summary = summary;
+    } catch (e) {
+      this.opts.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: name, error: errorMessage(e) });
+    }
   }
 
   /** Merged records of a window in [fromKey, toKey). */
@@ -623,6 +716,7 @@ export class Engine {
       walAppends: this.wal.stats.appends,
       walFsyncs: this.wal.stats.fsyncs,
       quarantined: this.stats.quarantined,
+      segmentDecodes: this.stats.segmentDecodes,
     };
   }
 

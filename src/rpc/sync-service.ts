@@ -152,11 +152,13 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       const mine = new Map(req.mine.map((m) => [m.windowStart, m]));
       const roots = [];
       for (const w of windows) {
-        const tree = await ctx.engine.windowTree(req.groupId, w, shape);
-        const root = tree.root();
+        // The root alone (a compacted window answers from its summary, reading no point); the tree
+        // only when the caller's root differs and wants the levels below.
+        const { root } = await ctx.engine.windowRoot(req.groupId, w, shape);
         const theirs = mine.get(w);
         let firstLevel;
         if (theirs !== undefined && !root.leaf && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root)) {
+          const tree = await ctx.engine.windowTree(req.groupId, w, shape);
           const a = answerChildren(tree.children(0, 0), theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
           firstLevel = nodeChildrenToProto(a.children, a.grandchildren, MINE_DIGEST_BYTES);
         }

@@ -189,9 +189,8 @@ export class AntiEntropy {
       // already holds the two levels below the root.
       const mine = [];
       for (const w of localWindows) {
-        const tree = await this.engine.windowTree(group, w, this.settings.shape);
-        const root = tree.root();
-        mine.push({ windowStart: w, root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES), children: root.leaf ? new Uint8Array(0) : packMine(tree.children(0, 0)) });
+        const { root, children } = await this.engine.windowRoot(group, w, this.settings.shape);
+        mine.push({ windowStart: w, root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES), children: root.leaf ? new Uint8Array(0) : packMine([...children]) });
       }
       const res = await client.getMerkleRoots({ groupId: group, windows: [], mine });
       remoteRoots = new Map(res.roots.map((r) => [r.windowStart, summaryFromProto(r.root)]));
@@ -277,12 +276,13 @@ export class AntiEntropy {
     group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number,
   ): Promise<void> {
     const { shape } = this.settings;
-    const localTree = await this.engine.windowTree(group, w, shape);
-    const localRoot = localTree.root();
-    if (sameSummary(localRoot, remoteRoot)) {
+    // Equal roots end here, without building the tree (a compacted window's root is its summary).
+    if (sameSummary((await this.engine.windowRoot(group, w, shape)).root, remoteRoot)) {
       r.result = "in_sync";
       return;
     }
+    const localTree = await this.engine.windowTree(group, w, shape);
+    const localRoot = localTree.root();
     const client = syncClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
