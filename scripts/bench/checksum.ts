@@ -98,7 +98,7 @@ const cachedMs = await timeAsync(() => engine.windowChecksum(0, BENCH_DAY), 20);
 await engine.close();
 
 // Split window: half in two segments, a quarter in memory, overlapping keys rewritten (LWW merge path).
-const split = await openEngine(`${tmp.dir}/b`, { totalGroups: GROUPS, memstoreBytesMax: 2 * 1024 ** 3, segmentsPerWindowMax: 8 });
+const split = await openEngine(`${tmp.dir}/b`, { totalGroups: GROUPS, memstoreBytesMax: 2 * 1024 ** 3, compaction: { ratio: 9, tierBasePoints: 2 ** 40, segmentsMax: 8 } });
 const shuffled = [...points].sort((a, b) => (a.enc[a.enc.length - 1]! - b.enc[b.enc.length - 1]!) || (a.key < b.key ? -1 : 1));
 const third = Math.floor(N / 3);
 for (const [lo, hi] of [[0, third], [third, 2 * third]] as const) {

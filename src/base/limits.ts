@@ -39,8 +39,6 @@ export const LIMITS = {
   walFileBytesMax: 64 * 1024 * 1024,
   /** Memory store budget before a flush (configurable: storage.memstore_bytes_max). */
   memstoreBytesDefault: 128 * 1024 * 1024,
-  /** Segments of one window before they are compacted into one. */
-  segmentsPerWindowMax: 4,
   /** Decoded segments kept in memory. */
   segmentCacheBytesMax: 512 * 1024 * 1024,
   /** Groups: coordinator.total_groups upper bound. */

@@ -24,6 +24,7 @@ import { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import type { NodeSummary } from "../merkle/tree.ts";
 import { SUMMARY_SUFFIX, decodeSummary, encodeSummary, type WindowSummary } from "./window-summary.ts";
+import { DEFAULT_COMPACTION, pickCompaction, type CompactionSettings } from "./compaction-policy.ts";
 
 /** A point ready to store: its group, sort key and canonical encoding. */
 export interface StoredPoint extends PointRecord {
@@ -42,7 +43,8 @@ export interface EngineOptions {
   logger: Logger;
   totalGroups: number;
   memstoreBytesMax?: number;
-  segmentsPerWindowMax?: number;
+  /** Which segments of a window are merged when (default: size-tiered, DEFAULT_COMPACTION). */
+  compaction?: CompactionSettings;
   segmentCacheBytesMax?: number;
   walFileBytesMax?: number;
 }
@@ -81,7 +83,13 @@ export interface EngineStats {
   segments: number;
   flushes: number;
   compactions: number;
+  /** Points rewritten by compaction (a point climbing one tier counts once). */
+  compactedPoints: number;
   walAppends: number;
+  /** Bytes written to the WAL, to segment files, and the canonical encodings written (write amplification = (wal + segments) / ingested). */
+  walBytes: number;
+  segmentBytesWritten: number;
+  ingestedBytes: number;
   walFsyncs: number;
   quarantined: number;
   segmentDecodes: number;
@@ -98,6 +106,8 @@ export interface RecoveryReport {
 const META_FILE = "soltix-data.json";
 /** Windows whose Merkle trees stay cached. */
 const TREE_CACHE_WINDOWS_MAX = 64;
+/** Settled windows merged whole after one flush (the rest wait for the next), so a flush after a restart stays short. */
+const QUIET_MERGES_PER_FLUSH_MAX = 8;
 const META_VERSION = 1;
 const SEG_RE = /^g(\d+)-d(\d+)-s(\d+)\.seg$/;
 
@@ -127,20 +137,20 @@ export class Engine {
   private pendingMeta: Uint8Array | undefined;
   private unwritable: string | undefined;
   /** segmentDecodes: segment files whose points were decoded (a comparison of identical replicas should cause none). */
-  readonly stats = { flushes: 0, compactions: 0, quarantined: 0, segmentDecodes: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
   private readonly quarantineDir: string;
   private readonly memstoreBytesMax: number;
-  private readonly segmentsPerWindowMax: number;
+  private readonly compaction: CompactionSettings;
   private readonly segmentCacheBytesMax: number;
 
   private constructor(private readonly opts: EngineOptions, private wal: Wal) {
     this.segDir = `${opts.dataDir}/segments`;
     this.quarantineDir = `${opts.dataDir}/quarantine`;
     this.memstoreBytesMax = opts.memstoreBytesMax ?? LIMITS.memstoreBytesDefault;
-    this.segmentsPerWindowMax = opts.segmentsPerWindowMax ?? LIMITS.segmentsPerWindowMax;
+    this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
     this.segmentCacheBytesMax = opts.segmentCacheBytesMax ?? LIMITS.segmentCacheBytesMax;
   }
 
@@ -322,8 +332,10 @@ export class Engine {
     while (this.active.bytes + this.frozenBytes() >= 2 * this.memstoreBytesMax && this.flushing !== undefined) {
       await this.flushing;
     }
-    const record = pointsRecord(points.map((p) => p.enc));
+    const encs = points.map((p) => p.enc);
+    const record = pointsRecord(encs);
     await this.wal.append(record, () => this.applyBatch(points));
+    for (const e of encs) this.stats.ingestedBytes += e.length;
     if (this.active.bytes >= this.memstoreBytesMax && this.flushing === undefined) void this.flush().catch(() => {});
   }
 
@@ -352,9 +364,7 @@ export class Engine {
       this.frozen = this.frozen.filter((m) => m !== snapshot);
       await this.wal.removeBefore(newSeq);
       this.stats.flushes++;
-      for (const w of [...this.windows.values()]) {
-        if (w.segs.length > this.segmentsPerWindowMax) await this.compactWindowNow(w);
-      }
+      await this.compactAfterFlush(new Set(snapshot.windows.keys()));
     });
     this.flushing = run.finally(() => {
       this.flushing = undefined;
@@ -384,18 +394,36 @@ export class Engine {
     const name = segName(group, Number(ws / NS_PER_DAY), seq);
     const bytes = encodeSegment(group, ws, records);
     await writeFileDurable(this.opts.fs, this.segDir, name, bytes);
+    this.stats.segmentBytesWritten += bytes.length;
     return { path: `${this.segDir}/${name}`, seq, meta: decodeSegmentHeader(bytes, name) };
   }
 
   /** Compacts every window with more than one segment into one (LWW kept). */
   compactAll(): Promise<void> {
     return this.serialized(async () => {
-      for (const w of [...this.windows.values()]) if (w.segs.length > 1) await this.compactWindowNow(w);
+      for (const w of [...this.windows.values()]) if (w.segs.length > 1) await this.mergeSegments(w, [...w.segs]);
     });
   }
 
-  private async compactWindowNow(w: WindowSegments): Promise<void> {
-    const old = [...w.segs];
+  /**
+   * After a flush, the merges the compaction policy asks for: tiers of the windows the flush wrote to,
+   * and a whole merge of at most QUIET_MERGES_PER_FLUSH_MAX windows it did not touch (settled days).
+   */
+  private async compactAfterFlush(touched: ReadonlySet<WindowId>): Promise<void> {
+    let quietMerges = QUIET_MERGES_PER_FLUSH_MAX;
+    for (const [id, w] of [...this.windows]) {
+      for (;;) {
+        const quiet = !touched.has(id) && quietMerges > 0;
+        const pick = pickCompaction(w.segs.map((r) => ({ seq: r.seq, points: r.meta.count })), quiet, this.compaction);
+        if (pick === undefined) break;
+        if (quiet) quietMerges--;
+        await this.mergeSegments(w, w.segs.filter((r) => pick.includes(r.seq)));
+      }
+    }
+  }
+
+  /** Merges some segments of a window into one (LWW), swapped in atomically for readers. */
+  private async mergeSegments(w: WindowSegments, old: SegmentRef[]): Promise<void> {
     const views: SegmentView[] = [];
     for (const ref of old) {
       const v = await this.loadSegment(ref);
@@ -416,6 +444,7 @@ export class Engine {
     if (shape !== undefined && w.segs.length === 1) await this.writeSummary(ref, new WindowTree(shape, w.windowStartNs, merged), shape);
     await this.opts.fs.syncDir(this.segDir);
     this.stats.compactions++;
+    this.stats.compactedPoints += merged.length;
   }
 
   // ---- segment cache --------------------------------------------------------------------------
@@ -713,7 +742,11 @@ export class Engine {
       segments,
       flushes: this.stats.flushes,
       compactions: this.stats.compactions,
+      compactedPoints: this.stats.compactedPoints,
       walAppends: this.wal.stats.appends,
+      walBytes: this.wal.stats.bytes,
+      segmentBytesWritten: this.stats.segmentBytesWritten,
+      ingestedBytes: this.stats.ingestedBytes,
       walFsyncs: this.wal.stats.fsyncs,
       quarantined: this.stats.quarantined,
       segmentDecodes: this.stats.segmentDecodes,

@@ -9,6 +9,9 @@ import { lwwMerge } from "../../src/model/lww.ts";
 import { timeOfEncoding } from "../../src/model/encoding.ts";
 import { windowStartNs } from "../../src/base/time.ts";
 
+/** Tiny tiers, so flushes merge some segments of a window (not all) as well as whole windows. */
+const SMALL_TIERS = { ratio: 2, tierBasePoints: 4, segmentsMax: 3 };
+
 /** A schedule: how the same points are delivered (order, batch split) and what happens between. */
 const scheduleArb = fc.record({
   // Dense keys (few devices, few slots) so most keys are written several times and LWW decides.
@@ -40,7 +43,7 @@ describe("window checksum", () => {
         const expected = oracleChecksums(all);
         const { dir, cleanup } = tempDir("inv");
         try {
-          let engine = await openEngine(dir, { segmentsPerWindowMax: 2 });
+          let engine = await openEngine(dir, { compaction: SMALL_TIERS });
           const order = shuffle(all, seed);
           const batches: StoredPoint[][] = [];
           for (let i = 0; i < order.length; i += batchMax) batches.push(order.slice(i, i + batchMax));
@@ -53,7 +56,7 @@ describe("window checksum", () => {
               await engine.compactAll();
             } else if (action === "restart") {
               await engine.close();
-              engine = await openEngine(dir, { segmentsPerWindowMax: 2 });
+              engine = await openEngine(dir, { compaction: SMALL_TIERS });
             }
           }
           expect(await engineChecksums(engine, expected.keys())).toEqual(expected);
@@ -94,7 +97,7 @@ describe("window checksum", () => {
         const order = shuffle(stored(points), seed);
         const { dir, cleanup } = tempDir("tree");
         try {
-          const engine = await openEngine(dir, { segmentsPerWindowMax: 2 });
+          const engine = await openEngine(dir, { compaction: SMALL_TIERS });
           for (let i = 0, b = 0; i < order.length; i += batchMax, b++) {
             await engine.write(order.slice(i, i + batchMax));
             const action = actions[b % actions.length];

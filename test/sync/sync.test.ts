@@ -80,7 +80,8 @@ describe("startup sync", () => {
     const status = await until("startup sync done", async () => {
       const st = await admin(n3.url).getStatus({});
       const mine = st.groups.filter((g) => groups.includes(g.groupId));
-      return mine.length === groups.length && mine.every((g) => g.sync?.state === "done") ? st : undefined;
+      // The group's state is the cluster view's (an etcd watch), which follows the CAS a moment later.
+      return mine.length === groups.length && mine.every((g) => g.sync?.state === "done" && g.state === "active") ? st : undefined;
     });
     for (const g of groups) {
       expect(await rootsOf(n3.url, g)).toEqual(await rootsOf(nodes[0]!.url, g));
