@@ -13,7 +13,7 @@ import { keyOfEncoding } from "../model/encoding.ts";
 import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import type { FileSystem } from "../ports/fs.ts";
-import { unwritableCode, writeFileDurable } from "../ports/fs.ts";
+import { installTemps, unwritableCode, writeFileDurable, writeTempDurable } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
 import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, segmentDigest, type SegmentMeta, type SegmentView } from "../segment/format.ts";
@@ -108,6 +108,8 @@ const META_FILE = "soltix-data.json";
 const TREE_CACHE_WINDOWS_MAX = 64;
 /** Settled windows merged whole after one flush (the rest wait for the next), so a flush after a restart stays short. */
 const QUIET_MERGES_PER_FLUSH_MAX = 8;
+/** Segment files of one flush written and fsynced concurrently. */
+const SEGMENT_WRITES_IN_FLIGHT_MAX = 16;
 const META_VERSION = 1;
 const SEG_RE = /^g(\d+)-d(\d+)-s(\d+)\.seg$/;
 
@@ -360,7 +362,7 @@ export class Engine {
         this.active = new MemStore();
       });
       assert(snapshot !== undefined, "rotation must freeze the memstore");
-      for (const w of snapshot.windows.values()) await this.writeMemWindow(w);
+      await this.writeMemWindows(snapshot.windows.values());
       this.frozen = this.frozen.filter((m) => m !== snapshot);
       await this.wal.removeBefore(newSeq);
       this.stats.flushes++;
@@ -380,22 +382,47 @@ export class Engine {
     return next;
   }
 
-  private async writeMemWindow(w: MemWindow): Promise<void> {
-    const keys = w.sortedKeys();
-    const records: PointRecord[] = keys.map((key) => ({ key, enc: w.map.get(key)! }));
-    // The frozen memstore still holds these points until the flush ends: a key in two sources is
-    // harmless under LWW, a key in none would be a visible loss.
-    this.addSegmentRef(await this.writeSegment(w.group, w.windowStartNs, records));
+  /**
+   * Writes one segment per window of a frozen memory store, durably as one step (concurrent fsyncs,
+   * one directory fsync), then installs them. The frozen store still holds these points until the
+   * flush ends: a key in two sources is harmless under LWW, a key in none would be a visible loss.
+   */
+  private async writeMemWindows(windows: Iterable<MemWindow>): Promise<void> {
+    const files: { name: string; bytes: Uint8Array; seq: number }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    for (const w of windows) {
+      const records: PointRecord[] = w.sortedKeys().map((key) => ({ key, enc: w.map.get(key)! }));
+      const f = this.encodeSegmentFile(w.group, w.windowStartNs, records);
+      files.push(f);
+      // Each file is written and fsynced while the next is encoded; the disk merges concurrent fsyncs.
+      const p: Promise<void> = writeTempDurable(this.opts.fs, this.segDir, f.name, f.bytes).catch((e: unknown) => {
+        failure ??= e;
+      }).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= SEGMENT_WRITES_IN_FLIGHT_MAX) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    if (failure !== undefined) throw failure;
+    await installTemps(this.opts.fs, this.segDir, files.map((f) => f.name));
+    for (const f of files) this.addSegmentRef(this.installed(f));
   }
 
   /** Writes a segment file durably; the caller installs the returned ref. */
   private async writeSegment(group: number, ws: bigint, records: PointRecord[]): Promise<SegmentRef> {
+    const f = this.encodeSegmentFile(group, ws, records);
+    await writeFileDurable(this.opts.fs, this.segDir, f.name, f.bytes);
+    return this.installed(f);
+  }
+
+  private encodeSegmentFile(group: number, ws: bigint, records: PointRecord[]): { name: string; bytes: Uint8Array; seq: number } {
     const seq = ++this.segSeq;
-    const name = segName(group, Number(ws / NS_PER_DAY), seq);
-    const bytes = encodeSegment(group, ws, records);
-    await writeFileDurable(this.opts.fs, this.segDir, name, bytes);
-    this.stats.segmentBytesWritten += bytes.length;
-    return { path: `${this.segDir}/${name}`, seq, meta: decodeSegmentHeader(bytes, name) };
+    return { name: segName(group, Number(ws / NS_PER_DAY), seq), bytes: encodeSegment(group, ws, records), seq };
+  }
+
+  private installed(f: { name: string; bytes: Uint8Array; seq: number }): SegmentRef {
+    this.stats.segmentBytesWritten += f.bytes.length;
+    return { path: `${this.segDir}/${f.name}`, seq: f.seq, meta: decodeSegmentHeader(f.bytes, f.name) };
   }
 
   /** Compacts every window with more than one segment into one (LWW kept). */

@@ -38,14 +38,23 @@ export function unwritableCode(e: unknown): string | undefined {
 
 /** Writes a whole file durably: temp name → fsync → rename → fsync directory. */
 export async function writeFileDurable(fs: FileSystem, dir: string, name: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${dir}/${name}.tmp`;
-  const f = await fs.create(tmp);
+  await writeTempDurable(fs, dir, name, bytes);
+  await installTemps(fs, dir, [name]);
+}
+
+/** Step 1 of a durable write: the whole file under `<name>.tmp`, fsynced. */
+export async function writeTempDurable(fs: FileSystem, dir: string, name: string, bytes: Uint8Array): Promise<void> {
+  const f = await fs.create(`${dir}/${name}.tmp`);
   try {
     await f.append(bytes);
     await f.sync();
   } finally {
     await f.close();
   }
-  await fs.rename(tmp, `${dir}/${name}`);
+}
+
+/** Step 2: temp files (written by writeTempDurable) renamed to their names, then one fsync of the directory. */
+export async function installTemps(fs: FileSystem, dir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) await fs.rename(`${dir}/${name}.tmp`, `${dir}/${name}`);
   await fs.syncDir(dir);
 }
