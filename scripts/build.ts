@@ -33,7 +33,8 @@ const __soltixProtoDir = (() => {
 };
 
 const result = await Bun.build({
-  entrypoints: [join(ROOT, "src/main.ts")],
+  // The compute worker is a second entrypoint: `new URL("./worker.ts", import.meta.url)` finds it inside the binary.
+  entrypoints: [join(ROOT, "src/main.ts"), join(ROOT, "src/worker.ts")],
   compile: { outfile: join(ROOT, "dist/soltix") },
   minify: true,
   sourcemap: "linked",

@@ -106,8 +106,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   };
   await takeLock();
   let engine: Engine;
+  const compute = platform.computePool?.(config.storage.workerThreads);
   try {
     engine = await Engine.open({
+      ...(compute === undefined ? {} : { compute }),
       dataDir: config.storage.dataDir,
       nodeId: config.node.id,
       ...(lockProblem === undefined ? {} : { readOnlyBecause: lockProblem }),
@@ -119,6 +121,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
     });
   } catch (e) {
+    await compute?.close();
     await lock?.release();
     throw e;
   }
@@ -292,6 +295,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       await registration?.stop();
       writeRetry?.cancel();
       await engine.close();
+      await compute?.close();
       await lock?.release();
       if (deps.metadata === undefined) await metadata.close(); // a shared store (tests, soltix dev) is its owner's to close
     },

@@ -6,6 +6,7 @@ import { SoltixError, errorMessage } from "../base/errors.ts";
 import { configHelp } from "../config/config.ts";
 import { SOLTIX_VERSION } from "../app/node.ts";
 import type { Serve } from "../ports/serve.ts";
+import type { Platform } from "../ports/platform.ts";
 import { systemPlatform } from "../adapters/platform.ts";
 import { parseArgs } from "./args.ts";
 import { runNode } from "./node-command.ts";
@@ -71,8 +72,8 @@ ADDR is host:port (e.g. 127.0.0.1:7001) or a URL. checksum and tree exit 3 when 
 repair exits 3 when a replica could not be compared (partial).
 `;
 
-async function dispatch(argv: string[], serve: Serve): Promise<number> {
-  const platform = systemPlatform(serve);
+async function dispatch(argv: string[], serve: Serve, computePool: Platform["computePool"]): Promise<number> {
+  const platform = systemPlatform(serve, computePool === undefined ? {} : { computePool });
   const [command, ...rest] = argv;
   const args = parseArgs(rest, new Set(["json"]));
   switch (command) {
@@ -125,9 +126,12 @@ async function dispatch(argv: string[], serve: Serve): Promise<number> {
   }
 }
 
-/** Runs the command line; exits when a one-shot command ends (servers keep the process alive). */
-export function runCli(argv: string[], serve: Serve): void {
-  dispatch(argv, serve).then(
+/**
+ * Runs the command line; exits when a one-shot command ends (servers keep the process alive). The
+ * runtime supplies the server and, where it has threads, a compute pool for the nodes' engines.
+ */
+export function runCli(argv: string[], serve: Serve, computePool?: Platform["computePool"]): void {
+  dispatch(argv, serve, computePool).then(
     (code) => {
       if (code >= 0) process.exit(code);
     },

@@ -36,6 +36,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "server.requests_per_sec_per_peer", type: { t: "int", min: 0, max: 1_000_000 }, def: 0, help: "requests/s allowed per remote address (0 = unlimited)" },
   { path: "storage.data_dir", type: { t: "string", nonEmpty: true }, def: "./data/storage-1", help: "WAL, segments, quarantine" },
   { path: "storage.memstore_bytes_max", type: { t: "int", min: 1024 * 1024, max: 16 * 1024 ** 3 }, def: LIMITS.memstoreBytesDefault, help: "memory store budget before a flush" },
+  { path: "storage.worker_threads", type: { t: "int", min: 0, max: 256 }, def: 0, help: "threads that encode segments and run compaction merges off the request thread (0 = cores - 1, at least 1)" },
   { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 1024 * 1024, max: 64 * 1024 ** 3 }, def: LIMITS.segmentCacheBytesMax, help: "decoded segments kept in memory" },
   { path: "storage.sync.enabled", type: { t: "bool" }, def: true, help: "replica sync on/off" },
   { path: "storage.sync.startup_sync", type: { t: "bool" }, def: true, help: "catch up from replicas at start" },
@@ -81,6 +82,7 @@ export interface NodeConfig {
   storage: {
     dataDir: string;
     memstoreBytesMax: number;
+    workerThreads: number;
     segmentCacheBytesMax: number;
     sync: {
       enabled: boolean;
@@ -241,6 +243,7 @@ export function loadConfig(src: ConfigSources): NodeConfig {
     storage: {
       dataDir: s("storage.data_dir"),
       memstoreBytesMax: n("storage.memstore_bytes_max"),
+      workerThreads: n("storage.worker_threads"),
       segmentCacheBytesMax: n("storage.segment_cache_bytes_max"),
       sync: {
         enabled: b("storage.sync.enabled"),

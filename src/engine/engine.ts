@@ -23,7 +23,9 @@ import { mergeSources, memSource, segmentSource, type SortedSource } from "./mer
 import { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import type { NodeSummary } from "../merkle/tree.ts";
-import { SUMMARY_SUFFIX, decodeSummary, encodeSummary, type WindowSummary } from "./window-summary.ts";
+import { SUMMARY_SUFFIX, decodeSummary, encodeSummary, summaryOfTree, type WindowSummary } from "./window-summary.ts";
+import { CODEC_TASKS, packEncodings, type EncodeWindowArgs, type MergeWindowArgs, type MergeWindowResult } from "./codec-tasks.ts";
+import { inlineCompute, type Compute } from "../ports/compute.ts";
 import { DEFAULT_COMPACTION, pickCompaction, type CompactionSettings } from "./compaction-policy.ts";
 
 /** A point ready to store: its group, sort key and canonical encoding. */
@@ -43,6 +45,8 @@ export interface EngineOptions {
   logger: Logger;
   totalGroups: number;
   memstoreBytesMax?: number;
+  /** Where segment encoding and compaction merges run (default: inline on the calling thread). */
+  compute?: Compute;
   /** Which segments of a window are merged when (default: size-tiered, DEFAULT_COMPACTION). */
   compaction?: CompactionSettings;
   segmentCacheBytesMax?: number;
@@ -90,6 +94,9 @@ export interface EngineStats {
   walBytes: number;
   segmentBytesWritten: number;
   ingestedBytes: number;
+  /** Threads the codec tasks run on (0 = inline), and the tasks run there. */
+  computeThreads: number;
+  computeTasks: number;
   walFsyncs: number;
   quarantined: number;
   segmentDecodes: number;
@@ -110,6 +117,16 @@ const TREE_CACHE_WINDOWS_MAX = 64;
 const QUIET_MERGES_PER_FLUSH_MAX = 8;
 /** Segment files of one flush written and fsynced concurrently. */
 const SEGMENT_WRITES_IN_FLIGHT_MAX = 16;
+
+/** The whole buffers among `files` (moved to the task); pooled or shared ones are copied instead. */
+function transferable(files: readonly Uint8Array[]): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const f of files) {
+    const b = f.buffer;
+    if (b instanceof ArrayBuffer && f.byteOffset === 0 && f.byteLength === b.byteLength && !out.includes(b)) out.push(b);
+  }
+  return out;
+}
 const META_VERSION = 1;
 const SEG_RE = /^g(\d+)-d(\d+)-s(\d+)\.seg$/;
 
@@ -139,13 +156,14 @@ export class Engine {
   private pendingMeta: Uint8Array | undefined;
   private unwritable: string | undefined;
   /** segmentDecodes: segment files whose points were decoded (a comparison of identical replicas should cause none). */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
   private readonly quarantineDir: string;
   private readonly memstoreBytesMax: number;
   private readonly compaction: CompactionSettings;
+  private readonly compute: Compute;
   private readonly segmentCacheBytesMax: number;
 
   private constructor(private readonly opts: EngineOptions, private wal: Wal) {
@@ -153,6 +171,7 @@ export class Engine {
     this.quarantineDir = `${opts.dataDir}/quarantine`;
     this.memstoreBytesMax = opts.memstoreBytesMax ?? LIMITS.memstoreBytesDefault;
     this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
+    this.compute = opts.compute ?? inlineCompute(CODEC_TASKS);
     this.segmentCacheBytesMax = opts.segmentCacheBytesMax ?? LIMITS.segmentCacheBytesMax;
   }
 
@@ -392,32 +411,30 @@ export class Engine {
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     for (const w of windows) {
-      const records: PointRecord[] = w.sortedKeys().map((key) => ({ key, enc: w.map.get(key)! }));
-      const f = this.encodeSegmentFile(w.group, w.windowStartNs, records);
-      files.push(f);
-      // Each file is written and fsynced while the next is encoded; the disk merges concurrent fsyncs.
-      const p: Promise<void> = writeTempDurable(this.opts.fs, this.segDir, f.name, f.bytes).catch((e: unknown) => {
-        failure ??= e;
-      }).finally(() => inFlight.delete(p));
+      const seq = ++this.segSeq;
+      const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
+      const packed = packEncodings([...w.map.values()]);
+      // Encoded off this thread (Compute), then written and fsynced while later windows encode; the
+      // disk merges concurrent fsyncs.
+      this.stats.computeTasks++;
+      const p: Promise<void> = this.compute
+        .run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer])
+        .then(async (bytes) => {
+          files.push({ name, bytes, seq });
+          await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
+        })
+        .catch((e: unknown) => {
+          failure ??= e;
+        })
+        .finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= SEGMENT_WRITES_IN_FLIGHT_MAX) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
+    files.sort((x, y) => x.seq - y.seq);
     await installTemps(this.opts.fs, this.segDir, files.map((f) => f.name));
     for (const f of files) this.addSegmentRef(this.installed(f));
-  }
-
-  /** Writes a segment file durably; the caller installs the returned ref. */
-  private async writeSegment(group: number, ws: bigint, records: PointRecord[]): Promise<SegmentRef> {
-    const f = this.encodeSegmentFile(group, ws, records);
-    await writeFileDurable(this.opts.fs, this.segDir, f.name, f.bytes);
-    return this.installed(f);
-  }
-
-  private encodeSegmentFile(group: number, ws: bigint, records: PointRecord[]): { name: string; bytes: Uint8Array; seq: number } {
-    const seq = ++this.segSeq;
-    return { name: segName(group, Number(ws / NS_PER_DAY), seq), bytes: encodeSegment(group, ws, records), seq };
   }
 
   private installed(f: { name: string; bytes: Uint8Array; seq: number }): SegmentRef {
@@ -449,29 +466,55 @@ export class Engine {
     }
   }
 
-  /** Merges some segments of a window into one (LWW), swapped in atomically for readers. */
+  /**
+   * Merges some segments of a window into one (LWW, on the Compute port), swapped in atomically for
+   * readers; a whole-window merge also keeps the window's summary. A file that fails verification is
+   * quarantined and the rest are merged.
+   */
   private async mergeSegments(w: WindowSegments, old: SegmentRef[]): Promise<void> {
-    const views: SegmentView[] = [];
+    const files: Uint8Array[] = [];
+    const names: string[] = [];
+    const refs: SegmentRef[] = [];
     for (const ref of old) {
-      const v = await this.loadSegment(ref);
-      if (v !== undefined) views.push(v);
+      const name = ref.path.slice(this.segDir.length + 1);
+      try {
+        files.push(await this.opts.fs.readFile(ref.path));
+        names.push(name);
+        refs.push(ref);
+      } catch (e) {
+        await this.dropCorrupt(ref, name, errorMessage(e));
+      }
     }
-    const merged = [...mergeSources(views.map(segmentSource))];
-    const ref = await this.writeSegment(w.group, w.windowStartNs, merged);
+    if (refs.length < 2) return;
+    const seq = ++this.segSeq;
+    const outName = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
+    const whole = refs.length === w.segs.length;
+    const shape = whole ? this.opts.treeShape : undefined;
+    const args: MergeWindowArgs = { group: w.group, windowStartNs: w.windowStartNs, files, names, outName, ...(shape === undefined ? {} : { shape }) };
+    this.stats.computeTasks++;
+    const result = await this.compute.run<MergeWindowResult>("mergeWindow", args, transferable(files));
+    if (!result.ok) {
+      for (const b of result.bad) await this.dropCorrupt(refs[b.index]!, names[b.index]!, b.reason);
+      const rest = refs.filter((_, i) => !result.bad.some((b) => b.index === i));
+      if (rest.length >= 2) await this.mergeSegments(w, rest);
+      return;
+    }
+    await writeTempDurable(this.opts.fs, this.segDir, outName, result.bytes);
+    await installTemps(this.opts.fs, this.segDir, [outName]);
+    const ref = this.installed({ name: outName, bytes: result.bytes, seq });
     // Swap in one synchronous step so readers see either the old segments or the new one.
-    w.segs = [...w.segs.filter((r) => !old.includes(r)), ref];
-    for (const ref of old) {
-      this.dropCached(ref.path);
-      await this.opts.fs.remove(ref.path);
-      await this.opts.fs.remove(`${ref.path}${SUMMARY_SUFFIX}`);
+    w.segs = [...w.segs.filter((r) => !refs.includes(r)), ref];
+    for (const r of refs) {
+      this.dropCached(r.path);
+      await this.opts.fs.remove(r.path);
+      await this.opts.fs.remove(`${r.path}${SUMMARY_SUFFIX}`);
     }
     // The compacted window's summary, so a comparison of identical replicas reads no point of it,
     // also after a restart.
-    const shape = this.opts.treeShape;
-    if (shape !== undefined && w.segs.length === 1) await this.writeSummary(ref, new WindowTree(shape, w.windowStartNs, merged), shape);
+    if (result.summary !== undefined && w.segs.length === 1) await this.keepSummary(ref, result.summary);
     await this.opts.fs.syncDir(this.segDir);
     this.stats.compactions++;
-    this.stats.compactedPoints += merged.length;
+    this.stats.compactedPoints += result.count;
   }
 
   // ---- segment cache --------------------------------------------------------------------------
@@ -522,16 +565,21 @@ export class Engine {
     try {
       return decode(await this.opts.fs.readFile(ref.path), name);
     } catch (e) {
-      await this.quarantine(ref.path, name, errorMessage(e));
-      const id = windowId(ref.meta.group, ref.meta.windowStartNs);
-      const w = this.windows.get(id);
-      if (w !== undefined) w.segs = w.segs.filter((r) => r !== ref);
-      // The window's content changed (its points are gone until repaired): drop what was derived from it.
-      this.checksumCache.delete(id);
-      this.trees.delete(id);
-      this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+      await this.dropCorrupt(ref, name, errorMessage(e));
       return undefined;
     }
+  }
+
+  /** Quarantines a segment that cannot be read or verified and forgets what was derived from its window. */
+  private async dropCorrupt(ref: SegmentRef, name: string, reason: string): Promise<void> {
+    await this.quarantine(ref.path, name, reason);
+    const id = windowId(ref.meta.group, ref.meta.windowStartNs);
+    const w = this.windows.get(id);
+    if (w !== undefined) w.segs = w.segs.filter((r) => r !== ref);
+    // The window's content changed (its points are gone until repaired): drop what was derived from it.
+    this.checksumCache.delete(id);
+    this.trees.delete(id);
+    this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
   }
 
   private async quarantine(path: string, name: string, reason: string): Promise<void> {
@@ -737,18 +785,21 @@ export class Engine {
   /** Keeps a compacted window's summary beside its segment: derived data, so no fsync (a torn one is rebuilt). */
   private async writeSummary(ref: SegmentRef, tree: WindowTree, shape: TreeShape): Promise<void> {
     const name = ref.path.slice(this.segDir.length + 1);
-    const root = tree.root();
-    const summary: WindowSummary = { shape, segmentName: name, segmentBytes: await this.opts.fs.size(ref.path), root, children: root.leaf ? [] : tree.children(0, 0) };
+    await this.keepSummary(ref, encodeSummary(summaryOfTree(tree, shape, name, await this.opts.fs.size(ref.path))));
+  }
+
+  private async keepSummary(ref: SegmentRef, bytes: Uint8Array): Promise<void> {
+    const name = ref.path.slice(this.segDir.length + 1);
     try {
       const tmp = `${ref.path}${SUMMARY_SUFFIX}.tmp`;
       const f = await this.opts.fs.create(tmp);
       try {
-        await f.append(encodeSummary(summary));
+        await f.append(bytes);
       } finally {
         await f.close();
       }
       await this.opts.fs.rename(tmp, `${ref.path}${SUMMARY_SUFFIX}`);
-      ref.summary = summary;
+      ref.summary = decodeSummary(bytes) ?? null;
     } catch (e) {
       this.opts.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: name, error: errorMessage(e) });
     }
@@ -774,6 +825,8 @@ export class Engine {
       walBytes: this.wal.stats.bytes,
       segmentBytesWritten: this.stats.segmentBytesWritten,
       ingestedBytes: this.stats.ingestedBytes,
+      computeThreads: this.compute.threads,
+      computeTasks: this.stats.computeTasks,
       walFsyncs: this.wal.stats.fsyncs,
       quarantined: this.stats.quarantined,
       segmentDecodes: this.stats.segmentDecodes,

@@ -13,7 +13,7 @@
 import { ByteReader, ByteWriter } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32c.ts";
 import type { TreeShape } from "../merkle/shape.ts";
-import type { NodeSummary } from "../merkle/tree.ts";
+import type { NodeSummary, WindowTree } from "../merkle/tree.ts";
 
 export const SUMMARY_MAGIC_V1 = "SXSUM001";
 export const SUMMARY_SUFFIX = ".sum";
@@ -25,6 +25,12 @@ export interface WindowSummary {
   readonly root: NodeSummary;
   /** The root's children (empty when the root is a leaf). */
   readonly children: readonly NodeSummary[];
+}
+
+/** The summary of a window's tree, for the segment that holds the window. */
+export function summaryOfTree(tree: WindowTree, shape: TreeShape, segmentName: string, segmentBytes: number): WindowSummary {
+  const root = tree.root();
+  return { shape, segmentName, segmentBytes, root, children: root.leaf ? [] : tree.children(0, 0) };
 }
 
 function writeNode(w: ByteWriter, n: NodeSummary): void {

@@ -4,6 +4,7 @@
 
 import type { PemSet } from "../base/pem.ts";
 import type { Clock } from "./clock.ts";
+import type { Compute } from "./compute.ts";
 import type { FileSystem } from "./fs.ts";
 import type { MetadataStore } from "./metadata.ts";
 import type { PeerNet, PeerNetOptions } from "./peer-net.ts";
@@ -30,4 +31,9 @@ export interface Platform {
    * Throws an error with `code` (ENOSPC, EROFS, ...) when the lock file cannot be written.
    */
   lockDataDir(dir: string): Promise<DirLock>;
+  /**
+   * Worker threads for the engine's CPU-heavy tasks (0 threads = the runtime's default); absent where
+   * the runtime has none (the tasks then run inline, e.g. in the simulator).
+   */
+  computePool?(threads: number): Compute;
 }

@@ -27,11 +27,14 @@ function rand(n: number): number {
 }
 
 let nextInserted = 1_000n;
-function makeBatch(size: number): Batch {
+/** A batch of random keys (many overwrites), or with `unique` the next `size` keys never written before. */
+let uniqueNext = 0;
+function makeBatch(size: number, unique = false): Batch {
   const points: Point[] = [];
   for (let i = 0; i < size; i++) {
-    const id = `dev-${rand(12)}`;
-    const timeNs = DAY + BigInt(rand(2)) * NS_PER_DAY + BigInt(rand(3600)) * NS_PER_SECOND;
+    const u = unique ? uniqueNext++ : 0;
+    const id = unique ? `bulk-${u % 50}` : `dev-${rand(12)}`;
+    const timeNs = unique ? DAY + BigInt(Math.floor(u / 50)) * NS_PER_SECOND : DAY + BigInt(rand(2)) * NS_PER_DAY + BigInt(rand(3600)) * NS_PER_SECOND;
     points.push({ database: "crash", collection: "m", id, timeNs, insertedAtNs: nextInserted++, fields: [["v", { kind: "number", value: rand(1_000_000) / 7 }], ["n", { kind: "int", value: BigInt(rand(100)) }]] });
   }
   return {
@@ -129,6 +132,13 @@ describe("crash safety of the compiled binary", () => {
       const r = await postJson(`${node.url}/soltix.v1.StorageService/Write`, b.json);
       expect(r.status).toBe(200);
     }
+    // More than the 2 MiB memory store holds, so this process flushes too (on its worker thread).
+    for (let i = 0; i < 60; i++) {
+      const b = makeBatch(500, true);
+      const r = await postJson(`${node.url}/soltix.v1.StorageService/Write`, b.json);
+      expect(r.status).toBe(200);
+      acked.push(b);
+    }
     const reference = await openEngine(`${tmp.dir}/reference`, { totalGroups: 256 });
     const all = [...acked, ...unacked];
     for (const b of all) await reference.write(b.points.map((p) => storedFromPoint(p, 256)));
@@ -141,6 +151,10 @@ describe("crash safety of the compiled binary", () => {
       expect(got.json).toEqual({ sha256: want.sha256Hex, pointCount: String(want.pointCount) });
     }
     await reference.close();
+    const health = await (await fetch(`${node.url}/healthz`)).json();
+    expect(health.engine.computeThreads).toBeGreaterThanOrEqual(1);
+    expect(health.engine.computeTasks).toBeGreaterThan(0);
+    expect(health.engine.flushes).toBeGreaterThan(0);
     expect(await node.stop()).toBe(0);
   });
 });

@@ -113,7 +113,11 @@ describe("router → every replica (direct)", () => {
     // Raw text keeps the integer exact beyond 2^53.
     const raw = await fetch(`${c.routerUrl}/v1/databases/m/collections/c/write`, { method: "POST", body: '{"id":"exact2","time":1732406400000000123,"v":2}' });
     expect(raw.status).toBe(200);
-    const q1 = await (await fetch(`${c.routerUrl}/v1/databases/m/collections/c/query?ids=exact2`)).json();
+    // The ack means 2 of 3 replicas hold it; a read at consistency "one" (the primary) sees it once the third has it too.
+    const q1 = await until("exact2 readable at consistency one", async () => {
+      const q = await (await fetch(`${c.routerUrl}/v1/databases/m/collections/c/query?ids=exact2`)).json();
+      return q.points?.length === 1 ? q : undefined;
+    }, 5_000);
     expect(q1.points[0].time).toBe("1732406400000000123");
     // Stop the primary of exact2's group: the query is served by a replica.
     const primary = q1.served_by.exact2 as string;
