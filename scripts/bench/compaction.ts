@@ -4,6 +4,7 @@
 // default, so a minute holds as many flushes per window as a few hours on a node). Same data for both policies in the same run:
 //   tiered  — today's policy (engine/compaction-policy.ts DEFAULT_COMPACTION)
 //   whole   — the rule before it: more than 4 segments in a window → rewrite the whole window
+//   tiered+workers — today's policy with encoding and merges on the worker pool (as the binary runs)
 // Prints per-10 s throughput, write amplification ((WAL + segment bytes) / canonical bytes ingested),
 // points rewritten per point, files per window, disk bytes per point; every point is read back.
 //   node_modules/.bin/bun scripts/bench/compaction.ts [--seconds 60] [--memstore-mb 32]
@@ -16,6 +17,8 @@ import { groupOf } from "../../src/model/group.ts";
 import { DEFAULT_COMPACTION, type CompactionSettings } from "../../src/engine/compaction-policy.ts";
 import { NS_PER_SECOND } from "../../src/base/time.ts";
 import { BENCH_DAY, round } from "./common.ts";
+import { bunWorkerPool } from "../../src/runtime/bun/workers.ts";
+import type { Compute } from "../../src/ports/compute.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -47,6 +50,8 @@ function makeBatch(b: number): StoredPoint[] {
 
 interface Result {
   policy: string;
+  /** Process CPU (all threads, the point generator's included) per wall second. */
+  coresUsed: number;
   points: number;
   pointsPerSec: number;
   per10sPointsPerSec: number[];
@@ -61,9 +66,11 @@ interface Result {
   readBack: number;
 }
 
-async function run(policy: string, settings: CompactionSettings): Promise<Result> {
+async function run(policy: string, settings: CompactionSettings, compute?: Compute): Promise<Result> {
   const tmp = tempDir(`bench-compaction-${policy}`);
-  const engine = await openEngine(tmp.dir, { totalGroups: GROUPS, memstoreBytesMax: MEMSTORE_BYTES, compaction: settings });
+  const engine = await openEngine(tmp.dir, { totalGroups: GROUPS, memstoreBytesMax: MEMSTORE_BYTES, compaction: settings, ...(compute === undefined ? {} : { compute }) });
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   const segDir = `${tmp.dir}/segments`;
   const filesPerWindow = () => {
     const counts = new Map<string, number>();
@@ -100,6 +107,8 @@ async function run(policy: string, settings: CompactionSettings): Promise<Result
   engineMs += performance.now() - t;
   filesMax = Math.max(filesMax, filesPerWindow());
   const s = engine.statsSnapshot;
+  const cpu = process.cpuUsage(cpu0);
+  const coresUsed = round((cpu.user + cpu.system) / 1000 / (performance.now() - wall0), 2);
   const points = b * BATCH;
   let disk = 0;
   for (const n of readdirSync(segDir)) disk += statSync(`${segDir}/${n}`).size;
@@ -111,7 +120,7 @@ async function run(policy: string, settings: CompactionSettings): Promise<Result
   const third = Math.max(1, Math.floor(per10s.length / 3));
   const avg = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
   return {
-    policy, points, pointsPerSec: Math.round(points / (engineMs / 1000)), per10sPointsPerSec: per10s,
+    policy, coresUsed, points, pointsPerSec: Math.round(points / (engineMs / 1000)), per10sPointsPerSec: per10s,
     lastThirdVsFirst: round(avg(per10s.slice(-third)) / avg(per10s.slice(0, third)), 3),
     writeAmplification: round((s.walBytes + s.segmentBytesWritten) / s.ingestedBytes, 3),
     segmentWritesPerPoint: round(s.segmentBytesWritten / disk, 2),
@@ -121,9 +130,17 @@ async function run(policy: string, settings: CompactionSettings): Promise<Result
   };
 }
 
-// --only tiered: one policy (for a profile).
+// --only tiered: one policy (for a profile). Each policy inline (one thread), then tiered on the
+// binary's worker pool (one worker on two cores).
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const tiered = await run("tiered", DEFAULT_COMPACTION);
 const whole = only === "tiered" ? undefined : await run("whole", { ratio: 5, tierBasePoints: Number.MAX_SAFE_INTEGER, segmentsMax: 4 });
-for (const r of [tiered, whole]) if (r !== undefined && r.readBack !== r.points) throw new Error(`${r.policy}: read back ${r.readBack} of ${r.points}`);
-console.log(JSON.stringify({ seconds: SECONDS, memstoreBytes: MEMSTORE_BYTES, tiered, whole, throughputTieredVsWhole: whole && round(tiered.pointsPerSec / whole.pointsPerSec, 3) }, null, 2));
+const pool = bunWorkerPool(new URL("../../src/worker.ts", import.meta.url), Math.max(1, navigator.hardwareConcurrency - 1));
+const tieredWorkers = await run("tiered+workers", DEFAULT_COMPACTION, pool);
+await pool.close();
+for (const r of [tiered, whole, tieredWorkers]) if (r !== undefined && r.readBack !== r.points) throw new Error(`${r.policy}: read back ${r.readBack} of ${r.points}`);
+console.log(JSON.stringify({
+  seconds: SECONDS, memstoreBytes: MEMSTORE_BYTES, tiered, whole, tieredWorkers,
+  throughputTieredVsWhole: whole && round(tiered.pointsPerSec / whole.pointsPerSec, 3),
+  throughputWorkersVsInline: round(tieredWorkers.pointsPerSec / tiered.pointsPerSec, 3),
+}, null, 2));
