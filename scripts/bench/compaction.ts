@@ -130,17 +130,17 @@ async function run(policy: string, settings: CompactionSettings, compute?: Compu
   };
 }
 
-// --only tiered: one policy (for a profile). Each policy inline (one thread), then tiered on the
+// --only tiered | workers: one run (for a profile). Each policy inline (one thread), then tiered on the
 // binary's worker pool (one worker on two cores).
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-const tiered = await run("tiered", DEFAULT_COMPACTION);
-const whole = only === "tiered" ? undefined : await run("whole", { ratio: 5, tierBasePoints: Number.MAX_SAFE_INTEGER, segmentsMax: 4 });
+const tiered = only === "workers" ? undefined : await run("tiered", DEFAULT_COMPACTION);
+const whole = only !== undefined ? undefined : await run("whole", { ratio: 5, tierBasePoints: Number.MAX_SAFE_INTEGER, segmentsMax: 4 });
 const pool = bunWorkerPool(new URL("../../src/worker.ts", import.meta.url), Math.max(1, navigator.hardwareConcurrency - 1));
-const tieredWorkers = await run("tiered+workers", DEFAULT_COMPACTION, pool);
+const tieredWorkers = only === "tiered" ? undefined : await run("tiered+workers", DEFAULT_COMPACTION, pool);
 await pool.close();
 for (const r of [tiered, whole, tieredWorkers]) if (r !== undefined && r.readBack !== r.points) throw new Error(`${r.policy}: read back ${r.readBack} of ${r.points}`);
 console.log(JSON.stringify({
   seconds: SECONDS, memstoreBytes: MEMSTORE_BYTES, tiered, whole, tieredWorkers,
-  throughputTieredVsWhole: whole && round(tiered.pointsPerSec / whole.pointsPerSec, 3),
-  throughputWorkersVsInline: round(tieredWorkers.pointsPerSec / tiered.pointsPerSec, 3),
+  throughputTieredVsWhole: whole && tiered && round(tiered.pointsPerSec / whole.pointsPerSec, 3),
+  throughputWorkersVsInline: tieredWorkers && tiered && round(tieredWorkers.pointsPerSec / tiered.pointsPerSec, 3),
 }, null, 2));
