@@ -53,7 +53,7 @@ export async function startTarget(name: TargetName, dir: string): Promise<Target
 
 async function startSoltix(dir: string): Promise<Target> {
   const dataDir = join(dir, "data");
-  const node = await startBinary(["node", "--storage.data_dir", dataDir, "--server.host", "127.0.0.1", "--server.port", "0", "--log.level", "warn"]);
+  const node = await startBinary(["node", "--storage.data_dir", dataDir, "--server.host", "127.0.0.1", "--server.port", "0", "--log.level", "warn", ...(process.env.SOLTIX_BENCH_ARGS?.split(" ").filter((a) => a !== "") ?? [])]);
   const url = `${node.url}/soltix.v1.StorageService/Write`;
   const client = createClient(StorageService, createConnectTransport({ baseUrl: node.url, useBinaryFormat: true }));
   return {
@@ -85,6 +85,7 @@ async function startSoltix(dir: string): Promise<Target> {
     async flushAndStop() {
       // A clean stop flushes the memory store into segments (nothing left to replay from the WAL).
       const code = await node.stop();
+      if (process.env.SOLTIX_BENCH_LOG !== undefined) writeFileSync(process.env.SOLTIX_BENCH_LOG, node.stderr());
       if (code !== 0) throw new Error(`soltix exited ${code} on SIGTERM: ${node.stderr().slice(-500)}`);
     },
     kill: () => node.kill9(),

@@ -110,7 +110,11 @@ async function runOne(name: TargetName, batch: number, conns: number): Promise<R
     const clientCpu0 = process.cpuUsage();
     const started = performance.now();
     const deadline = started + SECONDS * 1000;
-    const sampler = setInterval(() => rssMiB.push(round(statusKiB(target.pid, "VmRSS") / 1024, 0)), BUCKET_S * 1000);
+    const memory: unknown[] = [];
+    const sampler = setInterval(() => {
+      rssMiB.push(round(statusKiB(target.pid, "VmRSS") / 1024, 0));
+      if (name === "soltix" && process.env.SOLTIX_BENCH_MEMORY === "1") void soltixMemory(target).then((m) => memory.push(m));
+    }, Number(process.env.SOLTIX_BENCH_SAMPLE_MS ?? BUCKET_S * 1000));
     const worker = async () => {
       while (performance.now() < deadline) {
         const b = stream.batch(batch);
@@ -136,6 +140,7 @@ async function runOne(name: TargetName, batch: number, conns: number): Promise<R
     await Promise.all(Array.from({ length: conns }, worker));
     const elapsedS = (performance.now() - started) / 1000;
     clearInterval(sampler);
+    if (memory.length > 0) console.error(JSON.stringify(memory));
     const cores = (cpuTicks(target.pid) - cpu0) / CLK_TCK / elapsedS;
     const cu = process.cpuUsage(clientCpu0);
     const peakRssMiB = statusKiB(target.pid, "VmHWM") / 1024;
@@ -186,6 +191,12 @@ async function runOne(name: TargetName, batch: number, conns: number): Promise<R
     await target.kill().catch(() => {});
     tmp.cleanup();
   }
+}
+
+async function soltixMemory(target: Target): Promise<Record<string, number>> {
+  const h = (await (await fetch(`${target.url}/healthz`)).json()) as { engine: Record<string, number>; memory?: Record<string, number> };
+  const mib = (x: number | undefined) => round((x ?? 0) / 2 ** 20, 0);
+  return { rss: mib(h.memory?.rssBytes), heap: mib(h.memory?.heapUsedBytes), external: mib(h.memory?.externalBytes), memstore: mib(h.engine.memstoreBytes), segmentCache: mib(h.engine.segmentCacheBytes) };
 }
 
 async function soltixEngineStats(target: Target): Promise<RunResult["engine"]> {

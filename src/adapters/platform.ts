@@ -12,6 +12,7 @@ import { EtcdMetadataStore } from "./etcd-metadata.ts";
 import { MemoryMetadataStore } from "./memory-metadata.ts";
 import { httpPeerNet } from "./peer-net.ts";
 import { lockDataDir } from "./dir-lock.ts";
+import { memoryUsage } from "node:process";
 
 const noServer: Serve = () => {
   throw new SoltixError("internal", "this platform has no server (pass the runtime's serve)");
@@ -26,6 +27,11 @@ export function systemPlatform(serve: Serve = noServer, overrides: Partial<Platf
     openMetadata: (endpoints, tls) => (endpoints.length > 0 ? new EtcdMetadataStore(endpoints, tls) : new MemoryMetadataStore(systemClock)),
     peerNet: (o) => httpPeerNet(o, systemClock, systemRng),
     lockDataDir: (dir) => lockDataDir(dir, () => isoNow(systemClock)),
+    memoryUsage: () => {
+      const m = memoryUsage();
+      return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, externalBytes: m.external };
+    },
+    residentBytes: () => memoryUsage.rss(),
     ...overrides,
   };
 }

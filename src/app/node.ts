@@ -116,8 +116,12 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       fs: platform.fs,
       logger,
       totalGroups: config.coordinator.totalGroups,
-      memstoreBytesMax: config.storage.memstoreBytesMax,
-      segmentCacheBytesMax: config.storage.segmentCacheBytesMax,
+      memstoreBytesMax: config.storage.memory.memstoreBytes,
+      segmentCacheBytesMax: config.storage.memory.segmentCacheBytes,
+      treeCacheBytesMax: config.storage.memory.treeCacheBytes,
+      summaryCacheBytesMax: config.storage.memory.summaryCacheBytes,
+      ...(platform.collectGarbage === undefined ? {} : { releasedMemory: platform.collectGarbage }),
+      ...(platform.residentBytes === undefined ? {} : { residentBytes: platform.residentBytes, memoryBytesMax: config.storage.memoryBytesMax }),
       treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
     });
   } catch (e) {
@@ -198,6 +202,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
           version: SOLTIX_VERSION,
           started_at: startedAt,
           engine: engine.statsSnapshot,
+          ...(platform.memoryUsage === undefined ? {} : { memory: platform.memoryUsage() }),
           groups_assigned: rt.view?.allGroups().filter((g) => groupNodes(g).includes(config.node.id)).length ?? 0,
         }),
       );

@@ -72,8 +72,11 @@ ADDR is host:port (e.g. 127.0.0.1:7001) or a URL. checksum and tree exit 3 when 
 repair exits 3 when a replica could not be compared (partial).
 `;
 
-async function dispatch(argv: string[], serve: Serve, computePool: Platform["computePool"]): Promise<number> {
-  const platform = systemPlatform(serve, computePool === undefined ? {} : { computePool });
+/** What a runtime adds to the system platform: worker threads, a garbage collection hint. */
+export type RuntimeExtras = Pick<Platform, "computePool" | "collectGarbage">;
+
+async function dispatch(argv: string[], serve: Serve, runtime: RuntimeExtras): Promise<number> {
+  const platform = systemPlatform(serve, runtime);
   const [command, ...rest] = argv;
   const args = parseArgs(rest, new Set(["json"]));
   switch (command) {
@@ -128,10 +131,11 @@ async function dispatch(argv: string[], serve: Serve, computePool: Platform["com
 
 /**
  * Runs the command line; exits when a one-shot command ends (servers keep the process alive). The
- * runtime supplies the server and, where it has threads, a compute pool for the nodes' engines.
+ * runtime supplies the server and, where it has them, a compute pool for the nodes' engines and a
+ * garbage collection hint.
  */
-export function runCli(argv: string[], serve: Serve, computePool?: Platform["computePool"]): void {
-  dispatch(argv, serve, computePool).then(
+export function runCli(argv: string[], serve: Serve, runtime: RuntimeExtras = {}): void {
+  dispatch(argv, serve, runtime).then(
     (code) => {
       if (code >= 0) process.exit(code);
     },

@@ -4,6 +4,7 @@
 
 import { SoltixError } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
+import { MEMORY_ASSIGNABLE_FRACTION, MEMORY_BYTES_DEFAULT, MEMORY_BYTES_MIN, budgetUsed, memoryBudget, type MemoryBudget } from "../base/memory-budget.ts";
 import { parseDurationMs } from "../base/time.ts";
 
 type KeyType =
@@ -35,9 +36,10 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "server.request_deadline", type: { t: "duration", minMs: 1000, maxMs: 3_600_000 }, def: "30s", help: "a request with a body must be received and answered within this (slow bodies are cut off: 408)" },
   { path: "server.requests_per_sec_per_peer", type: { t: "int", min: 0, max: 1_000_000 }, def: 0, help: "requests/s allowed per remote address (0 = unlimited)" },
   { path: "storage.data_dir", type: { t: "string", nonEmpty: true }, def: "./data/storage-1", help: "WAL, segments, quarantine" },
-  { path: "storage.memstore_bytes_max", type: { t: "int", min: 1024 * 1024, max: 16 * 1024 ** 3 }, def: LIMITS.memstoreBytesDefault, help: "memory store budget before a flush" },
+  { path: "storage.memory_bytes_max", type: { t: "int", min: MEMORY_BYTES_MIN, max: 1024 ** 4 }, def: MEMORY_BYTES_DEFAULT, help: "memory the node's data may take (memory store and every cache, with room for the runtime): RSS stays under it" },
+  { path: "storage.memstore_bytes_max", type: { t: "int", min: 0, max: 16 * 1024 ** 3 }, def: 0, help: "memory store size that starts a flush; writers wait at twice it (0 = 15 % of storage.memory_bytes_max)" },
   { path: "storage.worker_threads", type: { t: "int", min: 0, max: 256 }, def: 0, help: "threads that encode segments and run compaction merges off the request thread (0 = cores - 1, at least 1)" },
-  { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 1024 * 1024, max: 64 * 1024 ** 3 }, def: LIMITS.segmentCacheBytesMax, help: "decoded segments kept in memory" },
+  { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 0, max: 64 * 1024 ** 3 }, def: 0, help: "decoded segments kept in memory (0 = 8 % of storage.memory_bytes_max)" },
   { path: "storage.sync.enabled", type: { t: "bool" }, def: true, help: "replica sync on/off" },
   { path: "storage.sync.startup_sync", type: { t: "bool" }, def: true, help: "catch up from replicas at start" },
   { path: "storage.sync.startup_timeout", type: { t: "duration", minMs: 1000, maxMs: DAY_MS }, def: "5m", help: "startup sync time limit" },
@@ -81,9 +83,10 @@ export interface NodeConfig {
   server: { host: string; port: number; tls: { certFile: string; keyFile: string }; requestsPerSecPerPeer: number; requestDeadlineMs: number };
   storage: {
     dataDir: string;
-    memstoreBytesMax: number;
+    memoryBytesMax: number;
+    /** The shares of memoryBytesMax (explicit memstore / segment cache settings in place of theirs). */
+    memory: MemoryBudget;
     workerThreads: number;
-    segmentCacheBytesMax: number;
     sync: {
       enabled: boolean;
       startupSync: boolean;
@@ -122,6 +125,24 @@ export interface TlsFiles {
   caFile: string;
   certFile: string;
   keyFile: string;
+}
+
+/** The memory budget's shares, with explicit settings in place of theirs; refuses settings that do not fit. */
+function resolveMemory(totalBytes: number, memstoreBytes: number, segmentCacheBytes: number): MemoryBudget {
+  const b = memoryBudget(totalBytes);
+  const MIN = 1024 * 1024;
+  for (const [key, v] of [["storage.memstore_bytes_max", memstoreBytes], ["storage.segment_cache_bytes_max", segmentCacheBytes]] as const) {
+    if (v !== 0 && v < MIN) throw configError(`${key} = ${v}: must be 0 (a share of storage.memory_bytes_max) or at least ${MIN} (1 MiB)`);
+  }
+  if (memstoreBytes !== 0) b.memstoreBytes = memstoreBytes;
+  if (segmentCacheBytes !== 0) b.segmentCacheBytes = segmentCacheBytes;
+  const used = budgetUsed(b);
+  if (used > MEMORY_ASSIGNABLE_FRACTION * totalBytes) {
+    throw configError(
+      `storage.memory_bytes_max = ${totalBytes}: too small for the memory store (2 × ${b.memstoreBytes}) and caches (${b.segmentCacheBytes + b.treeCacheBytes + b.summaryCacheBytes}) = ${used} bytes; they may take at most ${MEMORY_ASSIGNABLE_FRACTION * 100} % of it — raise it or lower storage.memstore_bytes_max / storage.segment_cache_bytes_max`,
+    );
+  }
+  return b;
 }
 
 function configError(message: string): SoltixError {
@@ -242,9 +263,9 @@ export function loadConfig(src: ConfigSources): NodeConfig {
     },
     storage: {
       dataDir: s("storage.data_dir"),
-      memstoreBytesMax: n("storage.memstore_bytes_max"),
+      memoryBytesMax: n("storage.memory_bytes_max"),
+      memory: resolveMemory(n("storage.memory_bytes_max"), n("storage.memstore_bytes_max"), n("storage.segment_cache_bytes_max")),
       workerThreads: n("storage.worker_threads"),
-      segmentCacheBytesMax: n("storage.segment_cache_bytes_max"),
       sync: {
         enabled: b("storage.sync.enabled"),
         startupSync: b("storage.sync.startup_sync"),

@@ -2,8 +2,8 @@
 // (src/worker.ts) and inline elsewhere, with the same result byte for byte. Arguments and results
 // are structured-cloneable; byte buffers travel as transfers (no copy).
 //
-//   encodeWindow  — a flush's points of one window (canonical encodings, any order, one per key)
-//                   → the segment file (sorted, format 2)
+//   encodeWindow  — a flush's points of one window (canonical encodings in key order, one per key:
+//                   the memory store sorts them) → the segment file (format 2)
 //   mergeWindow   — segment files of one window → one segment under LWW, with the Merkle summary of
 //                   the result when asked (a whole-window merge); a file that fails verification is
 //                   named (the engine quarantines it and merges the rest)
@@ -14,7 +14,7 @@ import type { PointRecord } from "../model/point.ts";
 import { WindowTree } from "../merkle/tree.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import type { TaskHandlers } from "../ports/compute.ts";
-import { decodeSegment, encodeSegment, type SegmentView } from "../segment/format.ts";
+import { decodeSegment, encodeSegment, encodeSegmentOrdered, type SegmentView } from "../segment/format.ts";
 import { mergeSources, segmentSource } from "./merge.ts";
 import { encodeSummary, summaryOfTree } from "./window-summary.ts";
 
@@ -51,10 +51,7 @@ export interface EncodeWindowArgs {
 }
 
 export function encodeWindow(a: EncodeWindowArgs): Uint8Array {
-  const encs = unpackEncodings(a.packed);
-  const records: PointRecord[] = encs.map((enc) => ({ key: keyOfEncoding(enc), enc }));
-  records.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-  return encodeSegment(a.group, a.windowStartNs, records);
+  return encodeSegmentOrdered(a.group, a.windowStartNs, unpackEncodings(a.packed));
 }
 
 export interface MergeWindowArgs {

@@ -6,7 +6,8 @@
 
 import { assert } from "../base/assert.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
-import { LIMITS } from "../base/limits.ts";
+import { MEMORY_BYTES_DEFAULT, memoryBudget } from "../base/memory-budget.ts";
+import { ByteLru } from "./byte-lru.ts";
 import { EMPTY_SHA256_HEX, createSha256, toHex } from "../base/sha256.ts";
 import { NS_PER_DAY, windowStartNs } from "../base/time.ts";
 import { keyOfEncoding } from "../model/encoding.ts";
@@ -49,8 +50,21 @@ export interface EngineOptions {
   compute?: Compute;
   /** Which segments of a window are merged when (default: size-tiered, DEFAULT_COMPACTION). */
   compaction?: CompactionSettings;
+  /** Byte budgets of the caches (default: their shares of MEMORY_BYTES_DEFAULT, base/memory-budget.ts). */
   segmentCacheBytesMax?: number;
+  treeCacheBytesMax?: number;
+  /** Window summaries and checksums read or computed. */
+  summaryCacheBytesMax?: number;
   walFileBytesMax?: number;
+  /** Called when a flush released a memory store (a hint to collect garbage now). */
+  releasedMemory?: () => void;
+  /**
+   * The process's resident memory and its limit (storage.memory_bytes_max): past FLUSH_EARLY_FRACTION
+   * of it a flush starts whatever the memory store holds, past WAIT_FRACTION writers wait for it —
+   * so RSS follows the limit even where the estimates of the store and caches fall short.
+   */
+  residentBytes?: () => number;
+  memoryBytesMax?: number;
 }
 
 /** A window's tree, valid while `version` equals the window's write version. */
@@ -100,6 +114,12 @@ export interface EngineStats {
   walFsyncs: number;
   quarantined: number;
   segmentDecodes: number;
+  /** Writes that waited for a flush because the process's RSS neared storage.memory_bytes_max. */
+  memoryWaits: number;
+  /** Held in memory by the caches (each bounded by its budget). */
+  segmentCacheBytes: number;
+  treeCacheBytes: number;
+  summaryCacheBytes: number;
 }
 
 export interface RecoveryReport {
@@ -111,10 +131,20 @@ export interface RecoveryReport {
 }
 
 const META_FILE = "soltix-data.json";
-/** Windows whose Merkle trees stay cached. */
-const TREE_CACHE_WINDOWS_MAX = 64;
+/** Memory of a held window checksum and of one node of a held summary (estimates, for the budgets). */
+const CHECKSUM_ENTRY_BYTES = 160;
+const SUMMARY_NODE_BYTES = 112;
 /** Settled windows merged whole after one flush (the rest wait for the next), so a flush after a restart stays short. */
 const QUIET_MERGES_PER_FLUSH_MAX = 8;
+/** Fractions of memoryBytesMax (resident) that start a flush early, and that make writers wait for it. */
+const FLUSH_EARLY_FRACTION = 0.8;
+const WAIT_FRACTION = 0.92;
+/** An early flush needs at least this much in the memory store (else it would only make files). */
+const FLUSH_EARLY_BYTES_MIN = 4 * 1024 * 1024;
+/** Windows merged at once by a compaction pass (at least; twice the compute threads when more). */
+const MERGES_IN_FLIGHT_MIN = 4;
+/** A flush waits for compaction once a window holds this many times segmentsMax segments (compaction fell behind). */
+const COMPACTION_LAG_FACTOR = 2;
 /** Segment files of one flush written and fsynced concurrently. */
 const SEGMENT_WRITES_IN_FLIGHT_MAX = 16;
 
@@ -141,22 +171,27 @@ export class Engine {
   /** The same windows by group (windowsOf is called per group for every comparison: no scan of all windows). */
   private readonly windowsByGroup = new Map<number, WindowSegments[]>();
   private readonly lastTime = new Map<number, bigint>();
-  private readonly checksumCache = new Map<WindowId, WindowChecksum>();
+  private readonly checksumCache: ByteLru<WindowId, WindowChecksum>;
   /** Bumped on every applied write, per window: a checksum computed across a change is not cached. */
   private readonly writeVersion = new Map<WindowId, number>();
-  private readonly cache = new Map<string, SegmentView>();
+  /** Decoded segments by path. */
+  private readonly cache: ByteLru<string, SegmentView>;
   /** Merkle trees of recently compared windows, valid while the window's write version is unchanged. */
-  private readonly trees = new Map<WindowId, CachedTree>();
-  private cacheBytes = 0;
+  private readonly trees: ByteLru<WindowId, CachedTree>;
+  /** Segments whose window summary is held (an evicted one is read from its sidecar again when needed). */
+  private readonly summaries: ByteLru<SegmentRef, true>;
   private segSeq = 0;
   private maintenance: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | undefined;
+  /** The running compaction pass, and the windows written since it started (for the next pass). */
+  private compacting: Promise<void> | undefined;
+  private compactionTouched = new Set<WindowId>();
   private closed = false;
   /** The data meta file that could not be written at open (full or read-only disk), and why. */
   private pendingMeta: Uint8Array | undefined;
   private unwritable: string | undefined;
   /** segmentDecodes: segment files whose points were decoded (a comparison of identical replicas should cause none). */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
@@ -164,15 +199,21 @@ export class Engine {
   private readonly memstoreBytesMax: number;
   private readonly compaction: CompactionSettings;
   private readonly compute: Compute;
-  private readonly segmentCacheBytesMax: number;
 
   private constructor(private readonly opts: EngineOptions, private wal: Wal) {
     this.segDir = `${opts.dataDir}/segments`;
     this.quarantineDir = `${opts.dataDir}/quarantine`;
-    this.memstoreBytesMax = opts.memstoreBytesMax ?? LIMITS.memstoreBytesDefault;
+    const budget = memoryBudget(MEMORY_BYTES_DEFAULT);
+    this.memstoreBytesMax = opts.memstoreBytesMax ?? budget.memstoreBytes;
     this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
     this.compute = opts.compute ?? inlineCompute(CODEC_TASKS);
-    this.segmentCacheBytesMax = opts.segmentCacheBytesMax ?? LIMITS.segmentCacheBytesMax;
+    this.cache = new ByteLru(opts.segmentCacheBytesMax ?? budget.segmentCacheBytes);
+    this.trees = new ByteLru(opts.treeCacheBytesMax ?? budget.treeCacheBytes);
+    const summaryBytes = opts.summaryCacheBytesMax ?? budget.summaryCacheBytes;
+    this.summaries = new ByteLru(summaryBytes / 2, (ref) => {
+      delete ref.summary;
+    });
+    this.checksumCache = new ByteLru(summaryBytes / 2);
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
@@ -353,11 +394,21 @@ export class Engine {
     while (this.active.bytes + this.frozenBytes() >= 2 * this.memstoreBytesMax && this.flushing !== undefined) {
       await this.flushing;
     }
+    if (this.opts.residentBytes !== undefined && this.opts.memoryBytesMax !== undefined) {
+      const limit = this.opts.memoryBytesMax;
+      let rss = this.opts.residentBytes();
+      if (rss >= FLUSH_EARLY_FRACTION * limit && this.flushing === undefined && this.active.bytes >= FLUSH_EARLY_BYTES_MIN) void this.flushMemory().catch(() => {});
+      while (rss >= WAIT_FRACTION * limit && this.flushing !== undefined) {
+        this.stats.memoryWaits++;
+        await this.flushing;
+        rss = this.opts.residentBytes();
+      }
+    }
     const encs = points.map((p) => p.enc);
     const record = pointsRecord(encs);
     await this.wal.append(record, () => this.applyBatch(points));
     for (const e of encs) this.stats.ingestedBytes += e.length;
-    if (this.active.bytes >= this.memstoreBytesMax && this.flushing === undefined) void this.flush().catch(() => {});
+    if (this.active.bytes >= this.memstoreBytesMax && this.flushing === undefined) void this.flushMemory().catch(() => {});
   }
 
   private frozenBytes(): number {
@@ -368,12 +419,28 @@ export class Engine {
 
   /**
    * Flushes the memory store into segments and drops the WAL files it covered. Everything written
-   * before the call is in segments when it resolves (a flush already running is followed by another).
+   * before the call is in segments, and compacted as the policy asks, when it resolves.
    */
-  flush(): Promise<void> {
-    if (this.flushing !== undefined) return this.flushing.then(() => (this.active.isEmpty() ? undefined : this.flush()));
+  async flush(): Promise<void> {
+    await this.flushMemory();
+    await this.compacted();
+  }
+
+  /** Resolves when no compaction is running or asked for. */
+  async compacted(): Promise<void> {
+    while (this.compacting !== undefined) await this.compacting;
+  }
+
+  /**
+   * The flush itself (a flush already running is followed by another): the memory store into
+   * segments. Compaction then runs beside later flushes and writes — writers wait for flushes only —
+   * unless some window has fallen COMPACTION_LAG_FACTOR × segmentsMax segments behind.
+   */
+  private flushMemory(): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing.then(() => (this.active.isEmpty() ? undefined : this.flushMemory()));
     const run = this.serialized(async () => {
       if (this.active.isEmpty()) return;
+      while (this.compacting !== undefined && this.mostSegmentsInAWindow() > COMPACTION_LAG_FACTOR * this.compaction.segmentsMax) await this.compacting;
       let snapshot: MemStore | undefined;
       const newSeq = await this.wal.rotate(() => {
         snapshot = this.active;
@@ -383,14 +450,47 @@ export class Engine {
       assert(snapshot !== undefined, "rotation must freeze the memstore");
       await this.writeMemWindows(snapshot.windows.values());
       this.frozen = this.frozen.filter((m) => m !== snapshot);
+      this.opts.releasedMemory?.();
       await this.wal.removeBefore(newSeq);
       this.stats.flushes++;
-      await this.compactAfterFlush(new Set(snapshot.windows.keys()));
+      this.opts.logger.log("debug", "engine: flushed", { windows: snapshot.windows.size, points: snapshot.points });
+      this.scheduleCompaction(snapshot.windows.keys());
     });
     this.flushing = run.finally(() => {
       this.flushing = undefined;
     });
     return this.flushing;
+  }
+
+  private mostSegmentsInAWindow(): number {
+    let most = 0;
+    for (const w of this.windows.values()) if (w.segs.length > most) most = w.segs.length;
+    return most;
+  }
+
+  /**
+   * Asks for a compaction pass over the windows a flush touched; passes run one at a time (no two
+   * merges of a window at once), the windows of flushes made meanwhile collected for the next one.
+   */
+  private scheduleCompaction(touched: Iterable<WindowId>): void {
+    for (const id of touched) this.compactionTouched.add(id);
+    if (this.compacting !== undefined || this.closed) return;
+    this.compacting = (async () => {
+      while (this.compactionTouched.size > 0 && !this.closed) {
+        const ids = this.compactionTouched;
+        this.compactionTouched = new Set();
+        const merges = this.stats.compactions;
+        try {
+          await this.compactAfterFlush(ids);
+        } catch (e) {
+          this.opts.logger.log("error", "engine: compaction failed (retried after the next flush)", { error: errorMessage(e) });
+          break;
+        }
+        this.opts.logger.log("debug", "engine: compacted", { windows: ids.size, merges: this.stats.compactions - merges });
+      }
+    })().finally(() => {
+      this.compacting = undefined;
+    });
   }
 
   private serialized(task: () => Promise<void>): Promise<void> {
@@ -413,7 +513,8 @@ export class Engine {
     for (const w of windows) {
       const seq = ++this.segSeq;
       const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
-      const packed = packEncodings([...w.map.values()]);
+      const map = w.map;
+      const packed = packEncodings(w.sortedKeys().map((k) => map.get(k)!));
       // Encoded off this thread (Compute), then written and fsynced while later windows encode; the
       // disk merges concurrent fsyncs.
       this.stats.computeTasks++;
@@ -445,6 +546,8 @@ export class Engine {
   /** Compacts every window with more than one segment into one (LWW kept). */
   compactAll(): Promise<void> {
     return this.serialized(async () => {
+      // Flushes wait in the same chain, so no compaction pass starts while these merges run.
+      await this.compacted();
       for (const w of [...this.windows.values()]) if (w.segs.length > 1) await this.mergeSegments(w, [...w.segs]);
     });
   }
@@ -455,14 +558,37 @@ export class Engine {
    */
   private async compactAfterFlush(touched: ReadonlySet<WindowId>): Promise<void> {
     let quietMerges = QUIET_MERGES_PER_FLUSH_MAX;
+    const pickOf = (w: WindowSegments, quiet: boolean) => pickCompaction(w.segs.map((r) => ({ seq: r.seq, points: r.meta.count })), quiet, this.compaction);
+    let wave: Array<{ w: WindowSegments; quiet: boolean }> = [];
     for (const [id, w] of [...this.windows]) {
-      for (;;) {
-        const quiet = !touched.has(id) && quietMerges > 0;
-        const pick = pickCompaction(w.segs.map((r) => ({ seq: r.seq, points: r.meta.count })), quiet, this.compaction);
-        if (pick === undefined) break;
-        if (quiet) quietMerges--;
-        await this.mergeSegments(w, w.segs.filter((r) => pick.includes(r.seq)));
+      const quiet = !touched.has(id) && quietMerges > 0;
+      if (pickOf(w, quiet) === undefined) continue;
+      if (quiet) quietMerges--;
+      wave.push({ w, quiet });
+    }
+    // Windows are independent: a wave merges one pick of each window, several at once (the worker
+    // encodes one while another's files are read, written and fsynced). Output names are numbered
+    // in window order before the wave starts, so the files do not depend on timing.
+    while (wave.length > 0) {
+      const jobs = wave.flatMap(({ w, quiet }) => {
+        const pick = pickOf(w, quiet);
+        return pick === undefined ? [] : [{ w, quiet, refs: w.segs.filter((r) => pick.includes(r.seq)), seq: ++this.segSeq }];
+      });
+      const inFlight = new Set<Promise<void>>();
+      let failure: unknown;
+      for (const j of jobs) {
+        if (failure !== undefined) break;
+        const p: Promise<void> = this.mergeSegments(j.w, j.refs, j.seq)
+          .catch((e: unknown) => {
+            failure ??= e;
+          })
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (inFlight.size >= Math.max(MERGES_IN_FLIGHT_MIN, 2 * this.compute.threads)) await Promise.race(inFlight);
       }
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+      wave = jobs.filter((j) => pickOf(j.w, j.quiet) !== undefined).map(({ w, quiet }) => ({ w, quiet }));
     }
   }
 
@@ -471,7 +597,7 @@ export class Engine {
    * readers; a whole-window merge also keeps the window's summary. A file that fails verification is
    * quarantined and the rest are merged.
    */
-  private async mergeSegments(w: WindowSegments, old: SegmentRef[]): Promise<void> {
+  private async mergeSegments(w: WindowSegments, old: SegmentRef[], outSeq?: number): Promise<void> {
     const files: Uint8Array[] = [];
     const names: string[] = [];
     const refs: SegmentRef[] = [];
@@ -486,7 +612,7 @@ export class Engine {
       }
     }
     if (refs.length < 2) return;
-    const seq = ++this.segSeq;
+    const seq = outSeq ?? ++this.segSeq;
     const outName = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
     const whole = refs.length === w.segs.length;
     const shape = whole ? this.opts.treeShape : undefined;
@@ -506,6 +632,7 @@ export class Engine {
     w.segs = [...w.segs.filter((r) => !refs.includes(r)), ref];
     for (const r of refs) {
       this.dropCached(r.path);
+      this.summaries.delete(r);
       await this.opts.fs.remove(r.path);
       await this.opts.fs.remove(`${r.path}${SUMMARY_SUFFIX}`);
     }
@@ -520,39 +647,25 @@ export class Engine {
   // ---- segment cache --------------------------------------------------------------------------
 
   private dropCached(path: string): void {
-    const v = this.cache.get(path);
-    if (v !== undefined) {
-      this.cache.delete(path);
-      this.cacheBytes -= v.memoryBytes();
-    }
+    this.cache.delete(path);
   }
 
   /** Loads and verifies a segment; a corrupt one is quarantined and undefined is returned. */
   private async loadSegment(ref: SegmentRef): Promise<SegmentView | undefined> {
     const hit = this.cache.get(ref.path);
-    if (hit !== undefined) {
-      this.cache.delete(ref.path);
-      this.cache.set(ref.path, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     const view = await this.readVerified(ref, decodeSegment);
     if (view === undefined) return undefined;
     this.stats.segmentDecodes++;
     ref.digest = { sha256Hex: view.sha256Hex, count: view.count };
-    this.cache.set(ref.path, view);
-    this.cacheBytes += view.memoryBytes();
-    for (const [p, v] of this.cache) {
-      if (this.cacheBytes <= this.segmentCacheBytesMax || p === ref.path) break;
-      this.cache.delete(p);
-      this.cacheBytes -= v.memoryBytes();
-    }
+    this.cache.set(ref.path, view, view.memoryBytes());
     return view;
   }
 
   /** A segment's flat checksum and count, verified, without decoding its points when it can. */
   private async segmentChecksum(ref: SegmentRef): Promise<{ sha256Hex: string; count: number } | undefined> {
     if (ref.digest !== undefined) return ref.digest;
-    const cached = this.cache.get(ref.path);
+    const cached = this.cache.peek(ref.path);
     if (cached !== undefined) return { sha256Hex: cached.sha256Hex, count: cached.count };
     const d = await this.readVerified(ref, segmentDigest);
     if (d !== undefined) ref.digest = d;
@@ -683,7 +796,7 @@ export class Engine {
       const sources = await this.windowSources(group, ws);
       result = sources.length === 0 ? { sha256Hex: EMPTY_SHA256_HEX, pointCount: 0 } : hashRecords(mergeSources(sources));
     }
-    if ((this.writeVersion.get(id) ?? 0) === version) this.checksumCache.set(id, result);
+    if ((this.writeVersion.get(id) ?? 0) === version) this.checksumCache.set(id, result, CHECKSUM_ENTRY_BYTES);
     return result;
   }
 
@@ -707,8 +820,8 @@ export class Engine {
       delete ref.digest;
       ref.summary = null;
     }
+    this.summaries.clear();
     this.cache.clear();
-    this.cacheBytes = 0;
   }
 
   /**
@@ -721,11 +834,7 @@ export class Engine {
     const version = this.writeVersion.get(id) ?? 0;
     const sk = shapeKey(shape);
     const hit = this.trees.get(id);
-    if (hit !== undefined && hit.version === version && hit.shape === sk) {
-      this.trees.delete(id);
-      this.trees.set(id, hit);
-      return hit.tree;
-    }
+    if (hit !== undefined && hit.version === version && hit.shape === sk) return hit.tree;
     // A compacted window with nothing in memory is already a table: build from the segment in place.
     const single = this.singleSegment(id);
     const view = single === undefined ? undefined : await this.loadSegment(single);
@@ -736,11 +845,7 @@ export class Engine {
       await this.writeSummary(single!, tree, shape);
     }
     if ((this.writeVersion.get(id) ?? 0) === version) {
-      this.trees.set(id, { shape: sk, version, tree });
-      for (const k of this.trees.keys()) {
-        if (this.trees.size <= TREE_CACHE_WINDOWS_MAX) break;
-        this.trees.delete(k);
-      }
+      this.trees.set(id, { shape: sk, version, tree }, tree.memoryBytes());
     }
     return tree;
   }
@@ -766,7 +871,12 @@ export class Engine {
     return { root, children: root.leaf ? [] : tree.children(0, 0) };
   }
 
-  /** The usable summary of a compacted window's segment for `shape`, read from its sidecar once. */
+  private holdSummary(ref: SegmentRef, s: WindowSummary | null): void {
+    ref.summary = s;
+    if (s !== null) this.summaries.set(ref, true, SUMMARY_NODE_BYTES * (1 + s.children.length));
+  }
+
+  /** The usable summary of a compacted window's segment for `shape`, read from its sidecar (again after eviction). */
   private async summaryOf(ref: SegmentRef, shape: TreeShape): Promise<WindowSummary | undefined> {
     if (ref.summary === undefined) {
       const name = ref.path.slice(this.segDir.length + 1);
@@ -777,9 +887,10 @@ export class Engine {
         s = undefined; // none yet
       }
       const size = await this.opts.fs.size(ref.path).catch(() => -1);
-      ref.summary = s !== undefined && s.segmentName === name && s.segmentBytes === size ? s : null;
+      this.holdSummary(ref, s !== undefined && s.segmentName === name && s.segmentBytes === size ? s : null);
     }
-    return ref.summary !== null && shapeKey(ref.summary.shape) === shapeKey(shape) ? ref.summary : undefined;
+    const held = ref.summary;
+    return held !== null && held !== undefined && shapeKey(held.shape) === shapeKey(shape) ? held : undefined;
   }
 
   /** Keeps a compacted window's summary beside its segment: derived data, so no fsync (a torn one is rebuilt). */
@@ -799,7 +910,7 @@ export class Engine {
         await f.close();
       }
       await this.opts.fs.rename(tmp, `${ref.path}${SUMMARY_SUFFIX}`);
-      ref.summary = decodeSummary(bytes) ?? null;
+      this.holdSummary(ref, decodeSummary(bytes) ?? null);
     } catch (e) {
       this.opts.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: name, error: errorMessage(e) });
     }
@@ -830,13 +941,24 @@ export class Engine {
       walFsyncs: this.wal.stats.fsyncs,
       quarantined: this.stats.quarantined,
       segmentDecodes: this.stats.segmentDecodes,
+      memoryWaits: this.stats.memoryWaits,
+      segmentCacheBytes: this.cache.bytes,
+      treeCacheBytes: this.trees.bytes,
+      summaryCacheBytes: this.summaries.bytes + this.checksumCache.bytes,
     };
   }
 
-  /** Stops accepting writes and waits for background work; does not flush (the WAL is enough). */
+  /**
+   * Stops the engine. A clean close flushes the memory store first, so the next open replays no WAL
+   * (a failed flush leaves the WAL in place: nothing is lost, the next open replays it).
+   */
   async close(): Promise<void> {
+    if (!this.closed && this.unwritable === undefined && !this.active.isEmpty()) {
+      await this.flushMemory().catch((e: unknown) => this.opts.logger.log("warn", "engine: flush on close failed; the WAL is replayed on the next open", { error: errorMessage(e) }));
+    }
     this.closed = true;
     await this.maintenance;
+    await this.compacted();
     await this.wal.close();
   }
 }

@@ -147,6 +147,17 @@ export class WindowTree {
     this.build(0, 0, 0, table.count);
   }
 
+  /**
+   * Approximate bytes this tree holds: its table (shared with a cached segment when built from one,
+   * counted here too: the tree keeps it alive), the sort arrays, materialised nodes and queued writes.
+   */
+  memoryBytes(): number {
+    const t = this.table;
+    let pending = 0;
+    for (const p of this.pending) pending += p.key.length + p.enc.length + 96;
+    return t.buf.byteLength + t.starts.byteLength + t.ends.byteLength + this.order.byteLength + this.slot.byteLength + this.gather.byteLength + this.nodes.size * 128 + pending;
+  }
+
   /** Points in the window (after queued late writes). */
   get size(): number {
     return this.root().count;

@@ -36,4 +36,20 @@ export interface Platform {
    * the runtime has none (the tasks then run inline, e.g. in the simulator).
    */
   computePool?(threads: number): Compute;
+  /** The process's memory as the OS and the JS heap see it; absent in the simulator. */
+  memoryUsage?(): MemoryUsage;
+  /** The process's resident memory alone (cheap: the engine reads it on every write). */
+  residentBytes?(): number;
+  /**
+   * Asks the runtime to collect garbage now (after a flush released a memory store): a hint, so the
+   * process's RSS follows the engine's budget rather than the collector's own pace.
+   */
+  collectGarbage?(): void;
+}
+
+export interface MemoryUsage {
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Array buffers and other memory outside the JS heap. */
+  externalBytes: number;
 }

@@ -150,12 +150,22 @@ export function encodeSegmentV1(group: number, windowStartNs: bigint, records: r
 
 /** Encodes sorted, key-unique records of one window (version 2: a columnar block per series). */
 export function encodeSegment(group: number, windowStartNs: bigint, records: readonly PointRecord[]): Uint8Array {
+  return encodeSegmentOrdered(group, windowStartNs, records.map((r) => r.enc));
+}
+
+/**
+ * Encodes one window's canonical encodings given in key order (series, then time), unique by key —
+ * checked without building keys: times rise strictly within a series run, and the series prefix
+ * (built once per run) rises from run to run. Series prefixes end in NUL, which no name holds, so
+ * prefix order is key order.
+ */
+export function encodeSegmentOrdered(group: number, windowStartNs: bigint, encs: readonly Uint8Array[]): Uint8Array {
   let minTime = -1n;
   let maxTime = -1n;
   const hasher = createSha256();
   const wsHi = Number(windowStartNs >> 32n);
   const wsLo = Number(windowStartNs & 0xffffffffn);
-  const w = new ByteWriter(SEGMENT_HEADER_BYTES + 64 + records.length * 24);
+  const w = new ByteWriter(SEGMENT_HEADER_BYTES + 64 + encs.length * 24);
   for (let i = 0; i < SEGMENT_HEADER_BYTES; i++) w.u8(0); // filled in below
   const bodyStart = w.length;
   w.u32(0); // series count, filled in below
@@ -181,10 +191,10 @@ export function encodeSegment(group: number, windowStartNs: bigint, records: rea
   let maxOff = -1;
   const hashBuf = new Uint8Array(1 << 20);
   let hashUsed = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    const e = r.enc;
-    if (i > 0) assert(records[i - 1]!.key < r.key, "segment records must be sorted and unique by key");
+  let runPrefix = "";
+  let prevOff = -1;
+  for (let i = 0; i < encs.length; i++) {
+    const e = encs[i]!;
     const off = ((((e[9]! << 24) | (e[10]! << 16) | (e[11]! << 8) | e[12]!) >>> 0) - wsHi) * 4294967296 + ((((e[13]! << 24) | (e[14]! << 16) | (e[15]! << 8) | e[16]!) >>> 0) - wsLo);
     assert(off >= 0 && off < 86_400_000_000_000, "segment records must lie inside their window");
     if (off < minOff) minOff = off;
@@ -200,15 +210,22 @@ export function encodeSegment(group: number, windowStartNs: bigint, records: rea
     }
     const end = seriesEnd(e, SERIES_OFFSET);
     const first = run[0];
-    if (first === undefined || end !== runSeriesEnd || !sameRange(first, r.enc, SERIES_OFFSET, end)) {
+    if (first === undefined || end !== runSeriesEnd || !sameRange(first, e, SERIES_OFFSET, end)) {
       flushRun();
       runSeriesEnd = end;
+      const key = keyOfEncoding(e);
+      const prefix = key.slice(0, key.length - 16);
+      assert(first === undefined || runPrefix < prefix, "segment records must be sorted and unique by key");
+      runPrefix = prefix;
+    } else {
+      assert(off > prevOff, "segment records must be sorted and unique by key");
     }
-    run.push(r.enc);
+    prevOff = off;
+    run.push(e);
   }
   flushRun();
   if (hashUsed > 0) hasher.update(hashBuf.subarray(0, hashUsed));
-  if (records.length > 0) {
+  if (encs.length > 0) {
     minTime = windowStartNs + BigInt(minOff);
     maxTime = windowStartNs + BigInt(maxOff);
   }
@@ -219,7 +236,7 @@ export function encodeSegment(group: number, windowStartNs: bigint, records: rea
   dv.setUint32(bodyStart, series, false);
   for (let i = 0; i < 8; i++) buf[i] = SEGMENT_MAGIC_V2.charCodeAt(i);
   dv.setUint32(8, group, false);
-  dv.setUint32(12, records.length, false);
+  dv.setUint32(12, encs.length, false);
   dv.setBigUint64(16, windowStartNs, false);
   dv.setBigUint64(24, minTime < 0n ? 0n : minTime, false);
   dv.setBigUint64(32, maxTime < 0n ? 0n : maxTime, false);

@@ -28,14 +28,16 @@ function points(from: number, n: number, v: number): Point[] {
 
 describe("compute on Bun workers", () => {
   test("encodeWindow and mergeWindow: the worker's bytes equal the inline bytes", async () => {
-    const encs = stored(points(0, 2000, 0)).map((p) => p.enc);
-    const shuffled = [...encs].reverse();
-    const args = { group: 1, windowStartNs: DAY * NS_PER_DAY, packed: packEncodings(shuffled) };
+    const sorted = stored(points(0, 2000, 0)).sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((p) => p.enc);
+    const args = { group: 1, windowStartNs: DAY * NS_PER_DAY, packed: packEncodings(sorted) };
     const inline = encodeWindow(args);
-    const packed = packEncodings(shuffled);
+    // out of key order (the memory store always sorts): refused, not written wrongly
+    expect(() => encodeWindow({ ...args, packed: packEncodings([...sorted].reverse()) })).toThrow(/sorted and unique/);
+    expect(() => encodeWindow({ ...args, packed: packEncodings([sorted[0]!, sorted[0]!]) })).toThrow(/sorted and unique/);
+    const packed = packEncodings(sorted);
     const viaWorker = await pool.run<Uint8Array>("encodeWindow", { ...args, packed }, [packed.buffer as ArrayBuffer]);
     expect(Buffer.from(viaWorker).equals(Buffer.from(inline))).toBe(true);
-    const second = encodeWindow({ ...args, packed: packEncodings(stored(points(1000, 2000, 1)).map((p) => p.enc)) });
+    const second = encodeWindow({ ...args, packed: packEncodings(stored(points(1000, 2000, 1)).sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((p) => p.enc)) });
     const margs = { group: 1, windowStartNs: DAY * NS_PER_DAY, files: [inline, second], names: ["a.seg", "b.seg"], outName: "c.seg", shape: SHAPE };
     const m1 = mergeWindow(margs);
     const m2 = await pool.run<MergeWindowResult>("mergeWindow", margs);
