@@ -27,6 +27,22 @@ describe("config", () => {
     expect(() => loadConfig({ flags: new Map([["no.such", "1"]]) })).toThrow("unknown flag --no.such");
   });
 
+  test("storage.memory_bytes_max: the memory store and caches get shares; settings that cannot fit are refused with the numbers", () => {
+    const d = loadConfig({});
+    expect(d.storage.memoryBytesMax).toBe(512 * 1024 ** 2);
+    expect(d.storage.memory.memstoreBytes).toBe(Math.floor(0.15 * 512 * 1024 ** 2));
+    expect(d.storage.memory.segmentCacheBytes).toBe(Math.floor(0.08 * 512 * 1024 ** 2));
+    const big = loadConfig({ flags: new Map([["storage.memory_bytes_max", String(4 * 1024 ** 3)]]) });
+    expect(big.storage.memory.treeCacheBytes).toBe(Math.floor(0.08 * 4 * 1024 ** 3));
+    // an explicit memory store size replaces its share
+    expect(loadConfig({ flags: new Map([["storage.memstore_bytes_max", String(8 * 1024 ** 2)]]) }).storage.memory.memstoreBytes).toBe(8 * 1024 ** 2);
+    expect(() => loadConfig({ flags: new Map([["storage.memstore_bytes_max", String(1024 ** 3)]]) })).toThrow(
+      /storage.memory_bytes_max = 536870912: too small for the memory store \(2 × 1073741824\) and caches .* at most 75 %/,
+    );
+    expect(() => loadConfig({ flags: new Map([["storage.segment_cache_bytes_max", "1000"]]) })).toThrow("storage.segment_cache_bytes_max = 1000: must be 0 (a share of storage.memory_bytes_max) or at least 1048576 (1 MiB)");
+    expect(() => loadConfig({ flags: new Map([["storage.memory_bytes_max", String(1024 ** 2)]]) })).toThrow("out of range [67108864");
+  });
+
   test("the node-loss keys: defaults, and bad values named with the allowed range", () => {
     const d = loadConfig({});
     expect(d.replication.hintWindowMs).toBe(3 * 3_600_000);
