@@ -8,9 +8,8 @@
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { StorageService } from "../../src/gen/soltix/v1/storage_pb.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { QueryRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
 import { startBinary } from "../../test/support/binary.ts";
 import { freePort } from "../../test/support/servers.ts";
 import { until } from "../../test/support/wait.ts";
@@ -55,7 +54,6 @@ async function startSoltix(dir: string): Promise<Target> {
   const dataDir = join(dir, "data");
   const node = await startBinary(["node", "--storage.data_dir", dataDir, "--server.host", "127.0.0.1", "--server.port", "0", "--log.level", "warn", ...(process.env.SOLTIX_BENCH_ARGS?.split(" ").filter((a) => a !== "") ?? [])]);
   const url = `${node.url}/soltix.v1.StorageService/Write`;
-  const client = createClient(StorageService, createConnectTransport({ baseUrl: node.url, useBinaryFormat: true }));
   return {
     name: "soltix",
     pid: node.proc.pid,
@@ -67,19 +65,17 @@ async function startSoltix(dir: string): Promise<Target> {
       if (res.status !== 200) throw new Error(`soltix write: HTTP ${res.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
     },
     async readBack(startNs, endNs) {
+      // Pages read with a minimal protobuf scanner (device id and f0 of each point): protobuf-es on
+      // the client would cost more than the server's answer.
       const out = emptyReadBack();
       let cursor = "";
       for (;;) {
-        const page = await client.query({ database: DATABASE, collection: COLLECTION, startTime: startNs, endTime: endNs, limit: 10_000, cursor });
-        for (const p of page.points) {
-          const d = deviceIndex(p.id);
-          const f0 = p.fields.f0?.value;
-          out.points++;
-          out.countByDevice[d]!++;
-          if (f0?.case === "numberValue") out.f0SumByDevice[d] = out.f0SumByDevice[d]! + f0.value;
-        }
-        if (page.nextCursor === "") return out;
-        cursor = page.nextCursor;
+        const req = toBinary(QueryRequestSchema, create(QueryRequestSchema, { database: DATABASE, collection: COLLECTION, startTime: startNs, endTime: endNs, limit: 10_000, cursor }));
+        const res = await fetch(`${node.url}/soltix.v1.StorageService/Query`, { method: "POST", headers: { "content-type": "application/proto" }, body: req });
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        if (res.status !== 200) throw new Error(`soltix query: HTTP ${res.status} ${new TextDecoder().decode(bytes).slice(0, 200)}`);
+        cursor = scanQueryResponse(bytes, out);
+        if (cursor === "") return out;
       }
     },
     async flushAndStop() {
@@ -90,6 +86,48 @@ async function startSoltix(dir: string): Promise<Target> {
     },
     kill: () => node.kill9(),
   };
+}
+
+function varint(b: Uint8Array, at: number): [number, number] {
+  let v = 0, shift = 0;
+  for (;;) {
+    const c = b[at++]!;
+    v += (c & 0x7f) * 2 ** shift;
+    if (c < 0x80) return [v, at];
+    shift += 7;
+  }
+}
+
+/** Adds each point of a QueryResponse to `out` (device from field 3, f0 from the fields map); returns next_cursor. */
+function scanQueryResponse(b: Uint8Array, out: ReadBack): string {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const text = new TextDecoder();
+  let at = 0, cursor = "";
+  while (at < b.length) {
+    const tag = b[at++]!;
+    const [len, start] = varint(b, at);
+    const end = start + len;
+    if (tag === 0x12) cursor = text.decode(b.subarray(start, end));
+    else if (tag === 0x0a) {
+      let p = start, device = -1, f0 = NaN;
+      while (p < end) {
+        const t = b[p++]!;
+        if ((t & 7) === 0) {
+          p = varint(b, p)[1];
+          continue;
+        }
+        const [l, s] = varint(b, p);
+        if (t === 0x1a) device = deviceIndex(text.decode(b.subarray(s, s + l)));
+        else if (t === 0x2a && b[s] === 0x0a && b[s + 1] === 2 && b[s + 2] === 0x66 && b[s + 3] === 0x30 && b[s + 6] === 0x09) f0 = dv.getFloat64(s + 7, true);
+        p = s + l;
+      }
+      out.points++;
+      out.countByDevice[device]!++;
+      out.f0SumByDevice[device] = out.f0SumByDevice[device]! + f0;
+    }
+    at = end;
+  }
+  return cursor;
 }
 
 function emptyReadBack(): ReadBack {

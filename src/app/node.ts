@@ -16,6 +16,7 @@ import { storageService } from "../rpc/storage-service.ts";
 import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
 import { WRITE_PATH, fastWrite } from "../rpc/write-route.ts";
+import { QUERY_PATH, fastQuery } from "../rpc/query-route.ts";
 import { isFastUnary } from "../rpc/fast-unary.ts";
 import { LIMITS } from "../base/limits.ts";
 import { SoltixError, errorMessage, invalidArgument } from "../base/errors.ts";
@@ -192,6 +193,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     },
     fastPaths: {
       [WRITE_PATH]: (req) => (isFastUnary(req) ? fastWrite(req, ctx, FAST_LIMITS) : undefined),
+      [QUERY_PATH]: (req) => (isFastUnary(req) ? fastQuery(req, ctx, FAST_LIMITS) : undefined),
     },
     routes: (a) => {
       a.get("/healthz", (c) =>
