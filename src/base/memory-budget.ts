@@ -10,7 +10,7 @@ export interface MemoryBudget {
   segmentCacheBytes: number;
   /** Merkle trees of windows (anti-entropy). */
   treeCacheBytes: number;
-  /** Window summaries read from the .sum sidecars. */
+  /** Window summaries read from the .sum sidecars (two thirds) and window checksums (one third). */
   summaryCacheBytes: number;
 }
 
@@ -19,7 +19,7 @@ export const MEMORY_BYTES_DEFAULT = 512 * 1024 * 1024;
 export const MEMORY_BYTES_MIN = 64 * 1024 * 1024;
 
 /** Shares of the budget (the memory store's is per store: twice it can be held while flushing). */
-export const MEMORY_SHARES = { memstore: 0.15, segmentCache: 0.08, treeCache: 0.08, summaryCache: 0.02 } as const;
+export const MEMORY_SHARES = { memstore: 0.15, segmentCache: 0.08, treeCache: 0.08, summaryCache: 0.04 } as const;
 
 export function memoryBudget(memoryBytesMax: number): MemoryBudget {
   const part = (share: number) => Math.floor(memoryBytesMax * share);
