@@ -138,6 +138,8 @@ const SUMMARY_NODE_BYTES = 112;
 const QUIET_MERGES_PER_FLUSH_MAX = 8;
 /** Fractions of memoryBytesMax (resident) that start a flush early, and that make writers wait for it. */
 const FLUSH_EARLY_FRACTION = 0.8;
+/** Fraction of memoryBytesMax (resident) above which a flush is followed by a full garbage collection. */
+const COLLECT_AFTER_FLUSH_FRACTION = 0.6;
 const WAIT_FRACTION = 0.92;
 /** An early flush needs at least this much in the memory store (else it would only make files). */
 const FLUSH_EARLY_BYTES_MIN = 4 * 1024 * 1024;
@@ -451,7 +453,9 @@ export class Engine {
       assert(snapshot !== undefined, "rotation must freeze the memstore");
       await this.writeMemWindows(snapshot.windows.values());
       this.frozen = this.frozen.filter((m) => m !== snapshot);
-      this.opts.releasedMemory?.();
+      // A full collection costs the request thread tens of ms: only when RSS is well into the limit.
+      const rss = this.opts.residentBytes?.();
+      if (rss === undefined || this.opts.memoryBytesMax === undefined || rss >= COLLECT_AFTER_FLUSH_FRACTION * this.opts.memoryBytesMax) this.opts.releasedMemory?.();
       await this.wal.removeBefore(newSeq);
       this.stats.flushes++;
       this.opts.logger.log("debug", "engine: flushed", { windows: snapshot.windows.size, points: snapshot.points });
