@@ -9,8 +9,6 @@
 //                   named (the engine quarantines it and merges the rest)
 
 import { errorMessage } from "../base/errors.ts";
-import { keyOfEncoding } from "../model/encoding.ts";
-import type { PointRecord } from "../model/point.ts";
 import { WindowTree } from "../merkle/tree.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import type { TaskHandlers } from "../ports/compute.ts";
@@ -91,3 +89,13 @@ export const CODEC_TASKS = {
   encodeWindow,
   mergeWindow,
 } satisfies TaskHandlers;
+
+/** The whole buffers among `files` (moved to the task); pooled or shared ones are copied instead. */
+export function transferable(files: readonly Uint8Array[]): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const f of files) {
+    const b = f.buffer;
+    if (b instanceof ArrayBuffer && f.byteOffset === 0 && f.byteLength === b.byteLength && !out.includes(b)) out.push(b);
+  }
+  return out;
+}

@@ -1,139 +1,50 @@
 // The local store of one node: WAL → memory store → segments per (group, UTC day) → compaction.
 // Invariants: a write resolves only after its WAL record is fsynced; a WAL file is removed only after
 // every record in it is inside a durable segment; segments are installed temp → fsync → rename →
-// fsync dir; flushes and compactions run one at a time (single installer). Reads merge memory and
-// segments under LWW, so a key held twice (a crash between install and cleanup) is harmless.
+// fsync dir; flushes run one at a time, compaction passes one at a time beside them (a window's
+// merges in order; merges swap segments in one synchronous step). Reads merge memory and segments
+// under LWW, so a key held twice (a crash between install and cleanup) is harmless.
+//
+// This file holds open and recovery, the write path, flush and compaction scheduling, and the
+// window caches (checksums, trees). Beside it: types.ts (options, stats), data-meta.ts (the data
+// dir's meta file), segment-refs.ts (segment names and refs), segment-cache.ts (decoded segments),
+// window-summaries.ts (held .sum summaries), window-checksum.ts, codec-tasks.ts (the Compute tasks),
+// compaction-policy.ts, merge.ts, byte-lru.ts.
 
 import { assert } from "../base/assert.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { MEMORY_BYTES_DEFAULT, memoryBudget } from "../base/memory-budget.ts";
 import { ByteLru } from "./byte-lru.ts";
-import { EMPTY_SHA256_HEX, createSha256, toHex } from "../base/sha256.ts";
+import { EMPTY_SHA256_HEX } from "../base/sha256.ts";
 import { NS_PER_DAY, windowStartNs } from "../base/time.ts";
 import { keyOfEncoding } from "../model/encoding.ts";
 import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
-import type { FileSystem } from "../ports/fs.ts";
 import { installTemps, unwritableCode, writeFileDurable, writeTempDurable } from "../ports/fs.ts";
-import type { Logger } from "../ports/logger.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
-import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, encodeSegment, segmentDigest, type SegmentMeta, type SegmentView } from "../segment/format.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, type SegmentMeta } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
 import { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import type { NodeSummary } from "../merkle/tree.ts";
-import { SUMMARY_SUFFIX, decodeSummary, encodeSummary, summaryOfTree, type WindowSummary } from "./window-summary.ts";
-import { CODEC_TASKS, packEncodings, type EncodeWindowArgs, type MergeWindowArgs, type MergeWindowResult } from "./codec-tasks.ts";
+import { SUMMARY_SUFFIX } from "./window-summary.ts";
+import { WindowSummaries } from "./window-summaries.ts";
+import { SegmentCache } from "./segment-cache.ts";
+import { CODEC_TASKS, packEncodings, transferable, type EncodeWindowArgs, type MergeWindowArgs, type MergeWindowResult } from "./codec-tasks.ts";
 import { inlineCompute, type Compute } from "../ports/compute.ts";
 import { DEFAULT_COMPACTION, pickCompaction, type CompactionSettings } from "./compaction-policy.ts";
+import type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
+import { SEG_RE, segName, type SegmentRef, type WindowSegments } from "./segment-refs.ts";
+import { META_FILE, checkDataMeta } from "./data-meta.ts";
+import { hashRecords } from "./window-checksum.ts";
 
-/** A point ready to store: its group, sort key and canonical encoding. */
-export interface StoredPoint extends PointRecord {
-  readonly group: number;
-}
+export type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
+export { hashRecords } from "./window-checksum.ts";
 
-export interface EngineOptions {
-  dataDir: string;
-  /** The node this data dir belongs to: written on first start, a start under another id is refused (undefined = not checked). */
-  nodeId?: string;
-  /** Open read-only for this reason (e.g. the data dir's lock could not be taken on a full disk); resumeWrites() ends it. */
-  readOnlyBecause?: string;
-  /** The cluster's Merkle tree shape: compacted windows keep their summary for it beside the segment. */
-  treeShape?: TreeShape;
-  fs: FileSystem;
-  logger: Logger;
-  totalGroups: number;
-  memstoreBytesMax?: number;
-  /** Where segment encoding and compaction merges run (default: inline on the calling thread). */
-  compute?: Compute;
-  /** Which segments of a window are merged when (default: size-tiered, DEFAULT_COMPACTION). */
-  compaction?: CompactionSettings;
-  /** Byte budgets of the caches (default: their shares of MEMORY_BYTES_DEFAULT, base/memory-budget.ts). */
-  segmentCacheBytesMax?: number;
-  treeCacheBytesMax?: number;
-  /** Window summaries and checksums read or computed. */
-  summaryCacheBytesMax?: number;
-  walFileBytesMax?: number;
-  /** Called when a flush released a memory store (a hint to collect garbage now). */
-  releasedMemory?: () => void;
-  /**
-   * The process's resident memory and its limit (storage.memory_bytes_max): past FLUSH_EARLY_FRACTION
-   * of it a flush starts whatever the memory store holds, past WAIT_FRACTION writers wait for it —
-   * so RSS follows the limit even where the estimates of the store and caches fall short.
-   */
-  residentBytes?: () => number;
-  memoryBytesMax?: number;
-}
-
-/** A window's tree, valid while `version` equals the window's write version. */
-interface CachedTree {
-  readonly shape: string;
-  version: number;
-  readonly tree: WindowTree;
-}
-
-interface SegmentRef {
-  readonly path: string;
-  readonly seq: number;
-  readonly meta: SegmentMeta;
-  /** Its verified flat checksum, once read (from the footer, or a decode). */
-  digest?: { sha256Hex: string; count: number };
-  /** Its window's Merkle summary, once read from the sidecar (null: none usable; undefined: not looked at). */
-  summary?: WindowSummary | null;
-}
-
-interface WindowSegments {
-  readonly group: number;
-  readonly windowStartNs: bigint;
-  segs: SegmentRef[];
-}
-
-export interface WindowChecksum {
-  sha256Hex: string;
-  pointCount: number;
-}
-
-export interface EngineStats {
-  memstoreBytes: number;
-  memstorePoints: number;
-  segments: number;
-  flushes: number;
-  compactions: number;
-  /** Points rewritten by compaction (a point climbing one tier counts once). */
-  compactedPoints: number;
-  walAppends: number;
-  /** Bytes written to the WAL, to segment files, and the canonical encodings written (write amplification = (wal + segments) / ingested). */
-  walBytes: number;
-  segmentBytesWritten: number;
-  ingestedBytes: number;
-  /** Threads the codec tasks run on (0 = inline), and the tasks run there. */
-  computeThreads: number;
-  computeTasks: number;
-  walFsyncs: number;
-  quarantined: number;
-  segmentDecodes: number;
-  /** Writes that waited for a flush because the process's RSS neared storage.memory_bytes_max. */
-  memoryWaits: number;
-  /** Held in memory by the caches (each bounded by its budget). */
-  segmentCacheBytes: number;
-  treeCacheBytes: number;
-  summaryCacheBytes: number;
-}
-
-export interface RecoveryReport {
-  walRecords: number;
-  walPoints: number;
-  walTruncatedBytes: number;
-  segments: number;
-  problems: string[];
-}
-
-const META_FILE = "soltix-data.json";
-/** Memory of a held window checksum and of one node of a held summary (estimates, for the budgets). */
+/** Memory of a held window checksum (an estimate, for the budget). */
 const CHECKSUM_ENTRY_BYTES = 160;
-const SUMMARY_NODE_BYTES = 112;
 /** Settled windows merged whole after one flush (the rest wait for the next), so a flush after a restart stays short. */
 const QUIET_MERGES_PER_FLUSH_MAX = 8;
 /** Fractions of memoryBytesMax (resident) that start a flush early, and that make writers wait for it. */
@@ -150,20 +61,13 @@ const COMPACTION_LAG_FACTOR = 2;
 /** Segment files of one flush written and fsynced concurrently. */
 const SEGMENT_WRITES_IN_FLIGHT_MAX = 16;
 
-/** The whole buffers among `files` (moved to the task); pooled or shared ones are copied instead. */
-function transferable(files: readonly Uint8Array[]): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (const f of files) {
-    const b = f.buffer;
-    if (b instanceof ArrayBuffer && f.byteOffset === 0 && f.byteLength === b.byteLength && !out.includes(b)) out.push(b);
-  }
-  return out;
-}
-const META_VERSION = 1;
-const SEG_RE = /^g(\d+)-d(\d+)-s(\d+)\.seg$/;
 
-function segName(group: number, day: number, seq: number): string {
-  return `g${group}-d${day}-s${String(seq).padStart(12, "0")}.seg`;
+
+/** A window's tree, valid while `version` equals the window's write version. */
+interface CachedTree {
+  readonly shape: string;
+  version: number;
+  readonly tree: WindowTree;
 }
 
 export class Engine {
@@ -176,12 +80,12 @@ export class Engine {
   private readonly checksumCache: ByteLru<WindowId, WindowChecksum>;
   /** Bumped on every applied write, per window: a checksum computed across a change is not cached. */
   private readonly writeVersion = new Map<WindowId, number>();
-  /** Decoded segments by path. */
-  private readonly cache: ByteLru<string, SegmentView>;
+  /** Decoded segments, verified, within their byte budget. */
+  private readonly cache: SegmentCache;
   /** Merkle trees of recently compared windows, valid while the window's write version is unchanged. */
   private readonly trees: ByteLru<WindowId, CachedTree>;
-  /** Segments whose window summary is held (an evicted one is read from its sidecar again when needed). */
-  private readonly summaries: ByteLru<SegmentRef, true>;
+  /** Window summaries beside compacted segments, held within a byte budget. */
+  private readonly summaries: WindowSummaries;
   private segSeq = 0;
   private maintenance: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | undefined;
@@ -209,13 +113,13 @@ export class Engine {
     this.memstoreBytesMax = opts.memstoreBytesMax ?? budget.memstoreBytes;
     this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
     this.compute = opts.compute ?? inlineCompute(CODEC_TASKS);
-    this.cache = new ByteLru(opts.segmentCacheBytesMax ?? budget.segmentCacheBytes);
+    this.cache = new SegmentCache(opts.fs, this.segDir, opts.segmentCacheBytesMax ?? budget.segmentCacheBytes, (ref, name, reason) => this.dropCorrupt(ref, name, reason), () => {
+      this.stats.segmentDecodes++;
+    });
     this.trees = new ByteLru(opts.treeCacheBytesMax ?? budget.treeCacheBytes);
     const summaryBytes = opts.summaryCacheBytesMax ?? budget.summaryCacheBytes;
     // Summaries make a clean comparison read no point: most of the share (~7 000 windows at 512 MiB).
-    this.summaries = new ByteLru((summaryBytes * 2) / 3, (ref) => {
-      delete ref.summary;
-    });
+    this.summaries = new WindowSummaries(opts.fs, this.segDir, opts.logger, (summaryBytes * 2) / 3);
     this.checksumCache = new ByteLru(summaryBytes / 3);
   }
 
@@ -636,57 +540,20 @@ export class Engine {
     // Swap in one synchronous step so readers see either the old segments or the new one.
     w.segs = [...w.segs.filter((r) => !refs.includes(r)), ref];
     for (const r of refs) {
-      this.dropCached(r.path);
-      this.summaries.delete(r);
+      this.cache.drop(r.path);
+      this.summaries.forget(r);
       await this.opts.fs.remove(r.path);
       await this.opts.fs.remove(`${r.path}${SUMMARY_SUFFIX}`);
     }
     // The compacted window's summary, so a comparison of identical replicas reads no point of it,
     // also after a restart.
-    if (result.summary !== undefined && w.segs.length === 1) await this.keepSummary(ref, result.summary);
+    if (result.summary !== undefined && w.segs.length === 1) await this.summaries.keep(ref, result.summary);
     await this.opts.fs.syncDir(this.segDir);
     this.stats.compactions++;
     this.stats.compactedPoints += result.count;
   }
 
   // ---- segment cache --------------------------------------------------------------------------
-
-  private dropCached(path: string): void {
-    this.cache.delete(path);
-  }
-
-  /** Loads and verifies a segment; a corrupt one is quarantined and undefined is returned. */
-  private async loadSegment(ref: SegmentRef): Promise<SegmentView | undefined> {
-    const hit = this.cache.get(ref.path);
-    if (hit !== undefined) return hit;
-    const view = await this.readVerified(ref, decodeSegment);
-    if (view === undefined) return undefined;
-    this.stats.segmentDecodes++;
-    ref.digest = { sha256Hex: view.sha256Hex, count: view.count };
-    this.cache.set(ref.path, view, view.memoryBytes());
-    return view;
-  }
-
-  /** A segment's flat checksum and count, verified, without decoding its points when it can. */
-  private async segmentChecksum(ref: SegmentRef): Promise<{ sha256Hex: string; count: number } | undefined> {
-    if (ref.digest !== undefined) return ref.digest;
-    const cached = this.cache.peek(ref.path);
-    if (cached !== undefined) return { sha256Hex: cached.sha256Hex, count: cached.count };
-    const d = await this.readVerified(ref, segmentDigest);
-    if (d !== undefined) ref.digest = d;
-    return d;
-  }
-
-  /** Reads a segment file and applies `decode`; a corrupt one is quarantined (undefined). */
-  private async readVerified<T>(ref: SegmentRef, decode: (bytes: Uint8Array, name: string) => T): Promise<T | undefined> {
-    const name = ref.path.slice(this.segDir.length + 1);
-    try {
-      return decode(await this.opts.fs.readFile(ref.path), name);
-    } catch (e) {
-      await this.dropCorrupt(ref, name, errorMessage(e));
-      return undefined;
-    }
-  }
 
   /** Quarantines a segment that cannot be read or verified and forgets what was derived from its window. */
   private async dropCorrupt(ref: SegmentRef, name: string, reason: string): Promise<void> {
@@ -722,7 +589,7 @@ export class Engine {
     const seg = this.windows.get(id);
     if (seg !== undefined) {
       for (const ref of [...seg.segs]) {
-        const v = await this.loadSegment(ref);
+        const v = await this.cache.load(ref);
         if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
       }
     }
@@ -794,7 +661,7 @@ export class Engine {
     if (single !== undefined) {
       // A compacted window with nothing in memory: its segment's verified data digest is the checksum
       // (read from the file's footer, no point decoded).
-      const d = await this.segmentChecksum(single);
+      const d = await this.cache.checksum(single);
       if (d !== undefined && this.singleSegment(id) === single) result = { sha256Hex: d.count === 0 ? EMPTY_SHA256_HEX : d.sha256Hex, pointCount: d.count };
     }
     if (result === undefined) {
@@ -842,12 +709,12 @@ export class Engine {
     if (hit !== undefined && hit.version === version && hit.shape === sk) return hit.tree;
     // A compacted window with nothing in memory is already a table: build from the segment in place.
     const single = this.singleSegment(id);
-    const view = single === undefined ? undefined : await this.loadSegment(single);
+    const view = single === undefined ? undefined : await this.cache.load(single);
     const fromSegment = view !== undefined && this.singleSegment(id) === single;
     const tree = fromSegment ? new WindowTree(shape, ws, view.table()) : new WindowTree(shape, ws, [...mergeSources(await this.windowSources(group, ws))]);
     // A compacted window whose summary was missing (an older data dir, a lost sidecar): keep it now.
-    if (fromSegment && this.opts.treeShape !== undefined && shapeKey(shape) === shapeKey(this.opts.treeShape) && (await this.summaryOf(single!, shape)) === undefined) {
-      await this.writeSummary(single!, tree, shape);
+    if (fromSegment && this.opts.treeShape !== undefined && shapeKey(shape) === shapeKey(this.opts.treeShape) && (await this.summaries.of(single!, shape)) === undefined) {
+      await this.summaries.write(single!, tree, shape);
     }
     if ((this.writeVersion.get(id) ?? 0) === version) {
       this.trees.set(id, { shape: sk, version, tree }, tree.memoryBytes());
@@ -867,58 +734,13 @@ export class Engine {
     if (hit === undefined || hit.version !== version || hit.shape !== sk) {
       const single = this.singleSegment(id);
       if (single !== undefined) {
-        const s = await this.summaryOf(single, shape);
+        const s = await this.summaries.of(single, shape);
         if (s !== undefined && this.singleSegment(id) === single && (this.writeVersion.get(id) ?? 0) === version) return { root: s.root, children: s.children };
       }
     }
     const tree = await this.windowTree(group, ws, shape);
     const root = tree.root();
     return { root, children: root.leaf ? [] : tree.children(0, 0) };
-  }
-
-  private holdSummary(ref: SegmentRef, s: WindowSummary | null): void {
-    ref.summary = s;
-    if (s !== null) this.summaries.set(ref, true, SUMMARY_NODE_BYTES * (1 + s.children.length));
-  }
-
-  /** The usable summary of a compacted window's segment for `shape`, read from its sidecar (again after eviction). */
-  private async summaryOf(ref: SegmentRef, shape: TreeShape): Promise<WindowSummary | undefined> {
-    if (ref.summary === undefined) {
-      const name = ref.path.slice(this.segDir.length + 1);
-      let s: WindowSummary | undefined;
-      try {
-        s = decodeSummary(await this.opts.fs.readFile(`${ref.path}${SUMMARY_SUFFIX}`));
-      } catch {
-        s = undefined; // none yet
-      }
-      const size = await this.opts.fs.size(ref.path).catch(() => -1);
-      this.holdSummary(ref, s !== undefined && s.segmentName === name && s.segmentBytes === size ? s : null);
-    }
-    const held = ref.summary;
-    return held !== null && held !== undefined && shapeKey(held.shape) === shapeKey(shape) ? held : undefined;
-  }
-
-  /** Keeps a compacted window's summary beside its segment: derived data, so no fsync (a torn one is rebuilt). */
-  private async writeSummary(ref: SegmentRef, tree: WindowTree, shape: TreeShape): Promise<void> {
-    const name = ref.path.slice(this.segDir.length + 1);
-    await this.keepSummary(ref, encodeSummary(summaryOfTree(tree, shape, name, await this.opts.fs.size(ref.path))));
-  }
-
-  private async keepSummary(ref: SegmentRef, bytes: Uint8Array): Promise<void> {
-    const name = ref.path.slice(this.segDir.length + 1);
-    try {
-      const tmp = `${ref.path}${SUMMARY_SUFFIX}.tmp`;
-      const f = await this.opts.fs.create(tmp);
-      try {
-        await f.append(bytes);
-      } finally {
-        await f.close();
-      }
-      await this.opts.fs.rename(tmp, `${ref.path}${SUMMARY_SUFFIX}`);
-      this.holdSummary(ref, decodeSummary(bytes) ?? null);
-    } catch (e) {
-      this.opts.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: name, error: errorMessage(e) });
-    }
   }
 
   /** Merged records of a window in [fromKey, toKey). */
@@ -968,62 +790,4 @@ export class Engine {
   }
 }
 
-/** SHA-256 over concatenated encodings, fed in large batches (never one hash call per point). */
-export function hashRecords(records: Iterable<PointRecord>): WindowChecksum {
-  const BATCH_BYTES = 1 << 20;
-  const hasher = createSha256();
-  const buf = new Uint8Array(BATCH_BYTES);
-  let used = 0;
-  let count = 0;
-  for (const r of records) {
-    count++;
-    const e = r.enc;
-    if (used + e.length > BATCH_BYTES) {
-      hasher.update(buf.subarray(0, used));
-      used = 0;
-      if (e.length > BATCH_BYTES) {
-        hasher.update(e);
-        continue;
-      }
-    }
-    buf.set(e, used);
-    used += e.length;
-  }
-  if (used > 0) hasher.update(buf.subarray(0, used));
-  return { sha256Hex: count === 0 ? EMPTY_SHA256_HEX : toHex(hasher.digest()), pointCount: count };
-}
 
-/**
- * Checks the data dir's meta file (format version, total_groups, the owning node id); returns the
- * bytes to write when it is missing or must gain the node id (the caller writes them durably).
- */
-async function checkDataMeta(fs: FileSystem, dataDir: string, totalGroups: number, nodeId: string | undefined): Promise<Uint8Array | undefined> {
-  const names = await fs.list(dataDir);
-  let meta: { version?: unknown; total_groups?: unknown; node_id?: unknown } | undefined;
-  if (names.includes(META_FILE)) {
-    try {
-      meta = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dataDir}/${META_FILE}`))) as typeof meta;
-    } catch (e) {
-      throw new SoltixError("data_loss", `${dataDir}/${META_FILE} is unreadable: ${errorMessage(e)}`);
-    }
-    if (meta!.version !== META_VERSION) throw new SoltixError("failed_precondition", `${dataDir}/${META_FILE}: unknown version ${String(meta!.version)}`);
-    if (meta!.total_groups !== totalGroups) {
-      throw new SoltixError(
-        "failed_precondition",
-        `coordinator.total_groups is ${totalGroups} but the data in ${dataDir} was written with ${String(meta!.total_groups)}; groups would be misplaced`,
-      );
-    }
-    if (nodeId === undefined || meta!.node_id === nodeId) return undefined;
-    if (typeof meta!.node_id === "string") {
-      throw new SoltixError(
-        "failed_precondition",
-        `storage.data_dir ${dataDir} belongs to node ${JSON.stringify(meta!.node_id)} (written on its first start), but this node was started as ${JSON.stringify(nodeId)}: ` +
-          `start it with --node.id ${meta!.node_id}, or give ${nodeId} its own storage.data_dir`,
-      );
-    }
-    // A data dir from before node ids were recorded: it is this node's from now on.
-  }
-  const record: Record<string, unknown> = { version: META_VERSION, total_groups: totalGroups };
-  if (nodeId !== undefined) record.node_id = nodeId;
-  return new TextEncoder().encode(JSON.stringify(record) + "\n");
-}
