@@ -52,8 +52,9 @@ const FLUSH_EARLY_FRACTION = 0.8;
 /** Fraction of memoryBytesMax (resident) above which a flush is followed by a full garbage collection. */
 const COLLECT_AFTER_FLUSH_FRACTION = 0.6;
 const WAIT_FRACTION = 0.92;
-/** An early flush needs at least this much in the memory store (else it would only make files). */
+/** An early flush needs this much in the memory store, or 1/256 of its flush size when smaller (else it would only make files). */
 const FLUSH_EARLY_BYTES_MIN = 4 * 1024 * 1024;
+const FLUSH_EARLY_FRACTION_OF_STORE = 1 / 256;
 /** Windows merged at once by a compaction pass (at least; twice the compute threads when more). */
 const MERGES_IN_FLIGHT_MIN = 4;
 /** A flush waits for compaction once a window holds this many times segmentsMax segments (compaction fell behind). */
@@ -97,7 +98,7 @@ export class Engine {
   private pendingMeta: Uint8Array | undefined;
   private unwritable: string | undefined;
   /** segmentDecodes: segment files whose points were decoded (a comparison of identical replicas should cause none). */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
@@ -304,7 +305,10 @@ export class Engine {
     if (this.opts.residentBytes !== undefined && this.opts.memoryBytesMax !== undefined) {
       const limit = this.opts.memoryBytesMax;
       let rss = this.opts.residentBytes();
-      if (rss >= FLUSH_EARLY_FRACTION * limit && this.flushing === undefined && this.active.bytes >= FLUSH_EARLY_BYTES_MIN) void this.flushMemory().catch(() => {});
+      if (rss >= FLUSH_EARLY_FRACTION * limit && this.flushing === undefined && this.active.bytes >= Math.min(FLUSH_EARLY_BYTES_MIN, FLUSH_EARLY_FRACTION_OF_STORE * this.memstoreBytesMax)) {
+        this.stats.memoryFlushes++;
+        void this.flushMemory().catch(() => {});
+      }
       while (rss >= WAIT_FRACTION * limit && this.flushing !== undefined) {
         this.stats.memoryWaits++;
         await this.flushing;
@@ -769,6 +773,7 @@ export class Engine {
       quarantined: this.stats.quarantined,
       segmentDecodes: this.stats.segmentDecodes,
       memoryWaits: this.stats.memoryWaits,
+      memoryFlushes: this.stats.memoryFlushes,
       segmentCacheBytes: this.cache.bytes,
       treeCacheBytes: this.trees.bytes,
       summaryCacheBytes: this.summaries.bytes + this.checksumCache.bytes,

@@ -72,6 +72,8 @@ export interface EngineStats {
   segmentDecodes: number;
   /** Writes that waited for a flush because the process's RSS neared storage.memory_bytes_max. */
   memoryWaits: number;
+  /** Flushes started early because the process's RSS neared storage.memory_bytes_max. */
+  memoryFlushes: number;
   /** Held in memory by the caches (each bounded by its budget). */
   segmentCacheBytes: number;
   treeCacheBytes: number;

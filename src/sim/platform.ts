@@ -38,7 +38,7 @@ export interface SimProcess {
   sessions: MetadataStore[];
 }
 
-export function simProcess(o: { machine: string; fs: SimFs; clock: ProcessClock; rng: Rng; net: SimNet; metadata: MemoryMetadataStore; locks: SimLocks }): SimProcess {
+export function simProcess(o: { machine: string; fs: SimFs; clock: ProcessClock; rng: Rng; net: SimNet; metadata: MemoryMetadataStore; locks: SimLocks; residentBytes?: () => number }): SimProcess {
   const sessions: MetadataStore[] = [];
   const platform: Platform = {
     fs: o.fs,
@@ -58,6 +58,7 @@ export function simProcess(o: { machine: string; fs: SimFs; clock: ProcessClock;
     },
     peerNet: () => o.net.for(o.machine, o.clock.machine),
     lockDataDir: async (dir) => o.locks.acquire(o.machine, dir, o.clock),
+    ...(o.residentBytes === undefined ? {} : { residentBytes: o.residentBytes }),
   };
   return { platform, sessions };
 }

@@ -83,6 +83,8 @@ interface SimNode {
   up?: Up | undefined;
   /** Points this node answered a Write for (durably stored) since its disk was last wiped. */
   durable: Map<string, Uint8Array>;
+  /** The node's process reports RSS near storage.memory_bytes_max: it flushes early, writers wait for flushes. */
+  memoryPressure?: boolean;
 }
 
 class Violation extends Error {}
@@ -98,6 +100,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const faults: Record<string, number> = {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
+    memory_pressure_changes: 0, memory_flushes: 0, memory_waits: 0,
   };
   let readsChecked = 0;
   const note = (s: string) => {
@@ -136,6 +139,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       "node.address": SimNet.address(machine),
       "server.port": "1",
       "storage.data_dir": `/${id}`,
+      // the smallest memory store: memory-pressure flushes (and the compaction they feed) start at a few KiB
+      "storage.memstore_bytes_max": String(1024 * 1024),
       "coordinator.total_groups": "1",
       "replication.factor": String(replicas),
       "replication.min_replicas_for_write": "2",
@@ -161,11 +166,19 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   };
 
   const run = <T>(p: Promise<T>) => sched.run(p);
+  const countMemory = (up: Up) => {
+    const s = up.running.node.engine.statsSnapshot;
+    faults.memory_flushes! += s.memoryFlushes;
+    faults.memory_waits! += s.memoryWaits;
+  };
 
   async function start(n: SimNode): Promise<void> {
     const clock = n.machine.process();
-    const proc = simProcess({ machine: n.id, fs: n.fs, clock, rng, net, metadata, locks });
-    const running = await run(launchNode(nodeConfig(n.id), { platform: proc.platform, logger: silentLogger }));
+    const config = nodeConfig(n.id);
+    // RSS as the process would report it: low, or past the engine's early-flush and wait fractions.
+    const residentBytes = () => (n.memoryPressure === true ? 0.95 : 0.1) * config.storage.memoryBytesMax;
+    const proc = simProcess({ machine: n.id, fs: n.fs, clock, rng, net, metadata, locks, residentBytes });
+    const running = await run(launchNode(config, { platform: proc.platform, logger: silentLogger }));
     n.up = { running, clock, proc, stamper: new VersionStamper(clock) };
   }
 
@@ -173,6 +186,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   function crash(n: SimNode, torn: boolean): void {
     const up = n.up;
     if (up === undefined) return;
+    countMemory(up);
     n.up = undefined;
     net.detach(n.id);
     up.clock.kill();
@@ -188,6 +202,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const up = n.up;
     if (up === undefined) return;
     n.machine.resume();
+    countMemory(up);
     await run(up.running.stop());
     up.clock.kill();
     n.up = undefined;
@@ -587,7 +602,15 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         faults.router_restarts!++;
         await startRouter();
         note("router restarted (hints lost)");
-      } else if (r < 0.93) await quietPause();
+      } else if (r < 0.91) await quietPause();
+      else if (r < 0.93) {
+        // Memory pressure on a node (its RSS near the limit) comes or goes: early flushes, writers
+        // waiting for them — back-pressure, never loss (the scenario's invariants say so).
+        const n = rng.pick(nodes);
+        n.memoryPressure = n.memoryPressure !== true;
+        faults.memory_pressure_changes!++;
+        note(`memory pressure ${n.memoryPressure ? "on" : "off"} ${n.id}`);
+      }
       else if (r < 0.96) await idCollision();
       else await dirCollision();
     }
@@ -655,12 +678,23 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     await metadata.close();
   }
 
+  /** The pressure counters with the live processes' added (crashed and stopped ones were counted as they ended). */
+  function endCounts(): Record<string, number> {
+    let flushes = faults.memory_flushes!, waits = faults.memory_waits!;
+    for (const n of nodes) {
+      const s = n.up?.running.node.engine.statsSnapshot;
+      flushes += s?.memoryFlushes ?? 0;
+      waits += s?.memoryWaits ?? 0;
+    }
+    return { memory_flushes: flushes, memory_waits: waits };
+  }
+
   function finish(ok: boolean, error?: string): SimResult {
     const h = createSha256();
     for (const t of trace) h.update(new TextEncoder().encode(`${t}\n`));
     return {
       seed: o.seed, ok, ...(error === undefined ? {} : { error }), trace: toHex(h.digest()).slice(0, 16), replicas, simulatedMs: sched.nowMs,
-      faults: { ...faults, ...net.stats, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered },
+      faults: { ...faults, ...endCounts(), ...net.stats, queue_published: queue.stats.published, queue_dropped_publishes: queue.stats.droppedPublishes, queue_redelivered: queue.stats.redelivered },
       acked: acked.size, readsChecked,
     };
   }
