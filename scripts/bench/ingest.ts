@@ -10,6 +10,9 @@
 //        [--configs 1000x1,1000x4,1000x8,10000x1,10000x4,10000x8] [--json out.json]
 //
 // scripts/bench/peers.sh installs InfluxDB and VictoriaMetrics from apt and runs all three targets.
+// For digging into soltix: SOLTIX_BENCH_ARGS="--flag value ..." (extra node flags), SOLTIX_BENCH_MEMORY=1
+// (print /healthz memory per sample), SOLTIX_BENCH_SAMPLE_MS (sample interval), SOLTIX_BENCH_LOG=path
+// (the node's stderr), SOLTIX_BIN_CMD="bun --cpu-prof-md src/main.ts" (run the sources, profiled).
 
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -36,7 +36,7 @@ import { CODEC_TASKS, packEncodings, transferable, type EncodeWindowArgs, type M
 import { inlineCompute, type Compute } from "../ports/compute.ts";
 import { DEFAULT_COMPACTION, pickCompaction, type CompactionSettings } from "./compaction-policy.ts";
 import type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
-import { SEG_RE, segName, type SegmentRef, type WindowSegments } from "./segment-refs.ts";
+import { SEG_RE, segName, segmentFileName, type SegmentRef, type WindowSegments } from "./segment-refs.ts";
 import { META_FILE, checkDataMeta } from "./data-meta.ts";
 import { hashRecords } from "./window-checksum.ts";
 
@@ -114,13 +114,13 @@ export class Engine {
     this.memstoreBytesMax = opts.memstoreBytesMax ?? budget.memstoreBytes;
     this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
     this.compute = opts.compute ?? inlineCompute(CODEC_TASKS);
-    this.cache = new SegmentCache(opts.fs, this.segDir, opts.segmentCacheBytesMax ?? budget.segmentCacheBytes, (ref, name, reason) => this.dropCorrupt(ref, name, reason), () => {
+    this.cache = new SegmentCache(opts.fs, opts.segmentCacheBytesMax ?? budget.segmentCacheBytes, (ref, name, reason) => this.dropCorrupt(ref, name, reason), () => {
       this.stats.segmentDecodes++;
     });
     this.trees = new ByteLru(opts.treeCacheBytesMax ?? budget.treeCacheBytes);
     const summaryBytes = opts.summaryCacheBytesMax ?? budget.summaryCacheBytes;
     // Summaries make a clean comparison read no point: most of the share (~7 000 windows at 512 MiB).
-    this.summaries = new WindowSummaries(opts.fs, this.segDir, opts.logger, (summaryBytes * 2) / 3);
+    this.summaries = new WindowSummaries(opts.fs, opts.logger, (summaryBytes * 2) / 3);
     this.checksumCache = new ByteLru(summaryBytes / 3);
   }
 
@@ -515,7 +515,7 @@ export class Engine {
     const names: string[] = [];
     const refs: SegmentRef[] = [];
     for (const ref of old) {
-      const name = ref.path.slice(this.segDir.length + 1);
+      const name = segmentFileName(ref);
       try {
         files.push(await this.opts.fs.readFile(ref.path));
         names.push(name);

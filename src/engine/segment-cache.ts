@@ -6,14 +6,13 @@ import { errorMessage } from "../base/errors.ts";
 import type { FileSystem } from "../ports/fs.ts";
 import { decodeSegment, segmentDigest, type SegmentView } from "../segment/format.ts";
 import { ByteLru } from "./byte-lru.ts";
-import type { SegmentRef } from "./segment-refs.ts";
+import { segmentFileName, type SegmentRef } from "./segment-refs.ts";
 
 export class SegmentCache {
   private readonly views: ByteLru<string, SegmentView>;
 
   constructor(
     private readonly fs: FileSystem,
-    private readonly segDir: string,
     bytesMax: number,
     private readonly onCorrupt: (ref: SegmentRef, name: string, reason: string) => Promise<void>,
     /** Counts a decode of a segment's points (a comparison of identical replicas should cause none). */
@@ -58,7 +57,7 @@ export class SegmentCache {
 
   /** Reads a segment file and applies `decode`; a corrupt one goes to onCorrupt (undefined). */
   private async readVerified<T>(ref: SegmentRef, decode: (bytes: Uint8Array, name: string) => T): Promise<T | undefined> {
-    const name = ref.path.slice(this.segDir.length + 1);
+    const name = segmentFileName(ref);
     try {
       return decode(await this.fs.readFile(ref.path), name);
     } catch (e) {

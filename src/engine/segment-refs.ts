@@ -25,3 +25,8 @@ export interface WindowSegments {
   readonly windowStartNs: bigint;
   segs: SegmentRef[];
 }
+
+/** The file name of a segment (its path's last part). */
+export function segmentFileName(ref: SegmentRef): string {
+  return ref.path.slice(ref.path.lastIndexOf("/") + 1);
+}

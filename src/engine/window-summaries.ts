@@ -10,7 +10,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import { ByteLru } from "./byte-lru.ts";
-import type { SegmentRef } from "./segment-refs.ts";
+import { segmentFileName, type SegmentRef } from "./segment-refs.ts";
 import { SUMMARY_SUFFIX, decodeSummary, encodeSummary, summaryOfTree, type WindowSummary } from "./window-summary.ts";
 
 /** Memory of one node of a held summary (an estimate, for the budget). */
@@ -22,7 +22,6 @@ export class WindowSummaries {
 
   constructor(
     private readonly fs: FileSystem,
-    private readonly segDir: string,
     private readonly logger: Logger,
     bytesMax: number,
   ) {
@@ -38,7 +37,7 @@ export class WindowSummaries {
   /** The usable summary of a compacted window's segment for `shape`, read from its sidecar (again after eviction). */
   async of(ref: SegmentRef, shape: TreeShape): Promise<WindowSummary | undefined> {
     if (ref.summary === undefined) {
-      const name = this.nameOf(ref);
+      const name = segmentFileName(ref);
       let s: WindowSummary | undefined;
       try {
         s = decodeSummary(await this.fs.readFile(`${ref.path}${SUMMARY_SUFFIX}`));
@@ -54,7 +53,7 @@ export class WindowSummaries {
 
   /** Keeps a compacted window's summary computed from its tree. */
   async write(ref: SegmentRef, tree: WindowTree, shape: TreeShape): Promise<void> {
-    await this.keep(ref, encodeSummary(summaryOfTree(tree, shape, this.nameOf(ref), await this.fs.size(ref.path))));
+    await this.keep(ref, encodeSummary(summaryOfTree(tree, shape, segmentFileName(ref), await this.fs.size(ref.path))));
   }
 
   /** Keeps an encoded summary beside its segment (a failure is logged: the summary is rebuilt when needed). */
@@ -70,7 +69,7 @@ export class WindowSummaries {
       await this.fs.rename(tmp, `${ref.path}${SUMMARY_SUFFIX}`);
       this.hold(ref, decodeSummary(bytes) ?? null);
     } catch (e) {
-      this.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: this.nameOf(ref), error: errorMessage(e) });
+      this.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: segmentFileName(ref), error: errorMessage(e) });
     }
   }
 
@@ -87,9 +86,5 @@ export class WindowSummaries {
   private hold(ref: SegmentRef, s: WindowSummary | null): void {
     ref.summary = s;
     if (s !== null) this.held.set(ref, true, SUMMARY_NODE_BYTES * (1 + s.children.length));
-  }
-
-  private nameOf(ref: SegmentRef): string {
-    return ref.path.slice(this.segDir.length + 1);
   }
 }

@@ -8,7 +8,7 @@ import { compareVersions } from "../model/lww.ts";
  * Bytes of one entry beyond its key and encoding (Map slot, string and typed-array headers), so the
  * count follows the heap: measured by scripts/bench/memstore-memory.ts (Bun 1.3, 10-field points).
  */
-export const ENTRY_OVERHEAD_BYTES = 192;
+const ENTRY_OVERHEAD_BYTES = 192;
 
 /** Days per group slot in a window id: every day number below TIME_MAX_NS fits (104 000 < 2^17). */
 const DAYS_PER_GROUP = 131_072;

@@ -9,7 +9,7 @@
 //            entries {1 key, 2 FieldValue}, 6 inserted_at (varint)
 //   FieldValue := oneof { 1 double (fixed64 LE), 2 string, 3 bool (varint), 4 int64 (varint) }
 
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, u32At, uvarintLength } from "../base/bytes.ts";
 import { SoltixError } from "../base/errors.ts";
 import { ENCODING_VERSION_V1 } from "../model/encoding.ts";
 
@@ -61,9 +61,6 @@ function readUvarint(b: Uint8Array, at: number): [value: number, next: number] {
   }
 }
 
-function u32At(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
 
 const body = new ByteWriter(4096);
 
@@ -151,15 +148,6 @@ export function appendPointFromEncoding(out: ByteWriter, enc: Uint8Array): void 
   out.u8(0x0a);
   out.uvarint(body.length);
   out.copyFrom(body.view_(), 0, body.length);
-}
-
-function uvarintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n >>>= 7;
-    len++;
-  }
-  return len;
 }
 
 /** Appends QueryResponse.next_cursor (omitted when empty, as proto3 does). */

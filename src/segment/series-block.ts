@@ -20,7 +20,7 @@
 //   string stream := count × str;  bool stream := bitmap;  int stream := words (signed)
 
 import { SoltixError } from "../base/errors.ts";
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, u32At, uvarintLength } from "../base/bytes.ts";
 import { BitReader, BitWriter, DELTA_ABS_MAX, TWO32, VarReader, clz64, ctz64, shl64, shr64, unzigzag, zigzag } from "./bits.ts";
 
 const TAG_NUMBER = 1;
@@ -39,20 +39,6 @@ const NUMBERS_DECIMAL = 1;
 const WINDOW_NS = 86_400_000_000_000;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
-
-function u32At(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
-
-function varintLen(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  if (v < 0x10000000) return 4;
-  let n = 5;
-  for (v = Math.floor(v / 0x800000000); v > 0; v = Math.floor(v / 0x80)) n++;
-  return n;
-}
 
 // ---- 64-bit words ------------------------------------------------------------------------------
 
@@ -74,10 +60,10 @@ function writeWords(w: ByteWriter, his: Uint32Array, los: Uint32Array, n: number
     const d = wordDelta(his, los, i, signed);
     if (Number.isNaN(d)) exact = false;
     else {
-      len1 += varintLen(zigzag(d));
+      len1 += uvarintLength(zigzag(d));
       const dd = i === 1 ? d : d - prev;
       if (Math.abs(dd) >= DELTA_ABS_MAX) len2 = Infinity;
-      else len2 += varintLen(zigzag(dd));
+      else len2 += uvarintLength(zigzag(dd));
       prev = d;
     }
   }
@@ -196,8 +182,8 @@ function writeNumbers(w: ByteWriter, his: Uint32Array, los: Uint32Array, n: numb
       prev = d;
       if (Math.abs(d) >= DELTA_ABS_MAX || Math.abs(dd) >= DELTA_ABS_MAX) ok = false;
       else {
-        len1 += varintLen(zigzag(d));
-        len2 += varintLen(zigzag(dd));
+        len1 += uvarintLength(zigzag(d));
+        len2 += uvarintLength(zigzag(dd));
       }
     }
     if (ok) {
@@ -620,7 +606,7 @@ export function decodeSeriesBlock(bytes: Uint8Array, start: number, end: number,
   // Exact output size.
   const seriesLen = seriesEnd - seriesStart;
   let size = 0;
-  for (let i = 0; i < n; i++) size += 17 + seriesLen + varintLen(perPoint[i]!);
+  for (let i = 0; i < n; i++) size += 17 + seriesLen + uvarintLength(perPoint[i]!);
   for (const c of cols) {
     const nameLen = c.nameEnd - c.nameStart;
     for (let k = 0; k < c.tags.length; k++) {
