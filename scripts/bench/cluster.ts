@@ -3,26 +3,43 @@
 // acknowledgement → the point visible on every live replica), p50/p99 — healthy, and with one node
 // down for the whole run (killed, past its lease: its writes go to its stream / the router's hints),
 // in the same run, with the down/healthy ratios.
-//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 8] [--samples 200] [--nats-only|--direct-only]
+// Throughput is measured with unique points (1 000 devices × 10 fields, scripts/bench/ingest-points.ts),
+// never recycled, and every acknowledged point is read back from every live replica afterwards.
+//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 8] [--samples 200] [--batch 10000] [--conns 4]
+//        [--nats-only|--direct-only]
 
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { create } from "@bufbuild/protobuf";
-import { RouterService, RouterWriteRequestSchema } from "../../src/gen/soltix/v1/router_pb.ts";
+import { readFileSync } from "node:fs";
+import { NS_PER_DAY } from "../../src/base/time.ts";
 import { startBinary, postJson, type RunningBinary } from "../../test/support/binary.ts";
 import { startEtcd, startNats } from "../../test/support/servers.ts";
 import { tempDir } from "../../test/support/engine.ts";
 import { until } from "../../test/support/wait.ts";
-import { round, wirePoints, BENCH_DAY } from "./common.ts";
+import { round, BENCH_DAY } from "./common.ts";
+import { DEVICES, PointStream, selfCheck, type Batch } from "./ingest-points.ts";
+import { soltixReadBack } from "./ingest-targets.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const SECONDS = arg("seconds", 8);
+selfCheck();
 const SAMPLES = arg("samples", 200);
-const BATCH = 5_000;
-const IN_FLIGHT = 4;
+const BATCH = arg("batch", 10_000);
+const CONNS = arg("conns", 4);
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime, in 1/100 s
+}
+
+/** One batch through the router (RouterWriteRequest has WriteRequest's layout). */
+async function routerWrite(url: string, b: Batch): Promise<void> {
+  const res = await fetch(`${url}/soltix.v1.RouterService/Write`, { method: "POST", headers: { "content-type": "application/proto" }, body: b.proto() });
+  const body = await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`router write: HTTP ${res.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
+}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,9 +84,10 @@ async function scenario(queue: "nats" | "direct", oneDown: boolean) {
     const router = await startBinary(["router", "--server.port", "0", ...common]);
     procs.push(router);
     await until("cluster ready", async () => ((await fetch(`${router.url}/readyz`)).status === 200 && (await Promise.all(nodes.map((n) => fetch(`${n.url}/readyz`)))).every((r) => r.status === 200) ? true : undefined));
-    // Groups are placed on all three before the one node goes down.
-    const warm = createClient(RouterService, createConnectTransport({ baseUrl: router.url, useBinaryFormat: true }));
-    await warm.write(create(RouterWriteRequestSchema, { points: wirePoints(2000, 0, 1, 2000).map((p) => ({ ...p, database: "bench", collection: `c${queue}` })) }));
+    // Groups are placed on all three before the one node goes down (a warm-up batch a day earlier,
+    // outside the range read back).
+    const base = BENCH_DAY;
+    await routerWrite(router.url, new PointStream(base - NS_PER_DAY, 99).batch(DEVICES));
     if (oneDown) {
       await nodes[2]!.kill9();
       nodes.pop();
@@ -79,18 +97,32 @@ async function scenario(queue: "nats" | "direct", oneDown: boolean) {
       }, 30_000, 200);
     }
 
-    // Throughput: RouterService.Write (binary Connect), batches of BATCH points, IN_FLIGHT at once.
-    const client = createClient(RouterService, createConnectTransport({ baseUrl: router.url, useBinaryFormat: true }));
-    const bodies = Array.from({ length: 6 }, (_, i) => create(RouterWriteRequestSchema, { points: wirePoints(BATCH, i * BATCH, 10, 2000).map((p) => ({ ...p, database: "bench", collection: `c${queue}` })) }));
-    await client.write(bodies[0]!);
-    let points = 0;
+    // Throughput: RouterService.Write (binary Connect), unique points (scripts/bench/ingest-points.ts),
+    // batches of BATCH points, CONNS at once; every acknowledged point is read back from every live
+    // replica afterwards.
+    const stream = new PointStream(base, 42);
+    const routerCpu0 = cpuTicks(router.proc.pid);
+    const nodeCpu0 = nodes.map((n) => cpuTicks(n.proc.pid));
+    let points = 0, errors = 0, lastError = "";
+    const latencies: number[] = [];
     const t0 = performance.now();
     const deadline = t0 + SECONDS * 1000;
     const lagsUnderLoad: number[] = [];
     await Promise.all([
-      ...Array.from({ length: IN_FLIGHT }, async (_, w) => {
-        let i = w;
-        while (performance.now() < deadline) points += (await client.write(bodies[i++ % bodies.length]!)).accepted;
+      ...Array.from({ length: CONNS }, async () => {
+        while (performance.now() < deadline) {
+          const b = stream.batch(BATCH);
+          const w0 = performance.now();
+          try {
+            await routerWrite(router.url, b);
+          } catch (e) {
+            errors++;
+            lastError = String(e);
+            continue;
+          }
+          latencies.push(performance.now() - w0);
+          points += b.points;
+        }
       }),
       (async () => {
         for (let s = 0; performance.now() < deadline; s++) {
@@ -99,14 +131,30 @@ async function scenario(queue: "nats" | "direct", oneDown: boolean) {
         }
       })(),
     ]);
-    const ackedPerSec = points / ((performance.now() - t0) / 1000);
-    // Wait until every replica applied everything (the queue may still be draining).
+    const loadS = (performance.now() - t0) / 1000;
+    const ackedPerSec = points / loadS;
+    const routerCores = (cpuTicks(router.proc.pid) - routerCpu0) / 100 / loadS;
+    const nodeCores = nodes.map((n, i) => round((cpuTicks(n.proc.pid) - nodeCpu0[i]!) / 100 / loadS, 2));
+    if (errors > 0) console.error(`${queue}: ${errors} failed writes, last: ${lastError}`);
+    // Wait until every replica applied everything (the queue may still be draining): the last
+    // device's count on every replica.
     const drainStart = performance.now();
+    const end = stream.timeOf(stream.generated);
+    const perDevice = stream.generated / DEVICES;
     await until("replicas drained", async () => {
-      const r = await Promise.all(nodes.map(async (n) => (await postJson(`${n.url}/soltix.v1.StorageService/Query`, { database: "bench", collection: `c${queue}`, ids: ["device-1999"], limit: 10000 })).json.points?.length ?? 0));
-      return r.every((x: number) => x === r[0]) ? true : undefined;
-    }, 120_000);
+      const r = await Promise.all(nodes.map(async (n) => (await soltixReadBack(n.url, base, end, [`device-${DEVICES - 1}`])).points));
+      return r.every((x) => x >= perDevice) ? true : undefined;
+    }, 300_000, 100);
     const drainMs = performance.now() - drainStart;
+    const readBack = [];
+    for (const n of nodes) {
+      const got = await soltixReadBack(n.url, base, end);
+      let problem: string | undefined;
+      // Failed writes may still have landed; then only fewer-than-acknowledged is a loss.
+      for (let d = 0; d < DEVICES && problem === undefined; d++) if (errors === 0 ? got.countByDevice[d] !== perDevice : got.countByDevice[d]! < perDevice) problem = `device-${d}: ${got.countByDevice[d]} points, ${perDevice} written`;
+      readBack.push({ node: n.url, points: got.points, ok: problem === undefined && (errors > 0 || got.points === points), ...(problem !== undefined ? { problem } : {}) });
+    }
+    latencies.sort((a, b) => a - b);
 
     // Lag at rest: one point per sample, then poll every replica until it is visible.
     const lags: number[] = [];
@@ -117,8 +165,14 @@ async function scenario(queue: "nats" | "direct", oneDown: boolean) {
       live_replicas: nodes.length,
       down_node_backlog: oneDown ? { hints_pending: readyz.nodes_down.find((d) => d.id === "storage-3")?.hints_pending ?? -1, hint_buffer: readyz.hints } : undefined,
       batch_points: BATCH,
-      in_flight: IN_FLIGHT,
+      connections: CONNS,
       acked_points_per_sec: Math.round(ackedPerSec),
+      write_latency_ms_p50: round(pct(latencies, 50), 1),
+      write_latency_ms_p99: round(pct(latencies, 99), 1),
+      errors,
+      read_back: readBack,
+      router_cores: round(routerCores, 2),
+      node_cores: nodeCores,
       replicated_points_per_sec_incl_drain: Math.round(points / ((SECONDS * 1000 + drainMs) / 1000)),
       drain_after_load_ms: round(drainMs),
       lag_at_rest_ms_p50: round(pct(lags, 50), 2),
@@ -132,6 +186,9 @@ async function scenario(queue: "nats" | "direct", oneDown: boolean) {
       goal_lag_ms_p99: 100,
     };
   } finally {
+    // SIGTERM first (a profiled run, SOLTIX_BIN_CMD="bun --cpu-prof-md src/main.ts", writes its profile
+    // on a clean exit), then SIGKILL whatever is left after 10 s.
+    await Promise.all(procs.map((p) => Promise.race([p.stop(), Bun.sleep(10_000)]).catch(() => {})));
     for (const p of procs) await p.kill9().catch(() => {});
     await nats?.stop();
     await etcd.stop();

@@ -64,20 +64,7 @@ async function startSoltix(dir: string): Promise<Target> {
       const body = await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`soltix write: HTTP ${res.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
     },
-    async readBack(startNs, endNs) {
-      // Pages read with a minimal protobuf scanner (device id and f0 of each point): protobuf-es on
-      // the client would cost more than the server's answer.
-      const out = emptyReadBack();
-      let cursor = "";
-      for (;;) {
-        const req = toBinary(QueryRequestSchema, create(QueryRequestSchema, { database: DATABASE, collection: COLLECTION, startTime: startNs, endTime: endNs, limit: 10_000, cursor }));
-        const res = await fetch(`${node.url}/soltix.v1.StorageService/Query`, { method: "POST", headers: { "content-type": "application/proto" }, body: req });
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        if (res.status !== 200) throw new Error(`soltix query: HTTP ${res.status} ${new TextDecoder().decode(bytes).slice(0, 200)}`);
-        cursor = scanQueryResponse(bytes, out);
-        if (cursor === "") return out;
-      }
-    },
+    readBack: (startNs, endNs) => soltixReadBack(node.url, startNs, endNs),
     async flushAndStop() {
       // A clean stop flushes the memory store into segments (nothing left to replay from the WAL).
       const code = await node.stop();
@@ -86,6 +73,22 @@ async function startSoltix(dir: string): Promise<Target> {
     },
     kill: () => node.kill9(),
   };
+}
+
+/** Every point of the bench's collection on one soltix node (StorageService.Query in binary), per device. */
+export async function soltixReadBack(nodeUrl: string, startNs: bigint, endNs: bigint, ids: string[] = []): Promise<ReadBack> {
+  // Pages read with a minimal protobuf scanner (device id and f0 of each point): protobuf-es on
+  // the client would cost more than the server's answer.
+  const out = emptyReadBack();
+  let cursor = "";
+  for (;;) {
+    const req = toBinary(QueryRequestSchema, create(QueryRequestSchema, { database: DATABASE, collection: COLLECTION, ids, startTime: startNs, endTime: endNs, limit: 10_000, cursor }));
+    const res = await fetch(`${nodeUrl}/soltix.v1.StorageService/Query`, { method: "POST", headers: { "content-type": "application/proto" }, body: req });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200) throw new Error(`soltix query: HTTP ${res.status} ${new TextDecoder().decode(bytes).slice(0, 200)}`);
+    cursor = scanQueryResponse(bytes, out);
+    if (cursor === "") return out;
+  }
 }
 
 function varint(b: Uint8Array, at: number): [number, number] {

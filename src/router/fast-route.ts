@@ -7,23 +7,31 @@ import { ByteWriter } from "../base/bytes.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
 import { fastUnary, type FastUnaryLimits } from "../rpc/fast-unary.ts";
-import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
+import { scanWriteRequestForRouting } from "../rpc/write-fast.ts";
 import type { RoutedPoint, WriteRouter } from "./write-router.ts";
 
 export const ROUTER_WRITE_PATH = "/soltix.v1.RouterService/Write";
 const INSERTED_AT_TAG = 0x30; // field 6, varint
 
 export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGroups: number): RoutedPoint[] {
-  const spans: number[] = [];
-  const stored = storedFromWriteRequestBinary(body, stamp, totalGroups, spans);
-  const w = new ByteWriter(256);
-  return stored.map((p, i) => {
-    const start = spans[2 * i]!;
-    const end = spans[2 * i + 1]!;
-    // inserted_at is bytes 1..9 (big-endian) of the canonical encoding; append it as a varint.
-    w.reset();
-    let hi = ((p.enc[1]! << 24) | (p.enc[2]! << 16) | (p.enc[3]! << 8) | p.enc[4]!) >>> 0;
-    let lo = ((p.enc[5]! << 24) | (p.enc[6]! << 16) | (p.enc[7]! << 8) | p.enc[8]!) >>> 0;
+  const scan = scanWriteRequestForRouting(body, stamp, totalGroups);
+  // Every entry is written into one buffer (tag, length, the original bytes, inserted_at as a
+  // varint) and handed out as a view: one allocation per batch, not per point.
+  const w = new ByteWriter(body.length + scan.count * 16);
+  const bounds = new Uint32Array(scan.count + 1);
+  for (let i = 0; i < scan.count; i++) {
+    const start = scan.spans[2 * i]!;
+    const end = scan.spans[2 * i + 1]!;
+    let hi = scan.insertedAtHi[i]!;
+    let lo = scan.insertedAtLo[i]!;
+    let tail = 2; // tag + the last varint byte
+    for (let h = hi, l = lo; h !== 0 || l >= 0x80; tail++) {
+      l = ((l >>> 7) | (h << 25)) >>> 0;
+      h >>>= 7;
+    }
+    w.u8(0x0a);
+    w.uvarint(end - start + tail);
+    w.copyFrom(body, start, end);
     w.u8(INSERTED_AT_TAG);
     while (hi !== 0 || lo >= 0x80) {
       w.u8((lo & 0x7f) | 0x80);
@@ -31,15 +39,12 @@ export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGro
       hi >>>= 7;
     }
     w.u8(lo);
-    const tail = w.toBytes();
-    const len = end - start + tail.length;
-    const entry = new ByteWriter(len + 6);
-    entry.u8(0x0a);
-    entry.uvarint(len);
-    entry.copyFrom(body, start, end);
-    entry.bytes(tail);
-    return { group: p.group, entry: entry.toBytes() };
-  });
+    bounds[i + 1] = w.length;
+  }
+  const all = w.view_();
+  const out = new Array<RoutedPoint>(scan.count);
+  for (let i = 0; i < scan.count; i++) out[i] = { group: scan.groups[i]!, entry: all.subarray(bounds[i]!, bounds[i + 1]!) };
+  return out;
 }
 
 function encodeResponse(accepted: number, groups: number, minAcks: number): Uint8Array<ArrayBuffer> {

@@ -207,18 +207,50 @@ function countPoints(top: Wire, spans: number[]): void {
   }
 }
 
-function pointsFromSpans(bytes: Uint8Array, spans: number[], stamp: () => bigint, totalGroups: number): StoredPoint[] {
+/** What the router needs of each point of a WriteRequest: its message span, group and inserted_at. */
+export interface RouteScan {
+  count: number;
+  /** [start, end) of each point's message in the request bytes. */
+  spans: number[];
+  groups: Uint32Array;
+  /** inserted_at (stamped when the point had none) as unsigned 32-bit halves. */
+  insertedAtHi: Uint32Array;
+  insertedAtLo: Uint32Array;
+}
+
+/**
+ * The router's scan of a binary WriteRequest: the same validation and stamping as
+ * storedFromWriteRequestBinary (same errors, the encoded size limit included), without building
+ * canonical encodings or sort keys the router would throw away.
+ */
+export function scanWriteRequestForRouting(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): RouteScan {
+  const top = new Wire(bytes, 0, bytes.length);
+  const spans: number[] = [];
+  try {
+    countPoints(top, spans);
+  } catch (e) {
+    if (e instanceof MalformedWire) throw invalidArgument("WriteRequest", e.message);
+    throw e;
+  }
+  const count = spans.length / 2;
+  const route: RouteScan = { count, spans, groups: new Uint32Array(count), insertedAtHi: new Uint32Array(count), insertedAtLo: new Uint32Array(count) };
+  pointsFromSpans(bytes, spans, stamp, totalGroups, route);
+  return route;
+}
+
+function pointsFromSpans(bytes: Uint8Array, spans: number[], stamp: () => bigint, totalGroups: number, route?: RouteScan): StoredPoint[] {
   const count = spans.length / 2;
   if (count === 0) throw invalidArgument("points", "must hold at least one point");
   if (count > LIMITS.writeBatchPointsMax) throw resourceExhausted("points", `${count} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
 
-  const out = new Array<StoredPoint>(count);
+  const out = new Array<StoredPoint>(route === undefined ? count : 0);
   const c = new Caches();
   const entries: FieldEntry[] = [];
   const pool: FieldEntry[] = [];
   for (let i = 0; i < count; i++) {
     try {
-      out[i] = decodePoint(bytes, spans[2 * i]!, spans[2 * i + 1]!, i, c, entries, pool, stamp, totalGroups);
+      const p = decodePoint(bytes, spans[2 * i]!, spans[2 * i + 1]!, i, c, entries, pool, stamp, totalGroups, route);
+      if (p !== undefined) out[i] = p;
     } catch (e) {
       if (e instanceof MalformedWire) throw invalidArgument(`points[${i}]`, e.message);
       throw e;
@@ -227,10 +259,28 @@ function pointsFromSpans(bytes: Uint8Array, spans: number[], stamp: () => bigint
   return out;
 }
 
+function uvarintBytes(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+/** The canonical encoding's length (model/encoding.ts V1), without writing it. */
+function canonicalLength(dbLen: number, collLen: number, idLen: number, fields: FieldEntry[]): number {
+  let n = 1 + 16 + uvarintBytes(dbLen) + dbLen + uvarintBytes(collLen) + collLen + uvarintBytes(idLen) + idLen + uvarintBytes(fields.length);
+  for (const f of fields) {
+    const nameLen = f.nameEnd - f.nameStart;
+    n += uvarintBytes(nameLen) + nameLen + 1;
+    if (f.tag === TAG_NUMBER || f.tag === TAG_INT) n += 8;
+    else if (f.tag === TAG_STRING) n += uvarintBytes(f.valueEnd - f.valueStart) + (f.valueEnd - f.valueStart);
+    else n += 1;
+  }
+  return n;
+}
+
+/** Decodes, validates and stamps one point: its stored form, or (routing) its group and inserted_at into `route`. */
 function decodePoint(
   bytes: Uint8Array, start: number, end: number, i: number, c: Caches, entries: FieldEntry[], pool: FieldEntry[],
-  stamp: () => bigint, totalGroups: number,
-): StoredPoint {
+  stamp: () => bigint, totalGroups: number, route: RouteScan | undefined,
+): StoredPoint | undefined {
   {
     const at = `points[${i}]`;
     const r = pointCursor.reset(bytes, start, end);
@@ -277,7 +327,7 @@ function decodePoint(
       (c.idS = idS), (c.idE = idE), (seriesChanged = true);
     }
     if (seriesChanged) {
-      c.prefix = `${c.db}\u0000${c.coll}\u0000${c.id}\u0000`;
+      if (route === undefined) c.prefix = `${c.db}\u0000${c.coll}\u0000${c.id}\u0000`;
       let h = fnv1a32Update(FNV32_OFFSET, bytes, dbS, dbE);
       h = fnv1a32Update(h, COLON, 0, 1);
       h = fnv1a32Update(h, bytes, collS, collE);
@@ -299,6 +349,15 @@ function decodePoint(
     const fields = dedupeAndSort(entries);
     if (fields.length > LIMITS.fieldsPerPointMax) throw invalidArgument(`${at}.fields`, `${fields.length} fields, limit ${LIMITS.fieldsPerPointMax}`);
     for (const f of fields) validateEntry(bytes, f, at, c.validFieldNames);
+
+    if (route !== undefined) {
+      const n = canonicalLength(dbE - dbS, collE - collS, idE - idS, fields);
+      if (n > LIMITS.pointBytesMax) throw invalidArgument(at, `encoded point is ${n} bytes, limit ${LIMITS.pointBytesMax}`);
+      route.groups[i] = c.group;
+      route.insertedAtHi[i] = insHi;
+      route.insertedAtLo[i] = insLo;
+      return undefined;
+    }
 
     // Canonical encoding V1 (see model/encoding.ts), written straight from the wire bytes.
     w.reset();

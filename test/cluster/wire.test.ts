@@ -43,3 +43,38 @@ describe("router binary fast path", () => {
     );
   });
 });
+
+describe("router scan and the node's decoder agree at the encoded size limit", () => {
+  test("points of 1 MiB ± a few bytes: accepted by both or refused by both with the same message", () => {
+    const big = (n: number) => "x".repeat(n);
+    // 16 string fields of 64 000 bytes, then one whose length puts the canonical encoding around
+    // LIMITS.pointBytesMax (1 048 576 bytes).
+    const base = Array.from({ length: 16 }, (_, j) => [`s${String(j).padStart(2, "0")}`, big(64_000)] as const);
+    const probe = (lastLen: number) => {
+      const p = { database: "db", collection: "c", id: "dev", timeNs: 5n, insertedAtNs: 7n, fields: [...base, ["z", big(lastLen)] as const].map(([k, v]) => [k, { kind: "string" as const, value: v }] as [string, { kind: "string"; value: string }]) };
+      const body = writeRequestBody([writeRequestEntry(p)]);
+      const outcome = (f: () => unknown) => {
+        try {
+          f();
+          return "ok";
+        } catch (e) {
+          return String(e);
+        }
+      };
+      return { node: outcome(() => storedFromWriteRequestBinary(body, () => 1n, 256)), router: outcome(() => routedFromBinary(body, () => 1n, 256)), body };
+    };
+    let accepted = 0, refused = 0;
+    for (let last = 24_380; last <= 24_450; last++) {
+      const r = probe(last);
+      expect(r.router).toBe(r.node);
+      if (r.node === "ok") accepted++;
+      else {
+        expect(r.node).toContain("limit 1048576");
+        refused++;
+      }
+    }
+    // The range straddles the limit.
+    expect(accepted).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+  });
+});
