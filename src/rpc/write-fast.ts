@@ -104,9 +104,12 @@ class Wire {
         if (this.end - this.pos < 8) throw malformed(at, "truncated fixed64");
         this.pos += 8;
         return;
-      case 2:
-        this.pos += this.lengthDelimited(at);
+      case 2: {
+        // Read the length first: `this.pos += f()` would add to the position from before the length.
+        const n = this.lengthDelimited(at);
+        this.pos += n;
         return;
+      }
       case 5:
         if (this.end - this.pos < 4) throw malformed(at, "truncated fixed32");
         this.pos += 4;

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { routedFromBinary } from "../../src/router/fast-route.ts";
 import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
+import { PointSchema } from "../../src/gen/soltix/v1/point_pb.ts";
 import { writeRequestBody, writeRequestEntry } from "../../src/router/wire.ts";
 import { pointToProto } from "../../src/rpc/convert.ts";
 import { storedFromWriteRequestBinary } from "../../src/rpc/write-fast.ts";
@@ -76,5 +77,35 @@ describe("router scan and the node's decoder agree at the encoded size limit", (
     // The range straddles the limit.
     expect(accepted).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
+  });
+});
+
+describe("unknown fields are skipped whole", () => {
+  test("length-delimited unknown fields (top level and inside points) change nothing the decoders produce", () => {
+    const frame = (field: number, body: Uint8Array): Uint8Array => {
+      const out: number[] = [(field << 3) | 2];
+      let n = body.length;
+      while (n >= 0x80) {
+        out.push((n & 0x7f) | 0x80);
+        n >>>= 7;
+      }
+      out.push(n);
+      return new Uint8Array([...out, ...body]);
+    };
+    fc.assert(
+      fc.property(fc.array(pointArb(), { minLength: 1, maxLength: 8 }), fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.integer({ min: 7, max: 15 }), (ps, junk, field) => {
+        const plain = writeRequestBody(ps.map(writeRequestEntry));
+        // Each point's message gains an unknown field; the request gains one between points.
+        const withUnknown = writeRequestBody(
+          ps.flatMap((p) => {
+            const msg = toBinary(PointSchema, pointToProto(p));
+            return [frame(1, new Uint8Array([...msg, ...frame(field, junk)])), frame(field, junk)];
+          }),
+        );
+        expect(storedFromWriteRequestBinary(withUnknown, () => 1n, 256)).toEqual(storedFromWriteRequestBinary(plain, () => 1n, 256));
+        expect(routedFromBinary(withUnknown, () => 1n, 256).map((r) => r.group)).toEqual(routedFromBinary(plain, () => 1n, 256).map((r) => r.group));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
