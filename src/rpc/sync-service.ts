@@ -20,6 +20,7 @@ import {
   TreeShapeSchema,
   WindowRootSchema,
   type NodeRef,
+  type StreamPointsRequest,
   type TreeShape as PbTreeShape,
 } from "../gen/soltix/v1/sync_pb.ts";
 import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
@@ -95,6 +96,55 @@ function nodeRefs(nodes: readonly NodeRef[], shape: TreeShape): Array<[number, n
   });
 }
 
+/** A StreamPoints batch: canonical encodings in (window, key) order and the cursor that resumes after them. */
+export interface PointPage {
+  encs: Uint8Array[];
+  cursor: string;
+}
+
+/**
+ * StreamPoints' walk, shared by the Connect handler and the binary fast path (rpc/stream-points-route.ts):
+ * validates the request, then yields batches of `batch_size` points window by window; stops when
+ * `aborted()` turns true, and fails with deadline_exceeded past LIMITS.streamDeadlineMs (the caller
+ * resumes from the last cursor).
+ */
+export async function* streamPointPages(req: StreamPointsRequest, ctx: NodeContext, aborted: () => boolean): AsyncGenerator<PointPage> {
+  validateGroup("group_id", req.groupId, ctx.totalGroups);
+  const [start, end] = timeRange("start_time", req.startTime, "end_time", req.endTime);
+  const batch = pageSize("batch_size", req.batchSize);
+  const keyLo = req.keyStart === undefined ? "" : keyFromProto("key_start", req.keyStart);
+  const keyHi = req.keyEnd === undefined ? undefined : keyFromProto("key_end", req.keyEnd);
+  if (keyHi !== undefined && keyHi <= keyLo) throw invalidArgument("key_end", "must be after key_start");
+  const cursor = req.cursor === "" ? undefined : decodeCursor("cursor", req.cursor);
+  if (cursor !== undefined && cursor.g !== req.groupId) throw invalidArgument("cursor", `belongs to group ${cursor.g}, not ${req.groupId}`);
+  const startedMs = ctx.clock.monotonicMs();
+  const firstWindow = windowStartNs(start);
+  let encs: Uint8Array[] = [];
+  for (const ws of ctx.engine.windowsOf(req.groupId)) {
+    if (ws < firstWindow || ws >= end) continue;
+    if (cursor !== undefined && ws < cursor.w) continue;
+    const resumeAfter = cursor !== undefined && ws === cursor.w ? cursor.k : undefined;
+    const from = resumeAfter !== undefined && resumeAfter >= keyLo ? `${resumeAfter}\u0000` : keyLo;
+    for await (const r of ctx.engine.scanWindow(req.groupId, ws, from, keyHi)) {
+      const t = BigInt(`0x${r.key.slice(r.key.length - TIME_SUFFIX_LEN)}`);
+      if (t < start || t >= end) continue;
+      encs.push(r.enc);
+      if (encs.length === batch) {
+        yield { encs, cursor: encodeCursor({ g: req.groupId, w: ws, k: r.key }) };
+        encs = [];
+        if (aborted()) return;
+        if (ctx.clock.monotonicMs() - startedMs > LIMITS.streamDeadlineMs) {
+          throw new SoltixError("deadline_exceeded", `StreamPoints ran over ${LIMITS.streamDeadlineMs} ms; resume from the last cursor`);
+        }
+      }
+    }
+    if (encs.length > 0) {
+      yield { encs, cursor: encodeCursor({ g: req.groupId, w: ws, k: "\uffff" }) };
+      encs = [];
+    }
+  }
+}
+
 export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
   return {
     getLastTimestamp(req) {
@@ -103,42 +153,8 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
     },
 
     async *streamPoints(req, call) {
-      validateGroup("group_id", req.groupId, ctx.totalGroups);
-      const [start, end] = timeRange("start_time", req.startTime, "end_time", req.endTime);
-      const batch = pageSize("batch_size", req.batchSize);
-      const keyLo = req.keyStart === undefined ? "" : keyFromProto("key_start", req.keyStart);
-      const keyHi = req.keyEnd === undefined ? undefined : keyFromProto("key_end", req.keyEnd);
-      if (keyHi !== undefined && keyHi <= keyLo) throw invalidArgument("key_end", "must be after key_start");
-      const cursor = req.cursor === "" ? undefined : decodeCursor("cursor", req.cursor);
-      if (cursor !== undefined && cursor.g !== req.groupId) throw invalidArgument("cursor", `belongs to group ${cursor.g}, not ${req.groupId}`);
-      const startedMs = ctx.clock.monotonicMs();
-      const firstWindow = windowStartNs(start);
-      let points: PbPoint[] = [];
-      for (const ws of ctx.engine.windowsOf(req.groupId)) {
-        if (ws < firstWindow || ws >= end) continue;
-        if (cursor !== undefined && ws < cursor.w) continue;
-        const resumeAfter = cursor !== undefined && ws === cursor.w ? cursor.k : undefined;
-        const from = resumeAfter !== undefined && resumeAfter >= keyLo ? `${resumeAfter}\u0000` : keyLo;
-        for await (const r of ctx.engine.scanWindow(req.groupId, ws, from, keyHi)) {
-          const t = BigInt(`0x${r.key.slice(r.key.length - TIME_SUFFIX_LEN)}`);
-          if (t < start || t >= end) continue;
-          points.push(pointToProtoFromEncoding(r.enc));
-          if (points.length === batch) {
-            yield create(StreamPointsResponseSchema, { points, cursor: encodeCursor({ g: req.groupId, w: ws, k: r.key }) });
-            points = [];
-            if (call.signal.aborted) return;
-            if (ctx.clock.monotonicMs() - startedMs > LIMITS.streamDeadlineMs) {
-              throw new SoltixError("deadline_exceeded", `StreamPoints ran over ${LIMITS.streamDeadlineMs} ms; resume from the last cursor`);
-            }
-          }
-        }
-        if (points.length > 0) {
-          yield create(StreamPointsResponseSchema, {
-            points,
-            cursor: encodeCursor({ g: req.groupId, w: ws, k: "\uffff" }),
-          });
-          points = [];
-        }
+      for await (const page of streamPointPages(req, ctx, () => call.signal.aborted)) {
+        yield create(StreamPointsResponseSchema, { points: page.encs.map(pointToProtoFromEncoding), cursor: page.cursor });
       }
     },
 

@@ -24,6 +24,7 @@ import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "
 import { validatePoint } from "../model/validate.ts";
 import { storedFromPoint } from "../rpc/convert.ts";
 import { pullStream } from "./pull-stream.ts";
+import { pointPagesClient } from "./point-pages.ts";
 
 /** A whole-window (or whole-group) resync stream may take this long. */
 const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
@@ -241,10 +242,9 @@ export class AntiEntropy {
   ): Promise<AeRecord[]> {
     const t0 = this.clock.monotonicMs();
     const counter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax);
     const perWindow = new Map<bigint, number>();
     try {
-      await pullStream(client, { groupId: group, startTime: horizonStart, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
+      await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax), { groupId: group, startTime: horizonStart, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
         for (const p of stored) {
           const w = windowStartNs(timeOfEncoding(p.enc));
           perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
@@ -325,7 +325,7 @@ export class AntiEntropy {
     r.path = "full_resync";
     r.reason = fallback;
     r.roundTrips += 1;
-    r.pointsRepaired = await pullStream(client, { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
+    r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
     r.pointsDiffering = Math.max(r.pointsDiffering, Math.abs(localRoot.count - remoteRoot.count));
     r.result = "repaired";
   }

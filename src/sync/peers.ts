@@ -19,7 +19,7 @@ export const PEER_CALL_TIMEOUT_MS = 30_000;
  * fetch that counts bytes each way and, with a cap, paces calls so the bytes this client moved never
  * run ahead of bytesPerSecMax (a session's bandwidth bound).
  */
-function countingFetch(net: PeerNet, clock: Clock, counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
+export function peerFetch(net: PeerNet, clock: Clock, counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
   const started = clock.monotonicMs();
   const pace = async () => {
     if (bytesPerSecMax <= 0) return;
@@ -52,7 +52,7 @@ export function syncClient(net: PeerNet, address: string, clock: Clock, counter:
   const transport = createConnectTransport({
     baseUrl: net.url(address),
     useBinaryFormat: true,
-    fetch: countingFetch(net, clock, counter, bytesPerSecMax),
+    fetch: peerFetch(net, clock, counter, bytesPerSecMax),
     defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
   });
   return createClient(SyncService, transport);

@@ -1,13 +1,13 @@
-// Pulling a replica's points into this node: StreamPoints batches, each validated (the wire points go
-// through the same checks as a client write, keeping their inserted_at) and written through the WAL.
-// Shared by startup sync and the anti-entropy full-resync paths.
+// Pulling a replica's points into this node: StreamPoints pages as bytes (sync/point-pages.ts), each
+// decoded and validated by the node's write decoder (the same checks as a client write, keeping the
+// points' inserted_at) and written through the WAL. Shared by startup sync and the anti-entropy
+// full-resync paths.
 
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { SyncService, StreamPointsRequestSchema } from "../gen/soltix/v1/sync_pb.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
 import type { Clock } from "../ports/clock.ts";
-import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
+import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
+import type { PointPages, StreamPointsInit } from "./point-pages.ts";
 
 /** Consecutive failed attempts (no batch received in between) before a pull gives up. */
 export const STREAM_RESUME_ATTEMPTS_MAX = 3;
@@ -18,14 +18,43 @@ function resumable(e: unknown): boolean {
   return [Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal, Code.Canceled].includes(e.code);
 }
 
+/** The cursor (field 2) of a StreamPointsResponse's bytes. */
+export function cursorOfPage(page: Uint8Array): string {
+  let at = 0;
+  let cursor = "";
+  const varint = (): number => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (at >= page.length || shift > 28) throw new ConnectError("StreamPoints page: malformed varint", Code.InvalidArgument);
+      const b = page[at++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  };
+  while (at < page.length) {
+    const key = varint();
+    const wt = key & 7;
+    if (wt === 2) {
+      const n = varint();
+      if (n > page.length - at) throw new ConnectError("StreamPoints page: a field runs past the end", Code.InvalidArgument);
+      if (key >>> 3 === 2) cursor = new TextDecoder().decode(page.subarray(at, at + n));
+      at += n;
+    } else if (wt === 0) varint();
+    else if (wt === 1) at += 8;
+    else if (wt === 5) at += 4;
+    else throw new ConnectError(`StreamPoints page: wire type ${wt}`, Code.InvalidArgument);
+  }
+  return cursor;
+}
+
 /**
  * Streams `request` from the peer into the engine; `onBatch` sees each written batch. A stream that
  * breaks is resumed from the cursor of the last written batch (nothing is pulled twice, nothing
  * skipped), up to STREAM_RESUME_ATTEMPTS_MAX failures in a row. Returns the point count.
  */
 export async function pullStream(
-  client: Pick<Client<typeof SyncService>, "streamPoints">,
-  request: MessageInitShape<typeof StreamPointsRequestSchema>,
+  source: PointPages,
+  request: StreamPointsInit,
   timeoutMs: number,
   engine: Engine,
   totalGroups: number,
@@ -35,12 +64,15 @@ export async function pullStream(
   let n = 0;
   let cursor = request.cursor ?? "";
   let failures = 0;
+  const stamp = () => clock.nowNs();
   for (;;) {
     try {
-      for await (const msg of client.streamPoints({ ...request, cursor }, { timeoutMs })) {
-        const stored = msg.points.map((p) => storedFromPoint(pointFromProto(`points[${n++}]`, p, () => clock.nowNs()), totalGroups));
+      for await (const page of source.pages({ ...request, cursor }, timeoutMs)) {
+        const next = cursorOfPage(page);
+        const stored = storedFromWriteRequestBinary(page, stamp, totalGroups);
         await engine.write(stored);
-        cursor = msg.cursor;
+        n += stored.length;
+        cursor = next;
         failures = 0;
         onBatch(stored);
       }

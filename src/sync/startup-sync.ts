@@ -19,6 +19,7 @@ import { groupNodes } from "../cluster/records.ts";
 import { setNodeSyncing } from "../cluster/groups.ts";
 import { syncClient } from "./peers.ts";
 import { pullStream } from "./pull-stream.ts";
+import { pointPagesClient } from "./point-pages.ts";
 import type { AeRecord } from "./anti-entropy.ts";
 
 export interface SyncSettings {
@@ -229,7 +230,7 @@ export class GroupSyncer {
     }
     let lastLog = this.clock.monotonicMs();
     const request = { groupId: group, startTime: since, batchSize: this.settings.batchSize };
-    await pullStream(client, request, this.settings.timeoutMs, this.engine, this.settings.totalGroups, this.clock, (stored) => {
+    await pullStream(pointPagesClient(this.settings.net, address, this.clock), request, this.settings.timeoutMs, this.engine, this.settings.totalGroups, this.clock, (stored) => {
       p.points += stored.length;
       for (const s of stored) p.bytes += s.enc.length;
       if (this.clock.monotonicMs() - lastLog > 5_000) {

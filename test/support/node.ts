@@ -9,12 +9,15 @@ import { startNode, type StorageNode } from "../../src/app/node.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { tempDir } from "./engine.ts";
+import type { PeerNet } from "../../src/ports/peer-net.ts";
 
 export interface TestNode {
   node: StorageNode;
   dir: string;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
   client<S extends DescService>(service: S, binary?: boolean): Client<S>;
+  /** A PeerNet whose every address is this node (for peer clients: sync/peers.ts, sync/point-pages.ts). */
+  net: PeerNet;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,7 @@ export async function startTestNode(flags: Record<string, string> = {}): Promise
   return {
     node,
     dir,
+    net: { url: (_address, path = "") => `http://node${path}`, fetch: fetchApp as typeof fetch },
     async post(path, body, headers = {}) {
       const res = await node.app.fetch(
         new Request(`http://node${path}`, {

@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { SyncService } from "../../src/gen/soltix/v1/sync_pb.ts";
+import { pointPagesClient, type PointPages } from "../../src/sync/point-pages.ts";
 import { StorageService } from "../../src/gen/soltix/v1/storage_pb.ts";
 import { pullStream, STREAM_RESUME_ATTEMPTS_MAX } from "../../src/sync/pull-stream.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
@@ -24,13 +24,13 @@ describe("pullStream", () => {
       const mine = ids.filter((id) => groupOf("db", "m", id, TEST_GROUPS) === group);
       const points = mine.flatMap((id) => Array.from({ length: 50 }, (_, t) => ({ database: "db", collection: "m", id, time: DAY + BigInt(t) * NS_PER_SECOND, fields: { v: { value: { case: "numberValue" as const, value: t } } } })));
       await peer.client(StorageService).write({ points });
-      const real = peer.client(SyncService);
+      const real = pointPagesClient(peer.net, "node", systemClock);
       let breaks = 0;
       // Breaks after the second message of each of the first three attempts; each attempt makes progress.
-      const flaky = {
-        async *streamPoints(req: Parameters<typeof real.streamPoints>[0], opts: { timeoutMs?: number }) {
+      const flaky: PointPages = {
+        async *pages(req, timeoutMs) {
           let sent = 0;
-          for await (const m of real.streamPoints(req, opts)) {
+          for await (const m of real.pages(req, timeoutMs)) {
             yield m;
             if (++sent === 2 && breaks < 3) {
               breaks++;
@@ -40,20 +40,21 @@ describe("pullStream", () => {
         },
       };
       const engine = await openEngine(dir);
-      const n = await pullStream(flaky as never, { groupId: group, startTime: DAY, endTime: DAY + NS_PER_DAY, batchSize: 7 }, 10_000, engine, TEST_GROUPS, systemClock);
+      const n = await pullStream(flaky, { groupId: group, startTime: DAY, endTime: DAY + NS_PER_DAY, batchSize: 7 }, 10_000, engine, TEST_GROUPS, systemClock);
       expect(breaks).toBe(3);
       expect(n).toBe(points.length);
       expect(await engine.windowChecksum(group, DAY)).toEqual(await peer.node.engine.windowChecksum(group, DAY));
 
       // Without progress between failures it gives up after STREAM_RESUME_ATTEMPTS_MAX attempts.
       let attempts = 0;
-      const dead = {
-        async *streamPoints() {
+      const dead: PointPages = {
+        // eslint-disable-next-line require-yield
+        async *pages() {
           attempts++;
           throw new ConnectError("refused", Code.Unavailable);
         },
       };
-      await expect(pullStream(dead as never, { groupId: group }, 1_000, engine, TEST_GROUPS, systemClock)).rejects.toThrow(/refused/);
+      await expect(pullStream(dead, { groupId: group }, 1_000, engine, TEST_GROUPS, systemClock)).rejects.toThrow(/refused/);
       expect(attempts).toBe(STREAM_RESUME_ATTEMPTS_MAX);
       await engine.close();
     } finally {
