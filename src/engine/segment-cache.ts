@@ -4,12 +4,16 @@
 
 import { errorMessage } from "../base/errors.ts";
 import type { FileSystem } from "../ports/fs.ts";
-import { decodeSegment, segmentDigest, type SegmentView } from "../segment/format.ts";
+import { decodeSegment, readSeriesDirectory, segmentDigest, type SegmentView, type SeriesDirectory } from "../segment/format.ts";
 import { ByteLru } from "./byte-lru.ts";
 import { segmentFileName, type SegmentRef } from "./segment-refs.ts";
 
+/** Share of the cache's bytes for series directories (range reads); the rest holds decoded segments. */
+const DIRECTORY_SHARE = 0.1;
+
 export class SegmentCache {
   private readonly views: ByteLru<string, SegmentView>;
+  private readonly directories: ByteLru<string, SeriesDirectory | "v1">;
 
   constructor(
     private readonly fs: FileSystem,
@@ -18,11 +22,41 @@ export class SegmentCache {
     /** Counts a decode of a segment's points (a comparison of identical replicas should cause none). */
     private readonly onDecode: () => void,
   ) {
-    this.views = new ByteLru(bytesMax);
+    this.views = new ByteLru(bytesMax * (1 - DIRECTORY_SHARE));
+    this.directories = new ByteLru(bytesMax * DIRECTORY_SHARE);
   }
 
   get bytes(): number {
-    return this.views.bytes;
+    return this.views.bytes + this.directories.bytes;
+  }
+
+  /** A segment already decoded whole, if it is held (no read). */
+  held(ref: SegmentRef): SegmentView | undefined {
+    return this.views.get(ref.path);
+  }
+
+  /**
+   * A segment's series directory (its compressed file image and where each series block is), for
+   * reads of a key range; undefined for a version-1 file or a corrupt one (quarantined).
+   */
+  async directory(ref: SegmentRef): Promise<SeriesDirectory | undefined> {
+    const hit = this.directories.get(ref.path);
+    if (hit !== undefined) return hit === "v1" ? undefined : hit;
+    let v1 = false;
+    const dir = await this.readVerified(ref, (bytes, name) => {
+      const d = readSeriesDirectory(bytes, name);
+      v1 = d === undefined;
+      return d;
+    });
+    if (dir !== undefined) this.directories.set(ref.path, dir, 64 + dir.prefixes.length * 112);
+    else if (v1) this.directories.set(ref.path, "v1", 64);
+    return dir;
+  }
+
+  /** Hands a segment found corrupt during a range read to the engine (quarantine). */
+  corrupt(ref: SegmentRef, reason: string): Promise<void> {
+    this.drop(ref.path);
+    return this.onCorrupt(ref, segmentFileName(ref), reason);
   }
 
   /** Loads and verifies a segment; a corrupt one is quarantined and undefined is returned. */
@@ -49,10 +83,12 @@ export class SegmentCache {
 
   drop(path: string): void {
     this.views.delete(path);
+    this.directories.delete(path);
   }
 
   clear(): void {
     this.views.clear();
+    this.directories.clear();
   }
 
   /** Reads a segment file and applies `decode`; a corrupt one goes to onCorrupt (undefined). */

@@ -70,6 +70,8 @@ export interface EngineStats {
   walFsyncs: number;
   quarantined: number;
   segmentDecodes: number;
+  /** Range reads: only the series blocks a key range touches, read and decoded. */
+  segmentRangeReads: number;
   /** Writes that waited for a flush because the process's RSS neared storage.memory_bytes_max. */
   memoryWaits: number;
   /** Flushes started early because the process's RSS neared storage.memory_bytes_max. */

@@ -391,3 +391,132 @@ function decodeV1(bytes: Uint8Array, meta: SegmentMeta, what: string): SegmentVi
   if (meta.count > 0 && offsets[0] !== 0) throw corrupt(what, "first offset is not 0");
   return new SegmentView(meta, data, offsets, toHex(digest));
 }
+
+/**
+ * A version-2 segment's series blocks, found without decoding them: each block's sort-key prefix
+ * (`database\0collection\0id\0`), place in the file, CRC and first point index. A range read
+ * reads and decodes only the blocks it touches (decodeDirectoryBlocks), each checked against its own
+ * CRC; the whole-file checksums are left to full reads. Header CRC, block bounds, series order and
+ * point counts are checked when the directory is built.
+ */
+export interface SeriesDirectory {
+  readonly meta: SegmentMeta;
+  readonly prefixes: readonly string[];
+  /** File offsets of each block's payload [start, end). */
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+  readonly crcs: Uint32Array;
+  /** firstPoint[b] = index of block b's first point; firstPoint[blocks] = count. */
+  readonly firstPoint: Uint32Array;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function uvarintAt(bytes: Uint8Array, at: number, end: number, what: string): [number, number] {
+  let v = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (at >= end || shift > 28) throw corrupt(what, "malformed varint in a series block");
+    const c = bytes[at++]!;
+    v += (c & 0x7f) * 2 ** shift;
+    if (c < 0x80) return [v, at];
+  }
+}
+
+/** The series directory of a version-2 file image; undefined for version 1 (read it whole). */
+export function readSeriesDirectory(bytes: Uint8Array, what: string): SeriesDirectory | undefined {
+  const meta = decodeSegmentHeader(bytes, what);
+  if (versionOf(bytes, what) !== 2) return undefined;
+  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + SEGMENT_FOOTER_BYTES;
+  if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
+  const footerAt = checkFooter(bytes, what);
+  const bv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const seriesCount = bv.getUint32(SEGMENT_HEADER_BYTES, false);
+  if (seriesCount > meta.count) throw corrupt(what, `${seriesCount} series blocks for ${meta.count} points`);
+  const prefixes = new Array<string>(seriesCount);
+  const starts = new Uint32Array(seriesCount);
+  const ends = new Uint32Array(seriesCount);
+  const crcs = new Uint32Array(seriesCount);
+  const firstPoint = new Uint32Array(seriesCount + 1);
+  let p = SEGMENT_HEADER_BYTES + 4;
+  let points = 0;
+  for (let s = 0; s < seriesCount; s++) {
+    if (p + 8 > footerAt) throw corrupt(what, `series block ${s} header past the body`);
+    const len = bv.getUint32(p, false);
+    const start = p + 8;
+    const end = start + len;
+    if (end > footerAt) throw corrupt(what, `series block ${s} past the body`);
+    let at = start;
+    const parts: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      const [n, next] = uvarintAt(bytes, at, end, what);
+      if (next + n > end) throw corrupt(what, `series block ${s}: name past the block`);
+      try {
+        parts.push(utf8.decode(bytes.subarray(next, next + n)));
+      } catch {
+        throw corrupt(what, `series block ${s}: invalid UTF-8 in its series`);
+      }
+      at = next + n;
+    }
+    const [n] = uvarintAt(bytes, at, end, what);
+    if (n === 0) throw corrupt(what, `series block ${s}: no points`);
+    prefixes[s] = `${parts[0]}\u0000${parts[1]}\u0000${parts[2]}\u0000`;
+    if (s > 0 && !(prefixes[s - 1]! < prefixes[s]!)) throw corrupt(what, `series block ${s} out of order`);
+    starts[s] = start;
+    ends[s] = end;
+    crcs[s] = bv.getUint32(p + 4, false);
+    firstPoint[s] = points;
+    points += n;
+    p = end;
+  }
+  if (p !== footerAt) throw corrupt(what, `${footerAt - p} bytes after the last series block`);
+  if (points !== meta.count) throw corrupt(what, `${points} points in the series blocks, header says ${meta.count}`);
+  firstPoint[seriesCount] = points;
+  return { meta, prefixes, starts, ends, crcs, firstPoint };
+}
+
+/** Blocks [first, end) whose keys can fall in [fromKey, toKey): every key of block b is in [prefix_b, prefix_b + U+FFFF). */
+export function blocksInRange(dir: SeriesDirectory, fromKey: string, toKey: string): [number, number] {
+  const n = dir.prefixes.length;
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (`${dir.prefixes[mid]!}\uffff` <= fromKey) lo = mid + 1;
+    else hi = mid;
+  }
+  let end = lo;
+  while (end < n && dir.prefixes[end]! < toKey) end++;
+  return [lo, end];
+}
+
+/**
+ * Blocks [first, end) as canonical encodings in key order, from `image` (the file's bytes from
+ * offset `imageAt` on, covering those blocks), each checked against its CRC.
+ */
+export function decodeDirectoryBlocks(dir: SeriesDirectory, first: number, end: number, image: Uint8Array, imageAt: number, what: string): { data: Uint8Array; starts: Uint32Array } {
+  const ws = dir.meta.windowStartNs;
+  const wsHi = Number(ws >> 32n);
+  const wsLo = Number(ws & 0xffffffffn);
+  const blocks: DecodedBlock[] = [];
+  let size = 0;
+  for (let b = first; b < end; b++) {
+    const start = dir.starts[b]! - imageAt;
+    const stop = dir.ends[b]! - imageAt;
+    if (start < 0 || stop > image.length) throw corrupt(what, `series block ${b} outside the bytes read`);
+    if (crc32c(image, start, stop) !== dir.crcs[b]) throw corrupt(what, `series block ${b} CRC mismatch`);
+    const block = decodeSeriesBlock(image, start, stop, wsHi, wsLo);
+    if (block.points !== dir.firstPoint[b + 1]! - dir.firstPoint[b]!) throw corrupt(what, `series block ${b}: point count changed`);
+    blocks.push(block);
+    size += block.bytes;
+  }
+  const data = new Uint8Array(size);
+  const starts = new Uint32Array(dir.firstPoint[end]! - dir.firstPoint[first]!);
+  let at = 0;
+  let k = 0;
+  for (const block of blocks) {
+    at = block.write(data, at, starts, k);
+    k += block.points;
+  }
+  if (at !== size) throw corrupt(what, "decoded size mismatch");
+  return { data, starts };
+}
