@@ -177,12 +177,13 @@ const valueCursor = new Wire(EMPTY, 0, 0);
 const w = new ByteWriter(1 << 16);
 const u64 = new Uint32Array(2);
 
-/**
- * Decodes, validates and stamps a binary WriteRequest. `outSpans`, when given, receives the
- * [start, end) byte range of each point's message (the router forwards those bytes as they are).
- */
-export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number, outSpans?: number[]): StoredPoint[] {
-  // Pass 1: count points, so limits are checked before any work.
+/** Decodes, validates and stamps a binary WriteRequest. */
+export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): StoredPoint[] {
+  return pointsFromSpans(bytes, pointSpans(bytes), stamp, totalGroups);
+}
+
+/** Pass 1: the [start, end) of every point's message, so limits are checked before any work. */
+function pointSpans(bytes: Uint8Array): number[] {
   const top = new Wire(bytes, 0, bytes.length);
   const spans: number[] = [];
   try {
@@ -191,9 +192,7 @@ export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => big
     if (e instanceof MalformedWire) throw invalidArgument("WriteRequest", e.message);
     throw e;
   }
-  const out = pointsFromSpans(bytes, spans, stamp, totalGroups);
-  if (outSpans !== undefined) for (const x of spans) outSpans.push(x);
-  return out;
+  return spans;
 }
 
 function countPoints(top: Wire, spans: number[]): void {
@@ -227,14 +226,7 @@ export interface RouteScan {
  * canonical encodings or sort keys the router would throw away.
  */
 export function scanWriteRequestForRouting(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): RouteScan {
-  const top = new Wire(bytes, 0, bytes.length);
-  const spans: number[] = [];
-  try {
-    countPoints(top, spans);
-  } catch (e) {
-    if (e instanceof MalformedWire) throw invalidArgument("WriteRequest", e.message);
-    throw e;
-  }
+  const spans = pointSpans(bytes);
   const count = spans.length / 2;
   const route: RouteScan = { count, spans, groups: new Uint32Array(count), insertedAtHi: new Uint32Array(count), insertedAtLo: new Uint32Array(count) };
   pointsFromSpans(bytes, spans, stamp, totalGroups, route);

@@ -336,15 +336,7 @@ function decodeV2(bytes: Uint8Array, meta: SegmentMeta, what: string): SegmentVi
   }
   if (p !== footerAt) throw corrupt(what, `${footerAt - p} bytes after the last series block`);
   if (points !== meta.count) throw corrupt(what, `${points} points decoded, header says ${meta.count}`);
-  const data = new Uint8Array(size);
-  const starts = new Uint32Array(points);
-  let at = 0;
-  let first = 0;
-  for (const b of blocks) {
-    at = b.write(data, at, starts, first);
-    first += b.points;
-  }
-  if (at !== size) throw corrupt(what, "decoded size mismatch");
+  const { data, starts } = writeBlocks(blocks, size, points, what);
   const digest = checkDigest(bytes, footerAt, data, what);
   return new SegmentView(meta, data, starts, toHex(digest));
 }
@@ -509,13 +501,18 @@ export function decodeDirectoryBlocks(dir: SeriesDirectory, first: number, end: 
     blocks.push(block);
     size += block.bytes;
   }
+  return writeBlocks(blocks, size, dir.firstPoint[end]! - dir.firstPoint[first]!, what);
+}
+
+/** Decoded blocks written out as canonical encodings, one after another (`size` bytes, `points` starts). */
+function writeBlocks(blocks: readonly DecodedBlock[], size: number, points: number, what: string): { data: Uint8Array; starts: Uint32Array } {
   const data = new Uint8Array(size);
-  const starts = new Uint32Array(dir.firstPoint[end]! - dir.firstPoint[first]!);
+  const starts = new Uint32Array(points);
   let at = 0;
-  let k = 0;
-  for (const block of blocks) {
-    at = block.write(data, at, starts, k);
-    k += block.points;
+  let first = 0;
+  for (const b of blocks) {
+    at = b.write(data, at, starts, first);
+    first += b.points;
   }
   if (at !== size) throw corrupt(what, "decoded size mismatch");
   return { data, starts };
