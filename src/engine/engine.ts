@@ -9,7 +9,7 @@
 // window caches (checksums, trees). Beside it: types.ts (options, stats), data-meta.ts (the data
 // dir's meta file), segment-refs.ts (segment names and refs), segment-cache.ts (decoded segments),
 // window-summaries.ts (held .sum summaries), window-checksum.ts, codec-tasks.ts (the Compute tasks),
-// compaction-policy.ts, merge.ts, byte-lru.ts.
+// compaction-policy.ts, merge.ts, byte-lru.ts, bounded.ts (bounded concurrency).
 
 import { assert } from "../base/assert.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
@@ -22,7 +22,7 @@ import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import { installTemps, unwritableCode, writeFileDurable, writeTempDurable } from "../ports/fs.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
-import { SEGMENT_HEADER_BYTES, SegmentView, blocksInRange, decodeDirectoryBlocks, decodeSegmentHeader, type SegmentMeta } from "../segment/format.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, type SegmentMeta } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
@@ -39,6 +39,7 @@ import type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChe
 import { SEG_RE, segName, segmentFileName, type SegmentRef, type WindowSegments } from "./segment-refs.ts";
 import { META_FILE, checkDataMeta } from "./data-meta.ts";
 import { hashRecords } from "./window-checksum.ts";
+import { forEachBounded } from "./bounded.ts";
 
 export type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
 export { hashRecords } from "./window-checksum.ts";
@@ -71,9 +72,6 @@ interface CachedTree {
   readonly tree: WindowTree;
 }
 
-/** A key range touching more than 1/RANGE_READ_SHARE_MAX of a segment's series decodes it whole (and caches it). */
-const RANGE_READ_SHARE_MAX = 4;
-
 export class Engine {
   private active = new MemStore();
   private frozen: MemStore[] = [];
@@ -100,8 +98,10 @@ export class Engine {
   /** The data meta file that could not be written at open (full or read-only disk), and why. */
   private pendingMeta: Uint8Array | undefined;
   private unwritable: string | undefined;
-  /** segmentRangeReads: reads of a few series blocks of a segment (a Query of some devices). */
-  /** segmentDecodes: segment files whose points were decoded (a comparison of identical replicas should cause none). */
+  /**
+   * segmentDecodes: segment files whose points were decoded whole (a comparison of identical replicas
+   * should cause none); segmentRangeReads: reads of some series blocks of a segment (a Query of some devices).
+   */
   readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
@@ -118,9 +118,13 @@ export class Engine {
     this.memstoreBytesMax = opts.memstoreBytesMax ?? budget.memstoreBytes;
     this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
     this.compute = opts.compute ?? inlineCompute(CODEC_TASKS);
-    this.cache = new SegmentCache(opts.fs, opts.segmentCacheBytesMax ?? budget.segmentCacheBytes, (ref, name, reason) => this.dropCorrupt(ref, name, reason), () => {
-      this.stats.segmentDecodes++;
-    });
+    this.cache = new SegmentCache(
+      opts.fs,
+      opts.segmentCacheBytesMax ?? budget.segmentCacheBytes,
+      (ref, name, reason) => this.dropCorrupt(ref, name, reason),
+      () => this.stats.segmentDecodes++,
+      () => this.stats.segmentRangeReads++,
+    );
     this.trees = new ByteLru(opts.treeCacheBytesMax ?? budget.treeCacheBytes);
     const summaryBytes = opts.summaryCacheBytesMax ?? budget.summaryCacheBytes;
     // Summaries make a clean comparison read no point: most of the share (~7 000 windows at 512 MiB).
@@ -425,9 +429,7 @@ export class Engine {
    */
   private async writeMemWindows(windows: Iterable<MemWindow>): Promise<void> {
     const files: { name: string; bytes: Uint8Array; seq: number }[] = [];
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    for (const w of windows) {
+    await forEachBounded(windows, SEGMENT_WRITES_IN_FLIGHT_MAX, async (w) => {
       const seq = ++this.segSeq;
       const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
       const map = w.map;
@@ -435,21 +437,10 @@ export class Engine {
       // Encoded off this thread (Compute), then written and fsynced while later windows encode; the
       // disk merges concurrent fsyncs.
       this.stats.computeTasks++;
-      const p: Promise<void> = this.compute
-        .run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer])
-        .then(async (bytes) => {
-          files.push({ name, bytes, seq });
-          await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
-        })
-        .catch((e: unknown) => {
-          failure ??= e;
-        })
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= SEGMENT_WRITES_IN_FLIGHT_MAX) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-    if (failure !== undefined) throw failure;
+      const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
+      files.push({ name, bytes, seq });
+      await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
+    });
     files.sort((x, y) => x.seq - y.seq);
     await installTemps(this.opts.fs, this.segDir, files.map((f) => f.name));
     for (const f of files) this.addSegmentRef(this.installed(f));
@@ -491,20 +482,7 @@ export class Engine {
         const pick = pickOf(w, quiet);
         return pick === undefined ? [] : [{ w, quiet, refs: w.segs.filter((r) => pick.includes(r.seq)), seq: ++this.segSeq }];
       });
-      const inFlight = new Set<Promise<void>>();
-      let failure: unknown;
-      for (const j of jobs) {
-        if (failure !== undefined) break;
-        const p: Promise<void> = this.mergeSegments(j.w, j.refs, j.seq)
-          .catch((e: unknown) => {
-            failure ??= e;
-          })
-          .finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        if (inFlight.size >= Math.max(MERGES_IN_FLIGHT_MIN, 2 * this.compute.threads)) await Promise.race(inFlight);
-      }
-      await Promise.all(inFlight);
-      if (failure !== undefined) throw failure;
+      await forEachBounded(jobs, Math.max(MERGES_IN_FLIGHT_MIN, 2 * this.compute.threads), (j) => this.mergeSegments(j.w, j.refs, j.seq));
       wave = jobs.filter((j) => pickOf(j.w, j.quiet) !== undefined).map(({ w, quiet }) => ({ w, quiet }));
     }
   }
@@ -601,7 +579,11 @@ export class Engine {
         if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
       }
     }
-    // Memory last and after the awaits, so the snapshot is as new as possible.
+    return this.withMemorySources(id, sources);
+  }
+
+  /** Adds the memory store's snapshots of a window: last and after the awaits, so they are as new as possible. */
+  private withMemorySources(id: WindowId, sources: SortedSource[]): SortedSource[] {
     for (const m of [...this.frozen, this.active]) {
       const w = m.windows.get(id);
       if (w !== undefined && w.map.size > 0) sources.push(memSource(w));
@@ -757,49 +739,15 @@ export class Engine {
     yield* mergeSources(sources, fromKey, toKey);
   }
 
-  /**
-   * Sources of a key range of a window (a Query of some devices): a segment already decoded whole
-   * is used as it is; otherwise only the series blocks the range touches are read (one ranged read)
-   * and decoded — unless they are most of the segment, which is then decoded whole and cached.
-   */
+  /** Sources of a key range of a window (a Query of some devices): of each segment, only what the range touches. */
   private async rangeSources(group: number, ws: bigint, fromKey: string, toKey: string): Promise<SortedSource[]> {
     const id = windowId(group, ws);
     const sources: SortedSource[] = [];
-    const seg = this.windows.get(id);
-    for (const ref of seg === undefined ? [] : [...seg.segs]) {
-      const held = this.cache.held(ref);
-      const dir = held === undefined ? await this.cache.directory(ref) : undefined;
-      if (dir === undefined) {
-        const v = held ?? (await this.cache.load(ref));
-        if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
-        continue;
-      }
-      const [first, end] = blocksInRange(dir, fromKey, toKey);
-      if (first === end) continue;
-      if ((end - first) * RANGE_READ_SHARE_MAX > dir.prefixes.length) {
-        const v = await this.cache.load(ref);
-        if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
-        continue;
-      }
-      const name = segmentFileName(ref);
-      // Block headers (8 bytes) precede each payload; the payloads of [first, end) are contiguous.
-      const at = dir.starts[first]! - 8;
-      try {
-        const image = await this.opts.fs.readRange(ref.path, at, dir.ends[end - 1]! - at);
-        const { data, starts } = decodeDirectoryBlocks(dir, first, end, image, at, name);
-        this.stats.segmentRangeReads++;
-        sources.push(segmentSource(new SegmentView({ ...dir.meta, count: starts.length, dataBytes: data.length }, data, starts, "")));
-      } catch (e) {
-        // A block that fails its CRC or decode: the file is quarantined (sync brings the data back).
-        if (!(e instanceof SoltixError && e.kind === "data_loss")) throw e;
-        await this.cache.corrupt(ref, errorMessage(e));
-      }
+    for (const ref of [...(this.windows.get(id)?.segs ?? [])]) {
+      const v = await this.cache.range(ref, fromKey, toKey);
+      if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
     }
-    for (const m of [...this.frozen, this.active]) {
-      const w = m.windows.get(id);
-      if (w !== undefined && w.map.size > 0) sources.push(memSource(w));
-    }
-    return sources;
+    return this.withMemorySources(id, sources);
   }
 
   get statsSnapshot(): EngineStats {

@@ -8,6 +8,7 @@ import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.
 import { LIMITS } from "../base/limits.ts";
 import { NS_PER_DAY, TIME_MAX_NS, isWindowStart, windowStartNs } from "../base/time.ts";
 import { keyParts, pointKey } from "../model/point.ts";
+import { timeOfEncoding } from "../model/encoding.ts";
 import { validateId, validateName, validateTimeNs } from "../model/validate.ts";
 import {
   SyncService,
@@ -47,7 +48,6 @@ function keyFromProto(field: string, k: PointKey): string {
   return pointKey(k.database, k.collection, k.id, k.time);
 }
 
-const TIME_SUFFIX_LEN = 16;
 /** Windows in one GetMerkleRoots call. */
 const MERKLE_WINDOWS_MAX = 4_096;
 /** Nodes in one GetMerkleNodes / GetLeafPoints call. */
@@ -126,7 +126,7 @@ export async function* streamPointPages(req: StreamPointsRequest, ctx: NodeConte
     const resumeAfter = cursor !== undefined && ws === cursor.w ? cursor.k : undefined;
     const from = resumeAfter !== undefined && resumeAfter >= keyLo ? `${resumeAfter}\u0000` : keyLo;
     for await (const r of ctx.engine.scanWindow(req.groupId, ws, from, keyHi)) {
-      const t = BigInt(`0x${r.key.slice(r.key.length - TIME_SUFFIX_LEN)}`);
+      const t = timeOfEncoding(r.enc);
       if (t < start || t >= end) continue;
       encs.push(r.enc);
       if (encs.length === batch) {

@@ -34,6 +34,8 @@ export const SEGMENT_MAGIC_V2 = "SXSEG002";
 export const SEGMENT_FOOTER_MAGIC = "SXSF";
 export const SEGMENT_HEADER_BYTES = 48;
 export const SEGMENT_FOOTER_BYTES = 40;
+/** Each version-2 series block's header: u32 payload bytes | u32 crc32c(payload). */
+export const BLOCK_HEADER_BYTES = 8;
 const DATA_BYTES_MAX = 0xffffffff;
 
 export interface SegmentMeta {

@@ -16,7 +16,7 @@ const PATH = "/soltix.v1.SyncService/StreamPoints";
 const END_STREAM_FLAG = 2;
 const HEADER_BYTES = 5;
 /** A page larger than this is refused (a peer's pages are batch_size points of at most 1 MiB each). */
-export const PAGE_BYTES_MAX = 256 * 1024 * 1024;
+const PAGE_BYTES_MAX = 256 * 1024 * 1024;
 
 export type StreamPointsInit = MessageInitShape<typeof StreamPointsRequestSchema>;
 

@@ -4,6 +4,7 @@
 // full-resync paths.
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ByteRangeError, ByteReader } from "../base/bytes.ts";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
 import type { Clock } from "../ports/clock.ts";
 import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
@@ -20,29 +21,22 @@ function resumable(e: unknown): boolean {
 
 /** The cursor (field 2) of a StreamPointsResponse's bytes. */
 export function cursorOfPage(page: Uint8Array): string {
-  let at = 0;
+  const r = new ByteReader(page);
   let cursor = "";
-  const varint = (): number => {
-    let v = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (at >= page.length || shift > 28) throw new ConnectError("StreamPoints page: malformed varint", Code.InvalidArgument);
-      const b = page[at++]!;
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
+  try {
+    while (r.remaining() > 0) {
+      const key = r.uvarint();
+      const wt = key & 7;
+      if (wt === 2 && key >>> 3 === 2) cursor = r.str();
+      else if (wt === 2) r.take(r.uvarint());
+      else if (wt === 0) while (r.u8() >= 0x80); // any varint, up to 64 bits
+      else if (wt === 1) r.take(8);
+      else if (wt === 5) r.take(4);
+      else throw new ByteRangeError(`wire type ${wt}`);
     }
-  };
-  while (at < page.length) {
-    const key = varint();
-    const wt = key & 7;
-    if (wt === 2) {
-      const n = varint();
-      if (n > page.length - at) throw new ConnectError("StreamPoints page: a field runs past the end", Code.InvalidArgument);
-      if (key >>> 3 === 2) cursor = new TextDecoder().decode(page.subarray(at, at + n));
-      at += n;
-    } else if (wt === 0) varint();
-    else if (wt === 1) at += 8;
-    else if (wt === 5) at += 4;
-    else throw new ConnectError(`StreamPoints page: wire type ${wt}`, Code.InvalidArgument);
+  } catch (e) {
+    if (e instanceof ByteRangeError) throw new ConnectError(`StreamPoints page: ${e.message}`, Code.InvalidArgument);
+    throw e;
   }
   return cursor;
 }

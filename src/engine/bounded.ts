@@ -1,0 +1,24 @@
+// Bounded concurrency for the engine's batches of independent I/O and compute (a flush's window
+// files, a compaction wave's merges): tasks start in item order, at most `limit` at once.
+
+/**
+ * Runs `task` for each item, at most `limit` running at once, started in item order (each start
+ * runs synchronously up to its first await). After a failure no new task starts; the running ones
+ * are awaited, then the first failure is thrown.
+ */
+export async function forEachBounded<T>(items: Iterable<T>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for (const item of items) {
+    if (failure !== undefined) break;
+    const p: Promise<void> = task(item)
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= limit) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
+}
