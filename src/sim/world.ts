@@ -33,6 +33,7 @@ import { NO_FAULTS, SimNet } from "./sim-net.ts";
 import { SimQueue } from "./sim-queue.ts";
 import { SimLocks, simProcess, type SimProcess } from "./platform.ts";
 import { applyQueuedBatch } from "../queue/apply.ts";
+import type { EngineStats } from "../engine/engine.ts";
 
 const GROUP = 0;
 const SHAPE = shapeFor(4, 2); // small: a few dozen points already make a deep tree
@@ -89,6 +90,9 @@ interface SimNode {
 
 class Violation extends Error {}
 
+/** Engine counters a seed reports (summed over every process of every node). */
+const ENGINE_COUNTS = ["memory_flushes", "memory_waits", "range_reads"] as const;
+
 export async function runSeed(o: SimOptions): Promise<SimResult> {
   const rng = new Rng(o.seed);
   const sched = new Scheduler();
@@ -100,7 +104,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const faults: Record<string, number> = {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
-    memory_pressure_changes: 0, memory_flushes: 0, memory_waits: 0,
+    memory_pressure_changes: 0, memory_flushes: 0, memory_waits: 0, range_reads: 0,
   };
   let readsChecked = 0;
   const note = (s: string) => {
@@ -166,10 +170,10 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   };
 
   const run = <T>(p: Promise<T>) => sched.run(p);
-  const countMemory = (up: Up) => {
-    const s = up.running.node.engine.statsSnapshot;
-    faults.memory_flushes! += s.memoryFlushes;
-    faults.memory_waits! += s.memoryWaits;
+  /** Engine counters reported per seed: early flushes and waits under memory pressure, range reads. */
+  const engineCounts = (s: EngineStats): Record<(typeof ENGINE_COUNTS)[number], number> => ({ memory_flushes: s.memoryFlushes, memory_waits: s.memoryWaits, range_reads: s.segmentRangeReads });
+  const countEngine = (up: Up) => {
+    for (const [k, v] of Object.entries(engineCounts(up.running.node.engine.statsSnapshot))) faults[k] = faults[k]! + v;
   };
 
   async function start(n: SimNode): Promise<void> {
@@ -186,7 +190,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   function crash(n: SimNode, torn: boolean): void {
     const up = n.up;
     if (up === undefined) return;
-    countMemory(up);
+    countEngine(up);
     n.up = undefined;
     net.detach(n.id);
     up.clock.kill();
@@ -202,7 +206,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const up = n.up;
     if (up === undefined) return;
     n.machine.resume();
-    countMemory(up);
+    countEngine(up);
     await run(up.running.stop());
     up.clock.kill();
     n.up = undefined;
@@ -361,9 +365,15 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     router = await run(launchRouter(rconfig, { platform: proc.platform, logger: silentLogger, ...(queued ? { delivery: queue } : {}) }));
   }
 
-  /** Reads every written key through the router; each answer must be a version that was written. */
-  async function routerRead(consistency: "one" | "quorum" | "all", requireAcked: boolean): Promise<number> {
-    const ids = [...new Set([...attempted.keys()].map((k) => keyParts(k).id))].sort();
+  /** Devices written to so far, sorted. */
+  const writtenIds = () => [...new Set([...attempted.keys()].map((k) => keyParts(k).id))].sort();
+
+  /**
+   * Reads every written key through the router — or one device's (`only`: on the nodes a range read
+   * of its series blocks); each answer must be a version that was written.
+   */
+  async function routerRead(consistency: "one" | "quorum" | "all", requireAcked: boolean, only?: string): Promise<number> {
+    const ids = only === undefined ? writtenIds() : [only];
     if (ids.length === 0 || router === undefined) return 0;
     const got = new Map<string, Uint8Array>();
     let cursor = "";
@@ -398,6 +408,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     if (requireAcked) {
       for (const [key, enc] of acked) {
+        if (only !== undefined && keyParts(key).id !== only) continue;
         const h = got.get(key);
         if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`router read (${consistency}) after healing returned ${h === undefined ? "nothing" : "an older version"} for acknowledged ${keyOf(key)} (served by ${served})`);
       }
@@ -594,7 +605,10 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
           n.machine.resume();
           note(`resume ${n.id}`);
         }
-      } else if (r < 0.85) await routerRead(rng.pick(["one", "quorum"] as const), false);
+      } else if (r < 0.85) {
+        const ids = writtenIds();
+        await routerRead(rng.pick(["one", "quorum"] as const), false, ids.length > 0 && rng.next() < 0.5 ? rng.pick(ids) : undefined);
+      }
       else if (r < 0.88) {
         // The router dies (its hints with it) and a new one starts.
         await run(router!.stop()).catch(() => {});
@@ -645,6 +659,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     await routerRead("one", true);
     await routerRead("quorum", true);
+    for (const id of writtenIds()) await routerRead("one", true, id);
     for (let round = 1; round <= 2; round++) {
       for (const n of nodes) {
         const recs = await run(n.up!.running.node.sync.antiEntropy!.runGroup(GROUP));
@@ -678,15 +693,15 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     await metadata.close();
   }
 
-  /** The pressure counters with the live processes' added (crashed and stopped ones were counted as they ended). */
+  /** The engine counters with the live processes' added (crashed and stopped ones were counted as they ended). */
   function endCounts(): Record<string, number> {
-    let flushes = faults.memory_flushes!, waits = faults.memory_waits!;
+    const out: Record<string, number> = {};
+    for (const k of ENGINE_COUNTS) out[k] = faults[k]!;
     for (const n of nodes) {
-      const s = n.up?.running.node.engine.statsSnapshot;
-      flushes += s?.memoryFlushes ?? 0;
-      waits += s?.memoryWaits ?? 0;
+      if (n.up === undefined) continue;
+      for (const [k, v] of Object.entries(engineCounts(n.up.running.node.engine.statsSnapshot))) out[k]! += v;
     }
-    return { memory_flushes: flushes, memory_waits: waits };
+    return out;
   }
 
   function finish(ok: boolean, error?: string): SimResult {
