@@ -5,7 +5,9 @@
 // in the same run, with the down/healthy ratios.
 // Throughput is measured with unique points (1 000 devices × 10 fields, scripts/bench/ingest-points.ts),
 // never recycled, and every acknowledged point is read back from every live replica afterwards.
-//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 8] [--samples 200] [--batch 10000] [--conns 4]
+// No peer runs beside it: the peers on apt (InfluxDB 1.6 OSS, single-node VictoriaMetrics) do not
+// replicate; the comparisons in the run are one node down vs healthy, and JetStream vs direct.
+//   node_modules/.bin/bun scripts/bench/cluster.ts [--seconds 30] [--samples 200] [--batch 10000] [--conns 4]
 //        [--nats-only|--direct-only]
 
 import { readFileSync } from "node:fs";
@@ -22,7 +24,7 @@ const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
-const SECONDS = arg("seconds", 8);
+const SECONDS = arg("seconds", 30);
 selfCheck();
 const SAMPLES = arg("samples", 200);
 const BATCH = arg("batch", 10_000);

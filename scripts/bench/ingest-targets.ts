@@ -33,6 +33,8 @@ export interface Target {
   write(batch: Batch): Promise<void>;
   /** Every point from `startNs` to `endNs` (exclusive), per device. */
   readBack(startNs: bigint, endNs: bigint): Promise<ReadBack>;
+  /** One device's points from `startNs` to `endNs` (exclusive), every field, as a user's query would ask; returns the point count. */
+  queryDevice(device: number, startNs: bigint, endNs: bigint): Promise<number>;
   /** Makes the server write its in-memory data to disk and stop, so its data dir can be measured. */
   flushAndStop(): Promise<void>;
   kill(): Promise<void>;
@@ -43,16 +45,17 @@ export function targetAvailable(name: TargetName): boolean {
   return existsSync(name === "influxdb" ? "/usr/bin/influxd" : "/usr/bin/victoria-metrics");
 }
 
-export async function startTarget(name: TargetName, dir: string): Promise<Target> {
+/** Starts a target on `dir` (its data survives a stop: start it again on the same dir). `soltixArgs`: extra node flags. */
+export async function startTarget(name: TargetName, dir: string, soltixArgs: string[] = []): Promise<Target> {
   mkdirSync(dir, { recursive: true });
-  if (name === "soltix") return startSoltix(dir);
+  if (name === "soltix") return startSoltix(dir, soltixArgs);
   if (name === "influxdb") return startInflux(dir);
   return startVictoria(dir);
 }
 
-async function startSoltix(dir: string): Promise<Target> {
+async function startSoltix(dir: string, extraArgs: string[]): Promise<Target> {
   const dataDir = join(dir, "data");
-  const node = await startBinary(["node", "--storage.data_dir", dataDir, "--server.host", "127.0.0.1", "--server.port", "0", "--log.level", "warn", ...(process.env.SOLTIX_BENCH_ARGS?.split(" ").filter((a) => a !== "") ?? [])]);
+  const node = await startBinary(["node", "--storage.data_dir", dataDir, "--server.host", "127.0.0.1", "--server.port", "0", "--log.level", "warn", ...extraArgs, ...(process.env.SOLTIX_BENCH_ARGS?.split(" ").filter((a) => a !== "") ?? [])]);
   const url = `${node.url}/soltix.v1.StorageService/Write`;
   return {
     name: "soltix",
@@ -65,6 +68,7 @@ async function startSoltix(dir: string): Promise<Target> {
       if (res.status !== 200) throw new Error(`soltix write: HTTP ${res.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
     },
     readBack: (startNs, endNs) => soltixReadBack(node.url, startNs, endNs),
+    queryDevice: async (d, startNs, endNs) => (await soltixReadBack(node.url, startNs, endNs, [DEVICE_IDS_BENCH[d]!])).points,
     async flushAndStop() {
       // A clean stop flushes the memory store into segments (nothing left to replay from the WAL).
       const code = await node.stop();
@@ -132,6 +136,8 @@ function scanQueryResponse(b: Uint8Array, out: ReadBack): string {
   }
   return cursor;
 }
+
+const DEVICE_IDS_BENCH = Array.from({ length: DEVICES }, (_, d) => `device-${d}`);
 
 function emptyReadBack(): ReadBack {
   return { points: 0, f0SumByDevice: new Float64Array(DEVICES), countByDevice: new Float64Array(DEVICES) };
@@ -203,6 +209,13 @@ async function startInflux(dir: string): Promise<Target> {
       }
       return out;
     },
+    async queryDevice(d, startNs, endNs) {
+      const q = `SELECT * FROM ${COLLECTION} WHERE device = 'device-${d}' AND time >= ${startNs} AND time < ${endNs}`;
+      const res = await fetch(`${base}/query?db=${DATABASE}&epoch=ns`, { method: "POST", body: new URLSearchParams({ q }) });
+      const json = (await res.json()) as { results: Array<{ series?: Array<{ values: unknown[][] }>; error?: string }> };
+      if (res.status !== 200 || json.results[0]?.error !== undefined) throw new Error(`influx query: HTTP ${res.status} ${json.results[0]?.error ?? ""}`);
+      return json.results[0]?.series?.[0]?.values.length ?? 0;
+    },
     async flushAndStop() {
       proc.kill("SIGTERM"); // influxd closes its shards (snapshotting the cache) on SIGTERM
       await proc.exited;
@@ -245,6 +258,20 @@ async function startVictoria(dir: string): Promise<Target> {
       }
       for (const c of out.countByDevice) out.points += c;
       return out;
+    },
+    async queryDevice(d, startNs, endNs) {
+      // Every field series of the device (metrics_f0 … metrics_f9), raw samples; points = samples of f0.
+      const params = new URLSearchParams({ "match[]": `{device="device-${d}"}`, start: String(Number(startNs / 1_000_000n) / 1000), end: String((Number(endNs / 1_000_000n) - 1) / 1000) });
+      const res = await fetch(`${base}/api/v1/export?${params}`);
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`victoria-metrics export: HTTP ${res.status} ${text.slice(0, 200)}`);
+      let points = 0;
+      for (const line of text.split("\n")) {
+        if (line === "") continue;
+        const series = JSON.parse(line) as { metric: { __name__: string }; values: number[] };
+        if (series.metric.__name__ === `${COLLECTION}_f0`) points += series.values.length;
+      }
+      return points;
     },
     async flushAndStop() {
       await fetch(`${base}/internal/force_flush`);
