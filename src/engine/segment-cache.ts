@@ -9,8 +9,11 @@ import { BLOCK_HEADER_BYTES, SegmentView, blocksInRange, decodeDirectoryBlocks, 
 import { ByteLru } from "./byte-lru.ts";
 import { segmentFileName, type SegmentRef } from "./segment-refs.ts";
 
-/** Share of the cache's bytes for series directories (range reads); the rest holds decoded segments. */
+/** Shares of the cache's bytes for series directories and for blocks decoded by range reads; the rest holds decoded segments. */
 const DIRECTORY_SHARE = 0.1;
+const RANGE_SHARE = 0.2;
+/** Memory of one point's sort key (a string built when a read walks the points; an estimate). */
+const KEY_BYTES = 96;
 /** Memory of one series of a held directory (its key prefix and four numbers; an estimate). */
 const DIRECTORY_BYTES_PER_SERIES = 112;
 /** A key range touching more than 1/RANGE_READ_SHARE_MAX of a segment's series decodes it whole (and caches it). */
@@ -19,6 +22,8 @@ const RANGE_READ_SHARE_MAX = 4;
 export class SegmentCache {
   private readonly views: ByteLru<string, SegmentView>;
   private readonly directories: ByteLru<string, SeriesDirectory | "v1">;
+  /** Blocks decoded by range reads, by `<path>#<first block>:<end block>`. */
+  private readonly ranges: ByteLru<string, SegmentView>;
 
   constructor(
     private readonly fs: FileSystem,
@@ -29,12 +34,13 @@ export class SegmentCache {
     /** Counts a range read (some series blocks of a segment read and decoded). */
     private readonly onRangeRead: () => void = () => {},
   ) {
-    this.views = new ByteLru(bytesMax * (1 - DIRECTORY_SHARE));
+    this.views = new ByteLru(bytesMax * (1 - DIRECTORY_SHARE - RANGE_SHARE));
     this.directories = new ByteLru(bytesMax * DIRECTORY_SHARE);
+    this.ranges = new ByteLru(bytesMax * RANGE_SHARE);
   }
 
   get bytes(): number {
-    return this.views.bytes + this.directories.bytes;
+    return this.views.bytes + this.directories.bytes + this.ranges.bytes;
   }
 
   /**
@@ -65,6 +71,10 @@ export class SegmentCache {
     const [first, end] = blocksInRange(dir, fromKey, toKey);
     if (first === end) return undefined;
     if ((end - first) * RANGE_READ_SHARE_MAX > dir.prefixes.length) return this.load(ref, image);
+    // The same blocks read again (a dashboard refreshing a device): decoded once, held in their share.
+    const rangeKey = `${ref.path}#${first}:${end}`;
+    const hit = this.ranges.get(rangeKey);
+    if (hit !== undefined) return hit;
     // Block headers (BLOCK_HEADER_BYTES) precede each payload; the payloads of [first, end) are contiguous.
     const at = dir.starts[first]! - BLOCK_HEADER_BYTES;
     const length = dir.ends[end - 1]! - at;
@@ -72,7 +82,10 @@ export class SegmentCache {
       const bytes = image?.subarray(at, at + length) ?? (await this.fs.readRange(ref.path, at, length));
       const { data, starts } = decodeDirectoryBlocks(dir, first, end, bytes, at, name);
       this.onRangeRead();
-      return new SegmentView({ ...dir.meta, count: starts.length, dataBytes: data.length }, data, starts, "");
+      const view = new SegmentView({ ...dir.meta, count: starts.length, dataBytes: data.length }, data, starts, "");
+      // Counted with the sort keys a read builds for it.
+      this.ranges.set(rangeKey, view, view.memoryBytes() + view.count * KEY_BYTES);
+      return view;
     } catch (e) {
       // A block that fails its CRC or decode: the file is quarantined (sync brings the data back).
       if (!(e instanceof SoltixError && e.kind === "data_loss")) throw e;
@@ -107,11 +120,13 @@ export class SegmentCache {
   drop(path: string): void {
     this.views.delete(path);
     this.directories.delete(path);
+    for (const k of [...this.ranges.keys()]) if (k.startsWith(`${path}#`)) this.ranges.delete(k);
   }
 
   clear(): void {
     this.views.clear();
     this.directories.clear();
+    this.ranges.clear();
   }
 
   /** Reads a segment file and applies `decode`; a corrupt one goes to onCorrupt (undefined). */

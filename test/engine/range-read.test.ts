@@ -67,7 +67,7 @@ describe("range reads", () => {
     expect(rangeReads).toBeGreaterThan(0);
   });
 
-  test("a big segment: one device read by a range read, not a whole decode; a corrupt block quarantines the file", async () => {
+  test("a big segment: one device read by a range read, not a whole decode, then held; a corrupt block quarantines the file", async () => {
     const { dir, cleanup } = tempDir("range-big");
     try {
       // One group, so every device shares the window's single segment.
@@ -85,6 +85,11 @@ describe("range reads", () => {
       expect(await read(7)).toHaveLength(200);
       expect(reopened.statsSnapshot.segmentRangeReads).toBe(1);
       expect(reopened.statsSnapshot.segmentDecodes).toBe(0);
+      // The same device again: its decoded blocks are held, nothing is read or decoded.
+      expect(await read(7)).toEqual(await read(7));
+      expect(reopened.statsSnapshot.segmentRangeReads).toBe(1);
+      expect(await read(8)).toHaveLength(200);
+      expect(reopened.statsSnapshot.segmentRangeReads).toBe(2);
       await reopened.close();
 
       // Flip a byte inside the last series block's payload (device 39 is last in key order).
