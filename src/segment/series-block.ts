@@ -15,6 +15,9 @@
 //                uvarint stream bytes | stream
 //   number stream := u8 1 (decimal) | u8 k | u8 mode (0 delta | 2 delta of delta) | zigzag varint m0 |
 //                    (count − 1) × zigzag varint          when every value is exactly m / 10^k
+//                  | u8 2 (decimal, packed) | u8 k | u8 mode | zigzag varint m0 | u8 width (≤ 32) |
+//                    (count − 1) × zigzag in `width` bits, MSB first, zero-padded to a byte
+//                                                         the same, when that is smaller
 //                  | u8 0 (Gorilla) | 64 raw bits, then per value: 0 = same | 10 + meaningful bits in
 //                    the previous window | 11 + 5-bit leading + 6-bit length − 1 + meaningful bits
 //   string stream := count × str;  bool stream := bitmap;  int stream := words (signed)
@@ -36,6 +39,7 @@ const MODE_RAW = 1;
 const MODE_DELTA2 = 2;
 const NUMBERS_GORILLA = 0;
 const NUMBERS_DECIMAL = 1;
+const NUMBERS_DECIMAL_PACKED = 2;
 const WINDOW_NS = 86_400_000_000_000;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
@@ -174,6 +178,8 @@ function writeNumbers(w: ByteWriter, his: Uint32Array, los: Uint32Array, n: numb
     const { k, ms } = dec;
     let len1 = 0;
     let len2 = 0;
+    let max1 = 0;
+    let max2 = 0;
     let ok = Math.abs(ms[0]!) < DELTA_ABS_MAX;
     let prev = 0;
     for (let i = 1; i < n && ok; i++) {
@@ -182,22 +188,36 @@ function writeNumbers(w: ByteWriter, his: Uint32Array, los: Uint32Array, n: numb
       prev = d;
       if (Math.abs(d) >= DELTA_ABS_MAX || Math.abs(dd) >= DELTA_ABS_MAX) ok = false;
       else {
-        len1 += uvarintLength(zigzag(d));
-        len2 += uvarintLength(zigzag(dd));
+        const z1 = zigzag(d);
+        const z2 = zigzag(dd);
+        len1 += uvarintLength(z1);
+        len2 += uvarintLength(z2);
+        if (z1 > max1) max1 = z1;
+        if (z2 > max2) max2 = z2;
       }
     }
     if (ok) {
       const mode = len1 <= len2 ? MODE_DELTA : MODE_DELTA2;
-      w.u8(NUMBERS_DECIMAL);
+      // Bit-packed when every zig-zag value fits a width that beats the varints (a random walk of
+      // readings: 4–6 bits a value instead of a byte).
+      const zmax = mode === MODE_DELTA ? max1 : max2;
+      const width = zmax < TWO32 ? 32 - Math.clz32(zmax) : 33;
+      const packed = width <= 32 && 1 + Math.ceil(((n - 1) * width) / 8) < (mode === MODE_DELTA ? len1 : len2);
+      w.u8(packed ? NUMBERS_DECIMAL_PACKED : NUMBERS_DECIMAL);
       w.u8(k);
       w.u8(mode);
       w.uvarint53(zigzag(ms[0]!));
+      const bits = packed ? new BitWriter(Math.ceil(((n - 1) * width) / 8) + 1) : undefined;
+      if (packed) w.u8(width);
       prev = 0;
       for (let i = 1; i < n; i++) {
         const d = ms[i]! - ms[i - 1]!;
-        w.uvarint53(zigzag(mode === MODE_DELTA || i === 1 ? d : d - prev));
+        const z = zigzag(mode === MODE_DELTA || i === 1 ? d : d - prev);
+        if (bits !== undefined) bits.bits(z, width);
+        else w.uvarint53(z);
         prev = d;
       }
+      if (bits !== undefined) w.bytes(bits.finish());
       return;
     }
   }
@@ -209,17 +229,24 @@ function readNumbers(stream: Uint8Array, n: number, his: Uint32Array, los: Uint3
   if (stream.length === 0) throw new SoltixError("data_loss", "segment block: empty number stream");
   const kind = stream[0]!;
   if (kind === NUMBERS_GORILLA) return readGorilla(stream.subarray(1), n, his, los);
-  if (kind !== NUMBERS_DECIMAL) throw new SoltixError("data_loss", `segment block: unknown number encoding ${kind}`);
+  if (kind !== NUMBERS_DECIMAL && kind !== NUMBERS_DECIMAL_PACKED) throw new SoltixError("data_loss", `segment block: unknown number encoding ${kind}`);
   const r = new VarReader(stream, 1, stream.length, "segment decimal stream");
   const k = r.u8();
   const mode = r.u8();
   if (k > DECIMAL_DIGITS_MAX || (mode !== MODE_DELTA && mode !== MODE_DELTA2)) throw new SoltixError("data_loss", "segment block: bad decimal stream header");
   const scale = POW10[k]!;
   let m = unzigzag(r.uvarint());
+  let bits: BitReader | undefined;
+  let width = 0;
+  if (kind === NUMBERS_DECIMAL_PACKED) {
+    width = r.u8();
+    if (width > 32 || stream.length - r.pos !== Math.ceil(((n - 1) * width) / 8)) throw new SoltixError("data_loss", "segment block: bad packed decimal stream");
+    bits = new BitReader(r.take(stream.length - r.pos), "segment packed decimal stream");
+  }
   let prevDelta = 0;
   for (let i = 0; i < n; i++) {
     if (i > 0) {
-      const x = unzigzag(r.uvarint());
+      const x = unzigzag(bits !== undefined ? bits.bits(width) : r.uvarint());
       const d = mode === MODE_DELTA || i === 1 ? x : prevDelta + x;
       prevDelta = d;
       m += d;

@@ -128,6 +128,35 @@ describe("segment format", () => {
     expect(decodeSegment(file, "golden").count).toBe(4);
   });
 
+  test("decimal random walks (scaled-integer columns, varint or bit-packed) decode byte for byte", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 6 }),
+        fc.array(fc.integer({ min: -2000, max: 2000 }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        (k, steps, start) => {
+          let m = start;
+          const points: Point[] = steps.map((step, i) => {
+            m += step;
+            return { database: "db", collection: "m", id: "walk", timeNs: WS + BigInt(i) * NS_PER_SECOND, insertedAtNs: 7n, fields: [["v", { kind: "number" as const, value: m / 10 ** k }]] };
+          });
+          const records = sorted(points);
+          const file = encodeSegment(0, WS, records);
+          expect(Buffer.from(decodeSegment(file, "walk").data).equals(Buffer.from(concat(records)))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("golden: a decimal random walk, bit-packed (format version 2, number stream kind 2)", () => {
+    const walk = [215, 214, 216, 219, 218, 218, 221, 224, 223, 220, 219, 222, 225, 226, 224, 221];
+    const points: Point[] = walk.map((m, i) => ({ database: "demo", collection: "sensors", id: "dev-1", timeNs: 1732406400000000000n + BigInt(i) * 1_000_000_000n, insertedAtNs: 1732406400500000000n, fields: [["temp", { kind: "number" as const, value: m / 10 }]] }));
+    const file = encodeSegment(132, 1732406400000000000n, sorted(points));
+    expect(Buffer.from(file).toString("hex")).toBe(GOLDEN_V2_PACKED);
+    expect(Buffer.from(decodeSegment(file, "golden").data).equals(Buffer.from(concat(sorted(points))))).toBe(true);
+  });
+
   test("a regular series compresses far below its canonical size", () => {
     const points: Point[] = [];
     for (let d = 0; d < 10; d++) {
@@ -149,3 +178,6 @@ describe("segment format", () => {
 
 const GOLDEN_V2 =
   "53585345473030320000008400000004180abe712e9d0000180abe712e9d0000180abe8d2e126280000000a318d1b73f000000020000005e54db7f880464656d6f0773656e736f7273056465762d31030080b09dc2df0180cab5ee0102180abe714c6a650080e0ba84bf038084af5f03046e6f74650220020a09646f6f72206f70656e026f6b02c00301c00474656d70030107010100ae0304080000003156dd366d0464656d6f0773656e736f7273056465762d32010000180abe714c6a65010105636f756e7403040900000000000000002afb0be2a921eb121582ac78f16af8a5907d331a325574404545e7f40f8a16798df1aadf3853585346";
+
+const GOLDEN_V2_PACKED =
+  "53585345473030320000008400000010180abe712e9d0000180abe712e9d0000180abe74acaed6000000006198e0ef550000000100000055aa2617ef0464656d6f0773656e736f7273056465762d3110008094ebdc03000000000000000000000000000000180abe714c6a6500000000000000000000000000000000010474656d7003010c020100ae03033311b1a764e8cdb6ace5e1c50a086bd8d578aa47802c6e721519aa13896446abaec0b9ea936727dc0a0653585346";
