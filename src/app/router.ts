@@ -63,7 +63,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger);
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);
-  const ctx: RouterContext = { view, writer, stamp: () => stamper.next(), policy, logger, reader, readConsistency: config.read.consistency };
+  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency };
   const app = createHttpApp({
     logger,
     clock,
@@ -72,7 +72,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     services: (r) => r.service(RouterService, routerService(ctx)),
     fastPaths: {
       [ROUTER_WRITE_PATH]: (req) =>
-        isFastUnary(req) ? fastRouterWrite(req, writer, ctx.stamp, policy.totalGroups, clock, logger, FAST_LIMITS) : undefined,
+        isFastUnary(req) ? fastRouterWrite(req, writer, ctx.stamps, policy.totalGroups, clock, logger, FAST_LIMITS) : undefined,
     },
     routes: (a) => {
       mountRouterRoutes(a, ctx);

@@ -58,9 +58,9 @@ function encodeResponse(accepted: number, groups: number, minAcks: number): Uint
   return new Uint8Array(w.toBytes());
 }
 
-export function fastRouterWrite(req: Request, writer: WriteRouter, stamp: () => bigint, totalGroups: number, clock: Clock, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
+export function fastRouterWrite(req: Request, writer: WriteRouter, stamps: () => () => bigint, totalGroups: number, clock: Clock, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
   return fastUnary(req, "RouterService.Write", limits, clock, logger, async (body) => {
-    const r = await writer.writeRouted(routedFromBinary(body, stamp, totalGroups));
+    const r = await writer.writeRouted(routedFromBinary(body, stamps(), totalGroups));
     return encodeResponse(r.accepted, r.groups, r.minAcks);
   });
 }

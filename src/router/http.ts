@@ -23,7 +23,8 @@ import type { WriteRouter } from "./write-router.ts";
 export interface RouterContext {
   view: ClusterView;
   writer: WriteRouter;
-  stamp: () => bigint;
+  /** A stamp function for one request (inserted_at of points sent without one): VersionStamper.batch. */
+  stamps: () => () => bigint;
   policy: { factor: number; totalGroups: number };
   logger: Logger;
   reader: Reader;
@@ -50,7 +51,8 @@ export function routerService(ctx: RouterContext): ServiceImpl<typeof RouterServ
     async write(req) {
       if (req.points.length === 0) throw invalidArgument("points", "must hold at least one point");
       if (req.points.length > LIMITS.writeBatchPointsMax) throw resourceExhausted("points", `${req.points.length} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
-      const points = req.points.map((p, i) => pointFromProto(`points[${i}]`, p, ctx.stamp));
+      const stamp = ctx.stamps();
+      const points = req.points.map((p, i) => pointFromProto(`points[${i}]`, p, stamp));
       const r = await ctx.writer.write(points);
       return create(RouterWriteResponseSchema, { accepted: r.accepted, groups: r.groups, minAcks: r.minAcks });
     },
@@ -65,7 +67,8 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
       validateName("database", db);
       validateName("collection", coll);
       const body = await bodyJson(c);
-      const points: Point[] = batch ? pointsFromBatchJson(body, db, coll, ctx.stamp) : [pointFromSoltixJson("point", body, db, coll, ctx.stamp)];
+      const stamp = ctx.stamps();
+      const points: Point[] = batch ? pointsFromBatchJson(body, db, coll, stamp) : [pointFromSoltixJson("point", body, db, coll, stamp)];
       const r = await ctx.writer.write(points);
       return c.json({ accepted: r.accepted, groups: r.groups, min_acks: r.minAcks });
     } catch (e) {

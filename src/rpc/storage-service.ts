@@ -23,7 +23,7 @@ export function storedFromWireBatch(points: readonly PbPoint[], ctx: NodeContext
   if (points.length > LIMITS.writeBatchPointsMax) {
     throw resourceExhausted("points", `${points.length} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
   }
-  const stamp = () => ctx.stamper.next();
+  const stamp = ctx.stamper.batch();
   const out = new Array<StoredPoint>(points.length);
   for (let i = 0; i < points.length; i++) {
     out[i] = storedFromPoint(pointFromProto(`points[${i}]`, points[i]!, stamp), ctx.totalGroups);

@@ -18,7 +18,7 @@ function encodeWriteResponse(accepted: number): Uint8Array<ArrayBuffer> {
 
 export function fastWrite(req: Request, ctx: NodeContext, limits: FastUnaryLimits): Promise<Response> {
   return fastUnary(req, "StorageService.Write", limits, ctx.clock, ctx.logger, async (body) => {
-    const stored = storedFromWriteRequestBinary(body, () => ctx.stamper.next(), ctx.totalGroups);
+    const stored = storedFromWriteRequestBinary(body, ctx.stamper.batch(), ctx.totalGroups);
     await ctx.engine.write(stored);
     return encodeWriteResponse(stored.length);
   });

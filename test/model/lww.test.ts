@@ -51,3 +51,28 @@ describe("last-write-wins", () => {
     );
   });
 });
+
+describe("batch version stamps", () => {
+  test("a batch's stamps are consecutive from one clock read, strictly increasing across batches, even when the clock stands still or goes back", async () => {
+    const { VersionStamper } = await import("../../src/ports/clock.ts");
+    let now = 1_000n;
+    const clock = { nowNs: () => now, monotonicMs: () => 0, setTimer: () => ({ cancel() {} }) };
+    const s = new VersionStamper(clock);
+    const a = s.batch();
+    const first = [a(), a(), a()];
+    expect(first).toEqual([1_000n, 1_001n, 1_002n]);
+    now = 1_001n; // a later batch while the clock has not passed the last stamp
+    const b = s.batch();
+    expect([b(), b()]).toEqual([1_003n, 1_004n]);
+    now = 500n; // the clock stepped back
+    expect(s.next()).toBe(1_005n);
+    now = 5_000n;
+    const c = s.batch();
+    expect(c()).toBe(5_000n);
+    // Stamps of two interleaved batches never collide.
+    const d = s.batch();
+    expect(d()).toBe(5_001n);
+    expect(c()).toBe(5_002n);
+    expect(d()).toBe(5_003n);
+  });
+});

@@ -23,7 +23,7 @@ function stampers() {
 
 function generic(bytes: Uint8Array, stamp: () => bigint) {
   const req = fromBinary(WriteRequestSchema, bytes);
-  return storedFromWireBatch(req.points, { stamper: { next: stamp }, totalGroups: 256 } as unknown as NodeContext);
+  return storedFromWireBatch(req.points, { stamper: { batch: () => stamp }, totalGroups: 256 } as unknown as NodeContext);
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; kind: string };
