@@ -8,15 +8,22 @@ import { errorMessage, SoltixError } from "../base/errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { PemSet } from "../base/pem.ts";
 import type { Logger } from "../ports/logger.ts";
-import { sleep, type Clock } from "../ports/clock.ts";
+import { sleep, type Clock, type Timer } from "../ports/clock.ts";
 import { applyQueuedBatch } from "./apply.ts";
 import { NatsLink } from "./jetstream.ts";
 import { HEADER_ACK_TO, HEADER_BATCH, durableName, nodeSubject, streamName } from "./subjects.ts";
 
-/** Messages being applied at once (they share WAL fsyncs). */
-const IN_FLIGHT_MAX = 64;
+/**
+ * Messages being applied at once (they share WAL fsyncs), and pulled ahead of them. Kept small: a
+ * pulled message's ack_wait runs while it waits its turn, and under load 64 + 64 of them (each up to
+ * a few thousand points) took longer than ack_wait to apply — a third of them were redelivered and
+ * applied twice (cluster bench), feeding the overload.
+ */
+const IN_FLIGHT_MAX = 16;
 // Unacked messages of a crashed node come back after this; redelivery is harmless (idempotent).
 const ACK_WAIT_NS = 5_000_000_000;
+/** A message still being applied tells the server so (+WPI) this often, so it is not redelivered meanwhile. */
+const WORKING_EVERY_MS = ACK_WAIT_NS / 1_000_000 / 2;
 
 export interface ConsumerStats {
   applied: number;
@@ -91,7 +98,20 @@ export class NatsConsumer {
 
   private async apply(m: JsMsg): Promise<void> {
     if (m.redelivered) this.stats.redelivered++;
-    const outcome = await applyQueuedBatch(m.data, this.engine, this.stamp, this.totalGroups);
+    let timer: Timer | undefined;
+    const working = () => {
+      timer = this.clock.setTimer(WORKING_EVERY_MS, () => {
+        m.working();
+        working();
+      });
+    };
+    working();
+    let outcome;
+    try {
+      outcome = await applyQueuedBatch(m.data, this.engine, this.stamp, this.totalGroups);
+    } finally {
+      timer?.cancel();
+    }
     if (outcome.kind === "rejected") {
       this.stats.rejected++;
       this.logger.log("error", "queue: rejecting undecodable message", { seq: m.seq, error: outcome.error });
