@@ -3,6 +3,7 @@
 // GetChecksum is the flat SHA-256 of one 24 h window, the same function on both sides.
 
 import type { ServiceImpl } from "@connectrpc/connect";
+import { windowsDigest } from "../merkle/windows-digest.ts";
 import { create } from "@bufbuild/protobuf";
 import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
@@ -165,6 +166,13 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       req.windows.forEach((w, i) => validateWindowStart(`windows[${i}]`, w));
       const windows = req.windows.length > 0 ? [...new Set(req.windows)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : ctx.engine.windowsOf(req.groupId);
       if (req.mine.length > MERKLE_WINDOWS_MAX) throw resourceExhausted("mine", `${req.mine.length} windows, limit ${MERKLE_WINDOWS_MAX}`);
+      if (req.windowsDigest.length > 0) {
+        if (req.windowsDigest.length !== 32) throw invalidArgument("windows_digest", `${req.windowsDigest.length} bytes, expected 32 (SHA-256)`);
+        validateWindowStart("from_window", req.fromWindow);
+        const entries = [];
+        for (const w of windows) if (w >= req.fromWindow) entries.push({ windowStart: w, root: (await ctx.engine.windowRoot(req.groupId, w, shape)).root });
+        return create(GetMerkleRootsResponseSchema, { shape: shapeToProto(shape), windowsEqual: bytesEqual(windowsDigest(entries), req.windowsDigest) });
+      }
       const mine = new Map(req.mine.map((m) => [m.windowStart, m]));
       const roots = [];
       for (const w of windows) {

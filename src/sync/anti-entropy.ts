@@ -1,6 +1,7 @@
 // Anti-entropy: compare this node's windows of a group with each replica's and repair what differs.
-// One GetMerkleRoots call covers every window; equal roots end there (no point is read: trees are
-// cached per window until a write touches it). A mismatched window is narrowed by the batched
+// One GetMerkleRoots call covers every window — first with one digest of all the windows' roots
+// (identical replicas end there, in one small message), then with every root; equal roots end there
+// (no point is read: roots come from cached trees or the windows' stored summaries). A mismatched window is narrowed by the batched
 // descent and only the differing points are pulled (this side pulls what it lacks or holds older;
 // the peer's own run pulls the rest). When most of a window differs, or the peer cannot serve a tree,
 // the window is resynced whole from the peer instead — the path and the reason are recorded.
@@ -17,6 +18,7 @@ import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes } from "../cluster/records.ts";
 import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type Expansion } from "../merkle/diff.ts";
 import { treeSource } from "../merkle/memory-source.ts";
+import { windowsDigest } from "../merkle/windows-digest.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { bytesEqual } from "../base/bytes.ts";
@@ -28,6 +30,8 @@ import { pointPagesClient } from "./point-pages.ts";
 
 /** A whole-window (or whole-group) resync stream may take this long. */
 const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
+/** From this many windows on, a comparison starts with one digest of them all (GetMerkleRoots.windows_digest). */
+export const WINDOWS_DIGEST_MIN = 2;
 import { rpcTreeSource } from "./rpc-tree-source.ts";
 import { expansionFromProto, summaryFromProto } from "../rpc/merkle-wire.ts";
 import { syncClient, type ByteCounter } from "./peers.ts";
@@ -185,14 +189,28 @@ export class AntiEntropy {
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
+    let digestRoundTrips = 0;
     try {
       // Our roots and root children go with the request: for every window that differs the answer
       // already holds the two levels below the root.
-      const mine = [];
-      for (const w of localWindows) {
-        const { root, children } = await this.engine.windowRoot(group, w, this.settings.shape);
-        mine.push({ windowStart: w, root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES), children: root.leaf ? new Uint8Array(0) : packMine([...children]) });
+      const local = [];
+      for (const w of localWindows) local.push({ windowStart: w, ...(await this.engine.windowRoot(group, w, this.settings.shape)) });
+      // Many windows: one digest of them all first, so identical replicas exchange one small message.
+      if (local.length >= WINDOWS_DIGEST_MIN) {
+        const res = await client.getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(local), fromWindow: opts.horizonStart > 0n ? opts.horizonStart : 0n });
+        if (res.windowsEqual) {
+          const shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
+          return localWindows.map((w, i) =>
+            finish({ ...base(w), result: "in_sync", ...(i === 0 ? { roundTrips: shared.roundTrips, bytesSent: shared.sent, bytesReceived: shared.received } : {}) }, started),
+          );
+        }
+        digestRoundTrips = 1;
       }
+      const mine = local.map(({ windowStart, root, children }) => ({
+        windowStart,
+        root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES),
+        children: root.leaf ? new Uint8Array(0) : packMine([...children]),
+      }));
       const res = await client.getMerkleRoots({ groupId: group, windows: [], mine });
       remoteRoots = new Map(res.roots.map((r) => [r.windowStart, summaryFromProto(r.root)]));
       for (const r of res.roots) if (r.firstLevel !== undefined) firstLevels.set(r.windowStart, expansionFromProto(r.firstLevel, this.settings.shape.fanout));
@@ -208,7 +226,7 @@ export class AntiEntropy {
     const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= opts.horizonStart)])].sort((a, b) => (a < b ? -1 : 1));
     const out: AeRecord[] = [];
     // The roots call is shared by every window; charge it to the first.
-    let shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
+    let shared = { roundTrips: 1 + digestRoundTrips, sent: rootsCounter.sent, received: rootsCounter.received };
     for (const w of windows) {
       const t0 = this.clock.monotonicMs();
       const counter: ByteCounter = { sent: shared.sent, received: shared.received };

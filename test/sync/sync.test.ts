@@ -140,6 +140,56 @@ describe("anti-entropy", () => {
   });
 });
 
+describe("anti-entropy over many windows", () => {
+  test("identical replicas are checked with one digest of every window; one differing window among many is found and repaired", async () => {
+    const { windowsDigest } = await import("../../src/merkle/windows-digest.ts");
+    const metadata = new MemoryMetadataStore(systemClock);
+    const id = "w-1";
+    const group = groupOf("s", "m", id, 256);
+    const nodes = [await startStorage(metadata, "d1"), await startStorage(metadata, "d2")];
+    const { url } = await startRouterOn(metadata, 2);
+    await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    // Six days, 200 points each.
+    for (let day = 0n; day < 6n; day++) {
+      const points = Array.from({ length: 200 }, (_, i) => ({ id, time: String(DAY + day * NS_PER_DAY + BigInt(i) * 60n * NS_PER_SECOND), v: i }));
+      const r = await postJson(`${url}/v1/databases/s/collections/m/write/batch`, { points });
+      expect(r.status).toBe(200);
+    }
+    const windows = Array.from({ length: 6 }, (_, d) => DAY + BigInt(d) * NS_PER_DAY);
+    const clean = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    expect(clean.records.map((r) => [r.windowStart, r.result, r.path])).toEqual(windows.map((w) => [w, "in_sync", "roots"]));
+    // One round trip for the whole group, a few hundred bytes whatever the number of windows.
+    expect(clean.records.reduce((s, r) => s + r.roundTrips, 0)).toBe(1);
+    expect(clean.records.reduce((s, r) => s + Number(r.bytesSent) + Number(r.bytesReceived), 0)).toBeLessThan(300);
+
+    // The RPC itself: the peer's digest of the same windows, a window left out by from_window, a bad digest.
+    const roots = (await sync(nodes[0]!.url).getMerkleRoots({ groupId: group })).roots.map((r) => ({ windowStart: r.windowStart, root: { digest: r.root!.digest, count: Number(r.root!.count), leaf: r.root!.leaf } }));
+    expect(roots.map((r) => r.windowStart)).toEqual(windows);
+    const equal = await sync(nodes[1]!.url).getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(roots) });
+    expect(equal.windowsEqual).toBe(true);
+    expect(equal.roots).toEqual([]);
+    expect((await sync(nodes[1]!.url).getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(roots), fromWindow: windows[1]! })).windowsEqual).toBe(false);
+    expect((await sync(nodes[1]!.url).getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(roots.slice(1)), fromWindow: windows[1]! })).windowsEqual).toBe(true);
+    const bad = await sync(nodes[1]!.url).getMerkleRoots({ groupId: group, windowsDigest: new Uint8Array(5) }).catch((e: unknown) => e);
+    expect(String(bad)).toContain("windows_digest");
+    expect(String(bad)).toContain("5 bytes, expected 32");
+
+    // Divergence in the fourth day on d1 only: the digest differs, the roots name the window, the descent repairs it.
+    const direct = createClient(StorageService, createConnectTransport({ baseUrl: nodes[0]!.url }));
+    await direct.write({ points: [{ database: "s", collection: "m", id, time: windows[3]! + 30n * NS_PER_SECOND, insertedAt: 1n, fields: { v: { value: { case: "numberValue" as const, value: -5 } } } }] });
+    const res = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    expect(res.records.map((r) => r.result)).toEqual(["in_sync", "in_sync", "in_sync", "repaired", "in_sync", "in_sync"]);
+    const rec = res.records[3]!;
+    expect(rec).toMatchObject({ path: "descent" });
+    expect(Number(rec.pointsRepaired)).toBe(1);
+    // Digest, roots, then the descent: the first record carries the two shared round trips.
+    expect(res.records[0]!.roundTrips).toBe(2);
+    expect(await rootsOf(nodes[1]!.url, group)).toEqual(await rootsOf(nodes[0]!.url, group));
+    const again = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    expect(again.records.reduce((s, r) => s + r.roundTrips, 0)).toBe(1);
+  });
+});
+
 describe("anti-entropy fallback", () => {
   test("a peer that cannot serve a Merkle tree is resynced whole, and the record says why", async () => {
     const { ConnectError, Code } = await import("@connectrpc/connect");
