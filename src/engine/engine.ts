@@ -8,7 +8,7 @@
 // This file holds open and recovery, the write path, flush and compaction scheduling, and the
 // window caches (checksums, trees). Beside it: types.ts (options, stats), data-meta.ts (the data
 // dir's meta file), segment-refs.ts (segment names and refs), segment-cache.ts (decoded segments),
-// window-summaries.ts (held .sum summaries), window-checksum.ts, codec-tasks.ts (the Compute tasks),
+// window-summaries.ts (the window summary log, held summaries), window-checksum.ts, codec-tasks.ts (the Compute tasks),
 // compaction-policy.ts, merge.ts, byte-lru.ts, bounded.ts (bounded concurrency).
 
 import { assert } from "../base/assert.ts";
@@ -29,7 +29,6 @@ import { mergeSources, memSource, segmentSource, type SortedSource } from "./mer
 import { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import type { NodeSummary } from "../merkle/tree.ts";
-import { SUMMARY_SUFFIX } from "./window-summary.ts";
 import { WindowSummaries } from "./window-summaries.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { CODEC_TASKS, packEncodings, transferable, type EncodeWindowArgs, type MergeWindowArgs, type MergeWindowResult } from "./codec-tasks.ts";
@@ -128,7 +127,7 @@ export class Engine {
     this.trees = new ByteLru(opts.treeCacheBytesMax ?? budget.treeCacheBytes);
     const summaryBytes = opts.summaryCacheBytesMax ?? budget.summaryCacheBytes;
     // Summaries make a clean comparison read no point: most of the share (~7 000 windows at 512 MiB).
-    this.summaries = new WindowSummaries(opts.fs, opts.logger, (summaryBytes * 2) / 3);
+    this.summaries = new WindowSummaries(opts.fs, opts.logger, this.segDir, (summaryBytes * 2) / 3);
     this.checksumCache = new ByteLru(summaryBytes / 3);
   }
 
@@ -190,16 +189,10 @@ export class Engine {
   private async loadSegmentIndex(): Promise<void> {
     const { fs, logger } = this.opts;
     const names = await fs.list(this.segDir);
-    const present = new Set(names);
     for (const name of names) {
       const path = `${this.segDir}/${name}`;
       if (name.endsWith(".tmp")) {
         await fs.remove(path);
-        continue;
-      }
-      // A summary whose segment is gone (compacted away, quarantined) is derived data of nothing.
-      if (name.endsWith(SUMMARY_SUFFIX)) {
-        if (!present.has(name.slice(0, -SUMMARY_SUFFIX.length))) await fs.remove(path).catch(() => {});
         continue;
       }
       const m = SEG_RE.exec(name);
@@ -219,6 +212,8 @@ export class Engine {
       this.addSegmentRef({ path, seq, meta });
       this.recovery.segments++;
     }
+    // The window summaries: one log read, the live ones copied to a new generation (sidecars of older dirs moved in).
+    await this.summaries.load([...this.windows.values()].flatMap((w) => w.segs), names, this.unwritable === undefined && this.opts.readOnlyBecause === undefined);
     logger.log("debug", "engine: segment index loaded", { segments: this.recovery.segments });
   }
 
@@ -529,7 +524,6 @@ export class Engine {
       this.cache.drop(r.path);
       this.summaries.forget(r);
       await this.opts.fs.remove(r.path);
-      await this.opts.fs.remove(`${r.path}${SUMMARY_SUFFIX}`);
     }
     // The compacted window's summary, so a comparison of identical replicas reads no point of it,
     // also after a restart.
@@ -544,6 +538,7 @@ export class Engine {
   /** Quarantines a segment that cannot be read or verified and forgets what was derived from its window. */
   private async dropCorrupt(ref: SegmentRef, name: string, reason: string): Promise<void> {
     await this.quarantine(ref.path, name, reason);
+    this.summaries.forget(ref);
     const id = windowId(ref.meta.group, ref.meta.windowStartNs);
     const w = this.windows.get(id);
     if (w !== undefined) w.segs = w.segs.filter((r) => r !== ref);
@@ -559,7 +554,6 @@ export class Engine {
     this.opts.logger.log("error", "engine: corrupt segment quarantined", { file: name, reason });
     try {
       await this.opts.fs.rename(path, `${this.quarantineDir}/${name}`);
-      await this.opts.fs.remove(`${path}${SUMMARY_SUFFIX}`);
       await this.opts.fs.syncDir(this.segDir);
     } catch (e) {
       this.opts.logger.log("error", "engine: quarantine move failed", { file: name, error: errorMessage(e) });
@@ -789,6 +783,7 @@ export class Engine {
     this.closed = true;
     await this.maintenance;
     await this.compacted();
+    await this.summaries.close();
     await this.wal.close();
   }
 }

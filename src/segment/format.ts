@@ -45,6 +45,8 @@ export interface SegmentMeta {
   minTimeNs: bigint;
   maxTimeNs: bigint;
   dataBytes: number;
+  /** The file's size as its header gives it (the decoders check it against the file). */
+  fileBytes: number;
 }
 
 /** A decoded, verified segment held in memory. Keys are derived lazily (they cost memory). */
@@ -274,16 +276,19 @@ function versionOf(bytes: Uint8Array, what: string): 1 | 2 {
 /** Decodes and verifies only the header (cheap: used at startup to index segments). */
 export function decodeSegmentHeader(bytes: Uint8Array, what: string): SegmentMeta {
   if (bytes.length < SEGMENT_HEADER_BYTES) throw corrupt(what, `header is ${bytes.length} bytes, need ${SEGMENT_HEADER_BYTES}`);
-  versionOf(bytes, what);
+  const version = versionOf(bytes, what);
   const v = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_BYTES);
   if (crc32c(bytes, 0, 44) !== v.getUint32(44, false)) throw corrupt(what, "header CRC mismatch");
+  const count = v.getUint32(12, false);
+  const dataBytes = v.getUint32(40, false);
   return {
     group: v.getUint32(8, false),
-    count: v.getUint32(12, false),
+    count,
     windowStartNs: v.getBigUint64(16, false),
     minTimeNs: v.getBigUint64(24, false),
     maxTimeNs: v.getBigUint64(32, false),
-    dataBytes: v.getUint32(40, false),
+    dataBytes,
+    fileBytes: SEGMENT_HEADER_BYTES + dataBytes + (version === 1 ? count * 4 : 0) + SEGMENT_FOOTER_BYTES,
   };
 }
 
