@@ -35,7 +35,7 @@ export async function manyWindows(o: { days: number; devices: number; perDay: nu
   const metadata = new MemoryMetadataStore(systemClock);
   const ids = ["aw-1", "aw-2"];
   for (let g = 0; g < 256; g++) {
-    await metadata.put(groupKey(g), groupRecordJson({ group_id: g, primary_node: ids[0]!, replica_nodes: [ids[1]!], state: "active", epoch: 1, updated_at: "", syncing_nodes: [] }));
+    await metadata.put(groupKey(g), groupRecordJson({ group_id: g, primary_node: ids[0]!, replica_nodes: [ids[1]!], state: "active", epoch: 1, updated_at: "", syncing_nodes: [], joining_nodes: [], leaving_nodes: [] }));
   }
   const launch = (id: string) =>
     launchNode(

@@ -22,7 +22,7 @@ export async function ensureGroup(store: MetadataStore, groupId: number, nodeIds
   if (existing !== undefined) return existing.record;
   const placed = placeGroup(groupId, nodeIds, factor);
   if (placed.length === 0) throw new SoltixError("unavailable", `no storage nodes registered to place group ${groupId}`);
-  const record: GroupRecord = { group_id: groupId, primary_node: placed[0]!, replica_nodes: placed.slice(1), state: "active", epoch: 1, updated_at: nowIso, syncing_nodes: [] };
+  const record: GroupRecord = { group_id: groupId, primary_node: placed[0]!, replica_nodes: placed.slice(1), state: "active", epoch: 1, updated_at: nowIso, syncing_nodes: [], joining_nodes: [], leaving_nodes: [] };
   if (await store.create(groupKey(groupId), groupRecordJson(record))) return record;
   const winner = await getGroup(store, groupId);
   if (winner === undefined) throw new SoltixError("unavailable", `group ${groupId} was created and deleted concurrently`);

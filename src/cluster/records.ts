@@ -29,6 +29,13 @@ export interface GroupRecord {
    * window): they take writes but serve no reads for the group. Absent in the JSON = empty.
    */
   syncing_nodes: string[];
+  /**
+   * Nodes being added by a move (DESIGN §10): they receive every write but serve no read and are not
+   * counted as copies until verified, when they move into replica_nodes. Absent in the JSON = empty.
+   */
+  joining_nodes: string[];
+  /** Nodes a move will take out once its joining node is verified; they stay full replicas until then. */
+  leaving_nodes: string[];
 }
 
 function bad(what: string, text: string, why: string): SoltixError {
@@ -59,8 +66,11 @@ export function parseGroupRecord(text: string): GroupRecord {
   if (!Array.isArray(o.replica_nodes) || !o.replica_nodes.every((x) => typeof x === "string")) throw bad("group record", text, "replica_nodes");
   if (o.state !== "active" && o.state !== "syncing") throw bad("group record", text, "state");
   if (typeof o.epoch !== "number") throw bad("group record", text, "epoch");
-  const syncing = o.syncing_nodes ?? [];
-  if (!Array.isArray(syncing) || !syncing.every((x) => typeof x === "string")) throw bad("group record", text, "syncing_nodes");
+  const list = (field: "syncing_nodes" | "joining_nodes" | "leaving_nodes"): string[] => {
+    const v = o[field] ?? [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw bad("group record", text, field);
+    return v as string[];
+  };
   return {
     group_id: o.group_id,
     primary_node: o.primary_node,
@@ -68,14 +78,26 @@ export function parseGroupRecord(text: string): GroupRecord {
     state: o.state,
     epoch: o.epoch,
     updated_at: String(o.updated_at ?? ""),
-    syncing_nodes: syncing as string[],
+    syncing_nodes: list("syncing_nodes"),
+    joining_nodes: list("joining_nodes"),
+    leaving_nodes: list("leaving_nodes"),
   };
 }
 
-/** The record as stored: `syncing_nodes` only when non-empty (older readers see the Soltix shape). */
+/** The record as stored: the node lists beyond Soltix's only when non-empty (older readers see the Soltix shape). */
 export function groupRecordJson(g: GroupRecord): string {
-  const { syncing_nodes, ...rest } = g;
-  return JSON.stringify(syncing_nodes.length > 0 ? { ...rest, syncing_nodes } : rest);
+  const { syncing_nodes, joining_nodes, leaving_nodes, ...rest } = g;
+  return JSON.stringify({
+    ...rest,
+    ...(syncing_nodes.length > 0 ? { syncing_nodes } : {}),
+    ...(joining_nodes.length > 0 ? { joining_nodes } : {}),
+    ...(leaving_nodes.length > 0 ? { leaving_nodes } : {}),
+  });
+}
+
+/** Nodes that receive the group's writes: its replicas and the nodes joining it. */
+export function writeNodes(g: GroupRecord): string[] {
+  return [...groupNodes(g), ...g.joining_nodes.filter((id) => !groupNodes(g).includes(id))];
 }
 
 /** Nodes of the group that serve reads: every node not catching up. */

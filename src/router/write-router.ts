@@ -14,7 +14,7 @@ import { groupOf } from "../model/group.ts";
 import type { Point } from "../model/point.ts";
 import { writeRequestBody, writeRequestEntry } from "./wire.ts";
 import type { ClusterView } from "../cluster/view.ts";
-import { groupNodes, type NodeRecord } from "../cluster/records.ts";
+import { groupNodes, writeNodes, type NodeRecord } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
 import { randomToken, type Rng } from "../ports/rng.ts";
@@ -135,8 +135,10 @@ export class WriteRouter {
     const queueAsync = this.policy.queue === "nats" && this.policy.strategy === "async";
     const mode: DeliveryMode = queueAsync ? "accepted" : "durable";
     for (const record of records) {
+      // Replicas count toward the acknowledgement; joining nodes (a move filling them) get every write too.
       const nodes = groupNodes(record);
-      for (const id of nodes) if (!plans.has(id)) plans.set(id, this.plan(id));
+      const targets = writeNodes(record);
+      for (const id of targets) if (!plans.has(id)) plans.set(id, this.plan(id));
       // Who can acknowledge: with NATS async every node whose stream takes the batch (live or
       // hinted); otherwise only live nodes confirm durability.
       const counted = nodes.filter((id) => (queueAsync ? plans.get(id)!.kind !== "skip" : plans.get(id)!.kind === "live"));
@@ -144,7 +146,7 @@ export class WriteRouter {
       const need = queueAsync ? Math.max(1, counted.length) : Math.min(this.policy.minReplicasForWrite, Math.max(1, inWindow));
       requirements.push({ group: record.group_id, nodes, counted, need });
       const entries = byGroup.get(record.group_id)!;
-      for (const id of nodes) {
+      for (const id of targets) {
         if (plans.get(id)!.kind === "skip") continue;
         const list = perNode.get(id);
         if (list === undefined) perNode.set(id, [...entries]);

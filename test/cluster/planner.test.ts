@@ -1,0 +1,83 @@
+// The membership planner against its contract, by applying its decisions until nothing changes
+// (each move completing at once): placement ends at rendezvous over the members, no step takes a
+// group below the factor in copies that count, at most maxConcurrentMoves groups move at once, and
+// stuck moves are cancelled.
+
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { desiredNodes, planMoves, type PlannedChange } from "../../src/cluster/planner.ts";
+import { groupNodes, type GroupRecord } from "../../src/cluster/records.ts";
+import { placeGroup } from "../../src/cluster/placement.ts";
+
+const rec = (group: number, nodes: string[]): GroupRecord => ({
+  group_id: group, primary_node: nodes[0]!, replica_nodes: nodes.slice(1), state: "active", epoch: 1, updated_at: "", syncing_nodes: [], joining_nodes: [], leaving_nodes: [],
+});
+
+/** Applies a plan: a started move completes (join replaces leave); a drop removes; a cancel undoes. */
+function apply(groups: Map<number, GroupRecord>, plan: PlannedChange[]): void {
+  for (const c of plan) {
+    const g = groups.get(c.group)!;
+    const nodes = groupNodes(g);
+    if (c.kind === "start") groups.set(c.group, rec(c.group, [...nodes.filter((n) => n !== c.leave), c.join]));
+    else if (c.kind === "drop") groups.set(c.group, rec(c.group, nodes.filter((n) => n !== c.leave)));
+    else groups.set(c.group, { ...g, joining_nodes: [], leaving_nodes: [] });
+  }
+}
+
+describe("membership planner", () => {
+  test("converges to rendezvous over the members; never below the factor; at most maxConcurrentMoves per round (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 40 }),
+        (factor, before, added, lost, maxMoves, groupCount) => {
+          const old = Array.from({ length: before }, (_, i) => `n${i}`);
+          // Groups placed on the old nodes; then `added` nodes join and `lost` of the old ones die.
+          const groups = new Map<number, GroupRecord>();
+          for (let g = 0; g < groupCount; g++) groups.set(g, rec(g, placeGroup(g, old, factor)));
+          const deadNodes = old.slice(0, Math.min(lost, before - 1));
+          const members = [...old.filter((n) => !deadNodes.includes(n)), ...Array.from({ length: added }, (_, i) => `new${i}`)];
+          const live = new Set(members);
+          const dead = new Set(deadNodes);
+          for (let round = 0; round < 200; round++) {
+            const plan = planMoves({ groups: [...groups.values()], members, live, dead, factor, maxConcurrentMoves: maxMoves });
+            if (plan.length === 0) break;
+            expect(plan.filter((c) => c.kind === "start").length).toBeLessThanOrEqual(maxMoves);
+            for (const c of plan) {
+              const g = groups.get(c.group)!;
+              const counted = groupNodes(g).filter((n) => !dead.has(n)).length;
+              if (c.kind === "start") expect(live.has(c.join)).toBe(true);
+              // A change never lowers the copies that count below the factor (or below what there was).
+              const after = c.kind === "start" ? counted + 1 - (c.leave !== undefined && !dead.has(c.leave) ? 1 : 0) : c.kind === "drop" ? counted - (dead.has(c.leave) ? 0 : 1) : counted;
+              expect(after).toBeGreaterThanOrEqual(Math.min(counted, factor));
+            }
+            apply(groups, plan);
+          }
+          expect(planMoves({ groups: [...groups.values()], members, live, dead, factor, maxConcurrentMoves: maxMoves })).toEqual([]);
+          for (const g of groups.values()) {
+            const want = desiredNodes(g.group_id, members, factor);
+            expect(new Set(groupNodes(g))).toEqual(new Set(want));
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  test("fewest live copies first; a move whose joining node died is cancelled; a move in flight counts toward the limit", () => {
+    const live = new Set(["a", "b", "c", "d"]);
+    const groups = [rec(1, ["a", "b", "c"]), rec(2, ["a"]), rec(3, ["a", "b"])];
+    const plan = planMoves({ groups, members: ["a", "b", "c", "d"], live, dead: new Set(), factor: 3, maxConcurrentMoves: 1 });
+    expect(plan).toEqual([{ kind: "start", group: 2, join: expect.any(String), leave: undefined, reason: expect.stringContaining("1 of 3 copies") }]);
+    const inFlight = { ...rec(3, ["a", "b"]), joining_nodes: ["x"] };
+    expect(planMoves({ groups: [inFlight, rec(2, ["a"])], members: ["a", "b", "c", "d"], live, dead: new Set(["x"]), factor: 3, maxConcurrentMoves: 1 })).toEqual([
+      { kind: "cancel", group: 3, join: "x", reason: "joining node x is dead" },
+      expect.objectContaining({ kind: "start", group: 2 }),
+    ]);
+    expect(planMoves({ groups: [{ ...rec(3, ["a", "b"]), joining_nodes: ["c"] }, rec(2, ["a"])], members: ["a", "b", "c", "d"], live, dead: new Set(), factor: 3, maxConcurrentMoves: 1 })).toEqual([]);
+  });
+});
