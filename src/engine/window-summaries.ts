@@ -162,7 +162,14 @@ export class WindowSummaries {
       image.set(p, at);
       at += p.length;
     }
-    await file.append(image);
+    try {
+      await file.append(image);
+    } catch (e) {
+      // A full or read-only disk: no handle is left open (the summaries stay held, rebuilt when needed).
+      await file.close().catch(() => {});
+      await this.fs.remove(path).catch(() => {});
+      throw e;
+    }
     const old = this.log;
     this.log = { path, file, bytes, generation, records: places.size };
     this.places.clear();
@@ -214,6 +221,12 @@ export class WindowSummaries {
         log.records++;
         if (log.records - this.places.size > this.places.size + this.deadRecordsSlack) await this.copyLive();
       } catch (e) {
+        // The log may end in a torn record now: stop appending to it (the next open starts a new one).
+        if (this.log === log) {
+          this.log = undefined;
+          this.places.clear();
+          await log.file.close().catch(() => {});
+        }
         this.logger.log("warn", "engine: cannot keep a window summary (it is rebuilt when needed)", { segment: segmentFileName(ref), error: errorMessage(e) });
       }
     });
