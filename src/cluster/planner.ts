@@ -80,7 +80,7 @@ export function planMoves(input: PlannerInput): PlannedChange[] {
     }
     // Nothing to fill: a surplus copy beyond the factor, or a removed node, is dropped when enough stay.
     const drop = extras.find((id) => dead.has(id) || current.length > factor);
-    if (drop !== undefined && current.length - 1 >= Math.min(factor, 1) && (dead.has(drop) || counted - 1 >= factor)) {
+    if (drop !== undefined && current.length > 1 && (dead.has(drop) || counted - 1 >= factor)) {
       out.push({ kind: "drop", group: g.group_id, leave: drop, reason: dead.has(drop) ? `${drop} is gone and no node can take its place` : `${current.length} copies, factor ${factor}: ${drop} dropped` });
     }
   }

@@ -97,7 +97,8 @@ export function groupRecordJson(g: GroupRecord): string {
 
 /** Nodes that receive the group's writes: its replicas and the nodes joining it. */
 export function writeNodes(g: GroupRecord): string[] {
-  return [...groupNodes(g), ...g.joining_nodes.filter((id) => !groupNodes(g).includes(id))];
+  const nodes = groupNodes(g);
+  return [...nodes, ...g.joining_nodes.filter((id) => !nodes.includes(id))];
 }
 
 /** Nodes of the group that serve reads: every node not catching up. */

@@ -14,6 +14,7 @@
 // summary is rebuilt from the points). Summaries of data dirs from before the log (`<segment>.sum`
 // sidecars) are moved into it at open.
 
+import { concatBytes } from "../base/bytes.ts";
 import { errorMessage } from "../base/errors.ts";
 import type { AppendFile, FileSystem } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -101,10 +102,10 @@ export class WindowSummaries {
    */
   async load(refs: readonly SegmentRef[], names: readonly string[], writable: boolean): Promise<void> {
     const byName = new Map(refs.map((r) => [segmentFileName(r), r]));
-    const found = new Map<SegmentRef, Uint8Array>();
-    const take = (s: WindowSummary, bytes: Uint8Array) => {
-      const ref = byName.get(s.segmentName);
-      if (ref !== undefined && s.segmentBytes === ref.meta.fileBytes) found.set(ref, bytes);
+    const found = new Map<SegmentRef, { summary: WindowSummary; bytes: Uint8Array }>();
+    const take = (summary: WindowSummary, bytes: Uint8Array) => {
+      const ref = byName.get(summary.segmentName);
+      if (ref !== undefined && summary.segmentBytes === ref.meta.fileBytes) found.set(ref, { summary, bytes });
     };
     const gens = names.flatMap((n) => {
       const m = SUMMARY_LOG_RE.exec(n);
@@ -131,11 +132,11 @@ export class WindowSummaries {
         // unreadable: rebuilt from the points when needed
       }
     }
-    for (const [ref, bytes] of found) this.hold(ref, decodeSummary(bytes)!);
+    for (const [ref, { summary }] of found) this.hold(ref, summary);
     if (!writable) return;
     const generation = (gens.at(-1)?.generation ?? 0) + 1;
     try {
-      await this.startGeneration(generation, found);
+      await this.startGeneration(generation, new Map([...found].map(([ref, { bytes }]) => [ref, bytes])));
       for (const g of gens) await this.fs.remove(`${this.segDir}/${g.name}`).catch(() => {});
       for (const n of sidecars) await this.fs.remove(`${this.segDir}/${n}`).catch(() => {});
     } catch (e) {
@@ -156,12 +157,7 @@ export class WindowSummaries {
       parts.push(rec);
       bytes += rec.length;
     }
-    const image = new Uint8Array(bytes);
-    let at = 0;
-    for (const p of parts) {
-      image.set(p, at);
-      at += p.length;
-    }
+    const image = concatBytes(parts);
     try {
       await file.append(image);
     } catch (e) {

@@ -314,7 +314,7 @@ function checkDigest(bytes: Uint8Array, footerAt: number, data: Uint8Array, what
 }
 
 function decodeV2(bytes: Uint8Array, meta: SegmentMeta, what: string): SegmentView {
-  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + SEGMENT_FOOTER_BYTES;
+  const expected = meta.fileBytes;
   if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
   const footerAt = checkFooter(bytes, what);
   const bodyStart = SEGMENT_HEADER_BYTES;
@@ -359,7 +359,7 @@ export function segmentDigest(bytes: Uint8Array, what: string): { sha256Hex: str
     const v = decodeV1(bytes, meta, what);
     return { sha256Hex: v.sha256Hex, count: v.count };
   }
-  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + SEGMENT_FOOTER_BYTES;
+  const expected = meta.fileBytes;
   if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
   const footerAt = checkFooter(bytes, what);
   const fv = new DataView(bytes.buffer, bytes.byteOffset + footerAt, SEGMENT_FOOTER_BYTES);
@@ -368,7 +368,7 @@ export function segmentDigest(bytes: Uint8Array, what: string): { sha256Hex: str
 }
 
 function decodeV1(bytes: Uint8Array, meta: SegmentMeta, what: string): SegmentView {
-  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + meta.count * 4 + SEGMENT_FOOTER_BYTES;
+  const expected = meta.fileBytes;
   if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
   const footerAt = checkFooter(bytes, what);
   const dataStart = SEGMENT_HEADER_BYTES;
@@ -425,7 +425,7 @@ function uvarintAt(bytes: Uint8Array, at: number, end: number, what: string): [n
 export function readSeriesDirectory(bytes: Uint8Array, what: string): SeriesDirectory | undefined {
   const meta = decodeSegmentHeader(bytes, what);
   if (versionOf(bytes, what) !== 2) return undefined;
-  const expected = SEGMENT_HEADER_BYTES + meta.dataBytes + SEGMENT_FOOTER_BYTES;
+  const expected = meta.fileBytes;
   if (bytes.length !== expected) throw corrupt(what, `file is ${bytes.length} bytes, header says ${expected}`);
   const footerAt = checkFooter(bytes, what);
   const bv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);

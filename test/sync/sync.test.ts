@@ -63,6 +63,15 @@ async function rootsOf(url: string, group: number) {
   return (await sync(url).getMerkleRoots({ groupId: group, windows: [] })).roots.map((r) => `${r.windowStart}:${Buffer.from(r.root!.digest).toString("hex")}:${r.root!.count}`);
 }
 
+/** Two nodes (factor 2) behind a router that sees both, and the group of one device. */
+async function twoReplicasOfOneDevice(id: string, nodeIds: [string, string]) {
+  const metadata = new MemoryMetadataStore(systemClock);
+  const nodes = [await startStorage(metadata, nodeIds[0]), await startStorage(metadata, nodeIds[1])];
+  const { url } = await startRouterOn(metadata, 2);
+  await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+  return { metadata, id, group: groupOf("s", "m", id, 256), nodes, url };
+}
+
 describe("startup sync", () => {
   test("a restarted node catches up from its replicas; its groups go syncing → active", async () => {
     const metadata = new MemoryMetadataStore(systemClock);
@@ -96,12 +105,7 @@ describe("startup sync", () => {
 
 describe("anti-entropy", () => {
   test("divergence on one replica is narrowed and repaired (descent); an empty replica is restored whole (fallback); unreachable → partial", async () => {
-    const metadata = new MemoryMetadataStore(systemClock);
-    const id = "b-1";
-    const group = groupOf("s", "m", id, 256);
-    const nodes = [await startStorage(metadata, "m1"), await startStorage(metadata, "m2")];
-    const { url } = await startRouterOn(metadata, 2);
-    await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    const { metadata, id, group, nodes, url } = await twoReplicasOfOneDevice("b-1", ["m1", "m2"]);
     await writeThroughRouter(url, 0, 4000, [id]);
     // Plant divergence on m1 only: 3 extra points and 2 newer versions, written straight to its storage.
     const direct = createClient(StorageService, createConnectTransport({ baseUrl: nodes[0]!.url }));
@@ -143,12 +147,7 @@ describe("anti-entropy", () => {
 describe("anti-entropy over many windows", () => {
   test("identical replicas are checked with one digest of every window; one differing window among many is found and repaired", async () => {
     const { windowsDigest } = await import("../../src/merkle/windows-digest.ts");
-    const metadata = new MemoryMetadataStore(systemClock);
-    const id = "w-1";
-    const group = groupOf("s", "m", id, 256);
-    const nodes = [await startStorage(metadata, "d1"), await startStorage(metadata, "d2")];
-    const { url } = await startRouterOn(metadata, 2);
-    await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    const { id, group, nodes, url } = await twoReplicasOfOneDevice("w-1", ["d1", "d2"]);
     // Six days, 200 points each.
     for (let day = 0n; day < 6n; day++) {
       const points = Array.from({ length: 200 }, (_, i) => ({ id, time: String(DAY + day * NS_PER_DAY + BigInt(i) * 60n * NS_PER_SECOND), v: i }));
