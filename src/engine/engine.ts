@@ -101,7 +101,7 @@ export class Engine {
    * segmentDecodes: segment files whose points were decoded whole (a comparison of identical replicas
    * should cause none); segmentRangeReads: reads of some series blocks of a segment (a Query of some devices).
    */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0 };
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
@@ -213,7 +213,7 @@ export class Engine {
       this.recovery.segments++;
     }
     // The window summaries: one log read, the live ones copied to a new generation (sidecars of older dirs moved in).
-    await this.summaries.load([...this.windows.values()].flatMap((w) => w.segs), names, this.unwritable === undefined && this.opts.readOnlyBecause === undefined);
+    this.stats.summariesLoaded = await this.summaries.load([...this.windows.values()].flatMap((w) => w.segs), names, this.unwritable === undefined && this.opts.readOnlyBecause === undefined);
     logger.log("debug", "engine: segment index loaded", { segments: this.recovery.segments });
   }
 
@@ -764,6 +764,7 @@ export class Engine {
       quarantined: this.stats.quarantined,
       segmentDecodes: this.stats.segmentDecodes,
       segmentRangeReads: this.stats.segmentRangeReads,
+      summariesLoaded: this.stats.summariesLoaded,
       memoryWaits: this.stats.memoryWaits,
       memoryFlushes: this.stats.memoryFlushes,
       segmentCacheBytes: this.cache.bytes,

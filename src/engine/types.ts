@@ -72,6 +72,8 @@ export interface EngineStats {
   segmentDecodes: number;
   /** Range reads: only the series blocks a key range touches, read and decoded. */
   segmentRangeReads: number;
+  /** Window summaries found in the summary log (or old sidecars) at open: windows a comparison reads no point of after a restart. */
+  summariesLoaded: number;
   /** Writes that waited for a flush because the process's RSS neared storage.memory_bytes_max. */
   memoryWaits: number;
   /** Flushes started early because the process's RSS neared storage.memory_bytes_max. */

@@ -99,8 +99,9 @@ export class WindowSummaries {
    * At open: reads every log generation and the old sidecars among `names` (the segment dir's
    * listing), keeps the summaries that name a present segment of its size, and starts a new log
    * generation holding just those. Without a writable disk the summaries are held, not stored.
+   * Returns how many summaries were found.
    */
-  async load(refs: readonly SegmentRef[], names: readonly string[], writable: boolean): Promise<void> {
+  async load(refs: readonly SegmentRef[], names: readonly string[], writable: boolean): Promise<number> {
     const byName = new Map(refs.map((r) => [segmentFileName(r), r]));
     const found = new Map<SegmentRef, { summary: WindowSummary; bytes: Uint8Array }>();
     const take = (summary: WindowSummary, bytes: Uint8Array) => {
@@ -133,7 +134,7 @@ export class WindowSummaries {
       }
     }
     for (const [ref, { summary }] of found) this.hold(ref, summary);
-    if (!writable) return;
+    if (!writable) return found.size;
     const generation = (gens.at(-1)?.generation ?? 0) + 1;
     try {
       await this.startGeneration(generation, new Map([...found].map(([ref, { bytes }]) => [ref, bytes])));
@@ -142,6 +143,7 @@ export class WindowSummaries {
     } catch (e) {
       this.logger.log("warn", "engine: cannot write the window summary log (summaries are rebuilt when needed)", { error: errorMessage(e) });
     }
+    return found.size;
   }
 
   private async startGeneration(generation: number, live: ReadonlyMap<SegmentRef, Uint8Array>): Promise<void> {

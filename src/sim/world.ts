@@ -91,7 +91,7 @@ interface SimNode {
 class Violation extends Error {}
 
 /** Engine counters a seed reports (summed over every process of every node). */
-const ENGINE_COUNTS = ["memory_flushes", "memory_waits", "range_reads"] as const;
+const ENGINE_COUNTS = ["memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ"] as const;
 
 export async function runSeed(o: SimOptions): Promise<SimResult> {
   const rng = new Rng(o.seed);
@@ -104,7 +104,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const faults: Record<string, number> = {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
-    memory_pressure_changes: 0, memory_flushes: 0, memory_waits: 0, range_reads: 0,
+    memory_pressure_changes: 0, memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
   };
   let readsChecked = 0;
   const note = (s: string) => {
@@ -170,10 +170,20 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   };
 
   const run = <T>(p: Promise<T>) => sched.run(p);
-  /** Engine counters reported per seed: early flushes and waits under memory pressure, range reads. */
-  const engineCounts = (s: EngineStats): Record<(typeof ENGINE_COUNTS)[number], number> => ({ memory_flushes: s.memoryFlushes, memory_waits: s.memoryWaits, range_reads: s.segmentRangeReads });
+  /**
+   * A process's counters reported per seed: early flushes and waits under memory pressure, range
+   * reads, summaries found in the summary log at open, and comparisons begun with one digest of every window.
+   */
+  const engineCounts = (up: Up): Record<(typeof ENGINE_COUNTS)[number], number> => {
+    const s: EngineStats = up.running.node.engine.statsSnapshot;
+    const ae = up.running.node.sync.antiEntropy?.stats;
+    return {
+      memory_flushes: s.memoryFlushes, memory_waits: s.memoryWaits, range_reads: s.segmentRangeReads, summaries_loaded: s.summariesLoaded,
+      windows_digest_equal: ae?.windowsDigestEqual ?? 0, windows_digest_differ: ae?.windowsDigestDiffer ?? 0,
+    };
+  };
   const countEngine = (up: Up) => {
-    for (const [k, v] of Object.entries(engineCounts(up.running.node.engine.statsSnapshot))) faults[k] = faults[k]! + v;
+    for (const [k, v] of Object.entries(engineCounts(up))) faults[k] = faults[k]! + v;
   };
 
   async function start(n: SimNode): Promise<void> {
@@ -699,7 +709,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const k of ENGINE_COUNTS) out[k] = faults[k]!;
     for (const n of nodes) {
       if (n.up === undefined) continue;
-      for (const [k, v] of Object.entries(engineCounts(n.up.running.node.engine.statsSnapshot))) out[k]! += v;
+      for (const [k, v] of Object.entries(engineCounts(n.up))) out[k]! += v;
     }
     return out;
   }

@@ -84,6 +84,8 @@ export interface AeRecord {
 export class AntiEntropy {
   /** The last run's records per group. */
   readonly records = new Map<number, AeRecord[]>();
+  /** Comparisons that began with one digest of every window: equal (ended there) or not. */
+  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0 };
   private readonly running = new Map<number, Promise<AeRecord[]>>();
   private timer: Timer | undefined;
   private stopped = false;
@@ -199,11 +201,13 @@ export class AntiEntropy {
       if (local.length >= WINDOWS_DIGEST_MIN) {
         const res = await client.getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(local), fromWindow: opts.horizonStart > 0n ? opts.horizonStart : 0n });
         if (res.windowsEqual) {
+          this.stats.windowsDigestEqual++;
           const shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
           return localWindows.map((w, i) =>
             finish({ ...base(w), result: "in_sync", ...(i === 0 ? { roundTrips: shared.roundTrips, bytesSent: shared.sent, bytesReceived: shared.received } : {}) }, started),
           );
         }
+        this.stats.windowsDigestDiffer++;
         digestRoundTrips = 1;
       }
       const mine = local.map(({ windowStart, root, children }) => ({

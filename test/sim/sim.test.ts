@@ -34,7 +34,7 @@ describe("deterministic simulation", () => {
     expect(crashes).toBeGreaterThan(SEEDS);
     expect(torn).toBeGreaterThan(0);
     expect(lost).toBeGreaterThan(SEEDS);
-    for (const k of ["pauses_past_lease", "quiet_writes", "router_restarts", "id_collisions_refused", "dir_lock_refusals", "backfills", "empty_disk_restarts", "memory_pressure_changes", "memory_flushes", "memory_waits", "range_reads"]) {
+    for (const k of ["pauses_past_lease", "quiet_writes", "router_restarts", "id_collisions_refused", "dir_lock_refusals", "backfills", "empty_disk_restarts", "memory_pressure_changes", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ"]) {
       expect(totals[k] ?? 0).toBeGreaterThan(SEEDS / 20);
     }
     expect(reads).toBeGreaterThan(SEEDS * 10);
