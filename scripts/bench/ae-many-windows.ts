@@ -101,9 +101,12 @@ export async function manyWindows(o: { days: number; devices: number; perDay: nu
     // 1. Reading every window once from disk (both replicas, as the comparison touches both).
     for (const n of nodes) n.node.engine.dropReadCaches();
     let d0 = decodes();
+    // Every written point is read back here, on both replicas.
+    const readBack = nodes.map(() => 0);
     const fullRead = await cpuMs(async () => {
-      for (const n of nodes) for (const g of groups) for (const w of n.node.engine.windowsOf(g)) for await (const _ of n.node.engine.scanWindow(g, w)) void _;
+      for (const [i, n] of nodes.entries()) for (const g of groups) for (const w of n.node.engine.windowsOf(g)) for await (const _ of n.node.engine.scanWindow(g, w)) readBack[i]!++;
     });
+    if (readBack.some((c) => c !== points)) throw new Error(`read back ${readBack.join(" and ")} points, wrote ${points} to each replica`);
     const fullReadDecodes = decodes() - d0;
     // 2. A first pass (caches cold), then a warm one.
     for (const n of nodes) n.node.engine.dropReadCaches();
@@ -129,7 +132,7 @@ export async function manyWindows(o: { days: number; devices: number; perDay: nu
       groups: groups.length,
       windows,
       points_per_replica: points,
-      full_read_of_every_window: { ...fullRead, segment_decodes: fullReadDecodes },
+      full_read_of_every_window: { ...fullRead, segment_decodes: fullReadDecodes, points_read_back_per_replica: readBack[0] },
       warm_pass: { ...warm, passes: o.warmPasses, segment_decodes: warmDecodes, vs_full_read_cpu: round(warm.cpu_ms / fullRead.cpu_ms, 3) },
       first_pass_after_restart: { ...afterRestart, segment_decodes: afterRestartDecodes, vs_full_read_cpu: round(afterRestart.cpu_ms / fullRead.cpu_ms, 3), restart_of_both_nodes_ms: round(restartMs) },
       goals: { warm_pass_vs_full_read_max: 0.05, first_pass_after_restart_vs_full_read_max: 0.2 },
