@@ -10,3 +10,18 @@ export function nodeKey(nodeId: string): string {
 export function groupKey(groupId: number): string {
   return `${GROUPS_PREFIX}${groupId}`;
 }
+
+/** Operator decisions about a node (DESIGN §10): decommissioning, removed, or taking a replaced node's place. */
+export const MEMBERSHIP_PREFIX = "/soltix/membership/";
+/** The planner's election key (under the leader's lease). */
+export const PLANNER_KEY = "/soltix/planner";
+/** A group move's progress, written by the joining node. */
+export const MOVES_PREFIX = "/soltix/moves/";
+
+export function membershipKey(nodeId: string): string {
+  return `${MEMBERSHIP_PREFIX}${nodeId}`;
+}
+
+export function moveKey(groupId: number): string {
+  return `${MOVES_PREFIX}${groupId}`;
+}

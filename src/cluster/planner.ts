@@ -18,16 +18,20 @@ export interface PlannerInput {
   dead: ReadonlySet<string>;
   factor: number;
   maxConcurrentMoves: number;
+  /** The id a node is placed as (a replacement takes the replaced node's); default its own. */
+  placementOf?: (id: string) => string;
 }
 
 export type PlannedChange =
   | { kind: "start"; group: number; join: string; leave: string | undefined; reason: string }
   | { kind: "cancel"; group: number; join: string; reason: string }
-  | { kind: "drop"; group: number; leave: string; reason: string };
+  | { kind: "drop"; group: number; leave: string; reason: string }
+  /** A group that needs a move no node can take now (reported, so nothing hangs silently). */
+  | { kind: "blocked"; group: number; reason: string };
 
 /** The nodes a group should be on. */
-export function desiredNodes(group: number, members: readonly string[], factor: number): string[] {
-  return placeGroup(group, members, factor);
+export function desiredNodes(group: number, members: readonly string[], factor: number, placementOf?: (id: string) => string): string[] {
+  return placeGroup(group, members, factor, placementOf);
 }
 
 /** Complete copies of a group that count now: its replicas that are live and not catching up. */
@@ -54,13 +58,14 @@ export function planMoves(input: PlannerInput): PlannedChange[] {
   candidates.sort((a, b) => a.copies - b.copies || a.g.group_id - b.g.group_id);
   for (const { g } of candidates) {
     const current = groupNodes(g);
-    const desired = desiredNodes(g.group_id, members, factor);
+    const desired = desiredNodes(g.group_id, members, factor, input.placementOf);
     // The node to fill: the best-placed desired node not holding the group, registered now.
     const join = desired.find((id) => !current.includes(id) && live.has(id));
     // The node to give up: dead or removed first, then non-members, then the worst-placed surplus.
     const extras = current.filter((id) => !desired.includes(id));
     const rank = (id: string) => (dead.has(id) ? 0 : memberSet.has(id) ? 2 : 1);
-    extras.sort((a, b) => rank(a) - rank(b) || (placementScore(g.group_id, a) < placementScore(g.group_id, b) ? -1 : 1));
+    const score = (id: string) => placementScore(g.group_id, input.placementOf?.(id) ?? id);
+    extras.sort((a, b) => rank(a) - rank(b) || (score(a) < score(b) ? -1 : 1));
     const counted = current.filter((id) => !dead.has(id)).length;
     if (join !== undefined) {
       if (inFlight >= input.maxConcurrentMoves) continue;
@@ -82,6 +87,14 @@ export function planMoves(input: PlannerInput): PlannedChange[] {
     const drop = extras.find((id) => dead.has(id) || current.length > factor);
     if (drop !== undefined && current.length > 1 && (dead.has(drop) || counted - 1 >= factor)) {
       out.push({ kind: "drop", group: g.group_id, leave: drop, reason: dead.has(drop) ? `${drop} is gone and no node can take its place` : `${current.length} copies, factor ${factor}: ${drop} dropped` });
+      continue;
+    }
+    // A move is needed (too few copies, or a node leaving holds one) and no registered node can take it.
+    const leaving = current.find((id) => !memberSet.has(id) && !dead.has(id));
+    if (counted < factor || leaving !== undefined) {
+      const down = desired.filter((id) => !current.includes(id) && !live.has(id));
+      const why = down.length > 0 ? `${down.join(", ")} (desired) not registered` : `only ${members.length} member node(s) for replication.factor ${factor}`;
+      out.push({ kind: "blocked", group: g.group_id, reason: `${leaving !== undefined ? `${leaving} is leaving` : `${counted} of ${factor} copies`}; no node can take a copy now: ${why}` });
     }
   }
   return out;

@@ -60,6 +60,11 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "replication.min_replicas_for_write", type: { t: "int", min: 1, max: 16 }, def: 1, help: "durable copies before a sync ack" },
   { path: "replication.hint_window", type: { t: "duration", minMs: 0, maxMs: 7 * DAY_MS }, def: "3h", help: "a down node keeps receiving writes (NATS stream / direct hints) this long (0 = never)" },
   { path: "replication.hint_buffer_bytes", type: { t: "int", min: 0, max: 64 * 1024 ** 3 }, def: 256 * 1024 * 1024, help: "direct delivery: bytes of hints a router keeps for down nodes" },
+  { path: "cluster.max_concurrent_moves", type: { t: "int", min: 1, max: 1024 }, def: 4, help: "group moves (join, decommission, replace) the planner runs at once" },
+  { path: "cluster.move_bytes_per_sec", type: { t: "int", min: 0, max: 10 * 1024 ** 3 }, def: 0, help: "bandwidth cap of each move's stream into a joining node (0 = unlimited)" },
+  { path: "cluster.dead_node_timeout", type: { t: "duration", minMs: 0, maxMs: 365 * DAY_MS }, def: "30m", help: "a node unregistered this long is dead: its groups are re-placed (0 = never)" },
+  { path: "cluster.auto_replace", type: { t: "bool" }, def: true, help: "replace dead nodes in their groups by themselves" },
+  { path: "cluster.plan_interval", type: { t: "duration", minMs: 100, maxMs: DAY_MS }, def: "5s", help: "how often the cluster's planner compares placement with the desired one" },
   { path: "read.consistency", type: { t: "enum", values: ["one", "quorum", "all"] }, def: "one", help: "router reads: one replica, a majority (merged, read repair), or all" },
   { path: "coordinator.total_groups", type: { t: "int", min: 1, max: LIMITS.totalGroupsMax }, def: 256, help: "number of groups (fixed for a data dir)" },
   { path: "etcd.endpoints", type: { t: "list" }, def: [], help: "etcd URLs; empty = embedded metadata" },
@@ -109,6 +114,7 @@ export interface NodeConfig {
   };
   replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number; hintWindowMs: number; hintBufferBytes: number };
   read: { consistency: "one" | "quorum" | "all" };
+  cluster: { maxConcurrentMoves: number; moveBytesPerSec: number; deadNodeTimeoutMs: number; autoReplace: boolean; planIntervalMs: number };
   coordinator: { totalGroups: number };
   etcd: { endpoints: string[]; tls: TlsFiles };
   queue: { type: "direct" | "nats"; url: string; tls: TlsFiles };
@@ -294,6 +300,13 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       hintBufferBytes: n("replication.hint_buffer_bytes"),
     },
     read: { consistency: s("read.consistency") as NodeConfig["read"]["consistency"] },
+    cluster: {
+      maxConcurrentMoves: n("cluster.max_concurrent_moves"),
+      moveBytesPerSec: n("cluster.move_bytes_per_sec"),
+      deadNodeTimeoutMs: d("cluster.dead_node_timeout"),
+      autoReplace: b("cluster.auto_replace"),
+      planIntervalMs: d("cluster.plan_interval"),
+    },
     coordinator: { totalGroups: n("coordinator.total_groups") },
     etcd: { endpoints: values.get("etcd.endpoints") as string[], tls: tlsFiles("etcd.tls") },
     queue: { type: s("queue.type") as "direct" | "nats", url: s("queue.url"), tls: tlsFiles("queue.tls") },

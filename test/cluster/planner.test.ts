@@ -44,7 +44,10 @@ describe("membership planner", () => {
           const live = new Set(members);
           const dead = new Set(deadNodes);
           for (let round = 0; round < 200; round++) {
-            const plan = planMoves({ groups: [...groups.values()], members, live, dead, factor, maxConcurrentMoves: maxMoves });
+            const all = planMoves({ groups: [...groups.values()], members, live, dead, factor, maxConcurrentMoves: maxMoves });
+            // A group no node can help is reported, never silently left: only when the members are too few.
+            for (const c of all) if (c.kind === "blocked") expect(members.length).toBeLessThan(factor);
+            const plan = all.filter((c) => c.kind !== "blocked");
             if (plan.length === 0) break;
             expect(plan.filter((c) => c.kind === "start").length).toBeLessThanOrEqual(maxMoves);
             for (const c of plan) {
@@ -57,7 +60,9 @@ describe("membership planner", () => {
             }
             apply(groups, plan);
           }
-          expect(planMoves({ groups: [...groups.values()], members, live, dead, factor, maxConcurrentMoves: maxMoves })).toEqual([]);
+          const rest = planMoves({ groups: [...groups.values()], members, live, dead, factor, maxConcurrentMoves: maxMoves });
+          expect(rest.filter((c) => c.kind !== "blocked")).toEqual([]);
+          expect(rest.length).toBe(members.length < factor ? groups.size : 0);
           for (const g of groups.values()) {
             const want = desiredNodes(g.group_id, members, factor);
             expect(new Set(groupNodes(g))).toEqual(new Set(want));
