@@ -29,6 +29,8 @@ import { adminService, type SyncRuntime } from "../sync/admin-service.ts";
 import { AdminService } from "../gen/soltix/v1/admin_pb.ts";
 import { GroupSyncer } from "../sync/startup-sync.ts";
 import { AntiEntropy } from "../sync/anti-entropy.ts";
+import { GroupMover } from "../sync/group-mover.ts";
+import { ClusterPlanner } from "../cluster/planner-loop.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
 import { groupNodes, type NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
@@ -165,6 +167,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     // A node in a cluster serves a group's reads only once it caught up with its replicas since it started.
     readRefusal: (group) => {
       if (!joined) return undefined;
+      if (rt.view?.cachedGroup(group)?.joining_nodes.includes(config.node.id) === true) return `group ${group} is moving to node ${config.node.id} (joining: not verified yet)`;
       if (rt.syncer === undefined) return `node ${config.node.id} is starting (cluster metadata not loaded, startup sync not begun)`;
       return rt.syncer.isCatchingUp(group) ? `group ${group} is catching up on node ${config.node.id} (startup sync not finished)` : undefined;
     },
@@ -289,7 +292,18 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
         rt.syncer = new GroupSyncer(config.node.id, engine, v, metadata, {
           batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups, net,
         }, (group, peer) => ae.verifyWith(group, peer), clock, platform.rng, logger);
+        // Membership: the planner (one leader per cluster) and this node's side of group moves.
+        const c = config.cluster;
+        rt.planner = new ClusterPlanner(config.node.id, metadata, v, {
+          factor: config.replication.factor, maxConcurrentMoves: c.maxConcurrentMoves, deadNodeTimeoutMs: c.deadNodeTimeoutMs, autoReplace: c.autoReplace, intervalMs: c.planIntervalMs,
+        }, clock, logger);
+        rt.mover = new GroupMover(config.node.id, engine, v, metadata, ae, {
+          moveBytesPerSec: c.moveBytesPerSec, maxConcurrent: c.maxConcurrentMoves, checkIntervalMs: c.planIntervalMs, dropGraceMs: 2 * c.planIntervalMs,
+        }, clock, platform.rng, logger);
         if (s.enabled && s.startupSync) await rt.syncer.syncAll();
+        if (closing) return;
+        rt.planner.start();
+        rt.mover.start();
         if (s.enabled && s.antiEntropy.enabled && !closing) rt.antiEntropy.start(s.antiEntropy.intervalMs, () => rt.syncer?.heldGroups() ?? []);
       });
       return first;
@@ -299,6 +313,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       closingEngine = true;
       rt.syncer?.stop();
       rt.antiEntropy?.stop();
+      rt.mover?.stop();
+      await rt.planner?.stop();
       await consumer?.close().catch(() => {});
       await rt.view?.close();
       await registration?.stop();

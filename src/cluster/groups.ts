@@ -17,10 +17,10 @@ export async function getGroup(store: MetadataStore, groupId: number): Promise<{
 }
 
 /** The group's assignment, created from the current nodes if it does not exist yet. */
-export async function ensureGroup(store: MetadataStore, groupId: number, nodeIds: readonly string[], factor: number, nowIso: string): Promise<GroupRecord> {
+export async function ensureGroup(store: MetadataStore, groupId: number, nodeIds: readonly string[], factor: number, nowIso: string, placementOf?: (id: string) => string): Promise<GroupRecord> {
   const existing = await getGroup(store, groupId);
   if (existing !== undefined) return existing.record;
-  const placed = placeGroup(groupId, nodeIds, factor);
+  const placed = placeGroup(groupId, nodeIds, factor, placementOf);
   if (placed.length === 0) throw new SoltixError("unavailable", `no storage nodes registered to place group ${groupId}`);
   const record: GroupRecord = { group_id: groupId, primary_node: placed[0]!, replica_nodes: placed.slice(1), state: "active", epoch: 1, updated_at: nowIso, syncing_nodes: [], joining_nodes: [], leaving_nodes: [] };
   if (await store.create(groupKey(groupId), groupRecordJson(record))) return record;

@@ -7,7 +7,8 @@ import type { MetadataStore, WatchEvent } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
 import { isoNow, sleep, type Clock } from "../ports/clock.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
-import { GROUPS_PREFIX, NODES_PREFIX } from "./keys.ts";
+import { GROUPS_PREFIX, MEMBERSHIP_PREFIX, MOVES_PREFIX, NODES_PREFIX } from "./keys.ts";
+import { parseMembershipRecord, parseMoveProgress, type MembershipRecord, type MoveProgress } from "./membership.ts";
 import { groupNodes, parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
 import { ensureGroup } from "./groups.ts";
 
@@ -26,6 +27,8 @@ export class ClusterView {
   private readonly gone = new Map<string, { record: NodeRecord; sinceNs: bigint }>();
   private readonly openedAtNs: bigint;
   private readonly groups = new Map<number, { record: GroupRecord; rev: bigint }>();
+  private readonly memberships = new Map<string, { record: MembershipRecord; rev: bigint }>();
+  private readonly moves = new Map<number, { record: MoveProgress; rev: bigint }>();
   private readonly stops: Array<() => Promise<void>> = [];
 
   /** False until the first list succeeded; `lastError` says why. */
@@ -47,6 +50,8 @@ export class ClusterView {
   private async relist(): Promise<void> {
     for (const kv of await this.store.list(NODES_PREFIX)) this.onNode({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
     for (const kv of await this.store.list(GROUPS_PREFIX)) this.onGroup({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    for (const kv of await this.store.list(MEMBERSHIP_PREFIX)) this.onMembership({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    for (const kv of await this.store.list(MOVES_PREFIX)) this.onMove({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
   }
 
   private async loadLoop(firstAttempt: () => void): Promise<void> {
@@ -57,6 +62,8 @@ export class ClusterView {
         await this.relist();
         this.stops.push(await this.store.watchPrefix(NODES_PREFIX, (e) => this.onNode(e)));
         this.stops.push(await this.store.watchPrefix(GROUPS_PREFIX, (e) => this.onGroup(e)));
+        this.stops.push(await this.store.watchPrefix(MEMBERSHIP_PREFIX, (e) => this.onMembership(e)));
+        this.stops.push(await this.store.watchPrefix(MOVES_PREFIX, (e) => this.onMove(e)));
         await this.relist(); // covers changes between the first list and the watches (newer revisions win)
         this.loaded = true;
         this.lastError = undefined;
@@ -89,6 +96,41 @@ export class ClusterView {
     if (Number.isInteger(id)) applyEvent(this.groups, id, e, parseGroupRecord, this.logger);
   }
 
+  private onMembership(e: WatchEvent): void {
+    applyEvent(this.memberships, e.key.slice(MEMBERSHIP_PREFIX.length), e, parseMembershipRecord, this.logger);
+  }
+
+  private onMove(e: WatchEvent): void {
+    const id = Number(e.key.slice(MOVES_PREFIX.length));
+    if (Number.isInteger(id)) applyEvent(this.moves, id, e, parseMoveProgress, this.logger);
+  }
+
+  /** What an operator decided about a node (decommission, remove, replace); undefined = nothing. */
+  membership(id: string): MembershipRecord | undefined {
+    return this.memberships.get(id)?.record;
+  }
+
+  allMemberships(): MembershipRecord[] {
+    return [...this.memberships.values()].map((m) => m.record).sort((a, b) => (a.node_id < b.node_id ? -1 : 1));
+  }
+
+  /** Moves in progress as their joining nodes report them. */
+  allMoves(): MoveProgress[] {
+    return [...this.moves.values()].map((m) => m.record).sort((a, b) => a.group_id - b.group_id);
+  }
+
+  /** The id a node is placed as: a replacement is scored as the node it replaced. */
+  placementOf(id: string): string {
+    const p = this.memberships.get(id)?.record.placement_id;
+    return p === undefined || p === "" ? id : p;
+  }
+
+  /** Is the node one that should hold data (not decommissioning, decommissioned or removed)? */
+  isMember(id: string): boolean {
+    const m = this.memberships.get(id)?.record;
+    return m === undefined || m.state === "active";
+  }
+
   activeNodes(): NodeRecord[] {
     return [...this.nodes.values()].map((n) => n.record).filter((n) => n.status === "active").sort((a, b) => (a.id < b.id ? -1 : 1));
   }
@@ -103,7 +145,7 @@ export class ClusterView {
    */
   downNodes(): DownNode[] {
     const named = new Set<string>(this.gone.keys());
-    for (const g of this.groups.values()) for (const id of groupNodes(g.record)) named.add(id);
+    for (const g of this.groups.values()) for (const id of [...groupNodes(g.record), ...g.record.joining_nodes]) named.add(id);
     const out: DownNode[] = [];
     for (const id of [...named].sort()) {
       if (this.nodes.has(id)) continue;
@@ -133,7 +175,9 @@ export class ClusterView {
     if (!this.loaded) throw new SoltixError("unavailable", `cluster metadata not loaded: ${this.lastError ?? "starting"}`);
     const cached = this.groups.get(id);
     if (cached !== undefined) return cached.record;
-    const record = await ensureGroup(this.store, id, this.activeNodes().map((n) => n.id), factor, isoNow(this.clock));
+    // A new group is placed on the member nodes registered now (a decommissioning node takes none).
+    const members = this.activeNodes().map((n) => n.id).filter((n) => this.isMember(n));
+    const record = await ensureGroup(this.store, id, members, factor, isoNow(this.clock), (n) => this.placementOf(n));
     if (!this.groups.has(id)) this.groups.set(id, { record, rev: 0n });
     return record;
   }

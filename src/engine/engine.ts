@@ -533,6 +533,39 @@ export class Engine {
     this.stats.compactedPoints += result.count;
   }
 
+  /**
+   * Deletes this node's copy of a group (a move gave it to another node): the memory store is flushed
+   * first, so what the WAL held for the group is in segments, then every segment of the group is
+   * removed and what was derived from its windows forgotten. Points of the group that arrive meanwhile
+   * (in flight when the move ended) stay until the next call: the caller repeats it while any remain.
+   * Returns the segment files removed.
+   */
+  async dropGroup(group: number): Promise<number> {
+    await this.flushMemory();
+    let removed = 0;
+    await this.serialized(async () => {
+      await this.compacted();
+      for (const w of this.windowsByGroup.get(group) ?? []) {
+        const id = windowId(group, w.windowStartNs);
+        const refs = w.segs;
+        w.segs = [];
+        for (const r of refs) {
+          this.cache.drop(r.path);
+          this.summaries.forget(r);
+          await this.opts.fs.remove(r.path);
+          removed++;
+        }
+        this.checksumCache.delete(id);
+        this.trees.delete(id);
+        this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+      }
+      if (removed > 0) await this.opts.fs.syncDir(this.segDir);
+      if (!this.groups().includes(group)) this.lastTime.delete(group);
+    });
+    this.opts.logger.log("info", "engine: group dropped (moved to another node)", { group, segments: removed });
+    return removed;
+  }
+
   // ---- segment cache --------------------------------------------------------------------------
 
   /** Quarantines a segment that cannot be read or verified and forgets what was derived from its window. */

@@ -19,6 +19,8 @@ import { groupNodes } from "../cluster/records.ts";
 import type { ClusterView } from "../cluster/view.ts";
 import type { AeRecord, AntiEntropy } from "./anti-entropy.ts";
 import { etaSeconds, type GroupSyncer, type SyncProgressState } from "./startup-sync.ts";
+import type { ClusterPlanner } from "../cluster/planner-loop.ts";
+import type { GroupMover } from "./group-mover.ts";
 import type { NodeContext } from "../rpc/context.ts";
 import { validateGroup } from "../rpc/sync-service.ts";
 
@@ -27,6 +29,8 @@ export interface SyncRuntime {
   view?: ClusterView;
   syncer?: GroupSyncer;
   antiEntropy?: AntiEntropy;
+  planner?: ClusterPlanner;
+  mover?: GroupMover;
   /** "registered", or why not. */
   registration?: () => string;
 }

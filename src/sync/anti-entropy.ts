@@ -59,6 +59,16 @@ export interface AntiEntropySettings {
 interface CompareOptions {
   settleMs: number;
   horizonStart: bigint;
+  /** Bandwidth cap of this comparison (else the anti-entropy one). */
+  bytesPerSecMax?: number;
+  /** Called as each window is done, with how many there are. */
+  onWindow?: (r: AeRecord, done: number, total: number) => void;
+}
+
+/** A move's fill (sync/group-mover.ts): every window from one replica, under the move's bandwidth cap, with progress. */
+export interface FillOptions {
+  bytesPerSecMax: number;
+  onWindow: (r: AeRecord, done: number, total: number) => void;
 }
 
 export type AeResult = "in_sync" | "repaired" | "partial" | "failed";
@@ -143,6 +153,15 @@ export class AntiEntropy {
     return this.withPeer(group, peer, { settleMs: 0, horizonStart: 0n });
   }
 
+  /**
+   * A joining node's fill: every window of the group compared with the source and pulled (no settle):
+   * windows it lacks are streamed whole, windows it holds in part send only what differs, windows it
+   * already holds (a resumed move) cost their root only.
+   */
+  fillFrom(group: number, peer: string, fill: FillOptions): Promise<AeRecord[]> {
+    return this.withPeer(group, peer, { settleMs: 0, horizonStart: 0n, ...fill });
+  }
+
   private async run(group: number): Promise<AeRecord[]> {
     const record = this.view.cachedGroup(group);
     const peers = record === undefined ? [] : groupNodes(record).filter((id) => id !== this.nodeId);
@@ -187,7 +206,8 @@ export class AntiEntropy {
     const finish = (r: AeRecord, t0: number): AeRecord => ({ ...r, durationMs: this.clock.monotonicMs() - t0, finishedAtNs: this.clock.nowNs() });
     if (node === undefined) return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} is not registered` }, started));
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
-    const client = syncClient(this.settings.net, node.address, this.clock, rootsCounter, this.settings.bytesPerSecMax);
+    const bytesPerSecMax = opts.bytesPerSecMax ?? this.settings.bytesPerSecMax;
+    const client = syncClient(this.settings.net, node.address, this.clock, rootsCounter, bytesPerSecMax);
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
@@ -238,7 +258,7 @@ export class AntiEntropy {
       r.roundTrips = shared.roundTrips;
       shared = { roundTrips: 0, sent: 0, received: 0 };
       try {
-        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r, opts.settleMs);
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r, opts.settleMs, bytesPerSecMax);
       } catch (e) {
         r.result = "partial";
         r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
@@ -246,6 +266,7 @@ export class AntiEntropy {
       r.bytesSent = counter.sent;
       r.bytesReceived = counter.received;
       out.push(finish(r, t0));
+      opts.onWindow?.(out[out.length - 1]!, out.length, windows.length);
     }
     return out;
   }
@@ -295,7 +316,7 @@ export class AntiEntropy {
   }
 
   private async compareWindow(
-    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number,
+    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number, bytesPerSecMax: number,
   ): Promise<void> {
     const { shape } = this.settings;
     // Equal roots end here, without building the tree (a compacted window's root is its summary).
@@ -305,7 +326,7 @@ export class AntiEntropy {
     }
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
-    const client = syncClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, address, this.clock, counter, bytesPerSecMax);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined;
@@ -347,7 +368,7 @@ export class AntiEntropy {
     r.path = "full_resync";
     r.reason = fallback;
     r.roundTrips += 1;
-    r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
+    r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, bytesPerSecMax), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
     r.pointsDiffering = Math.max(r.pointsDiffering, Math.abs(localRoot.count - remoteRoot.count));
     r.result = "repaired";
   }

@@ -1,0 +1,126 @@
+// Group moves between real nodes in one process (shared embedded metadata, real sockets, the
+// binary's composition): a node added to a running cluster gets its rendezvous share by moves (filled
+// window by window, verified, promoted), the nodes that gave a group up delete their copy, every
+// replica ends identical and every written point is readable through the router.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { loadConfig } from "../../src/config/config.ts";
+import { startRouter } from "../../src/app/router.ts";
+import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
+import { systemClock } from "../../src/adapters/system-clock.ts";
+import { systemPlatform } from "../../src/adapters/platform.ts";
+import { silentLogger } from "../../src/ports/logger.ts";
+import { serveWithBun } from "../../src/runtime/bun/serve.ts";
+import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
+import { groupNodes } from "../../src/cluster/records.ts";
+import { desiredNodes } from "../../src/cluster/planner.ts";
+import { tempDir } from "../support/engine.ts";
+import { postJson } from "../support/binary.ts";
+import { until } from "../support/wait.ts";
+import { startServedNode, type ServedNode } from "../support/served-node.ts";
+
+const tmp = tempDir("membership");
+const DAY0 = 20_400n * NS_PER_DAY;
+const closers: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c().catch(() => {});
+  tmp.cleanup();
+});
+
+const FLAGS = { "cluster.plan_interval": "200ms", "coordinator.total_groups": "32" };
+const start = (metadata: MemoryMetadataStore, id: string, extra: Record<string, string> = {}) => startServedNode(metadata, id, tmp.dir, { ...FLAGS, ...extra }, closers);
+
+async function routerOn(metadata: MemoryMetadataStore): Promise<string> {
+  const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.strategy", "sync"], ["replication.min_replicas_for_write", "2"], ["coordinator.total_groups", "32"]]) });
+  const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
+  const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
+  closers.push(async () => {
+    await served.stop();
+    await router.close();
+  });
+  const url = `http://127.0.0.1:${served.port}`;
+  await until("router ready", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+  return url;
+}
+
+/** Writes `n` new points (unique ids and times from `from`) over 3 days; returns how many were acknowledged. */
+async function write(url: string, from: number, n: number): Promise<number> {
+  for (let b = from; b < from + n; b += 500) {
+    const points = [];
+    for (let i = b; i < Math.min(from + n, b + 500); i++) points.push({ id: `dev-${i % 60}`, time: String(DAY0 + BigInt(i % 3) * NS_PER_DAY + BigInt(i) * NS_PER_SECOND), v: i });
+    const r = await postJson(`${url}/v1/databases/s/collections/m/write/batch`, { points });
+    expect(r.status).toBe(200);
+  }
+  return n;
+}
+
+/** Every point of the 60 devices through the router's paged query: distinct values read. */
+async function countAll(url: string): Promise<number> {
+  const ids = Array.from({ length: 60 }, (_, i) => `dev-${i}`).join(",");
+  const seen = new Set<number>();
+  let cursor = "";
+  do {
+    const r = await fetch(`${url}/v1/databases/s/collections/m/query?ids=${ids}&limit=10000${cursor === "" ? "" : `&cursor=${encodeURIComponent(cursor)}`}`);
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { points: Array<{ fields: { v: { numberValue: number } } }>; next_cursor: string };
+    for (const p of body.points) seen.add(p.fields.v.numberValue);
+    cursor = body.next_cursor;
+  } while (cursor !== "");
+  return seen.size;
+}
+
+async function settled(nodes: ServedNode[], factor: number): Promise<boolean> {
+  const view = nodes[0]!.node.sync.view!;
+  const members = nodes.map((n) => n.id).filter((id) => view.isMember(id));
+  for (const g of view.allGroups()) {
+    if (g.joining_nodes.length > 0 || g.leaving_nodes.length > 0) return false;
+    const want = desiredNodes(g.group_id, members, factor, (id) => view.placementOf(id)).sort();
+    if (groupNodes(g).sort().join() !== want.join()) return false;
+  }
+  // Every node holds data of exactly the groups that name it.
+  for (const n of nodes) {
+    const held = new Set(view.allGroups().filter((g) => groupNodes(g).includes(n.id)).map((g) => g.group_id));
+    if (n.node.engine.groups().some((g) => !held.has(g))) return false;
+  }
+  return true;
+}
+
+async function identicalReplicas(nodes: ServedNode[]): Promise<void> {
+  const view = nodes[0]!.node.sync.view!;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  for (const g of view.allGroups()) {
+    const sums = [];
+    for (const id of groupNodes(g)) {
+      const e = byId.get(id)!.node.engine;
+      const ws = e.windowsOf(g.group_id);
+      const parts = [];
+      for (const w of ws) parts.push(`${w}:${(await e.windowChecksum(g.group_id, w)).sha256Hex}`);
+      sums.push(parts.join(","));
+    }
+    expect(new Set(sums).size).toBe(1);
+    expect(sums[0]!.length).toBeGreaterThan(0);
+  }
+}
+
+describe("cluster membership by moves", () => {
+  test("3 → 4 nodes under writes: the new node gets its rendezvous share; givers delete their copy; replicas identical; every point readable", async () => {
+    const metadata = new MemoryMetadataStore(systemClock);
+    const nodes = [await start(metadata, "m1"), await start(metadata, "m2"), await start(metadata, "m3")];
+    const url = await routerOn(metadata);
+    let written = await write(url, 0, 6_000);
+    for (const n of nodes) await n.node.engine.flush();
+    nodes.push(await start(metadata, "m4"));
+    // Writes go on while the moves run.
+    const load = (async () => {
+      for (let k = 0; k < 10; k++) written += await write(url, 6_000 + k * 300, 300);
+    })();
+    await load;
+    await until("placement is the desired one over 4 nodes", async () => ((await settled(nodes, 3)) ? true : undefined), 60_000, 100);
+    const m4 = nodes[3]!;
+    expect(m4.node.sync.mover!.stats.movesFinished).toBeGreaterThan(0);
+    expect(m4.node.engine.groups().length).toBe(nodes[0]!.node.sync.view!.allGroups().filter((g) => groupNodes(g).includes("m4")).length);
+    expect(nodes.slice(0, 3).reduce((n, x) => n + x.node.sync.mover!.stats.groupsDropped, 0)).toBeGreaterThan(0);
+    await identicalReplicas(nodes);
+    expect(await countAll(url)).toBe(written);
+  }, 120_000);
+});
