@@ -193,7 +193,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     services: (router) => {
       router.service(StorageService, storageService(ctx));
       router.service(SyncService, syncService(ctx));
-      router.service(AdminService, adminService(ctx, rt));
+      router.service(AdminService, adminService(ctx, rt, { factor: config.replication.factor, store: metadata }));
     },
     fastPaths: {
       [WRITE_PATH]: (req) => (isFastUnary(req) ? fastWrite(req, ctx, FAST_LIMITS) : undefined),

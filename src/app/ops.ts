@@ -5,7 +5,19 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { toJson, type JsonValue } from "@bufbuild/protobuf";
-import { AdminService, GetStatusResponseSchema, TriggerAntiEntropyResponseSchema, type GetStatusResponse, type TriggerAntiEntropyResponse } from "../gen/soltix/v1/admin_pb.ts";
+import {
+  AdminService,
+  GetClusterStatusResponseSchema,
+  GetStatusResponseSchema,
+  MembershipChangeResponseSchema,
+  RebalanceResponseSchema,
+  TriggerAntiEntropyResponseSchema,
+  type GetClusterStatusResponse,
+  type GetStatusResponse,
+  type MembershipChangeResponse,
+  type RebalanceResponse,
+  type TriggerAntiEntropyResponse,
+} from "../gen/soltix/v1/admin_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { diffTrees, type ExpandRequest, type TreeSource } from "../merkle/diff.ts";
 import { DEFAULT_SHAPE, depthOfId, indexOfId, timeRangeOfNode } from "../merkle/shape.ts";
@@ -15,7 +27,7 @@ import type { Platform } from "../ports/platform.ts";
 import { readPeerCredentials } from "./security.ts";
 import { toHex } from "../base/sha256.ts";
 
-export type { GetStatusResponse, TriggerAntiEntropyResponse };
+export type { GetClusterStatusResponse, GetStatusResponse, MembershipChangeResponse, RebalanceResponse, TriggerAntiEntropyResponse };
 
 /** Calls may run long (a repair waits for the whole run). */
 const OPS_CALL_TIMEOUT_MS = 10 * 60_000;
@@ -44,6 +56,36 @@ export function repairJson(res: TriggerAntiEntropyResponse): JsonValue {
 
 export function triggerRepair(net: PeerNet, addr: string, group: number): Promise<TriggerAntiEntropyResponse> {
   return createClient(AdminService, transport(net, addr)).triggerAntiEntropy({ groupId: group, wait: true });
+}
+
+/** Membership (DESIGN §10), asked of any node: `soltix cluster status | decommission | remove | replace | rebalance`. */
+export function clusterStatus(net: PeerNet, addr: string): Promise<GetClusterStatusResponse> {
+  return createClient(AdminService, transport(net, addr)).getClusterStatus({});
+}
+
+export type MembershipOp = { op: "decommission"; node: string } | { op: "remove"; node: string } | { op: "replace"; node: string; with: string };
+
+export function membershipChange(net: PeerNet, addr: string, change: MembershipOp): Promise<MembershipChangeResponse> {
+  const c = createClient(AdminService, transport(net, addr));
+  if (change.op === "decommission") return c.decommissionNode({ nodeId: change.node });
+  if (change.op === "remove") return c.removeNode({ nodeId: change.node });
+  return c.replaceNode({ nodeId: change.node, withNodeId: change.with });
+}
+
+export function rebalanceCluster(net: PeerNet, addr: string): Promise<RebalanceResponse> {
+  return createClient(AdminService, transport(net, addr)).rebalance({});
+}
+
+export function clusterStatusJson(res: GetClusterStatusResponse): JsonValue {
+  return toJson(GetClusterStatusResponseSchema, res);
+}
+
+export function membershipChangeJson(res: MembershipChangeResponse): JsonValue {
+  return toJson(MembershipChangeResponseSchema, res);
+}
+
+export function rebalanceJson(res: RebalanceResponse): JsonValue {
+  return toJson(RebalanceResponseSchema, res);
 }
 
 export interface WindowSums {

@@ -12,7 +12,7 @@ import { parseArgs } from "./args.ts";
 import { runNode } from "./node-command.ts";
 import { runRouter } from "./router-command.ts";
 import { runDev } from "./dev-command.ts";
-import { runChecksum, runRepair, runStatus, runTree } from "./ops-commands.ts";
+import { runChecksum, runCluster, runRepair, runStatus, runTree } from "./ops-commands.ts";
 
 const USAGE = `soltix ${SOLTIX_VERSION} — storage node of a replicated time-series database
 
@@ -24,6 +24,7 @@ usage:
   soltix checksum --nodes A,B[,C] --group G [--window YYYY-MM-DD]   window checksums side by side
   soltix tree     --nodes A,B --group G [--window YYYY-MM-DD]       Merkle roots and the differing ranges
   soltix repair   --node ADDR --group G              run anti-entropy for a group now and show the result
+  soltix cluster status|decommission|remove|replace|rebalance [--server ADDR]   membership (any node answers)
   soltix version                                     print the version
   soltix <command> --help                            help for a command
 
@@ -58,6 +59,20 @@ const DEV_HELP = `usage: soltix dev [--nodes 3] [--dir DIR] [--port 8080] [--log
 Starts a router and N storage nodes in one process on the embedded defaults (metadata in memory,
 direct delivery; no etcd or NATS needed). Nodes listen on 7001.. and the router on --port
 (--port 0: any free ports). Data goes to DIR (default: a new temp dir). Ctrl-C stops it.
+`;
+
+const CLUSTER_HELP = `usage:
+  soltix cluster status                              nodes, groups per node, under-replicated groups, moves
+  soltix cluster decommission --node ID              move every group off a live node (then it holds nothing)
+  soltix cluster remove --node ID                    a dead node: its copies are re-placed now
+  soltix cluster replace --node OLD --with NEW       a new registered node takes a dead node's place (its groups)
+  soltix cluster rebalance                           plan now: the changes toward the desired placement
+
+Asks any node: --server ADDR (default 127.0.0.1:7001, or SOLTIX_SERVER). --json prints JSON.
+A new node joins by starting with the cluster's etcd: the planner gives it its share by itself.
+Refused, with the reason: a decommission that would leave fewer member nodes than
+replication.factor, an unknown node id, a second operation on a node already in one, removing or
+replacing a node that is still registered. Also takes --token-file F and --ca-file F.
 `;
 
 const OPS_HELP = `usage:
@@ -123,6 +138,12 @@ async function dispatch(argv: string[], serve: Serve, runtime: RuntimeExtras): P
       const run = { status: runStatus, checksum: runChecksum, tree: runTree, repair: runRepair }[command];
       return run(parseArgs(rest, new Set(["json"])), platform);
     }
+    case "cluster":
+      if (args.help) {
+        process.stdout.write(CLUSTER_HELP);
+        return 0;
+      }
+      return runCluster(args, platform);
     default:
       process.stderr.write(`soltix: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

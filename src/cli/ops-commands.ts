@@ -3,13 +3,32 @@
 //   soltix checksum --nodes A,B[,C] --group G [--window DAY]     flat window checksums side by side
 //   soltix tree     --nodes A,B --group G [--window DAY]         Merkle roots of two nodes, the narrowed differing ranges
 //   soltix repair   --node ADDR --group G                        run anti-entropy for the group now and follow it
+//   soltix cluster status | decommission --node ID | remove --node ID | replace --node OLD --with NEW | rebalance
+//                   [--server ADDR]                           membership, asked of any node
 // ADDR is host:port or a URL. DAY is YYYY-MM-DD or a window start in ns. --json prints raw JSON.
 
 import { invalidArgument } from "../base/errors.ts";
 import { nsToIso, parseRfc3339Ns } from "../base/time.ts";
 import type { Platform } from "../ports/platform.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
-import { nodeStatus, opsNet, repairJson, statusJson, treeDiff, triggerRepair, windowChecksums, type GetStatusResponse } from "../app/ops.ts";
+import {
+  clusterStatus,
+  clusterStatusJson,
+  membershipChange,
+  membershipChangeJson,
+  nodeStatus,
+  opsNet,
+  rebalanceCluster,
+  rebalanceJson,
+  repairJson,
+  statusJson,
+  treeDiff,
+  triggerRepair,
+  windowChecksums,
+  type GetClusterStatusResponse,
+  type GetStatusResponse,
+  type MembershipOp,
+} from "../app/ops.ts";
 import type { ParsedArgs } from "./args.ts";
 
 /**
@@ -122,4 +141,70 @@ export async function runRepair(args: ParsedArgs, platform: Platform): Promise<n
   }
   if (res.records.length === 0) print("nothing to compare (no replicas or no windows)");
   return res.records.some((r) => r.result === "failed" || r.result === "partial") ? 3 : 0;
+}
+
+const CLUSTER_SERVER_DEFAULT = "127.0.0.1:7001";
+
+/**
+ * `soltix cluster status | decommission --node ID | remove --node ID | replace --node OLD --with NEW |
+ * rebalance`, asked of any node (--server ADDR, default 127.0.0.1:7001, or SOLTIX_SERVER).
+ */
+export async function runCluster(args: ParsedArgs, platform: Platform): Promise<number> {
+  const net = await netOf(args, platform);
+  const server = args.flags.get("server") ?? process.env.SOLTIX_SERVER ?? CLUSTER_SERVER_DEFAULT;
+  const json = args.flags.has("json");
+  const sub = args.positional[0];
+  switch (sub) {
+    case "status": {
+      const res = await clusterStatus(net, server);
+      if (json) {
+        print(JSON.stringify(clusterStatusJson(res), null, 2));
+        return 0;
+      }
+      printClusterStatus(res);
+      return 0;
+    }
+    case "decommission":
+    case "remove":
+    case "replace": {
+      const node = need(args, "node");
+      const change: MembershipOp = sub === "replace" ? { op: "replace", node, with: need(args, "with") } : { op: sub, node };
+      const res = await membershipChange(net, server, change);
+      print(json ? JSON.stringify(membershipChangeJson(res), null, 2) : `${res.nodeId}: ${res.state} — ${res.message}`);
+      return 0;
+    }
+    case "rebalance": {
+      const res = await rebalanceCluster(net, server);
+      if (json) {
+        print(JSON.stringify(rebalanceJson(res), null, 2));
+        return 0;
+      }
+      const moves = res.plan.filter((c) => c.kind !== "blocked");
+      print(`${moves.length} change(s) planned${res.applied ? " and applied (this node plans the cluster)" : `; the planner (${res.planner || "not elected yet"}) applies them on its next round`}`);
+      for (const c of res.plan) print(`  group ${String(c.groupId).padEnd(5)} ${c.kind.padEnd(8)} ${c.reason}`);
+      return 0;
+    }
+    default:
+      throw invalidArgument("cluster", `${sub === undefined ? "a subcommand is required" : `unknown subcommand ${JSON.stringify(sub)}`}: status | decommission --node ID | remove --node ID | replace --node OLD --with NEW | rebalance`);
+  }
+}
+
+function printClusterStatus(res: GetClusterStatusResponse): void {
+  print(`cluster: ${res.nodes.length} node(s), ${res.groups} group(s), replication.factor ${res.replicationFactor}; planner ${res.planner || "(none elected)"}; answered by ${res.answeredBy}`);
+  print(`${"node".padEnd(14)} ${"state".padEnd(15)} ${"registered".padEnd(10)} ${"groups".padStart(6)} ${"joining".padStart(7)}  address`);
+  for (const n of res.nodes) {
+    const extra = `${n.placementId !== "" ? ` (placed as ${n.placementId})` : ""}${n.downSince > 0n ? ` down since ${nsToIso(n.downSince)}` : ""}`;
+    print(`${n.nodeId.padEnd(14)} ${n.state.padEnd(15)} ${(n.registered ? "yes" : "no").padEnd(10)} ${String(n.groups).padStart(6)} ${String(n.joining).padStart(7)}  ${n.address}${extra}`);
+  }
+  print(`under-replicated: ${res.underReplicated.length}`);
+  for (const u of res.underReplicated) print(`  group ${String(u.groupId).padEnd(5)} ${u.copies} of ${res.replicationFactor} copies on ${u.nodes.join(", ")}: ${u.reason}`);
+  print(`moves: ${res.moves.length}`);
+  for (const m of res.moves) {
+    const rate = m.rateBytesPerSec > 0 ? `${(m.rateBytesPerSec / 1e6).toFixed(1)} MB/s` : "-";
+    const eta = m.etaSeconds >= 0 ? `eta ${m.etaSeconds.toFixed(0)}s` : "eta -";
+    print(`  group ${String(m.groupId).padEnd(5)} → ${m.join}${m.leave ? ` (replacing ${m.leave})` : ""} ${m.phase.padEnd(8)} windows ${m.windowsDone}/${m.windowsTotal}, ${m.bytes} bytes, ${rate}, ${eta}${m.source ? `, from ${m.source}` : ""}${m.attempts > 1 ? `, attempt ${m.attempts}` : ""}${m.error ? `  (last error: ${m.error})` : ""}`);
+  }
+  const blocked = res.plan.filter((c) => c.kind === "blocked");
+  if (blocked.length > 0) print(`waiting: ${blocked.length}`);
+  for (const b of blocked) print(`  group ${String(b.groupId).padEnd(5)} ${b.reason}`);
 }

@@ -21,6 +21,8 @@ import type { AeRecord, AntiEntropy } from "./anti-entropy.ts";
 import { etaSeconds, type GroupSyncer, type SyncProgressState } from "./startup-sync.ts";
 import type { ClusterPlanner } from "../cluster/planner-loop.ts";
 import type { GroupMover } from "./group-mover.ts";
+import type { MetadataStore } from "../ports/metadata.ts";
+import { clusterStatus, decommission, rebalance, remove, replace, type ClusterAdminDeps } from "./cluster-admin.ts";
 import type { NodeContext } from "../rpc/context.ts";
 import { validateGroup } from "../rpc/sync-service.ts";
 
@@ -77,8 +79,15 @@ function notJoined(): SoltixError {
   return new SoltixError("unavailable", "the node has not joined the cluster yet (metadata not loaded)");
 }
 
-export function adminService(ctx: NodeContext, rt: SyncRuntime): ServiceImpl<typeof AdminService> {
+export function adminService(ctx: NodeContext, rt: SyncRuntime, cluster: { factor: number; store: MetadataStore }): ServiceImpl<typeof AdminService> {
+  const deps: ClusterAdminDeps = { nodeId: ctx.nodeId, factor: cluster.factor, store: cluster.store, clock: ctx.clock, view: () => rt.view, planner: () => rt.planner };
   return {
+    getClusterStatus: () => clusterStatus(deps),
+    decommissionNode: (req) => decommission(deps, req.nodeId),
+    removeNode: (req) => remove(deps, req.nodeId),
+    replaceNode: (req) => replace(deps, req.nodeId, req.withNodeId),
+    rebalance: () => rebalance(deps),
+
     async getStatus() {
       const held = new Set<number>(rt.syncer?.heldGroups() ?? []);
       for (const g of ctx.engine.groups()) held.add(g);

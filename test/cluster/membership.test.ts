@@ -4,6 +4,9 @@
 // replica ends identical and every written point is readable through the router.
 
 import { afterAll, describe, expect, test } from "bun:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { AdminService } from "../../src/gen/soltix/v1/admin_pb.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { startRouter } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
@@ -27,6 +30,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+const admin = (url: string) => createClient(AdminService, createConnectTransport({ baseUrl: url }));
 const FLAGS = { "cluster.plan_interval": "200ms", "coordinator.total_groups": "32" };
 const start = (metadata: MemoryMetadataStore, id: string, extra: Record<string, string> = {}) => startServedNode(metadata, id, tmp.dir, { ...FLAGS, ...extra }, closers);
 
@@ -123,4 +127,64 @@ describe("cluster membership by moves", () => {
     await identicalReplicas(nodes);
     expect(await countAll(url)).toBe(written);
   }, 120_000);
+});
+
+describe("operator membership changes (AdminService)", () => {
+  test("decommission empties a node; refusals say why; replace puts a new node exactly in a dead node's place; status reports it all", async () => {
+    const metadata = new MemoryMetadataStore(systemClock);
+    const nodes = [await start(metadata, "d1"), await start(metadata, "d2"), await start(metadata, "d3"), await start(metadata, "d4")];
+    const url = await routerOn(metadata);
+    let written = await write(url, 0, 4_000);
+    const adm = admin(nodes[0]!.url);
+    await until("groups placed on 4 nodes", async () => ((await settled(nodes, 3)) ? true : undefined), 30_000, 100);
+
+    // Decommission d4: its groups move to d1..d3, then its data dir holds no group data.
+    const r = await adm.decommissionNode({ nodeId: "d4" });
+    expect(r.state).toBe("decommissioning");
+    expect(r.message).toContain("d4 is decommissioning");
+    written += await write(url, 4_000, 1_000);
+    await until("d4 holds nothing", async () => {
+      const s = await adm.getClusterStatus({});
+      const d4 = s.nodes.find((n) => n.nodeId === "d4")!;
+      return d4.state === "decommissioned" && d4.groups === 0 && nodes[3]!.node.engine.groups().length === 0 && (await settled(nodes.slice(0, 3), 3)) ? true : undefined;
+    }, 60_000, 100);
+    await identicalReplicas(nodes.slice(0, 3));
+    expect(await countAll(url)).toBe(written);
+
+    // Refusals, each with its reason.
+    const refused = async (call: Promise<unknown>, code: Code, text: string) => {
+      const e = await call.then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(ConnectError);
+      expect((e as ConnectError).code).toBe(code);
+      expect((e as ConnectError).rawMessage).toContain(text);
+    };
+    await refused(adm.decommissionNode({ nodeId: "d3" }), Code.FailedPrecondition, "would leave 2 member node(s) (d1, d2), fewer than replication.factor 3");
+    await refused(adm.decommissionNode({ nodeId: "nope" }), Code.NotFound, `node "nope" is not known to the cluster`);
+    await refused(adm.decommissionNode({ nodeId: "d4" }), Code.FailedPrecondition, "d4: it is decommissioned");
+    await refused(adm.removeNode({ nodeId: "d1" }), Code.FailedPrecondition, "cannot remove d1: it is registered");
+    await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d4" }), Code.FailedPrecondition, "cannot replace d2: it is registered");
+
+    // d2 dies for good; d5 replaces it and gets exactly d2's groups.
+    const d2Groups = nodes[0]!.node.sync.view!.allGroups().filter((g) => groupNodes(g).includes("d2")).map((g) => g.group_id);
+    await nodes[1]!.stop();
+    const d5 = await start(metadata, "d5");
+    await until("d2 seen down", async () => (nodes[0]!.node.sync.view!.node("d2") === undefined ? true : undefined), 30_000, 100);
+    await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d1" }), Code.FailedPrecondition, "d1 already holds or joins");
+    const rep = await adm.replaceNode({ nodeId: "d2", withNodeId: "d5" });
+    expect(rep.message).toContain("d5 takes d2's place");
+    await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d5" }), Code.FailedPrecondition, "it was removed (replaced by d5)");
+    written += await write(url, 5_000, 1_000);
+    const live = [nodes[0]!, nodes[2]!, d5];
+    await until("d5 holds d2's groups", async () => ((await settled(live, 3)) ? true : undefined), 60_000, 100);
+    const d5Groups = nodes[0]!.node.sync.view!.allGroups().filter((g) => groupNodes(g).includes("d5")).map((g) => g.group_id);
+    expect(d5Groups).toEqual(d2Groups);
+    await identicalReplicas(live);
+    expect(await countAll(url)).toBe(written);
+    const s = await adm.getClusterStatus({});
+    expect(s.underReplicated).toEqual([]);
+    expect(s.moves).toEqual([]);
+    expect(s.nodes.find((n) => n.nodeId === "d2")!.state).toBe("removed");
+    expect(s.nodes.find((n) => n.nodeId === "d5")!.placementId).toBe("d2");
+    expect(s.planner).not.toBe("");
+  }, 180_000);
 });

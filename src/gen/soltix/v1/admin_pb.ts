@@ -10,7 +10,436 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/admin.proto.
  */
 export const file_soltix_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVzb2x0aXgvdjEvYWRtaW4ucHJvdG8SCXNvbHRpeC52MSISChBHZXRTdGF0dXNSZXF1ZXN0IowCCgxTeW5jUHJvZ3Jlc3MSDQoFc3RhdGUYASABKAkSDgoGcG9pbnRzGAIgASgEEg0KBWJ5dGVzGAMgASgEEhsKE3JhdGVfcG9pbnRzX3Blcl9zZWMYBCABKAESEwoLZXRhX3NlY29uZHMYBSABKAESFwoPZXhwZWN0ZWRfcG9pbnRzGAYgASgEEhMKC3NvdXJjZV9ub2RlGAcgASgJEg0KBWVycm9yGAggASgJEhAKCGF0dGVtcHRzGAkgASgNEhIKCnN0YXJ0ZWRfYXQYCiABKAMSEwoLZmluaXNoZWRfYXQYCyABKAMSDQoFcGhhc2UYDCABKAkSFQoNdmVyaWZpZWRfd2l0aBgNIAMoCSKDAgoRQW50aUVudHJvcHlSZWNvcmQSFAoMd2luZG93X3N0YXJ0GAEgASgDEgwKBHBlZXIYAiABKAkSDgoGcmVzdWx0GAMgASgJEgwKBHBhdGgYBCABKAkSDgoGcmVhc29uGAUgASgJEhMKC3JvdW5kX3RyaXBzGAYgASgNEhIKCmJ5dGVzX3NlbnQYByABKAQSFgoOYnl0ZXNfcmVjZWl2ZWQYCCABKAQSGAoQcG9pbnRzX2RpZmZlcmluZxgJIAEoBBIXCg9wb2ludHNfcmVwYWlyZWQYCiABKAQSEwoLZHVyYXRpb25fbXMYCyABKAESEwoLZmluaXNoZWRfYXQYDCABKAMijwIKC0dyb3VwU3RhdHVzEhAKCGdyb3VwX2lkGAEgASgNEg0KBXN0YXRlGAIgASgJEg4KBnBvaW50cxgDIAEoBBIWCg5sYXN0X3RpbWVzdGFtcBgEIAEoAxIlCgRzeW5jGAUgASgLMhcuc29sdGl4LnYxLlN5bmNQcm9ncmVzcxI3ChFsYXN0X2FudGlfZW50cm9weRgGIAMoCzIcLnNvbHRpeC52MS5BbnRpRW50cm9weVJlY29yZBIUCgxwcmltYXJ5X25vZGUYByABKAkSFQoNcmVwbGljYV9ub2RlcxgIIAMoCRITCgtsb2NhbF9zdGF0ZRgJIAEoCRIVCg1zeW5jaW5nX25vZGVzGAogAygJIj8KCFBlZXJEb3duEg8KB25vZGVfaWQYASABKAkSEgoKZG93bl9zaW5jZRgCIAEoAxIOCgZncm91cHMYAyABKA0inAEKEUdldFN0YXR1c1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSJgoGZ3JvdXBzGAIgAygLMhYuc29sdGl4LnYxLkdyb3VwU3RhdHVzEg8KB3ZlcnNpb24YAyABKAkSJwoKcGVlcnNfZG93bhgEIAMoCzITLnNvbHRpeC52MS5QZWVyRG93bhIUCgxyZWdpc3RyYXRpb24YBSABKAkiOwoZVHJpZ2dlckFudGlFbnRyb3B5UmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIMCgR3YWl0GAIgASgIIksKGlRyaWdnZXJBbnRpRW50cm9weVJlc3BvbnNlEi0KB3JlY29yZHMYASADKAsyHC5zb2x0aXgudjEuQW50aUVudHJvcHlSZWNvcmQiNAoSVHJpZ2dlclN5bmNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEgwKBHdhaXQYAiABKAgiQAoTVHJpZ2dlclN5bmNSZXNwb25zZRIpCghwcm9ncmVzcxgBIAEoCzIXLnNvbHRpeC52MS5TeW5jUHJvZ3Jlc3MyhwIKDEFkbWluU2VydmljZRJGCglHZXRTdGF0dXMSGy5zb2x0aXgudjEuR2V0U3RhdHVzUmVxdWVzdBocLnNvbHRpeC52MS5HZXRTdGF0dXNSZXNwb25zZRJhChJUcmlnZ2VyQW50aUVudHJvcHkSJC5zb2x0aXgudjEuVHJpZ2dlckFudGlFbnRyb3B5UmVxdWVzdBolLnNvbHRpeC52MS5UcmlnZ2VyQW50aUVudHJvcHlSZXNwb25zZRJMCgtUcmlnZ2VyU3luYxIdLnNvbHRpeC52MS5UcmlnZ2VyU3luY1JlcXVlc3QaHi5zb2x0aXgudjEuVHJpZ2dlclN5bmNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChVzb2x0aXgvdjEvYWRtaW4ucHJvdG8SCXNvbHRpeC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCKdAQoLQ2x1c3Rlck5vZGUSDwoHbm9kZV9pZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEhIKCnJlZ2lzdGVyZWQYAyABKAgSDQoFc3RhdGUYBCABKAkSDgoGZ3JvdXBzGAUgASgNEg8KB2pvaW5pbmcYBiABKA0SEgoKZG93bl9zaW5jZRgHIAEoAxIUCgxwbGFjZW1lbnRfaWQYCCABKAkiVwoUVW5kZXJSZXBsaWNhdGVkR3JvdXASEAoIZ3JvdXBfaWQYASABKA0SDgoGY29waWVzGAIgASgNEg0KBW5vZGVzGAMgAygJEg4KBnJlYXNvbhgEIAEoCSKfAgoJR3JvdXBNb3ZlEhAKCGdyb3VwX2lkGAEgASgNEgwKBGpvaW4YAiABKAkSDQoFbGVhdmUYAyABKAkSDgoGc291cmNlGAQgASgJEg0KBXBoYXNlGAUgASgJEhQKDHdpbmRvd3NfZG9uZRgGIAEoDRIVCg13aW5kb3dzX3RvdGFsGAcgASgNEg0KBWJ5dGVzGAggASgEEg4KBnBvaW50cxgJIAEoBBIaChJyYXRlX2J5dGVzX3Blcl9zZWMYCiABKAESEwoLZXRhX3NlY29uZHMYCyABKAESEAoIYXR0ZW1wdHMYDCABKA0SDQoFZXJyb3IYDSABKAkSEgoKc3RhcnRlZF9hdBgOIAEoCRISCgp1cGRhdGVkX2F0GA8gASgJIlwKDVBsYW5uZWRDaGFuZ2USDAoEa2luZBgBIAEoCRIQCghncm91cF9pZBgCIAEoDRIMCgRqb2luGAMgASgJEg0KBWxlYXZlGAQgASgJEg4KBnJlYXNvbhgFIAEoCSKbAgoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuc29sdGl4LnYxLkNsdXN0ZXJOb2RlEg4KBmdyb3VwcxgCIAEoDRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYAyABKA0SOQoQdW5kZXJfcmVwbGljYXRlZBgEIAMoCzIfLnNvbHRpeC52MS5VbmRlclJlcGxpY2F0ZWRHcm91cBIjCgVtb3ZlcxgFIAMoCzIULnNvbHRpeC52MS5Hcm91cE1vdmUSJgoEcGxhbhgGIAMoCzIYLnNvbHRpeC52MS5QbGFubmVkQ2hhbmdlEg8KB3BsYW5uZXIYByABKAkSEwoLYW5zd2VyZWRfYnkYCCABKAkiKgoXRGVjb21taXNzaW9uTm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIkChFSZW1vdmVOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjsKElJlcGxhY2VOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhQKDHdpdGhfbm9kZV9pZBgCIAEoCSJkChhNZW1iZXJzaGlwQ2hhbmdlUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRINCgVzdGF0ZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhcKD2dyb3Vwc19hZmZlY3RlZBgEIAEoDSISChBSZWJhbGFuY2VSZXF1ZXN0Il0KEVJlYmFsYW5jZVJlc3BvbnNlEiYKBHBsYW4YASADKAsyGC5zb2x0aXgudjEuUGxhbm5lZENoYW5nZRIPCgdwbGFubmVyGAIgASgJEg8KB2FwcGxpZWQYAyABKAgiEgoQR2V0U3RhdHVzUmVxdWVzdCKMAgoMU3luY1Byb2dyZXNzEg0KBXN0YXRlGAEgASgJEg4KBnBvaW50cxgCIAEoBBINCgVieXRlcxgDIAEoBBIbChNyYXRlX3BvaW50c19wZXJfc2VjGAQgASgBEhMKC2V0YV9zZWNvbmRzGAUgASgBEhcKD2V4cGVjdGVkX3BvaW50cxgGIAEoBBITCgtzb3VyY2Vfbm9kZRgHIAEoCRINCgVlcnJvchgIIAEoCRIQCghhdHRlbXB0cxgJIAEoDRISCgpzdGFydGVkX2F0GAogASgDEhMKC2ZpbmlzaGVkX2F0GAsgASgDEg0KBXBoYXNlGAwgASgJEhUKDXZlcmlmaWVkX3dpdGgYDSADKAkigwIKEUFudGlFbnRyb3B5UmVjb3JkEhQKDHdpbmRvd19zdGFydBgBIAEoAxIMCgRwZWVyGAIgASgJEg4KBnJlc3VsdBgDIAEoCRIMCgRwYXRoGAQgASgJEg4KBnJlYXNvbhgFIAEoCRITCgtyb3VuZF90cmlwcxgGIAEoDRISCgpieXRlc19zZW50GAcgASgEEhYKDmJ5dGVzX3JlY2VpdmVkGAggASgEEhgKEHBvaW50c19kaWZmZXJpbmcYCSABKAQSFwoPcG9pbnRzX3JlcGFpcmVkGAogASgEEhMKC2R1cmF0aW9uX21zGAsgASgBEhMKC2ZpbmlzaGVkX2F0GAwgASgDIo8CCgtHcm91cFN0YXR1cxIQCghncm91cF9pZBgBIAEoDRINCgVzdGF0ZRgCIAEoCRIOCgZwb2ludHMYAyABKAQSFgoObGFzdF90aW1lc3RhbXAYBCABKAMSJQoEc3luYxgFIAEoCzIXLnNvbHRpeC52MS5TeW5jUHJvZ3Jlc3MSNwoRbGFzdF9hbnRpX2VudHJvcHkYBiADKAsyHC5zb2x0aXgudjEuQW50aUVudHJvcHlSZWNvcmQSFAoMcHJpbWFyeV9ub2RlGAcgASgJEhUKDXJlcGxpY2Ffbm9kZXMYCCADKAkSEwoLbG9jYWxfc3RhdGUYCSABKAkSFQoNc3luY2luZ19ub2RlcxgKIAMoCSI/CghQZWVyRG93bhIPCgdub2RlX2lkGAEgASgJEhIKCmRvd25fc2luY2UYAiABKAMSDgoGZ3JvdXBzGAMgASgNIpwBChFHZXRTdGF0dXNSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEiYKBmdyb3VwcxgCIAMoCzIWLnNvbHRpeC52MS5Hcm91cFN0YXR1cxIPCgd2ZXJzaW9uGAMgASgJEicKCnBlZXJzX2Rvd24YBCADKAsyEy5zb2x0aXgudjEuUGVlckRvd24SFAoMcmVnaXN0cmF0aW9uGAUgASgJIjsKGVRyaWdnZXJBbnRpRW50cm9weVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDAoEd2FpdBgCIAEoCCJLChpUcmlnZ2VyQW50aUVudHJvcHlSZXNwb25zZRItCgdyZWNvcmRzGAEgAygLMhwuc29sdGl4LnYxLkFudGlFbnRyb3B5UmVjb3JkIjQKElRyaWdnZXJTeW5jUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIMCgR3YWl0GAIgASgIIkAKE1RyaWdnZXJTeW5jUmVzcG9uc2USKQoIcHJvZ3Jlc3MYASABKAsyFy5zb2x0aXgudjEuU3luY1Byb2dyZXNzMq0FCgxBZG1pblNlcnZpY2USRgoJR2V0U3RhdHVzEhsuc29sdGl4LnYxLkdldFN0YXR1c1JlcXVlc3QaHC5zb2x0aXgudjEuR2V0U3RhdHVzUmVzcG9uc2USYQoSVHJpZ2dlckFudGlFbnRyb3B5EiQuc29sdGl4LnYxLlRyaWdnZXJBbnRpRW50cm9weVJlcXVlc3QaJS5zb2x0aXgudjEuVHJpZ2dlckFudGlFbnRyb3B5UmVzcG9uc2USTAoLVHJpZ2dlclN5bmMSHS5zb2x0aXgudjEuVHJpZ2dlclN5bmNSZXF1ZXN0Gh4uc29sdGl4LnYxLlRyaWdnZXJTeW5jUmVzcG9uc2USWwoQR2V0Q2x1c3RlclN0YXR1cxIiLnNvbHRpeC52MS5HZXRDbHVzdGVyU3RhdHVzUmVxdWVzdBojLnNvbHRpeC52MS5HZXRDbHVzdGVyU3RhdHVzUmVzcG9uc2USWwoQRGVjb21taXNzaW9uTm9kZRIiLnNvbHRpeC52MS5EZWNvbW1pc3Npb25Ob2RlUmVxdWVzdBojLnNvbHRpeC52MS5NZW1iZXJzaGlwQ2hhbmdlUmVzcG9uc2USTwoKUmVtb3ZlTm9kZRIcLnNvbHRpeC52MS5SZW1vdmVOb2RlUmVxdWVzdBojLnNvbHRpeC52MS5NZW1iZXJzaGlwQ2hhbmdlUmVzcG9uc2USUQoLUmVwbGFjZU5vZGUSHS5zb2x0aXgudjEuUmVwbGFjZU5vZGVSZXF1ZXN0GiMuc29sdGl4LnYxLk1lbWJlcnNoaXBDaGFuZ2VSZXNwb25zZRJGCglSZWJhbGFuY2USGy5zb2x0aXgudjEuUmViYWxhbmNlUmVxdWVzdBocLnNvbHRpeC52MS5SZWJhbGFuY2VSZXNwb25zZWIGcHJvdG8z");
+
+/**
+ * @generated from message soltix.v1.GetClusterStatusRequest
+ */
+export type GetClusterStatusRequest = Message<"soltix.v1.GetClusterStatusRequest"> & {
+};
+
+/**
+ * Describes the message soltix.v1.GetClusterStatusRequest.
+ * Use `create(GetClusterStatusRequestSchema)` to create a new message.
+ */
+export const GetClusterStatusRequestSchema: GenMessage<GetClusterStatusRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 0);
+
+/**
+ * @generated from message soltix.v1.ClusterNode
+ */
+export type ClusterNode = Message<"soltix.v1.ClusterNode"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string address = 2;
+   */
+  address: string;
+
+  /**
+   * @generated from field: bool registered = 3;
+   */
+  registered: boolean;
+
+  /**
+   * member | decommissioning | decommissioned | removed | dead (unregistered past cluster.dead_node_timeout) | down
+   *
+   * @generated from field: string state = 4;
+   */
+  state: string;
+
+  /**
+   * Groups it is a replica of, and groups it is joining.
+   *
+   * @generated from field: uint32 groups = 5;
+   */
+  groups: number;
+
+  /**
+   * @generated from field: uint32 joining = 6;
+   */
+  joining: number;
+
+  /**
+   * ns since the epoch; 0 = registered (or never seen).
+   *
+   * @generated from field: int64 down_since = 7;
+   */
+  downSince: bigint;
+
+  /**
+   * Rendezvous places it as this node (a replacement): "" = itself.
+   *
+   * @generated from field: string placement_id = 8;
+   */
+  placementId: string;
+};
+
+/**
+ * Describes the message soltix.v1.ClusterNode.
+ * Use `create(ClusterNodeSchema)` to create a new message.
+ */
+export const ClusterNodeSchema: GenMessage<ClusterNode> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 1);
+
+/**
+ * @generated from message soltix.v1.UnderReplicatedGroup
+ */
+export type UnderReplicatedGroup = Message<"soltix.v1.UnderReplicatedGroup"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * Complete copies on live nodes now.
+   *
+   * @generated from field: uint32 copies = 2;
+   */
+  copies: number;
+
+  /**
+   * @generated from field: repeated string nodes = 3;
+   */
+  nodes: string[];
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message soltix.v1.UnderReplicatedGroup.
+ * Use `create(UnderReplicatedGroupSchema)` to create a new message.
+ */
+export const UnderReplicatedGroupSchema: GenMessage<UnderReplicatedGroup> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 2);
+
+/**
+ * @generated from message soltix.v1.GroupMove
+ */
+export type GroupMove = Message<"soltix.v1.GroupMove"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * @generated from field: string join = 2;
+   */
+  join: string;
+
+  /**
+   * @generated from field: string leave = 3;
+   */
+  leave: string;
+
+  /**
+   * @generated from field: string source = 4;
+   */
+  source: string;
+
+  /**
+   * fill | verify | promote | failed (retried) | waiting (not begun)
+   *
+   * @generated from field: string phase = 5;
+   */
+  phase: string;
+
+  /**
+   * @generated from field: uint32 windows_done = 6;
+   */
+  windowsDone: number;
+
+  /**
+   * @generated from field: uint32 windows_total = 7;
+   */
+  windowsTotal: number;
+
+  /**
+   * @generated from field: uint64 bytes = 8;
+   */
+  bytes: bigint;
+
+  /**
+   * @generated from field: uint64 points = 9;
+   */
+  points: bigint;
+
+  /**
+   * @generated from field: double rate_bytes_per_sec = 10;
+   */
+  rateBytesPerSec: number;
+
+  /**
+   * -1 = unknown
+   *
+   * @generated from field: double eta_seconds = 11;
+   */
+  etaSeconds: number;
+
+  /**
+   * @generated from field: uint32 attempts = 12;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: string error = 13;
+   */
+  error: string;
+
+  /**
+   * @generated from field: string started_at = 14;
+   */
+  startedAt: string;
+
+  /**
+   * @generated from field: string updated_at = 15;
+   */
+  updatedAt: string;
+};
+
+/**
+ * Describes the message soltix.v1.GroupMove.
+ * Use `create(GroupMoveSchema)` to create a new message.
+ */
+export const GroupMoveSchema: GenMessage<GroupMove> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 3);
+
+/**
+ * @generated from message soltix.v1.PlannedChange
+ */
+export type PlannedChange = Message<"soltix.v1.PlannedChange"> & {
+  /**
+   * start | cancel | drop | blocked
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: uint32 group_id = 2;
+   */
+  groupId: number;
+
+  /**
+   * @generated from field: string join = 3;
+   */
+  join: string;
+
+  /**
+   * @generated from field: string leave = 4;
+   */
+  leave: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message soltix.v1.PlannedChange.
+ * Use `create(PlannedChangeSchema)` to create a new message.
+ */
+export const PlannedChangeSchema: GenMessage<PlannedChange> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 4);
+
+/**
+ * @generated from message soltix.v1.GetClusterStatusResponse
+ */
+export type GetClusterStatusResponse = Message<"soltix.v1.GetClusterStatusResponse"> & {
+  /**
+   * @generated from field: repeated soltix.v1.ClusterNode nodes = 1;
+   */
+  nodes: ClusterNode[];
+
+  /**
+   * @generated from field: uint32 groups = 2;
+   */
+  groups: number;
+
+  /**
+   * @generated from field: uint32 replication_factor = 3;
+   */
+  replicationFactor: number;
+
+  /**
+   * @generated from field: repeated soltix.v1.UnderReplicatedGroup under_replicated = 4;
+   */
+  underReplicated: UnderReplicatedGroup[];
+
+  /**
+   * @generated from field: repeated soltix.v1.GroupMove moves = 5;
+   */
+  moves: GroupMove[];
+
+  /**
+   * What the planner would do now (blocked entries say why a group waits).
+   *
+   * @generated from field: repeated soltix.v1.PlannedChange plan = 6;
+   */
+  plan: PlannedChange[];
+
+  /**
+   * The node planning the cluster's moves ("" = none elected yet).
+   *
+   * @generated from field: string planner = 7;
+   */
+  planner: string;
+
+  /**
+   * The node that answered.
+   *
+   * @generated from field: string answered_by = 8;
+   */
+  answeredBy: string;
+};
+
+/**
+ * Describes the message soltix.v1.GetClusterStatusResponse.
+ * Use `create(GetClusterStatusResponseSchema)` to create a new message.
+ */
+export const GetClusterStatusResponseSchema: GenMessage<GetClusterStatusResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 5);
+
+/**
+ * @generated from message soltix.v1.DecommissionNodeRequest
+ */
+export type DecommissionNodeRequest = Message<"soltix.v1.DecommissionNodeRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message soltix.v1.DecommissionNodeRequest.
+ * Use `create(DecommissionNodeRequestSchema)` to create a new message.
+ */
+export const DecommissionNodeRequestSchema: GenMessage<DecommissionNodeRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 6);
+
+/**
+ * @generated from message soltix.v1.RemoveNodeRequest
+ */
+export type RemoveNodeRequest = Message<"soltix.v1.RemoveNodeRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message soltix.v1.RemoveNodeRequest.
+ * Use `create(RemoveNodeRequestSchema)` to create a new message.
+ */
+export const RemoveNodeRequestSchema: GenMessage<RemoveNodeRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 7);
+
+/**
+ * @generated from message soltix.v1.ReplaceNodeRequest
+ */
+export type ReplaceNodeRequest = Message<"soltix.v1.ReplaceNodeRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string with_node_id = 2;
+   */
+  withNodeId: string;
+};
+
+/**
+ * Describes the message soltix.v1.ReplaceNodeRequest.
+ * Use `create(ReplaceNodeRequestSchema)` to create a new message.
+ */
+export const ReplaceNodeRequestSchema: GenMessage<ReplaceNodeRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 8);
+
+/**
+ * @generated from message soltix.v1.MembershipChangeResponse
+ */
+export type MembershipChangeResponse = Message<"soltix.v1.MembershipChangeResponse"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * The node's membership state now.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * What will happen: how many groups move, to whom.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: uint32 groups_affected = 4;
+   */
+  groupsAffected: number;
+};
+
+/**
+ * Describes the message soltix.v1.MembershipChangeResponse.
+ * Use `create(MembershipChangeResponseSchema)` to create a new message.
+ */
+export const MembershipChangeResponseSchema: GenMessage<MembershipChangeResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 9);
+
+/**
+ * @generated from message soltix.v1.RebalanceRequest
+ */
+export type RebalanceRequest = Message<"soltix.v1.RebalanceRequest"> & {
+};
+
+/**
+ * Describes the message soltix.v1.RebalanceRequest.
+ * Use `create(RebalanceRequestSchema)` to create a new message.
+ */
+export const RebalanceRequestSchema: GenMessage<RebalanceRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 10);
+
+/**
+ * @generated from message soltix.v1.RebalanceResponse
+ */
+export type RebalanceResponse = Message<"soltix.v1.RebalanceResponse"> & {
+  /**
+   * @generated from field: repeated soltix.v1.PlannedChange plan = 1;
+   */
+  plan: PlannedChange[];
+
+  /**
+   * Whether the answering node leads the planner (it applied the plan) or forwarded nothing (the leader plans on its own interval).
+   *
+   * @generated from field: string planner = 2;
+   */
+  planner: string;
+
+  /**
+   * @generated from field: bool applied = 3;
+   */
+  applied: boolean;
+};
+
+/**
+ * Describes the message soltix.v1.RebalanceResponse.
+ * Use `create(RebalanceResponseSchema)` to create a new message.
+ */
+export const RebalanceResponseSchema: GenMessage<RebalanceResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_admin, 11);
 
 /**
  * @generated from message soltix.v1.GetStatusRequest
@@ -23,7 +452,7 @@ export type GetStatusRequest = Message<"soltix.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 0);
+  messageDesc(file_soltix_v1_admin, 12);
 
 /**
  * @generated from message soltix.v1.SyncProgress
@@ -108,7 +537,7 @@ export type SyncProgress = Message<"soltix.v1.SyncProgress"> & {
  * Use `create(SyncProgressSchema)` to create a new message.
  */
 export const SyncProgressSchema: GenMessage<SyncProgress> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 1);
+  messageDesc(file_soltix_v1_admin, 13);
 
 /**
  * @generated from message soltix.v1.AntiEntropyRecord
@@ -184,7 +613,7 @@ export type AntiEntropyRecord = Message<"soltix.v1.AntiEntropyRecord"> & {
  * Use `create(AntiEntropyRecordSchema)` to create a new message.
  */
 export const AntiEntropyRecordSchema: GenMessage<AntiEntropyRecord> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 2);
+  messageDesc(file_soltix_v1_admin, 14);
 
 /**
  * @generated from message soltix.v1.GroupStatus
@@ -252,7 +681,7 @@ export type GroupStatus = Message<"soltix.v1.GroupStatus"> & {
  * Use `create(GroupStatusSchema)` to create a new message.
  */
 export const GroupStatusSchema: GenMessage<GroupStatus> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 3);
+  messageDesc(file_soltix_v1_admin, 15);
 
 /**
  * A node named by this node's groups that is not registered (down, paused past its lease, partitioned).
@@ -285,7 +714,7 @@ export type PeerDown = Message<"soltix.v1.PeerDown"> & {
  * Use `create(PeerDownSchema)` to create a new message.
  */
 export const PeerDownSchema: GenMessage<PeerDown> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 4);
+  messageDesc(file_soltix_v1_admin, 16);
 
 /**
  * @generated from message soltix.v1.GetStatusResponse
@@ -324,7 +753,7 @@ export type GetStatusResponse = Message<"soltix.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 5);
+  messageDesc(file_soltix_v1_admin, 17);
 
 /**
  * @generated from message soltix.v1.TriggerAntiEntropyRequest
@@ -346,7 +775,7 @@ export type TriggerAntiEntropyRequest = Message<"soltix.v1.TriggerAntiEntropyReq
  * Use `create(TriggerAntiEntropyRequestSchema)` to create a new message.
  */
 export const TriggerAntiEntropyRequestSchema: GenMessage<TriggerAntiEntropyRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 6);
+  messageDesc(file_soltix_v1_admin, 18);
 
 /**
  * @generated from message soltix.v1.TriggerAntiEntropyResponse
@@ -363,7 +792,7 @@ export type TriggerAntiEntropyResponse = Message<"soltix.v1.TriggerAntiEntropyRe
  * Use `create(TriggerAntiEntropyResponseSchema)` to create a new message.
  */
 export const TriggerAntiEntropyResponseSchema: GenMessage<TriggerAntiEntropyResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 7);
+  messageDesc(file_soltix_v1_admin, 19);
 
 /**
  * @generated from message soltix.v1.TriggerSyncRequest
@@ -385,7 +814,7 @@ export type TriggerSyncRequest = Message<"soltix.v1.TriggerSyncRequest"> & {
  * Use `create(TriggerSyncRequestSchema)` to create a new message.
  */
 export const TriggerSyncRequestSchema: GenMessage<TriggerSyncRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 8);
+  messageDesc(file_soltix_v1_admin, 20);
 
 /**
  * @generated from message soltix.v1.TriggerSyncResponse
@@ -402,7 +831,7 @@ export type TriggerSyncResponse = Message<"soltix.v1.TriggerSyncResponse"> & {
  * Use `create(TriggerSyncResponseSchema)` to create a new message.
  */
 export const TriggerSyncResponseSchema: GenMessage<TriggerSyncResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_admin, 9);
+  messageDesc(file_soltix_v1_admin, 21);
 
 /**
  * @generated from service soltix.v1.AdminService
@@ -437,6 +866,57 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof TriggerSyncRequestSchema;
     output: typeof TriggerSyncResponseSchema;
+  },
+  /**
+   * Membership (DESIGN §10), answered by any node from its view of the cluster's metadata.
+   * Nodes, groups per node, under-replicated groups, moves in progress, what the planner waits for.
+   *
+   * @generated from rpc soltix.v1.AdminService.GetClusterStatus
+   */
+  getClusterStatus: {
+    methodKind: "unary";
+    input: typeof GetClusterStatusRequestSchema;
+    output: typeof GetClusterStatusResponseSchema;
+  },
+  /**
+   * Moves every group off a live node, then marks it decommissioned (it then holds no group data).
+   *
+   * @generated from rpc soltix.v1.AdminService.DecommissionNode
+   */
+  decommissionNode: {
+    methodKind: "unary";
+    input: typeof DecommissionNodeRequestSchema;
+    output: typeof MembershipChangeResponseSchema;
+  },
+  /**
+   * Declares a dead node gone: its copies count for nothing and are re-placed now.
+   *
+   * @generated from rpc soltix.v1.AdminService.RemoveNode
+   */
+  removeNode: {
+    methodKind: "unary";
+    input: typeof RemoveNodeRequestSchema;
+    output: typeof MembershipChangeResponseSchema;
+  },
+  /**
+   * A new, empty node takes a dead node's place: placed as it, it receives exactly its groups.
+   *
+   * @generated from rpc soltix.v1.AdminService.ReplaceNode
+   */
+  replaceNode: {
+    methodKind: "unary";
+    input: typeof ReplaceNodeRequestSchema;
+    output: typeof MembershipChangeResponseSchema;
+  },
+  /**
+   * Plans now (the leader applies it): the changes toward the desired placement, with reasons.
+   *
+   * @generated from rpc soltix.v1.AdminService.Rebalance
+   */
+  rebalance: {
+    methodKind: "unary";
+    input: typeof RebalanceRequestSchema;
+    output: typeof RebalanceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_soltix_v1_admin, 0);
