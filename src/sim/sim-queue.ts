@@ -68,6 +68,11 @@ export class SimQueue implements Delivery {
   async close(): Promise<void> {}
 
   /** Messages not yet acknowledged by their node. */
+  /** Deletes a node's stream (the operator removed the node: nothing will ever consume it). */
+  discard(nodeId: string): void {
+    this.streams.delete(nodeId);
+  }
+
   pending(): number {
     let n = 0;
     for (const s of this.streams.values()) n += s.pending.length;

@@ -2,9 +2,12 @@
 // the same composition code as the binary (launchNode / launchRouter, with the real settings) over
 // SimFs, process clocks and SimNet; every timer they set — registration leases and keep-alives,
 // startup-sync retries, hint replays, anti-entropy scheduling, deadlines — runs in simulated time.
-// Phase 1 applies random actions with faults (safety checked throughout); phase 2 heals everything,
-// restarts every node, checks completeness and router reads before any anti-entropy round, then runs
-// two anti-entropy rounds and checks convergence.
+// Phase 1 applies random actions with faults (safety checked throughout) — among them nodes joining
+// (the planner moves the group onto its rendezvous nodes) and operator decommissions, removals and
+// replacements through a node's AdminService; phase 2 heals everything, restarts every node, waits
+// for the placement to equal the planner's desired one, checks completeness and router reads before
+// any anti-entropy round, runs two anti-entropy rounds and checks convergence (non-holders hold
+// nothing); then a holder dies for good and, past cluster.dead_node_timeout, is replaced by itself.
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { loadConfig, type NodeConfig } from "../config/config.ts";
@@ -12,7 +15,9 @@ import { launchNode, type RunningNode } from "../app/node.ts";
 import { launchRouter, type RunningRouter } from "../app/router.ts";
 import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
 import { nodeKey } from "../cluster/keys.ts";
-import { groupNodes, parseNodeRecord } from "../cluster/records.ts";
+import { groupNodes, parseNodeRecord, writeNodes } from "../cluster/records.ts";
+import { getGroup } from "../cluster/groups.ts";
+import { desiredNodes } from "../cluster/planner.ts";
 import { silentLogger } from "../ports/logger.ts";
 import { VersionStamper } from "../ports/clock.ts";
 import { WriteRequestSchema } from "../gen/soltix/v1/storage_pb.ts";
@@ -48,6 +53,8 @@ const PAUSE_MS_MIN = 12_000;
 const PAUSE_MS_MAX = 40_000;
 /** How long a restarted node may take to catch up before the scenario moves on (simulated ms). */
 const CATCH_UP_WAIT_MS = 60_000;
+/** Nodes a seed may add to its cluster (joins). */
+const SPARE_NODES_MAX = 2;
 
 export interface SimOptions {
   seed: number;
@@ -86,12 +93,14 @@ interface SimNode {
   durable: Map<string, Uint8Array>;
   /** The node's process reports RSS near storage.memory_bytes_max: it flushes early, writers wait for flushes. */
   memoryPressure?: boolean;
+  /** Removed by the operator (its disk counts as lost): never started again. */
+  gone?: boolean;
 }
 
 class Violation extends Error {}
 
 /** Engine counters a seed reports (summed over every process of every node). */
-const ENGINE_COUNTS = ["memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ"] as const;
+const ENGINE_COUNTS = ["moves_finished", "groups_dropped", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ"] as const;
 
 export async function runSeed(o: SimOptions): Promise<SimResult> {
   const rng = new Rng(o.seed);
@@ -104,7 +113,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const faults: Record<string, number> = {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
-    memory_pressure_changes: 0, memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
+    memory_pressure_changes: 0, auto_replacements: 0, joins: 0, decommissions: 0, removals: 0, replacements: 0, membership_refusals: 0, moves_finished: 0, groups_dropped: 0,
+    memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
   };
   let readsChecked = 0;
   const note = (s: string) => {
@@ -136,6 +146,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   let router: RunningRouter | undefined;
   let routerClock: ProcessClock | undefined;
   let extraMachines = 0;
+  let extraNodes = 0;
 
   const flags = (id: string, machine: string): Map<string, string> =>
     new Map(Object.entries({
@@ -152,7 +163,12 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       "storage.sync.anti_entropy.fanout": String(SHAPE.fanout),
       "storage.sync.anti_entropy.leaf_points_max": String(SHAPE.leafPointsMax),
       "log.level": "error",
+      "cluster.plan_interval": "1s",
+      // Under the random faults a dead node is only ever declared by the operator (remove: one lost
+      // disk); after healing, nodes run with a short timeout and one dies for good (auto-replace).
+      "cluster.dead_node_timeout": deadNodeTimeout,
     }));
+  let deadNodeTimeout = "0";
   const nodeConfig = (id: string, machine = id): NodeConfig => loadConfig({ flags: flags(id, machine) });
 
   const noteDurable = (n: SimNode, key: string, enc: Uint8Array) => {
@@ -177,7 +193,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const engineCounts = (up: Up): Record<(typeof ENGINE_COUNTS)[number], number> => {
     const s: EngineStats = up.running.node.engine.statsSnapshot;
     const ae = up.running.node.sync.antiEntropy?.stats;
+    const mv = up.running.node.sync.mover?.stats;
     return {
+      moves_finished: mv?.movesFinished ?? 0, groups_dropped: mv?.groupsDropped ?? 0,
       memory_flushes: s.memoryFlushes, memory_waits: s.memoryWaits, range_reads: s.segmentRangeReads, summaries_loaded: s.summariesLoaded,
       windows_digest_equal: ae?.windowsDigestEqual ?? 0, windows_digest_differ: ae?.windowsDigestDiffer ?? 0,
     };
@@ -240,6 +258,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
 
   /** Every point a node acknowledged is still there after its crash and recovery. */
   async function checkDurable(n: SimNode): Promise<void> {
+    // A node the group's record no longer names has given its copy up (it is deleted, by design).
+    const g = await groupRecord();
+    if (g !== undefined && !writeNodes(g).includes(n.id)) return;
     const held = await contents(n);
     for (const [key, enc] of n.durable) {
       const h = held.get(key);
@@ -434,7 +455,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
    * missed (hints, or its queue) without any anti-entropy run.
    */
   async function quietPause(): Promise<void> {
-    const up = nodes.filter((n) => n.up !== undefined && !n.machine.paused);
+    // Among the group's replicas (a node joining or outside the group is not promised these writes).
+    const g = await groupRecord();
+    const up = nodes.filter((n) => n.up !== undefined && !n.machine.paused && g !== undefined && groupNodes(g).includes(n.id) && g.joining_nodes.length === 0);
     if (up.length < 3 || router === undefined) return;
     net.healAll();
     net.faults = NO_FAULTS;
@@ -467,6 +490,11 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     const rec = await metadata.get(nodeKey(victim.id));
     if (rec === undefined || parseNodeRecord(rec.value).instance !== victim.up!.running.node.instance) throw new Violation(`${victim.id} did not register again after its pause`);
+    const now = await groupRecord();
+    if (now !== undefined && !writeNodes(now).includes(victim.id)) {
+      note(`${victim.id} resumed; a move took it out of the group meanwhile (its copy is given up)`);
+      return;
+    }
     const held = await contents(victim);
     for (const [key, enc] of ackedDuring) {
       const h = held.get(key);
@@ -519,6 +547,98 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     note(`second process on ${n.id}'s data dir refused`);
   }
 
+  /** The group's record as stored now. */
+  const groupRecord = async () => (await run(getGroup(metadata, GROUP)))?.record;
+
+  /** A node's AdminService over the real RPC path (Connect JSON, as curl sends it). */
+  async function adminCall(via: SimNode, method: string, body: object): Promise<{ ok: boolean; text: string }> {
+    const req = new Request(`http://${via.id}/soltix.v1.AdminService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await run(Promise.resolve(via.up!.running.node.app.fetch(req)));
+    const j = (await run(res.json())) as { message?: string };
+    return { ok: res.status === 200, text: res.status === 200 ? JSON.stringify(j) : String(j.message ?? "") };
+  }
+
+  /** A new node joins the cluster (the planner gives it its rendezvous share). */
+  async function join(): Promise<void> {
+    if (extraNodes >= SPARE_NODES_MAX) return;
+    extraNodes++;
+    const machine = new SimMachineClock(sched);
+    const n: SimNode = { id: `n${nodes.length + 1}`, fs: newFs(machine), machine, durable: new Map() };
+    nodes.push(n);
+    await start(n);
+    faults.joins!++;
+    note(`join ${n.id}`);
+  }
+
+  /** An operator decision through a random live node: decommission, remove (a down node's disk counts as lost) or replace. */
+  async function membershipOp(): Promise<void> {
+    const via = nodes.filter((n) => n.up !== undefined && !n.machine.paused);
+    if (via.length === 0) return;
+    const v = rng.pick(via);
+    const down = nodes.filter((n) => n.up === undefined && !n.gone);
+    const kind = rng.pick(["decommission", "remove", "replace"] as const);
+    let r: { ok: boolean; text: string };
+    let target: SimNode;
+    if (kind === "decommission") {
+      target = rng.pick(nodes.filter((n) => !n.gone));
+      r = await adminCall(v, "DecommissionNode", { nodeId: target.id });
+      if (r.ok) faults.decommissions!++;
+    } else {
+      if (down.length === 0 || wipesLeft === 0) return;
+      target = rng.pick(down);
+      const spare = nodes.find((n) => n.up !== undefined && n.up.running.node.engine.groups().length === 0 && n !== target);
+      if (kind === "replace" && spare === undefined) return;
+      r = kind === "remove" ? await adminCall(v, "RemoveNode", { nodeId: target.id }) : await adminCall(v, "ReplaceNode", { nodeId: target.id, withNodeId: spare!.id });
+      if (r.ok) {
+        // Declared gone: its disk is the seed's one lost disk, and it never starts again.
+        target.gone = true;
+        target.durable = new Map();
+        queue.discard(target.id);
+        wipesLeft--;
+        faults[kind === "remove" ? "removals" : "replacements"]!++;
+      }
+    }
+    if (!r.ok) {
+      if (r.text === "") throw new Violation(`${kind} of ${target.id} refused without a reason`);
+      faults.membership_refusals!++;
+    }
+    note(`${kind} ${target.id}: ${r.ok ? "accepted" : `refused (${r.text.slice(0, 80)})`}`);
+  }
+
+  /**
+   * At every step: the group's record keeps `factor` full-copy slots (a move adds the joining node
+   * before the leaving one goes); a node the record no longer names has given its copy up (what it
+   * held counts as durable no more).
+   */
+  async function checkPlacement(): Promise<void> {
+    const g = await groupRecord();
+    if (g === undefined) return;
+    if (groupNodes(g).length < Math.min(replicas, nodes.filter((n) => !n.gone).length)) throw new Violation(`group has ${groupNodes(g).length} nodes (${groupNodes(g).join(",")}), factor ${replicas}`);
+    for (const n of nodes) if (!writeNodes(g).includes(n.id)) n.durable = new Map();
+  }
+
+  /** After healing: no move in flight, the group on the planner's desired nodes, non-holders empty. */
+  async function awaitPlacement(): Promise<void> {
+    for (let waited = 0; waited < 600_000; waited += 1_000) {
+      await sched.advance(1_000);
+      const g = await groupRecord();
+      const view = nodes.find((n) => n.up !== undefined)?.up?.running.node.sync.view;
+      if (g === undefined || view === undefined || g.joining_nodes.length > 0) continue;
+      const members = nodes.filter((n) => !n.gone && view.isMember(n.id)).map((n) => n.id);
+      const want = desiredNodes(GROUP, members, replicas, (id) => view.placementOf(id)).sort().join();
+      const holdersOk = nodes.every((n) => n.up === undefined || groupNodes(g).includes(n.id) || n.up.running.node.engine.groups().length === 0);
+      if (groupNodes(g).sort().join() === want && holdersOk) return;
+    }
+    const g = await groupRecord();
+    throw new Violation(`placement did not settle: group on ${g === undefined ? "-" : groupNodes(g).join(",")}, joining ${g?.joining_nodes.join(",") ?? "-"}`);
+  }
+
+  /** Nodes the group's record names (the final checks run over them). */
+  const holders = async () => {
+    const g = await groupRecord();
+    return nodes.filter((n) => g !== undefined && groupNodes(g).includes(n.id));
+  };
+
   try {
     for (const n of nodes) await start(n);
     await startRouter();
@@ -549,7 +669,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const steps = o.steps ?? 40;
     for (let step = 0; step < steps; step++) {
       const up = nodes.filter((n) => n.up !== undefined);
-      const down = nodes.filter((n) => n.up === undefined);
+      const down = nodes.filter((n) => n.up === undefined && !n.gone);
       const r = rng.next();
       if (r < 0.24) await write();
       else if (r < 0.3) {
@@ -635,8 +755,11 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         faults.memory_pressure_changes!++;
         note(`memory pressure ${n.memoryPressure ? "on" : "off"} ${n.id}`);
       }
-      else if (r < 0.96) await idCollision();
-      else await dirCollision();
+      else if (r < 0.95) await idCollision();
+      else if (r < 0.96) await dirCollision();
+      else if (r < 0.975) await join();
+      else await membershipOp();
+      await checkPlacement();
     }
 
     // Phase 2: heal everything, restart every node one after the other (each catches up from the
@@ -647,20 +770,26 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     queue.faults = { dropPublish: 0, redeliver: 0 };
     for (const n of nodes) n.machine.resume();
     await sched.advance(15_000);
-    for (const n of nodes) if (n.up === undefined) await restart(n, false);
-    // Every node consumes what its queue still holds for it.
+    deadNodeTimeout = "60s";
+    for (const n of nodes) if (n.up === undefined && !n.gone) await restart(n, false);
+    // Every node consumes what its queue still holds for it (a removed node's stream is deleted:
+    // the router published to it while the node was still named by the group).
+    for (const n of nodes) if (n.gone === true) queue.discard(n.id);
     await run((async () => {
       for (let i = 0; i < 10_000 && queue.pending() > 0; i++) await sched.sleep(5);
     })());
     if (queue.pending() > 0) throw new Violation(`${queue.pending()} queued batches never applied`);
     for (const n of nodes) {
+      if (n.gone) continue;
       if (n.up !== undefined) await stop(n);
       await restart(n, false);
       if (catchingUp(n)) throw new Violation(`${n.id} did not catch up after healing (${syncerOf(n)?.progress.get(GROUP)?.error ?? "no progress"})`);
     }
     await sched.advance(15_000);
-    // Complete startup sync: every node holds every acknowledged write before any anti-entropy.
-    for (const n of nodes) {
+    // Moves begun under the faults finish: the group ends on the planner's desired nodes.
+    await awaitPlacement();
+    // Complete startup sync (and moves): every holder has every acknowledged write before any anti-entropy.
+    for (const n of await holders()) {
       const held = await contents(n);
       for (const [key, enc] of acked) {
         const h = held.get(key);
@@ -670,28 +799,27 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     await routerRead("one", true);
     await routerRead("quorum", true);
     for (const id of writtenIds()) await routerRead("one", true, id);
-    for (let round = 1; round <= 2; round++) {
-      for (const n of nodes) {
-        const recs = await run(n.up!.running.node.sync.antiEntropy!.runGroup(GROUP));
-        note(`round ${round} ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}`);
-      }
+    await converged("after healing");
+    // A holder dies for good: after cluster.dead_node_timeout a spare member (if any) takes its place.
+    const settledOn = groupNodes((await groupRecord())!);
+    const spare = nodes.some((n) => n.up !== undefined && !settledOn.includes(n.id) && n.up.running.node.sync.view?.isMember(n.id) === true);
+    if (spare) {
+      const victim = rng.pick(await holders());
+      crash(victim, false);
+      victim.gone = true;
+      victim.durable = new Map();
+      queue.discard(victim.id);
+      faults.crashes!++;
+      note(`${victim.id} dies for good`);
+      await sched.advance(61_000);
+      await awaitPlacement();
+      const g = await groupRecord();
+      if (g === undefined || groupNodes(g).includes(victim.id)) throw new Violation(`dead ${victim.id} was not replaced`);
+      faults.auto_replacements!++;
+      note(`${victim.id} replaced automatically: group on ${groupNodes(g).join(",")}`);
+      await converged("after the dead node's replacement");
     }
-    // Liveness: identical contents everywhere, holding every acknowledged write (its version or a
-    // newer one), and nothing that was never written.
-    const first = await contents(nodes[0]!);
-    for (const n of nodes) {
-      await checkTrees(n);
-      const c = await contents(n);
-      if (c.size !== first.size || [...c].some(([k, v]) => first.get(k) === undefined || toHex(first.get(k)!) !== toHex(v))) {
-        throw new Violation(`after healing and 2 anti-entropy rounds ${n.id} differs from ${nodes[0]!.id} (${c.size} vs ${first.size} points)`);
-      }
-    }
-    for (const [key, enc] of acked) {
-      const h = first.get(key);
-      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`acknowledged write lost: ${keyOf(key)}`);
-    }
-    for (const [pk, enc] of first) if (!attempted.get(pk)?.has(toHex(enc))) throw new Violation(`replicas hold a version never written: ${keyOf(pk)}`);
-    note(`final ${first.size} points`);
+    note(`final ${(await contents((await holders())[0]!)).size} points`);
     return finish(true);
   } catch (e) {
     note(`FAILED: ${errorMessage(e)}`);
@@ -701,6 +829,36 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const n of nodes) if (n.up !== undefined) crash(n, false);
     routerClock?.kill();
     await metadata.close();
+  }
+
+  /** Two anti-entropy rounds on the holders, then identical contents with every acknowledged write; non-holders hold nothing. */
+  async function converged(when: string): Promise<void> {
+    const hs = await holders();
+    for (let round = 1; round <= 2; round++) {
+      for (const n of hs) {
+        const recs = await run(n.up!.running.node.sync.antiEntropy!.runGroup(GROUP));
+        note(`round ${round} ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}`);
+      }
+    }
+    // Liveness: identical contents everywhere, holding every acknowledged write (its version or a
+    // newer one), and nothing that was never written.
+    const first = await contents(hs[0]!);
+    for (const n of hs) {
+      await checkTrees(n);
+      const c = await contents(n);
+      if (c.size !== first.size || [...c].some(([k, v]) => first.get(k) === undefined || toHex(first.get(k)!) !== toHex(v))) {
+        throw new Violation(`${when} and 2 anti-entropy rounds ${n.id} differs from ${hs[0]!.id} (${c.size} vs ${first.size} points)`);
+      }
+    }
+    for (const n of nodes) {
+      if (n.up === undefined || hs.includes(n)) continue;
+      if ((await contents(n)).size > 0) throw new Violation(`${when}: ${n.id} is not in the group but still holds its data`);
+    }
+    for (const [key, enc] of acked) {
+      const h = first.get(key);
+      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`acknowledged write lost: ${keyOf(key)}`);
+    }
+    for (const [pk, enc] of first) if (!attempted.get(pk)?.has(toHex(enc))) throw new Violation(`replicas hold a version never written: ${keyOf(pk)}`);
   }
 
   /** The engine counters with the live processes' added (crashed and stopped ones were counted as they ended). */

@@ -34,9 +34,13 @@ describe("deterministic simulation", () => {
     expect(crashes).toBeGreaterThan(SEEDS);
     expect(torn).toBeGreaterThan(0);
     expect(lost).toBeGreaterThan(SEEDS);
-    for (const k of ["pauses_past_lease", "quiet_writes", "router_restarts", "id_collisions_refused", "dir_lock_refusals", "backfills", "empty_disk_restarts", "memory_pressure_changes", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ"]) {
+    for (const k of ["pauses_past_lease", "quiet_writes", "router_restarts", "id_collisions_refused", "dir_lock_refusals", "backfills", "empty_disk_restarts", "memory_pressure_changes", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ",
+      // Membership through the real wiring: joins, moves finished, copies given up, dead holders replaced by themselves.
+      "joins", "moves_finished", "groups_dropped", "auto_replacements"]) {
       expect(totals[k] ?? 0).toBeGreaterThan(SEEDS / 20);
     }
+    // Operator decisions under the faults: decommissions, removals (a lost disk), replacements, and refusals with reasons.
+    for (const k of ["decommissions", "removals", "replacements", "membership_refusals"]) expect(totals[k] ?? 0).toBeGreaterThan(0);
     expect(reads).toBeGreaterThan(SEEDS * 10);
   }, 300_000);
 
