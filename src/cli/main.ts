@@ -162,6 +162,8 @@ export function runCli(argv: string[], serve: Serve, runtime: RuntimeExtras = {}
     },
     (e: unknown) => {
       if (e instanceof SoltixError) process.stderr.write(`soltix: ${e.message}\n`);
+      // A node's answer (a refusal with its reason, an unreachable node): the message, no stack.
+      else if (e instanceof Error && e.name === "ConnectError") process.stderr.write(`soltix: ${e.message}\n`);
       else process.stderr.write(`soltix: fatal: ${errorMessage(e)}\n${e instanceof Error ? e.stack ?? "" : ""}\n`);
       process.exit(1);
     },

@@ -50,8 +50,8 @@ function groupsOf(view: ClusterView, nodeId: string): number {
 }
 
 /** Members that hold data after `without` leaves: registered or down, not decommissioning, removed or leaving. */
-function membersWithout(view: ClusterView, without: string): string[] {
-  return knownNodes(view).filter((id) => id !== without && view.isMember(id) && view.membership(id)?.state !== "removed");
+function membersWithout(view: ClusterView, without: string, dead: ReadonlySet<string>): string[] {
+  return knownNodes(view).filter((id) => id !== without && !dead.has(id) && view.isMember(id));
 }
 
 /** The node's membership record as stored now (the view may lag a decision made a moment ago). */
@@ -70,11 +70,12 @@ async function writeMembership(store: MetadataStore, record: MembershipRecord, e
   if (!ok) throw refuse(`node ${record.node_id}: another membership operation changed it just now; look again`);
 }
 
-export async function decommissionNode(store: MetadataStore, view: ClusterView, nodeId: string, factor: number, nowIso: string): Promise<MembershipChange> {
+/** `dead`: nodes whose copies count for nothing (removed, or down past cluster.dead_node_timeout). */
+export async function decommissionNode(store: MetadataStore, view: ClusterView, nodeId: string, factor: number, dead: ReadonlySet<string>, nowIso: string): Promise<MembershipChange> {
   checkKnown(view, nodeId, "node_id");
   const prev = await readMembership(store, nodeId);
   checkNoOperation(prev, nodeId, "decommission");
-  const rest = membersWithout(view, nodeId);
+  const rest = membersWithout(view, nodeId, dead);
   if (rest.length < factor) {
     throw refuse(`decommissioning ${nodeId} would leave ${rest.length} member node(s) (${rest.join(", ") || "none"}), fewer than replication.factor ${factor}: add a node first`);
   }
@@ -110,8 +111,9 @@ export async function replaceNode(store: MetadataStore, view: ClusterView, oldId
   if (fresh === undefined) throw refuse(`cannot replace ${oldId} with ${newId}: ${newId} is not registered (start it with the cluster's etcd first)`);
   const prevNew = await readMembership(store, newId);
   checkNoOperation(prevNew, newId, "use as a replacement");
+  // A new node may already have begun taking its own share (the planner gives one at once): placed
+  // as the old node now, those groups move back and the old node's move to it.
   const held = groupsOf(view, newId);
-  if (held > 0) throw refuse(`cannot replace ${oldId} with ${newId}: ${newId} already holds or joins ${held} group(s); a replacement must be a new node`);
   // The new node first (create-if-absent guards two replacements racing for it), then the old one.
   await writeMembership(store, { node_id: newId, state: "active", placement_id: view.placementOf(oldId), replaced_by: "", reason: `operator: replaces ${oldId}`, updated_at: nowIso }, prevNew);
   try {
@@ -122,5 +124,8 @@ export async function replaceNode(store: MetadataStore, view: ClusterView, oldId
     throw e;
   }
   const n = groupsOf(view, oldId);
-  return { nodeId: oldId, state: "removed", groupsAffected: n, message: `${newId} takes ${oldId}'s place: its ${n} group(s) are filled on ${newId}` };
+  return {
+    nodeId: oldId, state: "removed", groupsAffected: n,
+    message: `${newId} takes ${oldId}'s place: its ${n} group(s) are filled on ${newId}${held > 0 ? `; the ${held} group(s) ${newId} held or joined of its own are re-placed` : ""}`,
+  };
 }

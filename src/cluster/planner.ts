@@ -48,8 +48,14 @@ export function planMoves(input: PlannerInput): PlannedChange[] {
   for (const g of input.groups) {
     if (g.joining_nodes.length > 0) {
       // A move in flight: cancelled only when its joining node will never finish it.
-      const stuck = g.joining_nodes.find((id) => dead.has(id) || !memberSet.has(id));
-      if (stuck !== undefined) out.push({ kind: "cancel", group: g.group_id, join: stuck, reason: dead.has(stuck) ? `joining node ${stuck} is dead` : `joining node ${stuck} is no longer a member` });
+      // Or when placement changed under it (a node replaced, a better-placed node joined): the joining
+      // node is no longer one the group should be on.
+      const wanted = desiredNodes(g.group_id, members, factor, input.placementOf);
+      const stuck = g.joining_nodes.find((id) => dead.has(id) || !memberSet.has(id) || !wanted.includes(id));
+      if (stuck !== undefined) {
+        const reason = dead.has(stuck) ? `joining node ${stuck} is dead` : !memberSet.has(stuck) ? `joining node ${stuck} is no longer a member` : `placement changed: ${stuck} is no longer one of the group's desired nodes`;
+        out.push({ kind: "cancel", group: g.group_id, join: stuck, reason });
+      }
       else inFlight++;
       continue;
     }

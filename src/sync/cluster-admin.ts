@@ -125,7 +125,7 @@ function changeToProto(c: MembershipChange): MembershipChangeResponse {
 
 export async function decommission(deps: ClusterAdminDeps, nodeId: string): Promise<MembershipChangeResponse> {
   const { view, planner } = joined(deps);
-  const r = changeToProto(await decommissionNode(deps.store, view, nodeId, deps.factor, isoNow(deps.clock)));
+  const r = changeToProto(await decommissionNode(deps.store, view, nodeId, deps.factor, planner.input().dead, isoNow(deps.clock)));
   void planner.runOnce().catch(() => {});
   return r;
 }

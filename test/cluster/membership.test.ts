@@ -169,7 +169,8 @@ describe("operator membership changes (AdminService)", () => {
     await nodes[1]!.stop();
     const d5 = await start(metadata, "d5");
     await until("d2 seen down", async () => (nodes[0]!.node.sync.view!.node("d2") === undefined ? true : undefined), 30_000, 100);
-    await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d1" }), Code.FailedPrecondition, "d1 already holds or joins");
+    await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d4" }), Code.FailedPrecondition, "cannot use as a replacement d4: it is decommissioned");
+    await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d9" }), Code.FailedPrecondition, "d9 is not registered");
     const rep = await adm.replaceNode({ nodeId: "d2", withNodeId: "d5" });
     expect(rep.message).toContain("d5 takes d2's place");
     await refused(adm.replaceNode({ nodeId: "d2", withNodeId: "d5" }), Code.FailedPrecondition, "it was removed (replaced by d5)");

@@ -83,6 +83,13 @@ describe("membership planner", () => {
       { kind: "cancel", group: 3, join: "x", reason: "joining node x is dead" },
       expect.objectContaining({ kind: "start", group: 2 }),
     ]);
-    expect(planMoves({ groups: [{ ...rec(3, ["a", "b"]), joining_nodes: ["c"] }, rec(2, ["a"])], members: ["a", "b", "c", "d"], live, dead: new Set(), factor: 3, maxConcurrentMoves: 1 })).toEqual([]);
+    // A move to a desired node counts toward the limit; one whose node placement no longer wants is cancelled.
+    const want = desiredNodes(3, ["a", "b", "c", "d"], 3);
+    const j = want.find((n) => n !== "a" && n !== "b")!;
+    expect(planMoves({ groups: [{ ...rec(3, ["a", "b"]), joining_nodes: [j] }, rec(2, ["a"])], members: ["a", "b", "c", "d"], live, dead: new Set(), factor: 3, maxConcurrentMoves: 1 })).toEqual([]);
+    const unwanted = ["a", "b", "c", "d"].find((n) => !want.includes(n))!;
+    expect(planMoves({ groups: [{ ...rec(3, want.slice(0, 2)), joining_nodes: [unwanted] }], members: ["a", "b", "c", "d"], live, dead: new Set(), factor: 3, maxConcurrentMoves: 1 })[0]).toEqual({
+      kind: "cancel", group: 3, join: unwanted, reason: `placement changed: ${unwanted} is no longer one of the group's desired nodes`,
+    });
   });
 });
