@@ -432,8 +432,10 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       cursor = body.next_cursor ?? "";
       if (cursor === "") break;
     }
-    // Who answered must have been serving the group (never a node still catching up).
+    // Who answered must have been serving the group (never a node still catching up, never one joining it).
+    const rec = await groupRecord();
     for (const id of served.split(",").filter((s) => s !== "")) {
+      if (rec?.joining_nodes.includes(id) === true) throw new Violation(`router read was served by ${id} while it was joining the group`);
       const n = nodes.find((x) => x.id === id);
       if (n?.up !== undefined && catchingUp(n)) throw new Violation(`router read was served by ${id} while it was catching up`);
     }
