@@ -140,7 +140,9 @@ async function partialRun() {
   await b.node.engine.write(pts);
   await b.node.engine.flush();
   const counter = { sent: 0, received: 0 };
-  const full = await pullStream(pointPagesClient(httpPeerNet({}, systemClock, systemRng), a.url.replace("http://", ""), systemClock, counter), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: 10_000 }, 60_000, await Engine.open({ dataDir: `${tmp.dir}/part-sink`, nodeId: "ps", fs: nodeFileSystem, logger: silentLogger, totalGroups: GROUPS }), GROUPS, systemClock);
+  const sink = await Engine.open({ dataDir: `${tmp.dir}/part-sink`, nodeId: "ps", fs: nodeFileSystem, logger: silentLogger, totalGroups: GROUPS });
+  const full = await pullStream(pointPagesClient(httpPeerNet({}, systemClock, systemRng), a.url.replace("http://", ""), systemClock, counter), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: 10_000 }, 60_000, sink, GROUPS, systemClock);
+  await sink.close();
   const recs = await b.node.sync.antiEntropy!.fillFrom(group, "part-a", { bytesPerSecMax: 0, onWindow: () => {} });
   const rec = recs.find((r) => r.windowStartNs === w)!;
   const after = (await b.node.engine.windowChecksum(group, w)).sha256Hex === (await a.node.engine.windowChecksum(group, w)).sha256Hex;
