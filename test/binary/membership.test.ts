@@ -68,9 +68,17 @@ describe("membership with compiled binaries over etcd + NATS", () => {
     // Continuous load: unique points, every acknowledged one remembered.
     const acked = new Set<string>();
     let writing = true;
+    let paused = false;
+    let idle = true;
     let batch = 0;
     const load = (async () => {
       while (writing) {
+        if (paused) {
+          idle = true;
+          await Bun.sleep(20);
+          continue;
+        }
+        idle = false;
         const b = batch++;
         const points = Array.from({ length: 100 }, (_, i) => {
           const n = b * 100 + i;
@@ -103,7 +111,10 @@ describe("membership with compiled binaries over etcd + NATS", () => {
         }
         return p.size >= 0 ? true : undefined;
       }, 120_000, 250);
-      // Every group's replicas identical (window checksums side by side).
+      // Every group's replicas identical (window checksums side by side), compared between writes:
+      // the load pauses (every batch answered) and resumes after.
+      paused = true;
+      await until("load paused", async () => (idle ? true : undefined), 30_000, 10);
       const groups = new Map<number, string[]>();
       for (const id of members()) for (const [g, nodes] of await placement(byId.get(id)!)) groups.set(g, nodes);
       for (const [g, nodes] of groups) {
@@ -115,6 +126,7 @@ describe("membership with compiled binaries over etcd + NATS", () => {
           return new Set(sums).size === 1 ? true : undefined;
         }, 30_000, 200);
       }
+      paused = false;
     };
 
     await settle("3 nodes placed");
