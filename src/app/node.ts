@@ -46,6 +46,9 @@ export const FAST_LIMITS = { requestBytesMax: LIMITS.requestBytesMax, deadlineMs
 /** How often a read-only node (full or read-only disk) tries to take writes again. */
 const WRITE_RETRY_MS = 5_000;
 
+/** A promoted node compares with every replica again at least this long after promotion (in-flight queued writes). */
+const AFTER_PROMOTE_VERIFY_MS_MIN = 5_000;
+
 /** How long a probe of the process holding our node id may take. */
 const HOLDER_PROBE_TIMEOUT_MS = 2_000;
 
@@ -299,6 +302,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
         }, clock, logger);
         rt.mover = new GroupMover(config.node.id, engine, v, metadata, ae, {
           moveBytesPerSec: c.moveBytesPerSec, maxConcurrent: c.maxConcurrentMoves, checkIntervalMs: c.planIntervalMs, dropGraceMs: 2 * c.planIntervalMs,
+          afterPromoteVerifyMs: Math.max(AFTER_PROMOTE_VERIFY_MS_MIN, s.antiEntropy.settleMs),
         }, clock, platform.rng, logger);
         if (s.enabled && s.startupSync) await rt.syncer.syncAll();
         if (closing) return;

@@ -13,7 +13,7 @@
 import { errorMessage } from "../base/errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Logger } from "../ports/logger.ts";
-import { isoNow, type Clock, type Timer } from "../ports/clock.ts";
+import { isoNow, sleep, type Clock, type Timer } from "../ports/clock.ts";
 import { jittered, type Rng } from "../ports/rng.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import type { ClusterView } from "../cluster/view.ts";
@@ -32,6 +32,11 @@ export interface MoverSettings {
   checkIntervalMs: number;
   /** A group must have been someone else's this long (and still be, read again) before its data is deleted here. */
   dropGraceMs: number;
+  /**
+   * After promotion, every replica is compared once more this long later: a write published before the
+   * routers saw this node join may still sit in another replica's queue when the verify ran.
+   */
+  afterPromoteVerifyMs: number;
 }
 
 /** Progress is written to the metadata store at most this often per move (and at each phase change). */
@@ -42,7 +47,7 @@ const RETRY_MAX_MS = 30_000;
 export class GroupMover {
   /** Moves this node runs or ran (joining side), by group. */
   readonly progress = new Map<number, MoveProgress>();
-  readonly stats = { movesFinished: 0, movesFailed: 0, groupsDropped: 0, windowsFilled: 0, windowsSkipped: 0, bytesReceived: 0 };
+  readonly stats = { movesFinished: 0, movesFailed: 0, groupsDropped: 0, windowsFilled: 0, windowsSkipped: 0, bytesReceived: 0, pointsRepairedAfterPromote: 0 };
   private readonly busy = new Map<number, Promise<void>>();
   private readonly notOursSinceMs = new Map<number, number>();
   private readonly retryAtMs = new Map<number, { at: number; delay: number }>();
@@ -207,6 +212,7 @@ export class GroupMover {
       await this.metadata.delete(moveKey(group)).catch(() => {});
       p.phase = "done";
       this.stats.movesFinished++;
+      void this.verifyLater(group);
       this.retryAtMs.delete(group);
       this.logger.log("info", "move: group joined", {
         group, from: p.source, replaced: p.leave, verified_with: verified, windows: p.windows_total, bytes: p.bytes, points: p.points,
@@ -220,6 +226,22 @@ export class GroupMover {
       this.retryAtMs.set(group, { at: this.clock.monotonicMs() + jittered(this.rng, delay, 0.2), delay });
       this.logger.log("warn", "move: attempt failed; will retry", { group, error: p.error, attempts: p.attempts, retry_in_ms: delay });
       if (this.isJoining(group)) await publish(true);
+    }
+  }
+
+  /** The post-promotion comparison with every replica (what it repairs is logged; a failure is anti-entropy's to finish). */
+  private async verifyLater(group: number): Promise<void> {
+    await sleep(this.clock, this.settings.afterPromoteVerifyMs);
+    if (this.stopped) return;
+    for (const peer of this.sources(group)) {
+      try {
+        const recs = await this.ae.verifyWith(group, peer);
+        const repaired = recs.reduce((n, r) => n + r.pointsRepaired, 0);
+        this.stats.pointsRepairedAfterPromote += repaired;
+        if (repaired > 0) this.logger.log("info", "move: points that were in flight at promotion pulled", { group, peer, points: repaired });
+      } catch (e) {
+        this.logger.log("warn", "move: post-promotion comparison failed (anti-entropy will finish it)", { group, peer, error: errorMessage(e) });
+      }
     }
   }
 

@@ -124,7 +124,7 @@ describe("membership with compiled binaries over etcd + NATS", () => {
         await until(`group ${g} replicas identical`, async () => {
           const sums = await windowSums(nodes.map((n) => byId.get(n)!), windows);
           return new Set(sums).size === 1 ? true : undefined;
-        }, 30_000, 200);
+        }, 60_000, 200);
       }
       paused = false;
     };
