@@ -189,6 +189,9 @@ export async function runCluster(args: ParsedArgs, platform: Platform): Promise<
   }
 }
 
+/** A move that reported no progress for this long is flagged in `cluster status`. */
+const MOVE_STALLED_AFTER_S = 60;
+
 function printClusterStatus(res: GetClusterStatusResponse): void {
   print(`cluster: ${res.nodes.length} node(s), ${res.groups} group(s), replication.factor ${res.replicationFactor}; planner ${res.planner || "(none elected)"}; answered by ${res.answeredBy}`);
   print(`${"node".padEnd(14)} ${"state".padEnd(15)} ${"registered".padEnd(10)} ${"groups".padStart(6)} ${"joining".padStart(7)}  address`);
@@ -202,7 +205,7 @@ function printClusterStatus(res: GetClusterStatusResponse): void {
   for (const m of res.moves) {
     const rate = m.rateBytesPerSec > 0 ? `${(m.rateBytesPerSec / 1e6).toFixed(1)} MB/s` : "-";
     const eta = m.etaSeconds >= 0 ? `eta ${m.etaSeconds.toFixed(0)}s` : "eta -";
-    print(`  group ${String(m.groupId).padEnd(5)} → ${m.join}${m.leave ? ` (replacing ${m.leave})` : ""} ${m.phase.padEnd(8)} windows ${m.windowsDone}/${m.windowsTotal}, ${m.bytes} bytes, ${rate}, ${eta}${m.source ? `, from ${m.source}` : ""}${m.attempts > 1 ? `, attempt ${m.attempts}` : ""}${m.error ? `  (last error: ${m.error})` : ""}`);
+    print(`  group ${String(m.groupId).padEnd(5)} → ${m.join}${m.leave ? ` (replacing ${m.leave})` : ""} ${m.phase.padEnd(8)} windows ${m.windowsDone}/${m.windowsTotal}, ${m.bytes} bytes, ${rate}, ${eta}${m.source ? `, from ${m.source}` : ""}${m.windowsSkipped > 0 ? `, ${m.windowsSkipped} already held` : ""}${m.attempts > 1 ? `, attempt ${m.attempts}` : ""}${m.secondsSinceUpdate >= MOVE_STALLED_AFTER_S && m.phase !== "waiting" ? `  STALLED: no progress for ${m.secondsSinceUpdate.toFixed(0)}s` : ""}${m.error ? `  (last error: ${m.error})` : ""}`);
   }
   const blocked = res.plan.filter((c) => c.kind === "blocked");
   if (blocked.length > 0) print(`waiting: ${blocked.length}`);

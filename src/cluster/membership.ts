@@ -49,6 +49,8 @@ export interface MoveProgress {
   phase: string;
   windows_done: number;
   windows_total: number;
+  /** Windows this attempt found already held (a resumed move): compared by root, not fetched again. */
+  windows_skipped: number;
   bytes: number;
   points: number;
   rate_bytes_per_sec: number;
@@ -72,7 +74,7 @@ export function parseMoveProgress(text: string): MoveProgress {
   const str = (k: string) => (typeof o[k] === "string" ? (o[k] as string) : "");
   return {
     group_id: o.group_id, join: o.join, leave: str("leave"), source: str("source"), phase: str("phase"),
-    windows_done: num("windows_done"), windows_total: num("windows_total"), bytes: num("bytes"), points: num("points"),
+    windows_done: num("windows_done"), windows_total: num("windows_total"), windows_skipped: num("windows_skipped"), bytes: num("bytes"), points: num("points"),
     rate_bytes_per_sec: num("rate_bytes_per_sec"), eta_seconds: num("eta_seconds", -1), attempts: num("attempts"), error: str("error"),
     started_at: str("started_at"), updated_at: str("updated_at"),
   };

@@ -34,7 +34,7 @@ const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
 export const WINDOWS_DIGEST_MIN = 2;
 import { rpcTreeSource } from "./rpc-tree-source.ts";
 import { expansionFromProto, summaryFromProto } from "../rpc/merkle-wire.ts";
-import { syncClient, type ByteCounter } from "./peers.ts";
+import { bandwidthPacer, syncClient, type ByteCounter, type Pacer } from "./peers.ts";
 
 export interface AntiEntropySettings {
   shape: TreeShape;
@@ -206,8 +206,9 @@ export class AntiEntropy {
     const finish = (r: AeRecord, t0: number): AeRecord => ({ ...r, durationMs: this.clock.monotonicMs() - t0, finishedAtNs: this.clock.nowNs() });
     if (node === undefined) return localWindows.map((w) => finish({ ...base(w), reason: `replica ${peer} is not registered` }, started));
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
-    const bytesPerSecMax = opts.bytesPerSecMax ?? this.settings.bytesPerSecMax;
-    const client = syncClient(this.settings.net, node.address, this.clock, rootsCounter, bytesPerSecMax);
+    // One bandwidth bound for the whole session: every window's calls and streams draw on it.
+    const pacer = bandwidthPacer(this.clock, opts.bytesPerSecMax ?? this.settings.bytesPerSecMax);
+    const client = syncClient(this.settings.net, node.address, this.clock, rootsCounter, pacer);
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
@@ -258,7 +259,7 @@ export class AntiEntropy {
       r.roundTrips = shared.roundTrips;
       shared = { roundTrips: 0, sent: 0, received: 0 };
       try {
-        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r, opts.settleMs, bytesPerSecMax);
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r, opts.settleMs, pacer);
       } catch (e) {
         r.result = "partial";
         r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
@@ -287,7 +288,7 @@ export class AntiEntropy {
     const counter: ByteCounter = { sent: 0, received: 0 };
     const perWindow = new Map<bigint, number>();
     try {
-      await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, this.settings.bytesPerSecMax), { groupId: group, startTime: horizonStart, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
+      await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, bandwidthPacer(this.clock, this.settings.bytesPerSecMax)), { groupId: group, startTime: horizonStart, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock, (stored) => {
         for (const p of stored) {
           const w = windowStartNs(timeOfEncoding(p.enc));
           perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
@@ -316,7 +317,7 @@ export class AntiEntropy {
   }
 
   private async compareWindow(
-    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number, bytesPerSecMax: number,
+    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number, pacer: Pacer,
   ): Promise<void> {
     const { shape } = this.settings;
     // Equal roots end here, without building the tree (a compacted window's root is its summary).
@@ -326,7 +327,7 @@ export class AntiEntropy {
     }
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
-    const client = syncClient(this.settings.net, address, this.clock, counter, bytesPerSecMax);
+    const client = syncClient(this.settings.net, address, this.clock, counter, pacer);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined;
@@ -368,7 +369,7 @@ export class AntiEntropy {
     r.path = "full_resync";
     r.reason = fallback;
     r.roundTrips += 1;
-    r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, bytesPerSecMax), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
+    r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, pacer), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
     r.pointsDiffering = Math.max(r.pointsDiffering, Math.abs(localRoot.count - remoteRoot.count));
     r.result = "repaired";
   }

@@ -5,6 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { SoltixError } from "../base/errors.ts";
 import { isoNow, type Clock } from "../ports/clock.ts";
+import { NS_PER_MS } from "../base/time.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import {
   ClusterNodeSchema,
@@ -101,6 +102,7 @@ export async function clusterStatus(deps: ClusterAdminDeps): Promise<GetClusterS
       ].filter((s) => s !== "").join("; ");
       return create(UnderReplicatedGroupSchema, { groupId: g.group_id, copies, nodes: groupNodes(g), reason });
     });
+  const nowMs = Number(deps.clock.nowNs() / NS_PER_MS);
   const progress = new Map(view.allMoves().map((m) => [`${m.group_id}/${m.join}`, m]));
   const moves = groups.flatMap((g) =>
     g.joining_nodes.map((join) => {
@@ -109,7 +111,8 @@ export async function clusterStatus(deps: ClusterAdminDeps): Promise<GetClusterS
         groupId: g.group_id, join, leave: g.leaving_nodes[0] ?? "", source: p?.source ?? "", phase: p?.phase ?? "waiting",
         windowsDone: p?.windows_done ?? 0, windowsTotal: p?.windows_total ?? 0, bytes: BigInt(p?.bytes ?? 0), points: BigInt(p?.points ?? 0),
         rateBytesPerSec: p?.rate_bytes_per_sec ?? 0, etaSeconds: p?.eta_seconds ?? -1, attempts: p?.attempts ?? 0, error: p?.error ?? "",
-        startedAt: p?.started_at ?? "", updatedAt: p?.updated_at ?? "",
+        startedAt: p?.started_at ?? "", updatedAt: p?.updated_at ?? "", windowsSkipped: p?.windows_skipped ?? 0,
+        secondsSinceUpdate: p === undefined ? 0 : secondsSince(p.updated_at, nowMs),
       });
     }),
   );
@@ -117,6 +120,12 @@ export async function clusterStatus(deps: ClusterAdminDeps): Promise<GetClusterS
   return create(GetClusterStatusResponseSchema, {
     nodes, groups: groups.length, replicationFactor: deps.factor, underReplicated, moves, plan, planner: await plannerName(deps.store), answeredBy: deps.nodeId,
   });
+}
+
+/** Whole seconds from an ISO time to now (0 when the time cannot be read or lies ahead). */
+function secondsSince(iso: string, nowMs: number): number {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? 0 : Math.max(0, Math.round((nowMs - t) / 1000));
 }
 
 function changeToProto(c: MembershipChange): MembershipChangeResponse {

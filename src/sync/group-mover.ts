@@ -136,12 +136,14 @@ export class GroupMover {
   }
 
   private async move(group: number): Promise<void> {
-    const prev = this.progress.get(group);
+    // Attempts count across restarts of this node: the last published progress carries them.
+    const published = this.view.allMoves().find((m) => m.group_id === group && m.join === this.nodeId);
+    const attemptsBefore = Math.max(this.progress.get(group)?.attempts ?? 0, published?.attempts ?? 0);
     const startedAtMs = this.clock.monotonicMs();
     const record0 = this.view.cachedGroup(group);
     const p: MoveProgress = {
-      group_id: group, join: this.nodeId, leave: record0?.leaving_nodes[0] ?? "", source: "", phase: "fill", windows_done: 0, windows_total: 0,
-      bytes: 0, points: 0, rate_bytes_per_sec: 0, eta_seconds: -1, attempts: (prev?.attempts ?? 0) + 1, error: "", started_at: isoNow(this.clock), updated_at: isoNow(this.clock),
+      group_id: group, join: this.nodeId, leave: record0?.leaving_nodes[0] ?? "", source: "", phase: "fill", windows_done: 0, windows_total: 0, windows_skipped: 0,
+      bytes: 0, points: 0, rate_bytes_per_sec: 0, eta_seconds: -1, attempts: attemptsBefore + 1, error: "", started_at: isoNow(this.clock), updated_at: isoNow(this.clock),
     };
     this.progress.set(group, p);
     let lastPublish = -Infinity;
@@ -166,6 +168,7 @@ export class GroupMover {
       for (const source of sources) {
         p.source = source;
         p.windows_done = 0;
+        p.windows_skipped = 0;
         const recs = await this.ae.fillFrom(group, source, {
           bytesPerSecMax: this.settings.moveBytesPerSec,
           onWindow: (r, done, total) => {
@@ -180,6 +183,7 @@ export class GroupMover {
           // Every window equal at once (one digest): a resumed move whose fill was done.
           p.windows_total = recs.length;
           p.windows_done = recs.length;
+          p.windows_skipped = recs.length;
           this.stats.windowsSkipped += recs.length;
         }
         if (bad.length === 0) {
@@ -215,7 +219,7 @@ export class GroupMover {
       void this.verifyLater(group);
       this.retryAtMs.delete(group);
       this.logger.log("info", "move: group joined", {
-        group, from: p.source, replaced: p.leave, verified_with: verified, windows: p.windows_total, bytes: p.bytes, points: p.points,
+        group, from: p.source, replaced: p.leave, verified_with: verified, windows: p.windows_total, windows_already_held: p.windows_skipped, attempt: p.attempts, bytes: p.bytes, points: p.points,
         seconds: (this.clock.monotonicMs() - startedAtMs) / 1000,
       });
     } catch (e) {
@@ -249,8 +253,10 @@ export class GroupMover {
     p.bytes += r.bytesReceived;
     p.points += r.pointsRepaired;
     this.stats.bytesReceived += r.bytesReceived;
-    if (r.result === "in_sync") this.stats.windowsSkipped++;
-    else this.stats.windowsFilled++;
+    if (r.result === "in_sync") {
+      p.windows_skipped++;
+      this.stats.windowsSkipped++;
+    } else this.stats.windowsFilled++;
   }
 
   /** Replicas to fill from and verify with: registered ones serving the group, the primary first. */

@@ -15,30 +15,47 @@ export interface ByteCounter {
 /** Per-call deadline for unary sync calls; streams are bounded by the session. */
 export const PEER_CALL_TIMEOUT_MS = 30_000;
 
-/**
- * fetch that counts bytes each way and, with a cap, paces calls so the bytes this client moved never
- * run ahead of bytesPerSecMax (a session's bandwidth bound).
- */
-export function peerFetch(net: PeerNet, clock: Clock, counter: ByteCounter, bytesPerSecMax: number): typeof fetch {
-  const started = clock.monotonicMs();
-  const pace = async () => {
-    if (bytesPerSecMax <= 0) return;
-    const dueMs = ((counter.sent + counter.received) / bytesPerSecMax) * 1000;
-    const aheadMs = dueMs - (clock.monotonicMs() - started);
-    if (aheadMs > 0) await sleep(clock, aheadMs);
+/** A session's bandwidth bound: every byte any of its clients moves, either way, is taken from it. */
+export interface Pacer {
+  /** Accounts `bytes` and waits while the session is ahead of its rate. */
+  take(bytes: number): Promise<void>;
+}
+
+export const UNPACED: Pacer = { take: async () => {} };
+
+/** A token bucket of one second's bytes: at most bytesPerSecMax per second over any stretch longer than a second (0 = no bound). */
+export function bandwidthPacer(clock: Clock, bytesPerSecMax: number): Pacer {
+  if (bytesPerSecMax <= 0) return UNPACED;
+  let tokens = bytesPerSecMax;
+  let atMs = clock.monotonicMs();
+  return {
+    async take(bytes) {
+      const now = clock.monotonicMs();
+      tokens = Math.min(bytesPerSecMax, tokens + ((now - atMs) / 1000) * bytesPerSecMax) - bytes;
+      atMs = now;
+      if (tokens < 0) await sleep(clock, (-tokens / bytesPerSecMax) * 1000);
+    },
   };
+}
+
+/**
+ * fetch that counts bytes each way and takes them from the session's pacer: request bodies before
+ * they are sent, response bytes as they arrive (a stream is slowed by back-pressure, not only the
+ * calls between streams).
+ */
+export function peerFetch(net: PeerNet, clock: Clock, counter: ByteCounter, pacer: Pacer = UNPACED): typeof fetch {
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    await pace();
     const body = init?.body;
-    if (body instanceof Uint8Array) counter.sent += body.length;
-    else if (body instanceof ArrayBuffer) counter.sent += body.byteLength;
-    else if (typeof body === "string") counter.sent += body.length;
+    const sent = body instanceof Uint8Array ? body.length : body instanceof ArrayBuffer ? body.byteLength : typeof body === "string" ? body.length : 0;
+    counter.sent += sent;
+    await pacer.take(sent);
     const res = await net.fetch(input, init);
     if (res.body === null) return res;
     const counted = res.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, ctl) {
+        async transform(chunk, ctl) {
           counter.received += chunk.length;
+          await pacer.take(chunk.length);
           ctl.enqueue(chunk);
         },
       }),
@@ -48,11 +65,11 @@ export function peerFetch(net: PeerNet, clock: Clock, counter: ByteCounter, byte
   return f as typeof fetch;
 }
 
-export function syncClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): Client<typeof SyncService> {
+export function syncClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, pacer: Pacer = UNPACED): Client<typeof SyncService> {
   const transport = createConnectTransport({
     baseUrl: net.url(address),
     useBinaryFormat: true,
-    fetch: peerFetch(net, clock, counter, bytesPerSecMax),
+    fetch: peerFetch(net, clock, counter, pacer),
     defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
   });
   return createClient(SyncService, transport);

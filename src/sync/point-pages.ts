@@ -10,7 +10,7 @@ import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol
 import { StreamPointsRequestSchema } from "../gen/soltix/v1/sync_pb.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
 import type { Clock } from "../ports/clock.ts";
-import { peerFetch, type ByteCounter } from "./peers.ts";
+import { UNPACED, peerFetch, type ByteCounter, type Pacer } from "./peers.ts";
 
 const PATH = "/soltix.v1.SyncService/StreamPoints";
 const END_STREAM_FLAG = 2;
@@ -37,8 +37,8 @@ function errorOf(json: string, fallback: Code): ConnectError {
 }
 
 /** StreamPoints of the node at `address`, binary, through the peer network (credentials, TLS) with byte accounting. */
-export function pointPagesClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, bytesPerSecMax = 0): PointPages {
-  const f = peerFetch(net, clock, counter, bytesPerSecMax);
+export function pointPagesClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, pacer: Pacer = UNPACED): PointPages {
+  const f = peerFetch(net, clock, counter, pacer);
   return {
     async *pages(request, timeoutMs) {
       const msg = toBinary(StreamPointsRequestSchema, create(StreamPointsRequestSchema, request));

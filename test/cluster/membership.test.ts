@@ -21,6 +21,8 @@ import { tempDir } from "../support/engine.ts";
 import { postJson } from "../support/binary.ts";
 import { until } from "../support/wait.ts";
 import { startServedNode, type ServedNode } from "../support/served-node.ts";
+import { storedFromPoint } from "../../src/rpc/convert.ts";
+import type { StoredPoint } from "../../src/engine/engine.ts";
 
 const tmp = tempDir("membership");
 const DAY0 = 20_400n * NS_PER_DAY;
@@ -188,4 +190,38 @@ describe("operator membership changes (AdminService)", () => {
     expect(s.nodes.find((n) => n.nodeId === "d5")!.placementId).toBe("d2");
     expect(s.planner).not.toBe("");
   }, 180_000);
+});
+
+describe("cluster.move_bytes_per_sec", () => {
+  test("a fill never runs ahead of its cap (streams are paced as they arrive, not only between calls)", async () => {
+    const metadata = new MemoryMetadataStore(systemClock);
+    const flags = { "replication.factor": "1", "cluster.plan_interval": "1h" };
+    const a = await start(metadata, "cap-a", flags);
+    const b = await start(metadata, "cap-b", flags);
+    await until("views loaded", async () => (a.node.sync.view?.loaded === true && b.node.sync.view?.loaded === true && b.node.sync.antiEntropy !== undefined ? true : undefined));
+    // 4 days × 2 000 points, all of one group.
+    const mine: StoredPoint[] = [];
+    const target = storedFromPoint({ database: "cap", collection: "m", id: "dev-0", timeNs: DAY0, insertedAtNs: 1n, fields: [] }, 32).group;
+    for (let i = 0; mine.length < 8_000; i++) {
+      const day = mine.length % 4;
+      const fields: Array<[string, { kind: "number"; value: number }]> = [["v", { kind: "number", value: i }], ["w", { kind: "number", value: i / 7 }]];
+      const s = storedFromPoint({ database: "cap", collection: "m", id: `dev-${i % 997}`, timeNs: DAY0 + BigInt(day) * NS_PER_DAY + BigInt(i) * NS_PER_SECOND / 8n, insertedAtNs: 1n, fields }, 32);
+      if (s.group === target) mine.push(s);
+    }
+    const group = target;
+    await a.node.engine.write(mine);
+    await a.node.engine.flush();
+    const capBytesPerSec = 100_000;
+    const t0 = performance.now();
+    const recs = await b.node.sync.antiEntropy!.fillFrom(group, "cap-a", { bytesPerSecMax: capBytesPerSec, onWindow: () => {} });
+    const secs = (performance.now() - t0) / 1000;
+    expect(recs.every((r) => r.result === "repaired")).toBe(true);
+    const bytes = recs.reduce((n, r) => n + r.bytesReceived + r.bytesSent, 0);
+    expect(bytes).toBeGreaterThan(3 * capBytesPerSec);
+    // The bucket holds one second's bytes: the rest cannot take less than its share of time.
+    expect(secs).toBeGreaterThanOrEqual(((bytes - capBytesPerSec) / capBytesPerSec) * 0.95);
+    let held = 0;
+    for (const w of b.node.engine.windowsOf(group)) held += (await b.node.engine.windowChecksum(group, w)).pointCount;
+    expect(held).toBe(mine.length);
+  }, 60_000);
 });
