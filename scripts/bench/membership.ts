@@ -11,10 +11,14 @@
 //   move ×N  — the same with N = --streams concurrent moves, on new data.
 //   partial  — a window the joiner already holds 80 % of: bytes its fill receives vs the window's
 //              full stream.
+//   grow     — 3 → 4 nodes at replication factor 3 with --grow-days (30) days on every node: wall
+//              time until the 4th holds its share and the others dropped what they gave up.
+// A move's fill gets each window it lacks as one segment file (SyncService.FetchWindow), so the wire
+// carries compressed columns, not points; the copy baseline streams points as a plain resync does.
 // MB/s counts canonical point bytes (the encodings the nodes store); every point the moved groups
 // held is read back on the joiner (its window point counts must equal the source's).
 //
-//   node_modules/.bin/bun scripts/bench/membership.ts [--devices 200] [--days 7] [--per-day 48] [--streams 4]
+//   node_modules/.bin/bun scripts/bench/membership.ts [--devices 200] [--days 7] [--per-day 48] [--streams 4] [--grow-days 30]
 
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
@@ -41,6 +45,7 @@ const DEVICES = Number(arg("devices", "200"));
 const DAYS = Number(arg("days", "7"));
 const PER_DAY = Number(arg("per-day", "48"));
 const STREAMS = Number(arg("streams", "4"));
+const GROW_DAYS = Number(arg("grow-days", "30"));
 const GROUPS = 32;
 const DAY0 = 20_250n * NS_PER_DAY;
 
@@ -48,9 +53,9 @@ const tmp = tempDir("bench-membership");
 const closers: Array<() => Promise<void>> = [];
 
 /** Writes new unique points of database `db` to every node given, flushed; returns canonical bytes per group. */
-async function load(db: string, nodes: ServedNode[]): Promise<Map<number, { bytes: number; points: number }>> {
+async function load(db: string, nodes: ServedNode[], days = DAYS): Promise<Map<number, { bytes: number; points: number }>> {
   const per = new Map<number, { bytes: number; points: number }>();
-  for (let day = 0; day < DAYS; day++) {
+  for (let day = 0; day < days; day++) {
     const batch: StoredPoint[] = [];
     for (let d = 0; d < DEVICES; d++) {
       for (let k = 0; k < PER_DAY; k++) {
@@ -70,7 +75,7 @@ async function load(db: string, nodes: ServedNode[]): Promise<Map<number, { byte
   return per;
 }
 
-const FLAGS = (moves: number) => ({ "coordinator.total_groups": String(GROUPS), "replication.factor": "1", "cluster.plan_interval": "100ms", "cluster.max_concurrent_moves": String(moves), "storage.sync.startup_sync": "false" });
+const FLAGS = (moves: number, factor = 1) => ({ "coordinator.total_groups": String(GROUPS), "replication.factor": String(factor), "cluster.plan_interval": "100ms", "cluster.max_concurrent_moves": String(moves), "storage.sync.startup_sync": "false" });
 
 /** One cluster: a source node holding every group (factor 1), then a joiner; the time until placement settles. */
 async function moveRun(label: string, moves: number) {
@@ -99,6 +104,51 @@ async function moveRun(label: string, moves: number) {
   await dst.stop();
   await src.stop();
   return { label, max_concurrent_moves: moves, groups_moved: moved.length, points, canonical_mb: round(bytes / 1e6, 1), seconds: round(secs, 2), mb_per_sec: round(bytes / 1e6 / secs, 1), points_per_sec: Math.round(points / secs), wire_mb_received: round(mv.bytesReceived / 1e6, 1) };
+}
+
+/**
+ * 3 → 4 nodes at replication factor 3 with --grow-days days of --devices devices on every node: the
+ * wall time from the 4th node's start until placement is the desired one over 4 nodes and every node
+ * gave up the groups it no longer holds (moves at cluster.max_concurrent_moves --streams).
+ */
+async function growRun() {
+  const metadata = new MemoryMetadataStore(systemClock);
+  const old: ServedNode[] = [];
+  for (const id of ["g1", "g2", "g3"]) old.push(await startServedNode(metadata, id, tmp.dir, FLAGS(STREAMS, 3), closers));
+  await waitFor(() => old.every((n) => n.node.sync.view?.loaded === true));
+  const view = old[0]!.node.sync.view!;
+  for (let g = 0; g < GROUPS; g++) await view.group(g, 3);
+  const tl = performance.now();
+  const per = await load("grow", old, GROW_DAYS);
+  const loadSecs = (performance.now() - tl) / 1000;
+  const j = await startServedNode(metadata, "g4", tmp.dir, FLAGS(STREAMS, 3), closers);
+  const t0 = performance.now();
+  const members = ["g1", "g2", "g3", "g4"];
+  const all = [...old, j];
+  await waitFor(() => view.allGroups().every((g) => g.joining_nodes.length === 0 && groupNodes(g).slice().sort().join() === desiredNodes(g.group_id, members, 3).slice().sort().join())
+    && all.every((n) => n.node.engine.groups().every((g) => groupNodes(view.cachedGroup(g)!).includes(n.id))), 3_600_000);
+  const secs = (performance.now() - t0) / 1000;
+  const moved = view.allGroups().filter((g) => groupNodes(g).includes("g4")).map((g) => g.group_id);
+  let bytes = 0;
+  let points = 0;
+  for (const g of moved) {
+    bytes += per.get(g)?.bytes ?? 0;
+    points += per.get(g)?.points ?? 0;
+    let held = 0;
+    for (const w of j.node.engine.windowsOf(g)) held += (await j.node.engine.windowChecksum(g, w)).pointCount;
+    if (held !== (per.get(g)?.points ?? 0)) throw new Error(`grow: group ${g} holds ${held} points on the new node, ${per.get(g)?.points} written`);
+  }
+  const total = [...per.values()].reduce((n, x) => n + x.bytes, 0);
+  const mv = j.node.sync.mover!.stats;
+  const ae = j.node.sync.antiEntropy!.stats;
+  for (const n of all) await n.stop();
+  return {
+    label: "3 → 4 nodes, factor 3", days: GROW_DAYS, devices: DEVICES, max_concurrent_moves: STREAMS, on_disk_canonical_mb_per_node: round(total / 1e6, 1), load_seconds: round(loadSecs, 1),
+    groups_moved: moved.length, windows_moved: mv.windowsFilled, points, canonical_mb: round(bytes / 1e6, 1), seconds: round(secs, 2), mb_per_sec: round(bytes / 1e6 / secs, 1),
+    points_per_sec: Math.round(points / secs), wire_mb_received: round(mv.bytesReceived / 1e6, 1), window_files_installed: ae.windowFilesInstalled,
+    // Summed over the moves (they overlap up to max_concurrent_moves at a time).
+    move_fill_seconds: round(mv.fillMs / 1000, 2), move_verify_seconds: round(mv.verifyMs / 1000, 2),
+  };
 }
 
 /** The baseline: the same kind of data, every window of `groups` pulled whole by StreamPoints into a fresh engine. */
@@ -165,11 +215,13 @@ try {
   const one = await moveRun("move1", 1);
   const many = await moveRun(`move${STREAMS}`, STREAMS);
   const partial = await partialRun();
+  const grow = GROW_DAYS > 0 ? await growRun() : undefined;
   console.log(JSON.stringify({
     bench: "membership", devices: DEVICES, days: DAYS, per_day: PER_DAY, groups: GROUPS,
     copy, move_one_stream: one, move_concurrent: many,
     move_vs_copy_mb_per_sec: { one_stream: round(one.mb_per_sec / copy.mb_per_sec, 2), concurrent: round(many.mb_per_sec / copy.mb_per_sec, 2) },
     partial_window: partial,
+    grow,
   }, null, 2));
 } finally {
   for (const c of closers.reverse()) await c().catch(() => {});

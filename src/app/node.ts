@@ -297,13 +297,14 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
         }, (group, peer) => ae.verifyWith(group, peer), clock, platform.rng, logger);
         // Membership: the planner (one leader per cluster) and this node's side of group moves.
         const c = config.cluster;
-        rt.planner = new ClusterPlanner(config.node.id, metadata, v, {
+        const planner = new ClusterPlanner(config.node.id, metadata, v, {
           factor: config.replication.factor, maxConcurrentMoves: c.maxConcurrentMoves, deadNodeTimeoutMs: c.deadNodeTimeoutMs, autoReplace: c.autoReplace, intervalMs: c.planIntervalMs,
         }, clock, logger);
+        rt.planner = planner;
         rt.mover = new GroupMover(config.node.id, engine, v, metadata, ae, {
           moveBytesPerSec: c.moveBytesPerSec, maxConcurrent: c.maxConcurrentMoves, checkIntervalMs: c.planIntervalMs, dropGraceMs: 2 * c.planIntervalMs,
           afterPromoteVerifyMs: Math.max(AFTER_PROMOTE_VERIFY_MS_MIN, s.antiEntropy.settleMs),
-        }, clock, platform.rng, logger);
+        }, clock, platform.rng, logger, () => planner.input().dead);
         if (s.enabled && s.startupSync) await rt.syncer.syncAll();
         if (closing) return;
         rt.planner.start();

@@ -27,6 +27,8 @@ export interface PlannerSettings {
 
 /** The planner's lease: its key outlives a dead leader by at most this. */
 export const PLANNER_LEASE_TTL_SECONDS = 10;
+/** After a group record changes, the leader plans again this soon (changes close together share one round). */
+const REPLAN_AFTER_CHANGE_MS = 20;
 
 export class ClusterPlanner {
   /** The last plan this node computed (applied when it led), and when. */
@@ -38,6 +40,8 @@ export class ClusterPlanner {
   private timer: Timer | undefined;
   private stopped = false;
   private running: Promise<PlannedChange[]> | undefined;
+  private soon: Timer | undefined;
+  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly nodeId: string,
@@ -49,6 +53,15 @@ export class ClusterPlanner {
   ) {}
 
   start(): void {
+    // A group record changed (a move finished, a node joined a group): the leader plans again at once,
+    // so the next move starts without waiting for the interval.
+    this.unwatch = this.view.onGroupChange(() => {
+      if (!this.leader || this.stopped || this.soon !== undefined) return;
+      this.soon = this.clock.setTimer(REPLAN_AFTER_CHANGE_MS, () => {
+        this.soon = undefined;
+        void this.runOnce().catch((e: unknown) => this.logger.log("error", "planner: round failed", { error: errorMessage(e) }));
+      });
+    });
     const tick = () => {
       if (this.stopped) return;
       this.timer = this.clock.setTimer(this.settings.intervalMs, async () => {
@@ -62,6 +75,8 @@ export class ClusterPlanner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    this.soon?.cancel();
+    this.unwatch?.();
     await this.running?.catch(() => {});
     const lease = this.lease;
     this.lease = undefined;

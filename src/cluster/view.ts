@@ -30,6 +30,7 @@ export class ClusterView {
   private readonly memberships = new Map<string, { record: MembershipRecord; rev: bigint }>();
   private readonly moves = new Map<number, { record: MoveProgress; rev: bigint }>();
   private readonly stops: Array<() => Promise<void>> = [];
+  private readonly groupListeners = new Set<(group: number) => void>();
 
   /** False until the first list succeeded; `lastError` says why. */
   loaded = false;
@@ -93,7 +94,15 @@ export class ClusterView {
 
   private onGroup(e: WatchEvent): void {
     const id = Number(e.key.slice(GROUPS_PREFIX.length));
-    if (Number.isInteger(id)) applyEvent(this.groups, id, e, parseGroupRecord, this.logger);
+    if (!Number.isInteger(id)) return;
+    applyEvent(this.groups, id, e, parseGroupRecord, this.logger);
+    for (const fn of this.groupListeners) fn(id);
+  }
+
+  /** Calls `fn` after each change of a group record (a move begun or finished); returns the unsubscribe. */
+  onGroupChange(fn: (group: number) => void): () => void {
+    this.groupListeners.add(fn);
+    return () => this.groupListeners.delete(fn);
   }
 
   private onMembership(e: WatchEvent): void {

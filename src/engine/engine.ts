@@ -22,7 +22,7 @@ import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import { installTemps, unwritableCode, writeFileDurable, writeTempDurable } from "../ports/fs.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
-import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, type SegmentMeta } from "../segment/format.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, segmentDigest, type SegmentMeta } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
@@ -564,6 +564,68 @@ export class Engine {
     });
     this.opts.logger.log("info", "engine: group dropped (moved to another node)", { group, segments: removed });
     return removed;
+  }
+
+  // ---- whole windows as segment files (moves, full resyncs) ------------------------------------
+
+  /**
+   * The window as one segment file: its only segment's file as it is (checked by its CRC) when
+   * nothing else holds the window, else its sources LWW-merged and encoded. Undefined when the
+   * window holds no point.
+   */
+  async windowSegment(group: number, ws: bigint): Promise<{ bytes: Uint8Array; count: number } | undefined> {
+    const id = windowId(group, ws);
+    const w = this.windows.get(id);
+    const inMemory = [...this.frozen, this.active].some((m) => (m.windows.get(id)?.map.size ?? 0) > 0);
+    if (!inMemory && w !== undefined && w.segs.length === 1) {
+      const ref = w.segs[0]!;
+      try {
+        const bytes = await this.opts.fs.readFile(ref.path);
+        const d = segmentDigest(bytes, segmentFileName(ref));
+        if (d.count > 0) return { bytes, count: d.count };
+      } catch {
+        // Merged away meanwhile, or failing its check: the merge below reads through the cache (which quarantines).
+      }
+    }
+    const encs: Uint8Array[] = [];
+    for (const r of mergeSources(await this.windowSources(group, ws))) encs.push(r.enc);
+    if (encs.length === 0) return undefined;
+    const packed = packEncodings(encs);
+    this.stats.computeTasks++;
+    const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group, windowStartNs: ws, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
+    return { bytes, count: encs.length };
+  }
+
+  /**
+   * Installs a replica's segment file of one window (windowSegment's output) beside what the window
+   * holds: verified whole first (header names this group and window, times inside it, every checksum),
+   * then written temp → fsync → rename → fsync dir like a flush's. Reads merge it under LWW with the
+   * rest, so newer local versions keep winning. Returns its point count.
+   */
+  async installSegment(group: number, ws: bigint, bytes: Uint8Array): Promise<number> {
+    if (this.closed) throw new SoltixError("unavailable", "engine is closed");
+    if (this.unwritable !== undefined) throw new SoltixError("unavailable", `${this.writeProblem()}`);
+    const what = `group ${group} window ${ws} from a replica`;
+    const meta = decodeSegmentHeader(bytes, what);
+    if (meta.group !== group || meta.windowStartNs !== ws) throw new SoltixError("data_loss", `${what}: the file names group ${meta.group} window ${meta.windowStartNs}`);
+    if (meta.count > 0 && (meta.minTimeNs < ws || meta.maxTimeNs >= ws + NS_PER_DAY)) throw new SoltixError("data_loss", `${what}: times ${meta.minTimeNs}..${meta.maxTimeNs} fall outside the window`);
+    const view = decodeSegment(bytes, what);
+    if (view.count === 0) return 0;
+    const id = windowId(group, ws);
+    await this.serialized(async () => {
+      const seq = ++this.segSeq;
+      const name = segName(group, Number(ws / NS_PER_DAY), seq);
+      await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
+      await installTemps(this.opts.fs, this.segDir, [name]);
+      const ref = this.installed({ name, bytes, seq });
+      this.cache.adopt(ref, view);
+      this.addSegmentRef(ref);
+      this.checksumCache.delete(id);
+      this.trees.delete(id);
+      this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+      this.compactionTouched.add(id);
+    });
+    return view.count;
   }
 
   // ---- segment cache --------------------------------------------------------------------------

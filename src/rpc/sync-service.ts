@@ -14,6 +14,7 @@ import { validateId, validateName, validateTimeNs } from "../model/validate.ts";
 import {
   SyncService,
   StreamPointsResponseSchema,
+  FetchWindowResponseSchema,
   GetMerkleRootsResponseSchema,
   GetMerkleNodesResponseSchema,
   GetLeafPointsResponseSchema,
@@ -146,6 +147,11 @@ export async function* streamPointPages(req: StreamPointsRequest, ctx: NodeConte
   }
 }
 
+/** FetchWindow: the largest segment file a node ships (a larger window is streamed as points). */
+export const WINDOW_FILE_BYTES_MAX = 256 * 1024 * 1024;
+/** FetchWindow: bytes per message. */
+const WINDOW_FILE_CHUNK_BYTES = 1024 * 1024;
+
 export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
   return {
     getLastTimestamp(req) {
@@ -156,6 +162,22 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
     async *streamPoints(req, call) {
       for await (const page of streamPointPages(req, ctx, () => call.signal.aborted)) {
         yield create(StreamPointsResponseSchema, { points: page.encs.map(pointToProtoFromEncoding), cursor: page.cursor });
+      }
+    },
+
+    async *fetchWindow(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      validateWindowStart("window_start", req.windowStart);
+      const limit = req.bytesMax === 0n || req.bytesMax > BigInt(WINDOW_FILE_BYTES_MAX) ? WINDOW_FILE_BYTES_MAX : Number(req.bytesMax);
+      const file = await ctx.engine.windowSegment(req.groupId, req.windowStart);
+      if (file === undefined) {
+        yield create(FetchWindowResponseSchema, { totalBytes: 0n, pointCount: 0 });
+        return;
+      }
+      if (file.bytes.length > limit) throw resourceExhausted("bytes_max", `window ${req.windowStart} of group ${req.groupId} is a ${file.bytes.length}-byte file, limit ${limit}`);
+      for (let at = 0; at < file.bytes.length; at += WINDOW_FILE_CHUNK_BYTES) {
+        const chunk = file.bytes.subarray(at, at + WINDOW_FILE_CHUNK_BYTES);
+        yield create(FetchWindowResponseSchema, at === 0 ? { chunk, totalBytes: BigInt(file.bytes.length), pointCount: file.count } : { chunk });
       }
     },
 

@@ -14,7 +14,8 @@ import { loadConfig, type NodeConfig } from "../config/config.ts";
 import { launchNode, type RunningNode } from "../app/node.ts";
 import { launchRouter, type RunningRouter } from "../app/router.ts";
 import { MemoryMetadataStore } from "../adapters/memory-metadata.ts";
-import { nodeKey } from "../cluster/keys.ts";
+import { membershipKey, nodeKey } from "../cluster/keys.ts";
+import { parseMembershipRecord } from "../cluster/membership.ts";
 import { groupNodes, parseNodeRecord, writeNodes } from "../cluster/records.ts";
 import { getGroup } from "../cluster/groups.ts";
 import { desiredNodes } from "../cluster/planner.ts";
@@ -615,7 +616,15 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   async function checkPlacement(): Promise<void> {
     const g = await groupRecord();
     if (g === undefined) return;
-    if (groupNodes(g).length < Math.min(replicas, nodes.filter((n) => !n.gone).length)) throw new Violation(`group has ${groupNodes(g).length} nodes (${groupNodes(g).join(",")}), factor ${replicas}`);
+    // Nodes that can hold a copy: not gone, and members (a decommissioning node leaves for good; it counts while the record still names it).
+    const able = [];
+    for (const n of nodes) {
+      if (n.gone) continue;
+      const m = await run(metadata.get(membershipKey(n.id)));
+      const leaving = m !== undefined && parseMembershipRecord(m.value).state !== "active";
+      if (!leaving || groupNodes(g).includes(n.id)) able.push(n.id);
+    }
+    if (groupNodes(g).length < Math.min(replicas, able.length)) throw new Violation(`group has ${groupNodes(g).length} nodes (${groupNodes(g).join(",")}), factor ${replicas}`);
     for (const n of nodes) if (!writeNodes(g).includes(n.id)) n.durable = new Map();
   }
 

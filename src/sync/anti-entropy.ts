@@ -6,7 +6,9 @@
 // the peer's own run pulls the rest). When most of a window differs, or the peer cannot serve a tree,
 // the window is resynced whole from the peer instead — the path and the reason are recorded.
 
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
+import { WINDOW_FILE_BYTES_MAX } from "../rpc/sync-service.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../base/time.ts";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
@@ -21,7 +23,7 @@ import { treeSource } from "../merkle/memory-source.ts";
 import { windowsDigest } from "../merkle/windows-digest.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
-import { bytesEqual } from "../base/bytes.ts";
+import { bytesEqual, concatBytes } from "../base/bytes.ts";
 import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "../model/encoding.ts";
 import { validatePoint } from "../model/validate.ts";
 import { storedFromPoint } from "../rpc/convert.ts";
@@ -95,7 +97,7 @@ export class AntiEntropy {
   /** The last run's records per group. */
   readonly records = new Map<number, AeRecord[]>();
   /** Comparisons that began with one digest of every window: equal (ended there) or not. */
-  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0 };
+  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0 };
   private readonly running = new Map<number, Promise<AeRecord[]>>();
   private timer: Timer | undefined;
   private stopped = false;
@@ -365,11 +367,17 @@ export class AntiEntropy {
         return;
       }
     }
-    // Full resync of the window from the peer: stream it and write everything under LWW.
+    // Full resync of the window from the peer: its window as one segment file, installed beside what
+    // this node holds (LWW at read); a peer that cannot ship one streams the points, written under LWW.
     r.path = "full_resync";
     r.reason = fallback;
     r.roundTrips += 1;
-    r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, pacer), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
+    const file = await fetchWindowFile(client, group, w);
+    if (file !== undefined) {
+      r.pointsRepaired = file.length === 0 ? 0 : await this.engine.installSegment(group, w, file);
+      r.reason += "; the window came as one segment file";
+      this.stats.windowFilesInstalled++;
+    } else r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, pacer), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);
     r.pointsDiffering = Math.max(r.pointsDiffering, Math.abs(localRoot.count - remoteRoot.count));
     r.result = "repaired";
   }
@@ -389,4 +397,28 @@ export class AntiEntropy {
     }
     return encs.length;
   }
+}
+
+/**
+ * The peer's window as one segment file (FetchWindow), assembled from its chunks; empty when the window
+ * holds no point there; undefined when the peer cannot ship it (a node without the RPC, or a file over
+ * the limit) — then the caller streams points.
+ */
+async function fetchWindowFile(client: Client<typeof SyncService>, group: number, w: bigint): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let total = -1;
+  let got = 0;
+  try {
+    for await (const m of client.fetchWindow({ groupId: group, windowStart: w, bytesMax: BigInt(WINDOW_FILE_BYTES_MAX) }, { timeoutMs: FULL_RESYNC_TIMEOUT_MS })) {
+      if (total < 0) total = Number(m.totalBytes);
+      got += m.chunk.length;
+      if (got > total) throw new SoltixError("data_loss", `FetchWindow: more than the ${total} bytes announced`);
+      chunks.push(m.chunk);
+    }
+  } catch (e) {
+    if (e instanceof ConnectError && (e.code === Code.Unimplemented || e.code === Code.ResourceExhausted)) return undefined;
+    throw e;
+  }
+  if (total < 0 || got !== total) throw new SoltixError("unavailable", `FetchWindow: ${got} of ${Math.max(total, 0)} bytes received`);
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }

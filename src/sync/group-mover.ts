@@ -47,11 +47,15 @@ const RETRY_MAX_MS = 30_000;
 export class GroupMover {
   /** Moves this node runs or ran (joining side), by group. */
   readonly progress = new Map<number, MoveProgress>();
-  readonly stats = { movesFinished: 0, movesFailed: 0, groupsDropped: 0, windowsFilled: 0, windowsSkipped: 0, bytesReceived: 0, pointsRepairedAfterPromote: 0 };
+  readonly stats = { movesFinished: 0, movesFailed: 0, groupsDropped: 0, windowsFilled: 0, windowsSkipped: 0, bytesReceived: 0, pointsRepairedAfterPromote: 0, fillMs: 0, verifyMs: 0 };
   private readonly busy = new Map<number, Promise<void>>();
   private readonly notOursSinceMs = new Map<number, number>();
+  /** The record epoch each promotion wrote: an older cached record naming this node as joining is stale. */
+  private readonly promotedAtEpoch = new Map<number, number>();
   private readonly retryAtMs = new Map<number, { at: number; delay: number }>();
   private timer: Timer | undefined;
+  private soon: Timer | undefined;
+  private unwatch: (() => void) | undefined;
   private stopped = false;
 
   constructor(
@@ -64,9 +68,20 @@ export class GroupMover {
     private readonly clock: Clock,
     private readonly rng: Rng,
     private readonly logger: Logger,
+    /** Nodes the planner counts as dead (removed, or down past cluster.dead_node_timeout). */
+    private readonly deadNodes: () => ReadonlySet<string> = () => new Set(),
   ) {}
 
   start(): void {
+    // A group naming this node as joining starts filling at once, not at the next look.
+    this.unwatch = this.view.onGroupChange((group) => {
+      if (this.stopped || this.busy.has(group) || this.soon !== undefined) return;
+      if (!(this.view.cachedGroup(group)?.joining_nodes.includes(this.nodeId) ?? false)) return;
+      this.soon = this.clock.setTimer(0, () => {
+        this.soon = undefined;
+        this.check();
+      });
+    });
     const tick = () => {
       if (this.stopped) return;
       this.timer = this.clock.setTimer(jittered(this.rng, this.settings.checkIntervalMs, 0.1), () => {
@@ -81,6 +96,8 @@ export class GroupMover {
   stop(): void {
     this.stopped = true;
     this.timer?.cancel();
+    this.soon?.cancel();
+    this.unwatch?.();
   }
 
   /** Is this node joining the group (filling, not yet verified): it serves no read of it. */
@@ -99,10 +116,12 @@ export class GroupMover {
     const now = this.clock.monotonicMs();
     for (const g of this.view.allGroups()) {
       if (!g.joining_nodes.includes(this.nodeId) || this.busy.has(g.group_id)) continue;
+      // Promoted already, and this view has not caught up with the record that says so.
+      if (g.epoch < (this.promotedAtEpoch.get(g.group_id) ?? 0)) continue;
       const retry = this.retryAtMs.get(g.group_id);
       if (retry !== undefined && now < retry.at) continue;
       if ([...this.busy.keys()].filter((id) => this.isJoining(id)).length >= this.settings.maxConcurrent) break;
-      this.run(g.group_id, () => this.move(g.group_id));
+      this.run(g.group_id, () => this.move(g.group_id), true);
     }
     for (const group of this.engine.groups()) {
       const record = this.view.cachedGroup(group);
@@ -116,10 +135,14 @@ export class GroupMover {
     }
   }
 
-  private run(group: number, task: () => Promise<void>): void {
+  private run(group: number, task: () => Promise<void>, lookAgain = false): void {
     const p = task()
       .catch((e: unknown) => this.logger.log("error", "move: task failed", { group, error: errorMessage(e) }))
-      .finally(() => this.busy.delete(group));
+      .finally(() => {
+        this.busy.delete(group);
+        // A finished move frees a slot: the next one starts now (a drop waits for the next look).
+        if (lookAgain && !this.stopped) this.check();
+      });
     this.busy.set(group, p);
   }
 
@@ -193,6 +216,8 @@ export class GroupMover {
         errors.push(`${source}: ${bad[0]!.reason}`);
       }
       if (!filled) throw new Error(`fill failed: ${errors.join("; ")}`);
+      const filledAtMs = this.clock.monotonicMs();
+      this.stats.fillMs += filledAtMs - startedAtMs;
       // 2. Verify: every window compared with every registered replica, what differs pulled.
       p.phase = "verify";
       await publish(true);
@@ -208,11 +233,13 @@ export class GroupMover {
         verified.push(peer);
       }
       if (verified.length === 0) throw new Error("no replica to verify with");
+      this.stats.verifyMs += this.clock.monotonicMs() - filledAtMs;
       // 3. Promote: a replica now; the leaving node (if any) is out, and drops its copy by itself.
       p.phase = "promote";
       await publish(true);
-      const promoted = await updateGroup(this.metadata, group, (g) => promote(g, this.nodeId), isoNow(this.clock));
+      const promoted = await updateGroup(this.metadata, group, (g) => promote(g, this.nodeId, this.deadNodes()), isoNow(this.clock));
       if (!groupNodes(promoted).includes(this.nodeId)) throw new Error("the move was cancelled (this node is no longer joining the group)");
+      this.promotedAtEpoch.set(group, promoted.epoch);
       await this.metadata.delete(moveKey(group)).catch(() => {});
       p.phase = "done";
       this.stats.movesFinished++;
@@ -270,10 +297,15 @@ export class GroupMover {
 /**
  * The promotion CAS: the joining node becomes a replica and the leaving node leaves (primary passed on
  * if it was the primary); nothing when the node is no longer joining (the planner cancelled the move).
+ * When another node of the group died meanwhile (`dead`: removed, or down past the dead-node timeout),
+ * the joiner takes the dead node's place instead of a live leaving node's: the live copy is kept (the
+ * planner moves it later, when some node can take it), so the group never ends below the copies it had.
  */
-export function promote(g: GroupRecord, joiner: string): GroupRecord | undefined {
+export function promote(g: GroupRecord, joiner: string, dead: ReadonlySet<string> = new Set()): GroupRecord | undefined {
   if (!g.joining_nodes.includes(joiner)) return undefined;
-  const leaving = new Set(g.leaving_nodes);
+  let leaving = new Set(g.leaving_nodes);
+  const deadHeld = groupNodes(g).find((id) => dead.has(id) && !leaving.has(id) && id !== joiner);
+  if (deadHeld !== undefined && g.leaving_nodes.some((id) => !dead.has(id))) leaving = new Set([...g.leaving_nodes.filter((id) => dead.has(id)), deadHeld]);
   const kept = groupNodes(g).filter((id) => !leaving.has(id) && id !== joiner);
   const nodes = [...kept, joiner];
   return {

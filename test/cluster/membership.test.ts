@@ -211,7 +211,7 @@ describe("cluster.move_bytes_per_sec", () => {
     const group = target;
     await a.node.engine.write(mine);
     await a.node.engine.flush();
-    const capBytesPerSec = 100_000;
+    const capBytesPerSec = 25_000;
     const t0 = performance.now();
     const recs = await b.node.sync.antiEntropy!.fillFrom(group, "cap-a", { bytesPerSecMax: capBytesPerSec, onWindow: () => {} });
     const secs = (performance.now() - t0) / 1000;

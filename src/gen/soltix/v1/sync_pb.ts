@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/sync.proto.
  */
 export const file_soltix_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIlwKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDRITCgtzZXJpZXNfYml0cxgEIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIq8BChVHZXRNZXJrbGVSb290c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDwoHd2luZG93cxgCIAMoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoEbWluZRgEIAMoCzITLnNvbHRpeC52MS5Sb290TWluZRIWCg53aW5kb3dzX2RpZ2VzdBgFIAEoDBITCgtmcm9tX3dpbmRvdxgGIAEoAyJACghSb290TWluZRIUCgx3aW5kb3dfc3RhcnQYASABKAMSDAoEcm9vdBgCIAEoDBIQCghjaGlsZHJlbhgDIAEoDCJ1CgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUSLAoLZmlyc3RfbGV2ZWwYAyABKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuInoKFkdldE1lcmtsZVJvb3RzUmVzcG9uc2USJAoFcm9vdHMYASADKAsyFS5zb2x0aXgudjEuV2luZG93Um9vdBIjCgVzaGFwZRgCIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSFQoNd2luZG93c19lcXVhbBgDIAEoCCInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIqsBChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhQKDGRpZ2VzdF9ieXRlcxgFIAEoDRIMCgRtaW5lGAYgAygMIokBCgxOb2RlQ2hpbGRyZW4SJwoIY2hpbGRyZW4YASADKAsyFS5zb2x0aXgudjEuTWVya2xlTm9kZRIQCghleHBhbmRlZBgCIAMoDRIuCg1ncmFuZGNoaWxkcmVuGAMgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbhIOCgZsaXN0ZWQYBCABKAwiQAoWR2V0TWVya2xlTm9kZXNSZXNwb25zZRImCgVub2RlcxgBIAMoCzIXLnNvbHRpeC52MS5Ob2RlQ2hpbGRyZW4ixQEKFEdldExlYWZQb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhQKDHdpbmRvd19zdGFydBgCIAEoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoFbm9kZXMYBCADKAsyEi5zb2x0aXgudjEuTm9kZVJlZhIWCg53aXRoX2VuY29kaW5ncxgFIAEoCBIlCgVrbm93bhgGIAMoCzIWLnNvbHRpeC52MS5Lbm93blBvaW50cyIeCgtLbm93blBvaW50cxIPCgdlbnRyaWVzGAEgASgMIlMKDFBvaW50VmVyc2lvbhIgCgNrZXkYASABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDwoHdmVyc2lvbhgCIAEoDBIQCghlbmNvZGluZxgDIAEoDCJGCgpMZWFmUG9pbnRzEicKBnBvaW50cxgBIAMoCzIXLnNvbHRpeC52MS5Qb2ludFZlcnNpb24SDwoHbWlzc2luZxgCIAEoDCI9ChVHZXRMZWFmUG9pbnRzUmVzcG9uc2USJAoFbm9kZXMYASADKAsyFS5zb2x0aXgudjEuTGVhZlBvaW50cyIrChdHZXRMYXN0VGltZXN0YW1wUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDSItChhHZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USEQoJdGltZXN0YW1wGAEgASgDIr8BChNTdHJlYW1Qb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhIKCnN0YXJ0X3RpbWUYAiABKAMSEAoIZW5kX3RpbWUYAyABKAMSJgoJa2V5X3N0YXJ0GAQgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5EiQKB2tleV9lbmQYBSABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDgoGY3Vyc29yGAYgASgJEhIKCmJhdGNoX3NpemUYByABKA0iSAoUU3RyZWFtUG9pbnRzUmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50Eg4KBmN1cnNvchgCIAEoCSI8ChJHZXRDaGVja3N1bVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDIjoKE0dldENoZWNrc3VtUmVzcG9uc2USDgoGc2hhMjU2GAEgASgJEhMKC3BvaW50X2NvdW50GAIgASgEMo0ECgtTeW5jU2VydmljZRJbChBHZXRMYXN0VGltZXN0YW1wEiIuc29sdGl4LnYxLkdldExhc3RUaW1lc3RhbXBSZXF1ZXN0GiMuc29sdGl4LnYxLkdldExhc3RUaW1lc3RhbXBSZXNwb25zZRJRCgxTdHJlYW1Qb2ludHMSHi5zb2x0aXgudjEuU3RyZWFtUG9pbnRzUmVxdWVzdBofLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXNwb25zZTABEkwKC0dldENoZWNrc3VtEh0uc29sdGl4LnYxLkdldENoZWNrc3VtUmVxdWVzdBoeLnNvbHRpeC52MS5HZXRDaGVja3N1bVJlc3BvbnNlElUKDkdldE1lcmtsZVJvb3RzEiAuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVxdWVzdBohLnNvbHRpeC52MS5HZXRNZXJrbGVSb290c1Jlc3BvbnNlElUKDkdldE1lcmtsZU5vZGVzEiAuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVxdWVzdBohLnNvbHRpeC52MS5HZXRNZXJrbGVOb2Rlc1Jlc3BvbnNlElIKDUdldExlYWZQb2ludHMSHy5zb2x0aXgudjEuR2V0TGVhZlBvaW50c1JlcXVlc3QaIC5zb2x0aXgudjEuR2V0TGVhZlBvaW50c1Jlc3BvbnNlYgZwcm90bzM", [file_soltix_v1_point]);
+  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIlwKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDRITCgtzZXJpZXNfYml0cxgEIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIq8BChVHZXRNZXJrbGVSb290c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDwoHd2luZG93cxgCIAMoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoEbWluZRgEIAMoCzITLnNvbHRpeC52MS5Sb290TWluZRIWCg53aW5kb3dzX2RpZ2VzdBgFIAEoDBITCgtmcm9tX3dpbmRvdxgGIAEoAyJACghSb290TWluZRIUCgx3aW5kb3dfc3RhcnQYASABKAMSDAoEcm9vdBgCIAEoDBIQCghjaGlsZHJlbhgDIAEoDCJ1CgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUSLAoLZmlyc3RfbGV2ZWwYAyABKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuInoKFkdldE1lcmtsZVJvb3RzUmVzcG9uc2USJAoFcm9vdHMYASADKAsyFS5zb2x0aXgudjEuV2luZG93Um9vdBIjCgVzaGFwZRgCIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSFQoNd2luZG93c19lcXVhbBgDIAEoCCInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIqsBChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhQKDGRpZ2VzdF9ieXRlcxgFIAEoDRIMCgRtaW5lGAYgAygMIokBCgxOb2RlQ2hpbGRyZW4SJwoIY2hpbGRyZW4YASADKAsyFS5zb2x0aXgudjEuTWVya2xlTm9kZRIQCghleHBhbmRlZBgCIAMoDRIuCg1ncmFuZGNoaWxkcmVuGAMgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbhIOCgZsaXN0ZWQYBCABKAwiQAoWR2V0TWVya2xlTm9kZXNSZXNwb25zZRImCgVub2RlcxgBIAMoCzIXLnNvbHRpeC52MS5Ob2RlQ2hpbGRyZW4ixQEKFEdldExlYWZQb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhQKDHdpbmRvd19zdGFydBgCIAEoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoFbm9kZXMYBCADKAsyEi5zb2x0aXgudjEuTm9kZVJlZhIWCg53aXRoX2VuY29kaW5ncxgFIAEoCBIlCgVrbm93bhgGIAMoCzIWLnNvbHRpeC52MS5Lbm93blBvaW50cyIeCgtLbm93blBvaW50cxIPCgdlbnRyaWVzGAEgASgMIlMKDFBvaW50VmVyc2lvbhIgCgNrZXkYASABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDwoHdmVyc2lvbhgCIAEoDBIQCghlbmNvZGluZxgDIAEoDCJGCgpMZWFmUG9pbnRzEicKBnBvaW50cxgBIAMoCzIXLnNvbHRpeC52MS5Qb2ludFZlcnNpb24SDwoHbWlzc2luZxgCIAEoDCI9ChVHZXRMZWFmUG9pbnRzUmVzcG9uc2USJAoFbm9kZXMYASADKAsyFS5zb2x0aXgudjEuTGVhZlBvaW50cyIrChdHZXRMYXN0VGltZXN0YW1wUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDSItChhHZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USEQoJdGltZXN0YW1wGAEgASgDIr8BChNTdHJlYW1Qb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhIKCnN0YXJ0X3RpbWUYAiABKAMSEAoIZW5kX3RpbWUYAyABKAMSJgoJa2V5X3N0YXJ0GAQgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5EiQKB2tleV9lbmQYBSABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDgoGY3Vyc29yGAYgASgJEhIKCmJhdGNoX3NpemUYByABKA0iSAoUU3RyZWFtUG9pbnRzUmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50Eg4KBmN1cnNvchgCIAEoCSJPChJGZXRjaFdpbmRvd1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEhEKCWJ5dGVzX21heBgDIAEoBCJOChNGZXRjaFdpbmRvd1Jlc3BvbnNlEg0KBWNodW5rGAEgASgMEhMKC3RvdGFsX2J5dGVzGAIgASgEEhMKC3BvaW50X2NvdW50GAMgASgNIjwKEkdldENoZWNrc3VtUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMiOgoTR2V0Q2hlY2tzdW1SZXNwb25zZRIOCgZzaGEyNTYYASABKAkSEwoLcG9pbnRfY291bnQYAiABKAQy3QQKC1N5bmNTZXJ2aWNlElsKEEdldExhc3RUaW1lc3RhbXASIi5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlcXVlc3QaIy5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlc3BvbnNlElEKDFN0cmVhbVBvaW50cxIeLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXF1ZXN0Gh8uc29sdGl4LnYxLlN0cmVhbVBvaW50c1Jlc3BvbnNlMAESTAoLR2V0Q2hlY2tzdW0SHS5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXF1ZXN0Gh4uc29sdGl4LnYxLkdldENoZWNrc3VtUmVzcG9uc2USVQoOR2V0TWVya2xlUm9vdHMSIC5zb2x0aXgudjEuR2V0TWVya2xlUm9vdHNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVzcG9uc2USVQoOR2V0TWVya2xlTm9kZXMSIC5zb2x0aXgudjEuR2V0TWVya2xlTm9kZXNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVzcG9uc2USUgoNR2V0TGVhZlBvaW50cxIfLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVxdWVzdBogLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVzcG9uc2USTgoLRmV0Y2hXaW5kb3cSHS5zb2x0aXgudjEuRmV0Y2hXaW5kb3dSZXF1ZXN0Gh4uc29sdGl4LnYxLkZldGNoV2luZG93UmVzcG9uc2UwAWIGcHJvdG8z", [file_soltix_v1_point]);
 
 /**
  * Both sides of a comparison must use the same shape. An unset shape (all fields 0) takes the
@@ -612,6 +612,68 @@ export const StreamPointsResponseSchema: GenMessage<StreamPointsResponse> = /*@_
   messageDesc(file_soltix_v1_sync, 18);
 
 /**
+ * @generated from message soltix.v1.FetchWindowRequest
+ */
+export type FetchWindowRequest = Message<"soltix.v1.FetchWindowRequest"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * A UTC midnight, nanoseconds.
+   *
+   * @generated from field: int64 window_start = 2;
+   */
+  windowStart: bigint;
+
+  /**
+   * The largest file the caller takes (resource_exhausted above it; the caller then streams points). 0 = the node's limit.
+   *
+   * @generated from field: uint64 bytes_max = 3;
+   */
+  bytesMax: bigint;
+};
+
+/**
+ * Describes the message soltix.v1.FetchWindowRequest.
+ * Use `create(FetchWindowRequestSchema)` to create a new message.
+ */
+export const FetchWindowRequestSchema: GenMessage<FetchWindowRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 19);
+
+/**
+ * @generated from message soltix.v1.FetchWindowResponse
+ */
+export type FetchWindowResponse = Message<"soltix.v1.FetchWindowResponse"> & {
+  /**
+   * The next bytes of the file.
+   *
+   * @generated from field: bytes chunk = 1;
+   */
+  chunk: Uint8Array;
+
+  /**
+   * Set in the first message: the file's size (0 = the window holds no point) and its point count.
+   *
+   * @generated from field: uint64 total_bytes = 2;
+   */
+  totalBytes: bigint;
+
+  /**
+   * @generated from field: uint32 point_count = 3;
+   */
+  pointCount: number;
+};
+
+/**
+ * Describes the message soltix.v1.FetchWindowResponse.
+ * Use `create(FetchWindowResponseSchema)` to create a new message.
+ */
+export const FetchWindowResponseSchema: GenMessage<FetchWindowResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 20);
+
+/**
  * @generated from message soltix.v1.GetChecksumRequest
  */
 export type GetChecksumRequest = Message<"soltix.v1.GetChecksumRequest"> & {
@@ -633,7 +695,7 @@ export type GetChecksumRequest = Message<"soltix.v1.GetChecksumRequest"> & {
  * Use `create(GetChecksumRequestSchema)` to create a new message.
  */
 export const GetChecksumRequestSchema: GenMessage<GetChecksumRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 19);
+  messageDesc(file_soltix_v1_sync, 21);
 
 /**
  * @generated from message soltix.v1.GetChecksumResponse
@@ -655,7 +717,7 @@ export type GetChecksumResponse = Message<"soltix.v1.GetChecksumResponse"> & {
  * Use `create(GetChecksumResponseSchema)` to create a new message.
  */
 export const GetChecksumResponseSchema: GenMessage<GetChecksumResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 20);
+  messageDesc(file_soltix_v1_sync, 22);
 
 /**
  * @generated from service soltix.v1.SyncService
@@ -720,6 +782,18 @@ export const SyncService: GenService<{
     methodKind: "unary";
     input: typeof GetLeafPointsRequestSchema;
     output: typeof GetLeafPointsResponseSchema;
+  },
+  /**
+   * One window as one segment file (its points LWW-merged, in the segment format, checksums inside), in
+   * chunks: a whole-window resync (a move's fill, a mostly differing window) installs the file as it
+   * is instead of rewriting every point through the WAL. A window held as one segment is sent verbatim.
+   *
+   * @generated from rpc soltix.v1.SyncService.FetchWindow
+   */
+  fetchWindow: {
+    methodKind: "server_streaming";
+    input: typeof FetchWindowRequestSchema;
+    output: typeof FetchWindowResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_soltix_v1_sync, 0);
