@@ -36,7 +36,7 @@ const GROUPS = 2;
 const common = () => ["--etcd.endpoints", etcd.url, "--replication.factor", "1", "--coordinator.total_groups", String(GROUPS)];
 const nodeArgs = (id: string) => [
   "node", "--node.id", id, "--storage.data_dir", `${tmp.dir}/${id}`, "--server.port", "0", ...common(),
-  "--cluster.plan_interval", "300ms", "--cluster.move_bytes_per_sec", "40000", "--cluster.dead_node_timeout", "0",
+  "--cluster.plan_interval", "300ms", "--cluster.move_bytes_per_sec", "3000", "--cluster.dead_node_timeout", "0",
   "--storage.sync.anti_entropy.settle", "0s", "--log.level", "info",
 ];
 
