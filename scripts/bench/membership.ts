@@ -75,6 +75,20 @@ async function load(db: string, nodes: ServedNode[], days = DAYS): Promise<Map<n
   return per;
 }
 
+/** Every moved group's points counted on the node that took it (must equal what was written); the canonical bytes and points moved. */
+async function readBack(label: string, to: ServedNode, moved: number[], per: Map<number, { bytes: number; points: number }>): Promise<{ bytes: number; points: number }> {
+  let bytes = 0;
+  let points = 0;
+  for (const g of moved) {
+    bytes += per.get(g)?.bytes ?? 0;
+    points += per.get(g)?.points ?? 0;
+    let held = 0;
+    for (const w of to.node.engine.windowsOf(g)) held += (await to.node.engine.windowChecksum(g, w)).pointCount;
+    if (held !== (per.get(g)?.points ?? 0)) throw new Error(`${label}: group ${g} holds ${held} points on ${to.id}, ${per.get(g)?.points} written`);
+  }
+  return { bytes, points };
+}
+
 const FLAGS = (moves: number, factor = 1) => ({ "coordinator.total_groups": String(GROUPS), "replication.factor": String(factor), "cluster.plan_interval": "100ms", "cluster.max_concurrent_moves": String(moves), "storage.sync.startup_sync": "false" });
 
 /** One cluster: a source node holding every group (factor 1), then a joiner; the time until placement settles. */
@@ -91,15 +105,7 @@ async function moveRun(label: string, moves: number) {
   await waitFor(() => view.allGroups().every((g) => g.joining_nodes.length === 0 && groupNodes(g).join() === desiredNodes(g.group_id, members, 1).join()) && src.node.engine.groups().every((g) => groupNodes(view.cachedGroup(g)!).includes(src.id)), 600_000);
   const secs = (performance.now() - t0) / 1000;
   const moved = view.allGroups().filter((g) => groupNodes(g).includes(dst.id)).map((g) => g.group_id);
-  let bytes = 0;
-  let points = 0;
-  for (const g of moved) {
-    bytes += per.get(g)?.bytes ?? 0;
-    points += per.get(g)?.points ?? 0;
-    let held = 0;
-    for (const w of dst.node.engine.windowsOf(g)) held += (await dst.node.engine.windowChecksum(g, w)).pointCount;
-    if (held !== (per.get(g)?.points ?? 0)) throw new Error(`${label}: group ${g} holds ${held} points on the joiner, ${per.get(g)?.points} written`);
-  }
+  const { bytes, points } = await readBack(label, dst, moved, per);
   const mv = dst.node.sync.mover!.stats;
   await dst.stop();
   await src.stop();
@@ -129,15 +135,7 @@ async function growRun() {
     && all.every((n) => n.node.engine.groups().every((g) => groupNodes(view.cachedGroup(g)!).includes(n.id))), 3_600_000);
   const secs = (performance.now() - t0) / 1000;
   const moved = view.allGroups().filter((g) => groupNodes(g).includes("g4")).map((g) => g.group_id);
-  let bytes = 0;
-  let points = 0;
-  for (const g of moved) {
-    bytes += per.get(g)?.bytes ?? 0;
-    points += per.get(g)?.points ?? 0;
-    let held = 0;
-    for (const w of j.node.engine.windowsOf(g)) held += (await j.node.engine.windowChecksum(g, w)).pointCount;
-    if (held !== (per.get(g)?.points ?? 0)) throw new Error(`grow: group ${g} holds ${held} points on the new node, ${per.get(g)?.points} written`);
-  }
+  const { bytes, points } = await readBack("grow", j, moved, per);
   const total = [...per.values()].reduce((n, x) => n + x.bytes, 0);
   const mv = j.node.sync.mover!.stats;
   const ae = j.node.sync.antiEntropy!.stats;

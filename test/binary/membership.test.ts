@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { binaryPool, cli, postJson, type RunningBinary } from "../support/binary.ts";
+import { binaryPool, cli, postJson, readAllThroughRouter, type RunningBinary } from "../support/binary.ts";
 import { startEtcd, startNats, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
@@ -177,16 +177,7 @@ describe("membership with compiled binaries over etcd + NATS", () => {
     writing = false;
     await load;
     // Every acknowledged point readable through the router.
-    const ids = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`).join(",");
-    const seen = new Set<string>();
-    let cursor = "";
-    do {
-      const r = await fetch(`${router.url}/v1/databases/m/collections/c/query?ids=${ids}&limit=10000${cursor === "" ? "" : `&cursor=${encodeURIComponent(cursor)}`}`);
-      expect(r.status).toBe(200);
-      const body = (await r.json()) as { points: Array<{ id: string; time: string }>; next_cursor: string };
-      for (const p of body.points) seen.add(`${p.id}/${p.time}`);
-      cursor = body.next_cursor;
-    } while (cursor !== "");
+    const seen = await readAllThroughRouter(router.url, "m", "c", Array.from({ length: DEVICES }, (_, i) => `dev-${i}`));
     const missing = [...acked].filter((k) => !seen.has(k));
     expect(missing.length).toBe(0);
     expect(acked.size).toBeGreaterThan(1000);

@@ -7,7 +7,7 @@
 // drops its copy, and every acknowledged point is read back through the router.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { binaryPool, postJson, type RunningBinary } from "../support/binary.ts";
+import { binaryPool, postJson, readAllThroughRouter, type RunningBinary } from "../support/binary.ts";
 import { startEtcd, type RunningServer } from "../support/servers.ts";
 import { tempDir } from "../support/engine.ts";
 import { until } from "../support/wait.ts";
@@ -113,16 +113,7 @@ describe("a move killed halfway resumes (compiled binaries, etcd)", () => {
       return (st.groups ?? []).every((x) => (x.groupId ?? 0) !== group) ? true : undefined;
     }, 60_000, 200);
     await until("router sees both nodes", async () => (((await (await fetch(`${router.url}/readyz`)).json()) as { nodes: string[] }).nodes.length === 2 ? true : undefined));
-    const ids = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`).join(",");
-    const seen = new Set<string>();
-    let cursor = "";
-    do {
-      const r = await fetch(`${router.url}/v1/databases/m/collections/c/query?ids=${ids}&limit=10000${cursor === "" ? "" : `&cursor=${encodeURIComponent(cursor)}`}`);
-      expect(r.status).toBe(200);
-      const body = (await r.json()) as { points: Array<{ id: string; time: string }>; next_cursor: string };
-      for (const p of body.points) seen.add(`${p.id}/${p.time}`);
-      cursor = body.next_cursor;
-    } while (cursor !== "");
+    const seen = await readAllThroughRouter(router.url, "m", "c", Array.from({ length: DEVICES }, (_, i) => `dev-${i}`));
     expect([...acked].filter((k) => !seen.has(k)).length).toBe(0);
     expect(seen.size).toBe(acked.size);
   }, 300_000);

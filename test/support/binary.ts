@@ -118,3 +118,17 @@ export function binaryPool(): { start(args: string[]): Promise<RunningBinary>; k
     },
   };
 }
+
+/** Every point of `ids` through a router's paged query (`/v1/databases/:db/collections/:c/query`), as "id/time" strings. */
+export async function readAllThroughRouter(routerUrl: string, db: string, collection: string, ids: readonly string[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  let cursor = "";
+  do {
+    const r = await fetch(`${routerUrl}/v1/databases/${db}/collections/${collection}/query?ids=${ids.join(",")}&limit=10000${cursor === "" ? "" : `&cursor=${encodeURIComponent(cursor)}`}`);
+    if (r.status !== 200) throw new Error(`router query answered ${r.status}: ${await r.text()}`);
+    const body = (await r.json()) as { points: Array<{ id: string; time: string }>; next_cursor: string };
+    for (const p of body.points) seen.add(`${p.id}/${p.time}`);
+    cursor = body.next_cursor;
+  } while (cursor !== "");
+  return seen;
+}
