@@ -138,6 +138,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const machine = new SimMachineClock(sched);
     return { id: `n${i + 1}`, fs: newFs(machine), machine, durable: new Map() };
   });
+  /** Nodes there from the start, and every node a group record has named as a replica since. */
+  const named = new Set(nodes.map((n) => n.id));
   const routerMachine = new SimMachineClock(sched);
   const stamper = new VersionStamper(routerMachine.process());
   const attempted = new Map<string, Set<string>>();
@@ -611,15 +613,18 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   /**
    * At every step: the group's record keeps `factor` full-copy slots (a move adds the joining node
    * before the leaving one goes); a node the record no longer names has given its copy up (what it
-   * held counts as durable no more).
+   * held counts as durable no more). Slots are counted over the nodes able to hold a copy: not gone,
+   * members (a decommissioning node counts while the record still names it), and either there from
+   * the start or named by the record once — a node that joined holds no copy before its first move
+   * ends, so when a removed node's slot is dropped (nothing could take it) the group may wait for it.
    */
   async function checkPlacement(): Promise<void> {
     const g = await groupRecord();
     if (g === undefined) return;
-    // Nodes that can hold a copy: not gone, and members (a decommissioning node leaves for good; it counts while the record still names it).
+    for (const id of groupNodes(g)) named.add(id);
     const able = [];
     for (const n of nodes) {
-      if (n.gone) continue;
+      if (n.gone || !named.has(n.id)) continue;
       const m = await run(metadata.get(membershipKey(n.id)));
       const leaving = m !== undefined && parseMembershipRecord(m.value).state !== "active";
       if (!leaving || groupNodes(g).includes(n.id)) able.push(n.id);
