@@ -91,11 +91,13 @@ export class ClusterPlanner {
     const live = new Set(v.activeNodes().map((n) => n.id));
     const known = new Set<string>([...live, ...v.downNodes().map((d) => d.id), ...v.allMemberships().map((m) => m.node_id)]);
     const dead = new Set<string>();
+    const removed = new Set<string>();
     const members: string[] = [];
     for (const id of known) {
       const m = v.membership(id);
       if (m?.state === "removed") {
         dead.add(id);
+        removed.add(id);
         continue;
       }
       const down = v.down(id);
@@ -106,7 +108,7 @@ export class ClusterPlanner {
       }
       if (v.isMember(id)) members.push(id);
     }
-    return { groups: v.allGroups(), members: members.sort(), live, dead, factor: this.settings.factor, maxConcurrentMoves: this.settings.maxConcurrentMoves, placementOf: (id) => v.placementOf(id) };
+    return { groups: v.allGroups(), members: members.sort(), live, dead, removed, factor: this.settings.factor, maxConcurrentMoves: this.settings.maxConcurrentMoves, placementOf: (id) => v.placementOf(id) };
   }
 
   /** One round: campaign (or keep leading), plan, and apply when leading. Returns the plan. */
@@ -188,7 +190,7 @@ export class ClusterPlanner {
         if (c.kind === "drop") {
           if (!nodes.includes(c.leave) || nodes.length < 2 || g.joining_nodes.length > 0) return undefined;
           const counted = nodes.filter((id) => !input.dead.has(id)).length;
-          if (!input.dead.has(c.leave) && counted - 1 < input.factor) return undefined;
+          if (!(input.removed ?? input.dead).has(c.leave) && counted - 1 < input.factor) return undefined;
           const rest = nodes.filter((id) => id !== c.leave);
           changed = true;
           return { ...g, primary_node: rest[0]!, replica_nodes: rest.slice(1), syncing_nodes: g.syncing_nodes.filter((id) => id !== c.leave) };

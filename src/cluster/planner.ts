@@ -16,6 +16,12 @@ export interface PlannerInput {
   live: ReadonlySet<string>;
   /** Nodes whose copies count for nothing: dead past the timeout (with auto-replace) or removed by the operator. */
   dead: ReadonlySet<string>;
+  /**
+   * Of the dead, those the operator removed (their disks are gone): only these are dropped from a group
+   * when no node can take their place. A node dead by the timeout keeps its slot until a replacement is
+   * promoted — it may come back holding writes no other replica has. Default: every dead node.
+   */
+  removed?: ReadonlySet<string>;
   factor: number;
   maxConcurrentMoves: number;
   /** The id a node is placed as (a replacement takes the replaced node's); default its own. */
@@ -90,9 +96,10 @@ export function planMoves(input: PlannerInput): PlannedChange[] {
       continue;
     }
     // Nothing to fill: a surplus copy beyond the factor, or a removed node, is dropped when enough stay.
-    const drop = extras.find((id) => dead.has(id) || current.length > factor);
-    if (drop !== undefined && current.length > 1 && (dead.has(drop) || counted - 1 >= factor)) {
-      out.push({ kind: "drop", group: g.group_id, leave: drop, reason: dead.has(drop) ? `${drop} is gone and no node can take its place` : `${current.length} copies, factor ${factor}: ${drop} dropped` });
+    const removed = input.removed ?? dead;
+    const drop = extras.find((id) => removed.has(id) || current.length > factor);
+    if (drop !== undefined && current.length > 1 && (removed.has(drop) || counted - 1 >= factor)) {
+      out.push({ kind: "drop", group: g.group_id, leave: drop, reason: removed.has(drop) ? `${drop} was removed and no node can take its place` : `${current.length} copies, factor ${factor}: ${drop} dropped` });
       continue;
     }
     // A move is needed (too few copies, or a node leaving holds one) and no registered node can take it.

@@ -174,8 +174,11 @@ export class GroupSyncer {
       }
       if (!tailDone) throw new Error(`no replica could serve group ${group}: ${errors.join("; ")}`);
       // 2. Every window, compared with every reachable replica: what the tail cannot see (older times).
+      // Nodes joining the group by a move are compared too: they take every write from the moment they
+      // joined, so a write acknowledged while this node was away may be held by them alone.
       p.phase = "verify";
-      for (const id of replicas) {
+      const joining = record.joining_nodes.filter((id) => id !== this.nodeId && !replicas.includes(id));
+      for (const id of [...replicas, ...joining]) {
         if (this.view.node(id) === undefined) {
           errors.push(`${id}: not registered (not compared)`);
           continue;
@@ -188,7 +191,7 @@ export class GroupSyncer {
           if (repaired > 0) this.logger.log("info", "sync: windows repaired before serving", { group, peer: id, points_repaired: repaired });
         } else errors.push(`${id}: ${bad[0]!.reason}`);
       }
-      if (replicas.length > 0 && p.verifiedWith.length === 0) throw new Error(`no replica's windows could be compared for group ${group}: ${errors.join("; ")}`);
+      if (replicas.length > 0 && !p.verifiedWith.some((id) => replicas.includes(id))) throw new Error(`no replica's windows could be compared for group ${group}: ${errors.join("; ")}`);
       this.catchingUp.delete(group);
       await setNodeSyncing(this.metadata, group, this.nodeId, false, isoNow(this.clock));
       p.state = "done";

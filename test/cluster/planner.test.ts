@@ -92,4 +92,18 @@ describe("membership planner", () => {
       kind: "cancel", group: 3, join: unwanted, reason: `placement changed: ${unwanted} is no longer one of the group's desired nodes`,
     });
   });
+
+  test("a node dead by the timeout keeps its slot until a replacement is promoted; a removed one is dropped when nothing can take it", () => {
+    // Three members for factor 3, c dead: no node can take c's place.
+    const groups = [rec(1, ["a", "b", "c"])];
+    const base = { groups, members: ["a", "b"], live: new Set(["a", "b"]), dead: new Set(["c"]), factor: 3, maxConcurrentMoves: 4 };
+    // Down past the timeout: c may come back holding writes no other replica has — it is not dropped.
+    expect(planMoves({ ...base, removed: new Set() }).map((c) => c.kind)).toEqual(["blocked"]);
+    // Removed by the operator (its disk is gone): dropped.
+    expect(planMoves({ ...base, removed: new Set(["c"]) })).toEqual([{ kind: "drop", group: 1, leave: "c", reason: "c was removed and no node can take its place" }]);
+    // With a node to take its place, the timed-out node is replaced (join d, leave c).
+    expect(planMoves({ ...base, members: ["a", "b", "d"], live: new Set(["a", "b", "d"]), removed: new Set() })).toEqual([
+      { kind: "start", group: 1, join: "d", leave: "c", reason: "c is dead: replaced by d" },
+    ]);
+  });
 });
