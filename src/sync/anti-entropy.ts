@@ -6,8 +6,9 @@
 // the peer's own run pulls the rest). When most of a window differs, or the peer cannot serve a tree,
 // the window is resynced whole from the peer instead — the path and the reason are recorded.
 
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { SyncService } from "../gen/soltix/v1/sync_pb.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FetchWindowRequestSchema, FetchWindowResponseSchema } from "../gen/soltix/v1/sync_pb.ts";
 import { WINDOW_FILE_BYTES_MAX } from "../rpc/sync-service.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../base/time.ts";
@@ -28,7 +29,9 @@ import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "
 import { validatePoint } from "../model/validate.ts";
 import { storedFromPoint } from "../rpc/convert.ts";
 import { pullStream } from "./pull-stream.ts";
-import { pointPagesClient } from "./point-pages.ts";
+import { pointPagesClient, serverStream } from "./point-pages.ts";
+
+const FETCH_WINDOW_PATH = "/soltix.v1.SyncService/FetchWindow";
 
 /** A whole-window (or whole-group) resync stream may take this long. */
 const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
@@ -372,7 +375,7 @@ export class AntiEntropy {
     r.path = "full_resync";
     r.reason = fallback;
     r.roundTrips += 1;
-    const file = await fetchWindowFile(client, group, w);
+    const file = await fetchWindowFile(this.settings.net, address, this.clock, counter, pacer, group, w);
     if (file !== undefined) {
       r.pointsRepaired = file.length === 0 ? 0 : await this.engine.installSegment(group, w, file);
       r.reason += "; the window came as one segment file";
@@ -404,12 +407,14 @@ export class AntiEntropy {
  * holds no point there; undefined when the peer cannot ship it (a node without the RPC, or a file over
  * the limit) — then the caller streams points.
  */
-async function fetchWindowFile(client: Client<typeof SyncService>, group: number, w: bigint): Promise<Uint8Array | undefined> {
+async function fetchWindowFile(net: PeerNet, address: string, clock: Clock, counter: ByteCounter, pacer: Pacer, group: number, w: bigint): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = [];
   let total = -1;
   let got = 0;
   try {
-    for await (const m of client.fetchWindow({ groupId: group, windowStart: w, bytesMax: BigInt(WINDOW_FILE_BYTES_MAX) }, { timeoutMs: FULL_RESYNC_TIMEOUT_MS })) {
+    const request = toBinary(FetchWindowRequestSchema, create(FetchWindowRequestSchema, { groupId: group, windowStart: w, bytesMax: BigInt(WINDOW_FILE_BYTES_MAX) }));
+    for await (const bytes of serverStream(net, address, clock, counter, pacer, FETCH_WINDOW_PATH, request, FULL_RESYNC_TIMEOUT_MS)) {
+      const m = fromBinary(FetchWindowResponseSchema, bytes);
       if (total < 0) total = Number(m.totalBytes);
       got += m.chunk.length;
       if (got > total) throw new SoltixError("data_loss", `FetchWindow: more than the ${total} bytes announced`);

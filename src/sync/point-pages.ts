@@ -38,62 +38,69 @@ function errorOf(json: string, fallback: Code): ConnectError {
 
 /** StreamPoints of the node at `address`, binary, through the peer network (credentials, TLS) with byte accounting. */
 export function pointPagesClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, pacer: Pacer = UNPACED): PointPages {
-  const f = peerFetch(net, clock, counter, pacer);
   return {
-    async *pages(request, timeoutMs) {
-      const msg = toBinary(StreamPointsRequestSchema, create(StreamPointsRequestSchema, request));
-      const body = new Uint8Array(HEADER_BYTES + msg.length);
-      new DataView(body.buffer).setUint32(1, msg.length);
-      body.set(msg, HEADER_BYTES);
-      const ctl = new AbortController();
-      const timer = clock.setTimer(timeoutMs, () => ctl.abort());
-      try {
-        let res: Response;
-        try {
-          res = await f(net.url(address, PATH), {
-            method: "POST",
-            headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", "connect-timeout-ms": String(timeoutMs) },
-            body,
-            signal: ctl.signal,
-          });
-        } catch (e) {
-          throw new ConnectError(`StreamPoints to ${address}: ${e instanceof Error ? e.message : String(e)}`, ctl.signal.aborted ? Code.DeadlineExceeded : Code.Unavailable);
-        }
-        if (res.status !== 200 || res.body === null) throw errorOf(await res.text().catch(() => ""), codeFromHttpStatus(res.status));
-        const reader = res.body.getReader();
-        const q = new ChunkQueue();
-        const read = async (): Promise<boolean> => {
-          try {
-            const chunk = await reader.read();
-            if (chunk.done) return false;
-            q.push(chunk.value);
-            return true;
-          } catch (e) {
-            throw new ConnectError(`StreamPoints from ${address} broke: ${e instanceof Error ? e.message : String(e)}`, ctl.signal.aborted ? Code.DeadlineExceeded : Code.Unavailable);
-          }
-        };
-        for (;;) {
-          while (q.length < HEADER_BYTES) if (!(await read())) throw new ConnectError(`StreamPoints from ${address} ended without an end-stream message`, Code.Unavailable);
-          const header = q.take(HEADER_BYTES);
-          const flags = header[0]!;
-          const len = new DataView(header.buffer, header.byteOffset, HEADER_BYTES).getUint32(1);
-          if (len > PAGE_BYTES_MAX) throw new ConnectError(`StreamPoints from ${address}: a ${len}-byte message, limit ${PAGE_BYTES_MAX}`, Code.ResourceExhausted);
-          while (q.length < len) if (!(await read())) throw new ConnectError(`StreamPoints from ${address} ended inside a message`, Code.Unavailable);
-          const message = q.take(len);
-          if ((flags & END_STREAM_FLAG) !== 0) {
-            const text = new TextDecoder().decode(message);
-            if (text.includes('"error"')) throw errorOf(text, Code.Unknown);
-            return;
-          }
-          if (flags !== 0) throw new ConnectError(`StreamPoints from ${address}: envelope flags ${flags} (compressed messages were not asked for)`, Code.Internal);
-          yield message;
-        }
-      } finally {
-        timer.cancel();
-        ctl.abort();
-      }
-    },
+    pages: (request, timeoutMs) => serverStream(net, address, clock, counter, pacer, PATH, toBinary(StreamPointsRequestSchema, create(StreamPointsRequestSchema, request)), timeoutMs),
   };
+}
+
+/**
+ * A Connect server-streaming call in the binary protocol, spoken directly: the request message's
+ * bytes in, each response message's bytes out (no protobuf-es objects, no per-message machinery).
+ * Errors are ConnectErrors with the peer's code.
+ */
+export async function* serverStream(net: PeerNet, address: string, clock: Clock, counter: ByteCounter, pacer: Pacer, path: string, msg: Uint8Array, timeoutMs: number): AsyncGenerator<Uint8Array> {
+  const f = peerFetch(net, clock, counter, pacer);
+  const body = new Uint8Array(HEADER_BYTES + msg.length);
+  new DataView(body.buffer).setUint32(1, msg.length);
+  body.set(msg, HEADER_BYTES);
+  const ctl = new AbortController();
+  const timer = clock.setTimer(timeoutMs, () => ctl.abort());
+  const method = path.slice(path.lastIndexOf("/") + 1);
+  try {
+    let res: Response;
+    try {
+      res = await f(net.url(address, path), {
+        method: "POST",
+        headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", "connect-timeout-ms": String(timeoutMs) },
+        body,
+        signal: ctl.signal,
+      });
+    } catch (e) {
+      throw new ConnectError(`${method} to ${address}: ${e instanceof Error ? e.message : String(e)}`, ctl.signal.aborted ? Code.DeadlineExceeded : Code.Unavailable);
+    }
+    if (res.status !== 200 || res.body === null) throw errorOf(await res.text().catch(() => ""), codeFromHttpStatus(res.status));
+    const reader = res.body.getReader();
+    const q = new ChunkQueue();
+    const read = async (): Promise<boolean> => {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) return false;
+        q.push(chunk.value);
+        return true;
+      } catch (e) {
+        throw new ConnectError(`${method} from ${address} broke: ${e instanceof Error ? e.message : String(e)}`, ctl.signal.aborted ? Code.DeadlineExceeded : Code.Unavailable);
+      }
+    };
+    for (;;) {
+      while (q.length < HEADER_BYTES) if (!(await read())) throw new ConnectError(`${method} from ${address} ended without an end-stream message`, Code.Unavailable);
+      const header = q.take(HEADER_BYTES);
+      const flags = header[0]!;
+      const len = new DataView(header.buffer, header.byteOffset, HEADER_BYTES).getUint32(1);
+      if (len > PAGE_BYTES_MAX) throw new ConnectError(`${method} from ${address}: a ${len}-byte message, limit ${PAGE_BYTES_MAX}`, Code.ResourceExhausted);
+      while (q.length < len) if (!(await read())) throw new ConnectError(`${method} from ${address} ended inside a message`, Code.Unavailable);
+      const message = q.take(len);
+      if ((flags & END_STREAM_FLAG) !== 0) {
+        const text = new TextDecoder().decode(message);
+        if (text.includes('"error"')) throw errorOf(text, Code.Unknown);
+        return;
+      }
+      if (flags !== 0) throw new ConnectError(`${method} from ${address}: envelope flags ${flags} (compressed messages were not asked for)`, Code.Internal);
+      yield message;
+    }
+  } finally {
+    timer.cancel();
+    ctl.abort();
+  }
 }
 
 /** Received bytes, taken from the front in messages: each message is copied once. */
