@@ -3,6 +3,7 @@
 // node's write decoder (rpc/write-fast.ts) turns into validated canonical encodings — StreamPointsResponse
 // has WriteRequest's layout for field 1 and the decoder skips field 2 (the cursor). No protobuf-es
 // objects on the way in. Errors are ConnectErrors with the peer's code, as from a Connect client.
+// serverStream is that client for any server-streaming call (anti-entropy reads FetchWindow with it).
 
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
