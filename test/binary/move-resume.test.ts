@@ -6,26 +6,17 @@
 // that again skips what was done. The move finishes: the group is the joiner's alone, the source
 // drops its copy, and every acknowledged point is read back through the router.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { binaryPool, postJson, readAllThroughRouter, type RunningBinary } from "../support/binary.ts";
-import { startEtcd, type RunningServer } from "../support/servers.ts";
-import { tempDir } from "../support/engine.ts";
+import { describe, expect, test } from "bun:test";
+import { postJson, readAllThroughRouter, type RunningBinary } from "../support/binary.ts";
+import { etcdFixture } from "../support/etcd-fixture.ts";
 import { until } from "../support/wait.ts";
 import { desiredNodes } from "../../src/cluster/planner.ts";
 import { groupOf } from "../../src/model/group.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 
-const tmp = tempDir("bin-move-resume");
-const pool = binaryPool();
-let etcd: RunningServer;
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-afterAll(async () => {
-  await pool.killAll();
-  await etcd?.stop();
-  tmp.cleanup();
-});
+const fx = etcdFixture("bin-move-resume");
+const pool = fx.pool;
+const tmp = { dir: fx.dir };
 
 const DAY0 = 20_320n * NS_PER_DAY;
 const DAYS = 24;
@@ -33,7 +24,7 @@ const DEVICES = 40;
 const PER_DAY = 60;
 const GROUPS = 2;
 
-const common = () => ["--etcd.endpoints", etcd.url, "--replication.factor", "1", "--coordinator.total_groups", String(GROUPS)];
+const common = () => ["--etcd.endpoints", fx.etcd().url, "--replication.factor", "1", "--coordinator.total_groups", String(GROUPS)];
 const nodeArgs = (id: string) => [
   "node", "--node.id", id, "--storage.data_dir", `${tmp.dir}/${id}`, "--server.port", "0", ...common(),
   "--cluster.plan_interval", "300ms", "--cluster.move_bytes_per_sec", "3000", "--cluster.dead_node_timeout", "0",
