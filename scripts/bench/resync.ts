@@ -118,7 +118,7 @@ try {
         const t0 = performance.now();
         const request = { groupId: 0, startTime: ws, endTime: dayEnd, batchSize: 10_000 };
         const n = path === "connect"
-          ? await pullWithConnect(syncClient(net, address, systemClock), request, engine)
+          ? await pullWithConnect(syncClient(net, address), request, engine)
           : await pullStream(pointPagesClient(net, address, systemClock), request, 600_000, engine, 1, systemClock);
         const pulledMs = performance.now() - t0;
         await engine.flush();

@@ -213,7 +213,7 @@ export class AntiEntropy {
     const rootsCounter: ByteCounter = { sent: 0, received: 0 };
     // One bandwidth bound for the whole session: every window's calls and streams draw on it.
     const pacer = bandwidthPacer(this.clock, opts.bytesPerSecMax ?? this.settings.bytesPerSecMax);
-    const client = syncClient(this.settings.net, node.address, this.clock, rootsCounter, pacer);
+    const client = syncClient(this.settings.net, node.address, rootsCounter, pacer);
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
@@ -332,7 +332,7 @@ export class AntiEntropy {
     }
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
-    const client = syncClient(this.settings.net, address, this.clock, counter, pacer);
+    const client = syncClient(this.settings.net, address, counter, pacer);
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined;

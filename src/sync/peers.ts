@@ -43,7 +43,7 @@ export function bandwidthPacer(clock: Clock, bytesPerSecMax: number): Pacer {
  * they are sent, response bytes as they arrive (a stream is slowed by back-pressure, not only the
  * calls between streams).
  */
-export function peerFetch(net: PeerNet, clock: Clock, counter: ByteCounter, pacer: Pacer = UNPACED): typeof fetch {
+export function peerFetch(net: PeerNet, counter: ByteCounter, pacer: Pacer = UNPACED): typeof fetch {
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const body = init?.body;
     const sent = body instanceof Uint8Array ? body.length : body instanceof ArrayBuffer ? body.byteLength : typeof body === "string" ? body.length : 0;
@@ -65,11 +65,11 @@ export function peerFetch(net: PeerNet, clock: Clock, counter: ByteCounter, pace
   return f as typeof fetch;
 }
 
-export function syncClient(net: PeerNet, address: string, clock: Clock, counter: ByteCounter = { sent: 0, received: 0 }, pacer: Pacer = UNPACED): Client<typeof SyncService> {
+export function syncClient(net: PeerNet, address: string, counter: ByteCounter = { sent: 0, received: 0 }, pacer: Pacer = UNPACED): Client<typeof SyncService> {
   const transport = createConnectTransport({
     baseUrl: net.url(address),
     useBinaryFormat: true,
-    fetch: peerFetch(net, clock, counter, pacer),
+    fetch: peerFetch(net, counter, pacer),
     defaultTimeoutMs: PEER_CALL_TIMEOUT_MS,
   });
   return createClient(SyncService, transport);

@@ -50,7 +50,7 @@ export function pointPagesClient(net: PeerNet, address: string, clock: Clock, co
  * Errors are ConnectErrors with the peer's code.
  */
 export async function* serverStream(net: PeerNet, address: string, clock: Clock, counter: ByteCounter, pacer: Pacer, path: string, msg: Uint8Array, timeoutMs: number): AsyncGenerator<Uint8Array> {
-  const f = peerFetch(net, clock, counter, pacer);
+  const f = peerFetch(net, counter, pacer);
   const body = new Uint8Array(HEADER_BYTES + msg.length);
   new DataView(body.buffer).setUint32(1, msg.length);
   body.set(msg, HEADER_BYTES);

@@ -219,7 +219,7 @@ export class GroupSyncer {
   }
 
   private async pullFrom(group: number, nodeId: string, address: string, since: bigint, p: SyncProgressState): Promise<void> {
-    const client = syncClient(this.settings.net, address, this.clock);
+    const client = syncClient(this.settings.net, address);
     p.sourceNode = nodeId;
     p.points = 0;
     p.bytes = 0;
