@@ -123,6 +123,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     o.log?.(`[seed ${o.seed} t=${sched.nowMs}] ${s}`);
   };
   const replicas = 3 + rng.int(3);
+  // Odd seeds run moves and anti-entropy under a bandwidth cap (a few kB/s: a fill spans many steps and
+  // their faults); taken from the seed, not the random stream, so even seeds replay as they did before.
+  const bytesPerSecCap = o.seed % 2 === 1 ? String(4096) : "0";
   // Delivery: direct calls to every replica (with the router's hints), or a durable queue per node
   // (JetStream's role), acked by the router once persisted (async) or once 2 nodes applied it (sync).
   const queued = rng.chance(0.5);
@@ -167,6 +170,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       "storage.sync.anti_entropy.leaf_points_max": String(SHAPE.leafPointsMax),
       "log.level": "error",
       "cluster.plan_interval": "1s",
+      "cluster.move_bytes_per_sec": bytesPerSecCap,
+      "storage.sync.anti_entropy.max_bytes_per_sec": bytesPerSecCap,
       // Under the random faults a dead node is only ever declared by the operator (remove: one lost
       // disk); after healing, nodes run with a short timeout and one dies for good (auto-replace).
       "cluster.dead_node_timeout": deadNodeTimeout,
