@@ -7,6 +7,8 @@
 //   mergeWindow   — segment files of one window → one segment under LWW, with the Merkle summary of
 //                   the result when asked (a whole-window merge); a file that fails verification is
 //                   named (the engine quarantines it and merges the rest)
+//   verifySegment — one segment file (a replica's window file, or a window's only segment) decoded
+//                   whole, every checksum verified, and its window's Merkle summary built when asked
 
 import { errorMessage } from "../base/errors.ts";
 import { WindowTree } from "../merkle/tree.ts";
@@ -85,9 +87,38 @@ export function mergeWindow(a: MergeWindowArgs): MergeWindowResult {
   return { ok: true, bytes, count: merged.length, summary: encodeSummary(summaryOfTree(tree, a.shape, a.outName, bytes.length)) };
 }
 
+export interface VerifySegmentArgs {
+  readonly bytes: Uint8Array;
+  /** What the file is, for error messages. */
+  readonly what: string;
+  /** The segment's file name (its summary names it). */
+  readonly name: string;
+  /** The tree shape to summarise the window for, if any. */
+  readonly shape?: TreeShape;
+}
+
+export type VerifySegmentResult =
+  | { readonly ok: true; readonly bytes: Uint8Array; readonly count: number; readonly sha256Hex: string; readonly summary?: Uint8Array }
+  | { readonly ok: false; readonly reason: string };
+
+/** The file comes back (it was moved to the task) with its point count, flat checksum and summary. */
+export function verifySegment(a: VerifySegmentArgs): VerifySegmentResult {
+  let view: SegmentView;
+  try {
+    view = decodeSegment(a.bytes, a.what);
+  } catch (e) {
+    return { ok: false, reason: errorMessage(e) };
+  }
+  const base = { ok: true as const, bytes: a.bytes, count: view.count, sha256Hex: view.sha256Hex };
+  if (a.shape === undefined) return base;
+  const tree = new WindowTree(a.shape, view.meta.windowStartNs, view.table());
+  return { ...base, summary: encodeSummary(summaryOfTree(tree, a.shape, a.name, a.bytes.length)) };
+}
+
 export const CODEC_TASKS = {
   encodeWindow,
   mergeWindow,
+  verifySegment,
 } satisfies TaskHandlers;
 
 /** The whole buffers among `files` (moved to the task); pooled or shared ones are copied instead. */

@@ -9,7 +9,7 @@
 // window caches (checksums, trees). Beside it: types.ts (options, stats), data-meta.ts (the data
 // dir's meta file), segment-refs.ts (segment names and refs), segment-cache.ts (decoded segments),
 // window-summaries.ts (the window summary log, held summaries), window-checksum.ts, codec-tasks.ts (the Compute tasks),
-// compaction-policy.ts, merge.ts, byte-lru.ts, bounded.ts (bounded concurrency).
+// compaction-policy.ts, merge.ts, byte-lru.ts.
 
 import { assert } from "../base/assert.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
@@ -22,7 +22,7 @@ import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import { installTemps, unwritableCode, writeFileDurable, writeTempDurable } from "../ports/fs.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
-import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, segmentDigest, type SegmentMeta } from "../segment/format.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, segmentDigest, type SegmentMeta } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
@@ -30,15 +30,16 @@ import { WindowTree } from "../merkle/tree.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import type { NodeSummary } from "../merkle/tree.ts";
 import { WindowSummaries } from "./window-summaries.ts";
+import type { WindowSummary } from "./window-summary.ts";
 import { SegmentCache } from "./segment-cache.ts";
-import { CODEC_TASKS, packEncodings, transferable, type EncodeWindowArgs, type MergeWindowArgs, type MergeWindowResult } from "./codec-tasks.ts";
+import { CODEC_TASKS, packEncodings, transferable, type EncodeWindowArgs, type MergeWindowArgs, type MergeWindowResult, type VerifySegmentArgs, type VerifySegmentResult } from "./codec-tasks.ts";
 import { inlineCompute, type Compute } from "../ports/compute.ts";
 import { DEFAULT_COMPACTION, pickCompaction, type CompactionSettings } from "./compaction-policy.ts";
 import type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
 import { SEG_RE, segName, segmentFileName, type SegmentRef, type WindowSegments } from "./segment-refs.ts";
 import { META_FILE, checkDataMeta } from "./data-meta.ts";
 import { hashRecords } from "./window-checksum.ts";
-import { forEachBounded } from "./bounded.ts";
+import { forEachBounded } from "../base/bounded.ts";
 
 export type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
 export { hashRecords } from "./window-checksum.ts";
@@ -62,7 +63,16 @@ const COMPACTION_LAG_FACTOR = 2;
 /** Segment files of one flush written and fsynced concurrently. */
 const SEGMENT_WRITES_IN_FLIGHT_MAX = 16;
 
-
+/** A replica's segment file written durably under its temp name, waiting for its rename (commitInstall). */
+interface PendingInstall {
+  name: string;
+  bytes: Uint8Array;
+  seq: number;
+  /** Verified whole: its flat checksum and point count, and its window's summary when the engine has a tree shape. */
+  digest: { sha256Hex: string; count: number };
+  summary: Uint8Array | undefined;
+  id: WindowId;
+}
 
 /** A window's tree, valid while `version` equals the window's write version. */
 interface CachedTree {
@@ -89,6 +99,7 @@ export class Engine {
   private readonly summaries: WindowSummaries;
   private segSeq = 0;
   private maintenance: Promise<void> = Promise.resolve();
+  private pendingInstalls: Array<PendingInstall & { resolve: () => void; reject: (e: unknown) => void }> = [];
   private flushing: Promise<void> | undefined;
   /** The running compaction pass, and the windows written since it started (for the next pass). */
   private compacting: Promise<void> | undefined;
@@ -609,23 +620,54 @@ export class Engine {
     const meta = decodeSegmentHeader(bytes, what);
     if (meta.group !== group || meta.windowStartNs !== ws) throw new SoltixError("data_loss", `${what}: the file names group ${meta.group} window ${meta.windowStartNs}`);
     if (meta.count > 0 && (meta.minTimeNs < ws || meta.maxTimeNs >= ws + NS_PER_DAY)) throw new SoltixError("data_loss", `${what}: times ${meta.minTimeNs}..${meta.maxTimeNs} fall outside the window`);
-    const view = decodeSegment(bytes, what);
-    if (view.count === 0) return 0;
-    const id = windowId(group, ws);
-    await this.serialized(async () => {
-      const seq = ++this.segSeq;
-      const name = segName(group, Number(ws / NS_PER_DAY), seq);
-      await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
-      await installTemps(this.opts.fs, this.segDir, [name]);
-      const ref = this.installed({ name, bytes, seq });
-      this.cache.adopt(ref, view);
-      this.addSegmentRef(ref);
-      this.checksumCache.delete(id);
-      this.trees.delete(id);
-      this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
-      this.compactionTouched.add(id);
+    // Written beside other installs and flushes (the disk merges concurrent fsyncs): the name first,
+    // since the summary names its segment; only the rename and the directory fsync wait in the
+    // maintenance chain, shared by every install waiting.
+    const seq = ++this.segSeq;
+    const name = segName(group, Number(ws / NS_PER_DAY), seq);
+    // Decoded and verified whole off this thread, with the window's summary (the move's verify, and any
+    // comparison after it, then reads no point of it).
+    const shape = this.opts.treeShape;
+    this.stats.computeTasks++;
+    const v = await this.compute.run<VerifySegmentResult>("verifySegment", { bytes, what, name, ...(shape === undefined ? {} : { shape }) } satisfies VerifySegmentArgs, transferable([bytes]));
+    if (!v.ok) throw new SoltixError("data_loss", v.reason);
+    if (v.count === 0) return 0;
+    await writeTempDurable(this.opts.fs, this.segDir, name, v.bytes);
+    await this.commitInstall({ name, bytes: v.bytes, seq, digest: { sha256Hex: v.sha256Hex, count: v.count }, summary: v.summary, id: windowId(group, ws) });
+    return v.count;
+  }
+
+  /**
+   * Group commit of installed segments: the temp files waiting are renamed and the directory fsynced
+   * once, in the maintenance chain (after a running flush or drop, before the next).
+   */
+  private commitInstall(f: PendingInstall): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingInstalls.push({ ...f, resolve, reject });
+      // A batch already queued takes this one too.
+      if (this.pendingInstalls.length > 1) return;
+      void this.serialized(async () => {
+        const batch = this.pendingInstalls;
+        this.pendingInstalls = [];
+        try {
+          await installTemps(this.opts.fs, this.segDir, batch.map((b) => b.name));
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+          return;
+        }
+        for (const b of batch) {
+          const ref = this.installed(b);
+          ref.digest = b.digest;
+          if (b.summary !== undefined) void this.summaries.keep(ref, b.summary);
+          this.addSegmentRef(ref);
+          this.checksumCache.delete(b.id);
+          this.trees.delete(b.id);
+          this.writeVersion.set(b.id, (this.writeVersion.get(b.id) ?? 0) + 1);
+          this.compactionTouched.add(b.id);
+          b.resolve();
+        }
+      });
     });
-    return view.count;
   }
 
   // ---- segment cache --------------------------------------------------------------------------
@@ -813,13 +855,37 @@ export class Engine {
     if (hit === undefined || hit.version !== version || hit.shape !== sk) {
       const single = this.singleSegment(id);
       if (single !== undefined) {
-        const s = await this.summaries.of(single, shape);
+        let s = await this.summaries.of(single, shape);
+        // No summary yet (a window flushed once, never merged): built off this thread, and kept.
+        if (s === undefined && this.opts.treeShape !== undefined && shapeKey(this.opts.treeShape) === sk) s = await this.summaryOffThread(single, shape);
         if (s !== undefined && this.singleSegment(id) === single && (this.writeVersion.get(id) ?? 0) === version) return { root: s.root, children: s.children };
       }
     }
     const tree = await this.windowTree(group, ws, shape);
     const root = tree.root();
     return { root, children: root.leaf ? [] : tree.children(0, 0) };
+  }
+
+  /** A single-segment window's summary from its file, verified whole and summarised by a Compute task; kept in the summary log. */
+  private async summaryOffThread(ref: SegmentRef, shape: TreeShape): Promise<WindowSummary | undefined> {
+    const name = segmentFileName(ref);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.opts.fs.readFile(ref.path);
+    } catch {
+      return undefined; // the tree's own read reports it
+    }
+    this.stats.computeTasks++;
+    this.stats.segmentDecodes++;
+    const v = await this.compute.run<VerifySegmentResult>("verifySegment", { bytes, what: name, name, shape } satisfies VerifySegmentArgs, transferable([bytes]));
+    if (!v.ok) {
+      await this.dropCorrupt(ref, name, v.reason);
+      return undefined;
+    }
+    ref.digest = { sha256Hex: v.sha256Hex, count: v.count };
+    if (v.summary === undefined) return undefined;
+    await this.summaries.keep(ref, v.summary);
+    return this.summaries.of(ref, shape);
   }
 
   /** Merged records of a window in [fromKey, toKey). */

@@ -117,12 +117,6 @@ export class SegmentCache {
     return d;
   }
 
-  /** Holds a segment that was just verified whole (installed from a replica's file): its first read decodes nothing. */
-  adopt(ref: SegmentRef, view: SegmentView): void {
-    ref.digest = { sha256Hex: view.sha256Hex, count: view.count };
-    this.views.set(ref.path, view, view.memoryBytes());
-  }
-
   drop(path: string): void {
     this.views.delete(path);
     this.directories.delete(path);

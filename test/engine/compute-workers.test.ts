@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { bunWorkerPool } from "../../src/runtime/bun/workers.ts";
 import { SUMMARY_LOG_RE, parseSummaryLog } from "../../src/engine/window-summaries.ts";
-import { CODEC_TASKS, encodeWindow, mergeWindow, packEncodings, type MergeWindowResult } from "../../src/engine/codec-tasks.ts";
+import { CODEC_TASKS, encodeWindow, mergeWindow, packEncodings, verifySegment, type MergeWindowResult, type VerifySegmentResult } from "../../src/engine/codec-tasks.ts";
 import { engineChecksums, openEngine, oracleChecksums, stored, tempDir } from "../support/engine.ts";
 import { shapeFor } from "../../src/merkle/shape.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
@@ -56,7 +56,35 @@ describe("compute on Bun workers", () => {
     // (bun's expect().rejects does not settle on this promise; then() does)
     const err = await pool.run("noSuchTask", {}).then(() => "resolved", (e: Error) => e.message);
     expect(err).toMatch(/noSuchTask/);
-    expect(Object.keys(CODEC_TASKS).sort()).toEqual(["encodeWindow", "mergeWindow"]);
+    expect(Object.keys(CODEC_TASKS).sort()).toEqual(["encodeWindow", "mergeWindow", "verifySegment"]);
+  });
+
+  test("verifySegment: the worker's count, checksum and summary equal the inline ones and a merge's; a corrupt file is named, not summarised", async () => {
+    const file = encodeWindow({ group: 1, windowStartNs: DAY * NS_PER_DAY, packed: packEncodings(stored(points(0, 1500, 2)).sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((p) => p.enc)) });
+    const args = { bytes: file, what: "a replica's file", name: "g1-d20700-s000000000007.seg", shape: SHAPE };
+    const inline = verifySegment(args);
+    const viaWorker = await pool.run<VerifySegmentResult>("verifySegment", { ...args, bytes: file.slice() });
+    // A whole-window merge of the same file alone gives the same summary (same name, same bytes).
+    const merged = mergeWindow({ group: 1, windowStartNs: DAY * NS_PER_DAY, files: [file], names: ["x"], outName: args.name, shape: SHAPE });
+    expect(inline.ok && viaWorker.ok && merged.ok).toBe(true);
+    if (inline.ok && viaWorker.ok && merged.ok) {
+      expect(viaWorker.count).toBe(inline.count);
+      expect(inline.count).toBe(merged.count);
+      expect(viaWorker.sha256Hex).toBe(inline.sha256Hex);
+      expect(Buffer.from(viaWorker.summary!).equals(Buffer.from(inline.summary!))).toBe(true);
+      expect(Buffer.from(inline.summary!).equals(Buffer.from(merged.summary!))).toBe(true);
+      expect(Buffer.from(viaWorker.bytes).equals(Buffer.from(file))).toBe(true);
+    }
+    // Without a shape: verified, no summary.
+    const { shape: _shape, ...unshaped } = args;
+    const noShape = verifySegment(unshaped);
+    expect(noShape.ok).toBe(true);
+    expect(noShape.ok ? noShape.summary : "refused").toBeUndefined();
+    const bad = file.slice();
+    bad[bad.length - 60]! ^= 1;
+    const r = await pool.run<VerifySegmentResult>("verifySegment", { ...args, bytes: bad });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/a replica's file/);
   });
 
   test("an engine on the pool stores the same files as an inline engine; a corrupt segment is quarantined at compaction", async () => {

@@ -1,5 +1,5 @@
-// Bounded concurrency for the engine's batches of independent I/O and compute (a flush's window
-// files, a compaction wave's merges): tasks start in item order, at most `limit` at once.
+// Bounded concurrency for batches of independent I/O and compute (a flush's window
+// files, a compaction wave's merges, a move's windows): tasks start in item order, at most `limit` at once.
 
 /**
  * Runs `task` for each item, at most `limit` running at once, started in item order (each start
@@ -21,4 +21,27 @@ export async function forEachBounded<T>(items: Iterable<T>, limit: number, task:
   }
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure.error;
+}
+
+/** At most `limit` holders at once (across callers): acquire() resolves with the release, in arrival order. */
+export class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(limit: number) {
+    this.free = limit;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.free++;
+    };
+  }
 }
