@@ -17,7 +17,9 @@ import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
 import { WRITE_PATH, fastWrite } from "../rpc/write-route.ts";
 import { QUERY_PATH, fastQuery } from "../rpc/query-route.ts";
-import { STREAM_POINTS_PATH, fastStreamPoints, isBinaryStream } from "../rpc/stream-points-route.ts";
+import { STREAM_POINTS_PATH, fastStreamPoints } from "../rpc/stream-points-route.ts";
+import { FETCH_WINDOW_PATH, fastFetchWindow } from "../rpc/fetch-window-route.ts";
+import { isBinaryStream } from "../rpc/fast-stream.ts";
 import { isFastUnary } from "../rpc/fast-unary.ts";
 import { LIMITS } from "../base/limits.ts";
 import { SoltixError, errorMessage, invalidArgument } from "../base/errors.ts";
@@ -202,6 +204,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       [WRITE_PATH]: (req) => (isFastUnary(req) ? fastWrite(req, ctx, FAST_LIMITS) : undefined),
       [QUERY_PATH]: (req) => (isFastUnary(req) ? fastQuery(req, ctx, FAST_LIMITS) : undefined),
       [STREAM_POINTS_PATH]: (req) => (isBinaryStream(req) ? fastStreamPoints(req, ctx, FAST_LIMITS.requestBytesMax) : undefined),
+      [FETCH_WINDOW_PATH]: (req) => (isBinaryStream(req) ? fastFetchWindow(req, ctx, FAST_LIMITS.requestBytesMax) : undefined),
     },
     routes: (a) => {
       a.get("/healthz", (c) =>

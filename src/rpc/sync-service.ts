@@ -4,7 +4,7 @@
 
 import type { ServiceImpl } from "@connectrpc/connect";
 import { windowsDigest } from "../merkle/windows-digest.ts";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { SoltixError, invalidArgument, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
 import { NS_PER_DAY, TIME_MAX_NS, isWindowStart, windowStartNs } from "../base/time.ts";
@@ -24,11 +24,13 @@ import {
   WindowRootSchema,
   type NodeRef,
   type StreamPointsRequest,
+  type FetchWindowRequest,
   type TreeShape as PbTreeShape,
 } from "../gen/soltix/v1/sync_pb.ts";
 import { PointKeySchema } from "../gen/soltix/v1/point_pb.ts";
 import { depthMaxFor, type TreeShape } from "../merkle/shape.ts";
-import { VERSION_DIGEST_BYTES } from "../merkle/tree.ts";
+import { VERSION_DIGEST_BYTES, type NodeSummary } from "../merkle/tree.ts";
+import { forEachBounded } from "../base/bounded.ts";
 import { MINE_DIGEST_BYTES, answerChildren, filterAgainstKnown } from "../merkle/diff.ts";
 import { merkleNodeToProto, nodeChildrenToProto } from "./merkle-wire.ts";
 import { bytesEqual, concatBytes } from "../base/bytes.ts";
@@ -52,6 +54,8 @@ function keyFromProto(field: string, k: PointKey): string {
 
 /** Windows in one GetMerkleRoots call. */
 const MERKLE_WINDOWS_MAX = 4_096;
+/** Window roots of one GetMerkleRoots computed at once. */
+const ROOTS_IN_FLIGHT = 4;
 /** Nodes in one GetMerkleNodes / GetLeafPoints call. */
 const MERKLE_NODES_PER_CALL_MAX = 65_536;
 /** Points returned by one GetLeafPoints call. */
@@ -152,6 +156,26 @@ export const WINDOW_FILE_BYTES_MAX = 256 * 1024 * 1024;
 /** FetchWindow: bytes per message. */
 const WINDOW_FILE_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * FetchWindow's messages: the window's file (Engine.windowSegment) in chunks, the first with the
+ * file's size and point count; one message of size 0 when the window holds no point.
+ */
+export async function* windowFileMessages(req: FetchWindowRequest, ctx: NodeContext): AsyncGenerator<MessageInitShape<typeof FetchWindowResponseSchema>> {
+  validateGroup("group_id", req.groupId, ctx.totalGroups);
+  validateWindowStart("window_start", req.windowStart);
+  const limit = req.bytesMax === 0n || req.bytesMax > BigInt(WINDOW_FILE_BYTES_MAX) ? WINDOW_FILE_BYTES_MAX : Number(req.bytesMax);
+  const file = await ctx.engine.windowSegment(req.groupId, req.windowStart);
+  if (file === undefined) {
+    yield { totalBytes: 0n, pointCount: 0 };
+    return;
+  }
+  if (file.bytes.length > limit) throw resourceExhausted("bytes_max", `window ${req.windowStart} of group ${req.groupId} is a ${file.bytes.length}-byte file, limit ${limit}`);
+  for (let at = 0; at < file.bytes.length; at += WINDOW_FILE_CHUNK_BYTES) {
+    const chunk = file.bytes.subarray(at, at + WINDOW_FILE_CHUNK_BYTES);
+    yield at === 0 ? { chunk, totalBytes: BigInt(file.bytes.length), pointCount: file.count } : { chunk };
+  }
+}
+
 export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
   return {
     getLastTimestamp(req) {
@@ -166,24 +190,20 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
     },
 
     async *fetchWindow(req) {
-      validateGroup("group_id", req.groupId, ctx.totalGroups);
-      validateWindowStart("window_start", req.windowStart);
-      const limit = req.bytesMax === 0n || req.bytesMax > BigInt(WINDOW_FILE_BYTES_MAX) ? WINDOW_FILE_BYTES_MAX : Number(req.bytesMax);
-      const file = await ctx.engine.windowSegment(req.groupId, req.windowStart);
-      if (file === undefined) {
-        yield create(FetchWindowResponseSchema, { totalBytes: 0n, pointCount: 0 });
-        return;
-      }
-      if (file.bytes.length > limit) throw resourceExhausted("bytes_max", `window ${req.windowStart} of group ${req.groupId} is a ${file.bytes.length}-byte file, limit ${limit}`);
-      for (let at = 0; at < file.bytes.length; at += WINDOW_FILE_CHUNK_BYTES) {
-        const chunk = file.bytes.subarray(at, at + WINDOW_FILE_CHUNK_BYTES);
-        yield create(FetchWindowResponseSchema, at === 0 ? { chunk, totalBytes: BigInt(file.bytes.length), pointCount: file.count } : { chunk });
-      }
+      for await (const m of windowFileMessages(req, ctx)) yield create(FetchWindowResponseSchema, m);
     },
 
     async getMerkleRoots(req) {
       validateGroup("group_id", req.groupId, ctx.totalGroups);
       const shape = shapeFromProto("shape", req.shape, ctx.treeShape);
+      // Several windows at once: a root not summarised yet is built by a Compute task.
+      const rootsOf = async (ws: readonly bigint[]) => {
+        const out: Array<{ root: NodeSummary }> = new Array(ws.length);
+        await forEachBounded(ws.keys(), ROOTS_IN_FLIGHT, async (i) => {
+          out[i] = await ctx.engine.windowRoot(req.groupId, ws[i]!, shape);
+        });
+        return out;
+      };
       if (req.windows.length > MERKLE_WINDOWS_MAX) throw resourceExhausted("windows", `${req.windows.length} windows, limit ${MERKLE_WINDOWS_MAX}`);
       req.windows.forEach((w, i) => validateWindowStart(`windows[${i}]`, w));
       const windows = req.windows.length > 0 ? [...new Set(req.windows)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : ctx.engine.windowsOf(req.groupId);
@@ -191,19 +211,21 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       if (req.windowsDigest.length > 0) {
         if (req.windowsDigest.length !== 32) throw invalidArgument("windows_digest", `${req.windowsDigest.length} bytes, expected 32 (SHA-256)`);
         validateWindowStart("from_window", req.fromWindow);
-        const entries = [];
-        for (const w of windows) if (w >= req.fromWindow) entries.push({ windowStart: w, root: (await ctx.engine.windowRoot(req.groupId, w, shape)).root });
+        const from = windows.filter((w) => w >= req.fromWindow);
+        const entries = (await rootsOf(from)).map((r, i) => ({ windowStart: from[i]!, root: r.root }));
         return create(GetMerkleRootsResponseSchema, { shape: shapeToProto(shape), windowsEqual: bytesEqual(windowsDigest(entries), req.windowsDigest) });
       }
       const mine = new Map(req.mine.map((m) => [m.windowStart, m]));
       const roots = [];
-      for (const w of windows) {
-        // The root alone (a compacted window answers from its summary, reading no point); the tree
-        // only when the caller's root differs and wants the levels below.
-        const { root } = await ctx.engine.windowRoot(req.groupId, w, shape);
+      // The root alone (a compacted window answers from its summary, reading no point); the tree
+      // only when the caller's root differs and wants the levels below — not when the caller holds
+      // nothing of the window (an empty root): it takes the window whole.
+      const ours = await rootsOf(windows);
+      for (const [i, w] of windows.entries()) {
+        const { root } = ours[i]!;
         const theirs = mine.get(w);
         let firstLevel;
-        if (theirs !== undefined && !root.leaf && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root)) {
+        if (theirs !== undefined && theirs.root.length > 0 && !root.leaf && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root)) {
           const tree = await ctx.engine.windowTree(req.groupId, w, shape);
           const a = answerChildren(tree.children(0, 0), theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
           firstLevel = nodeChildrenToProto(a.children, a.grandchildren, MINE_DIGEST_BYTES);

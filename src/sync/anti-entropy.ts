@@ -10,7 +10,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FetchWindowRequestSchema, FetchWindowResponseSchema } from "../gen/soltix/v1/sync_pb.ts";
 import { WINDOW_FILE_BYTES_MAX } from "../rpc/sync-service.ts";
+import { FETCH_WINDOW_PATH } from "../rpc/fetch-window-route.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
+import { Slots, forEachBounded } from "../base/bounded.ts";
 import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../base/time.ts";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -31,7 +33,6 @@ import { storedFromPoint } from "../rpc/convert.ts";
 import { pullStream } from "./pull-stream.ts";
 import { pointPagesClient, serverStream } from "./point-pages.ts";
 
-const FETCH_WINDOW_PATH = "/soltix.v1.SyncService/FetchWindow";
 
 /** A whole-window (or whole-group) resync stream may take this long. */
 const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
@@ -68,7 +69,20 @@ interface CompareOptions {
   bytesPerSecMax?: number;
   /** Called as each window is done, with how many there are. */
   onWindow?: (r: AeRecord, done: number, total: number) => void;
+  /** Windows compared at once (a move's fill overlaps one window's transfer with another's install). */
+  windowsInFlight?: number;
 }
+
+/**
+ * Windows a move's fill works on at once: while one window's file crosses the network, the previous
+ * one is verified and installed (fsync) — a single stream otherwise idles both ends half the time.
+ */
+export const FILL_WINDOWS_IN_FLIGHT = 4;
+/**
+ * Window files held by this node's transfers at once, whatever the number of moves and sessions: each
+ * is up to WINDOW_FILE_BYTES_MAX in memory between its arrival and its install.
+ */
+const WINDOW_FILES_IN_FLIGHT_MAX = 4;
 
 /** A move's fill (sync/group-mover.ts): every window from one replica, under the move's bandwidth cap, with progress. */
 export interface FillOptions {
@@ -102,6 +116,7 @@ export class AntiEntropy {
   /** Comparisons that began with one digest of every window: equal (ended there) or not. */
   readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0 };
   private readonly running = new Map<number, Promise<AeRecord[]>>();
+  private readonly windowFileSlots = new Slots(WINDOW_FILES_IN_FLIGHT_MAX);
   private timer: Timer | undefined;
   private stopped = false;
 
@@ -164,7 +179,7 @@ export class AntiEntropy {
    * already holds (a resumed move) cost their root only.
    */
   fillFrom(group: number, peer: string, fill: FillOptions): Promise<AeRecord[]> {
-    return this.withPeer(group, peer, { settleMs: 0, horizonStart: 0n, ...fill });
+    return this.withPeer(group, peer, { settleMs: 0, horizonStart: 0n, windowsInFlight: FILL_WINDOWS_IN_FLIGHT, ...fill });
   }
 
   private async run(group: number): Promise<AeRecord[]> {
@@ -257,7 +272,8 @@ export class AntiEntropy {
     const out: AeRecord[] = [];
     // The roots call is shared by every window; charge it to the first.
     let shared = { roundTrips: 1 + digestRoundTrips, sent: rootsCounter.sent, received: rootsCounter.received };
-    for (const w of windows) {
+    let done = 0;
+    await forEachBounded(windows, opts.windowsInFlight ?? 1, async (w) => {
       const t0 = this.clock.monotonicMs();
       const counter: ByteCounter = { sent: shared.sent, received: shared.received };
       const r = base(w);
@@ -271,10 +287,12 @@ export class AntiEntropy {
       }
       r.bytesSent = counter.sent;
       r.bytesReceived = counter.received;
-      out.push(finish(r, t0));
-      opts.onWindow?.(out[out.length - 1]!, out.length, windows.length);
-    }
-    return out;
+      const rec = finish(r, t0);
+      out.push(rec);
+      opts.onWindow?.(rec, ++done, windows.length);
+    });
+    // Records in window order, whatever order the windows finished in.
+    return out.sort((a, b) => (a.windowStartNs < b.windowStartNs ? -1 : a.windowStartNs > b.windowStartNs ? 1 : 0));
   }
 
   /**
@@ -375,9 +393,15 @@ export class AntiEntropy {
     r.path = "full_resync";
     r.reason = fallback;
     r.roundTrips += 1;
-    const file = await fetchWindowFile(this.settings.net, address, this.clock, counter, pacer, group, w);
+    const release = await this.windowFileSlots.acquire();
+    let file: Uint8Array | undefined;
+    try {
+      file = await fetchWindowFile(this.settings.net, address, this.clock, counter, pacer, group, w);
+      if (file !== undefined) r.pointsRepaired = file.length === 0 ? 0 : await this.engine.installSegment(group, w, file);
+    } finally {
+      release();
+    }
     if (file !== undefined) {
-      r.pointsRepaired = file.length === 0 ? 0 : await this.engine.installSegment(group, w, file);
       r.reason += "; the window came as one segment file";
       this.stats.windowFilesInstalled++;
     } else r.pointsRepaired = await pullStream(pointPagesClient(this.settings.net, address, this.clock, counter, pacer), { groupId: group, startTime: w, endTime: w + NS_PER_DAY, batchSize: this.settings.batchSize }, FULL_RESYNC_TIMEOUT_MS, this.engine, this.settings.totalGroups, this.clock);

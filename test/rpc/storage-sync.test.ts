@@ -90,6 +90,42 @@ describe("StorageService + SyncService", () => {
     expect(last.timestamp).toBe(DAY + 2n * NS_PER_DAY + 49n);
   });
 
+  test("FetchWindow: the binary fast path and the Connect handler (JSON) send the same file and the same errors", async () => {
+    const storage = n.client(StorageService);
+    const g = groupOf("db", "sensors", "dev-fw", 256);
+    const w = DAY + 5n * NS_PER_DAY;
+    await storage.write({ points: Array.from({ length: 300 }, (_, i) => pt("dev-fw", w + BigInt(i) * NS_PER_SECOND, i * 0.25)) });
+    await n.node.engine.flush();
+    const fetchAll = async (binary: boolean, req: { groupId: number; windowStart: bigint; bytesMax?: bigint }) => {
+      const chunks: Uint8Array[] = [];
+      let total = -1n;
+      let count = -1;
+      for await (const m of n.client(SyncService, binary).fetchWindow(req)) {
+        if (total < 0n) {
+          total = m.totalBytes;
+          count = m.pointCount;
+        }
+        chunks.push(m.chunk);
+      }
+      return { bytes: Buffer.concat(chunks), total, count };
+    };
+    const fast = await fetchAll(true, { groupId: g, windowStart: w });
+    const slow = await fetchAll(false, { groupId: g, windowStart: w });
+    const want = await n.node.engine.windowSegment(g, w);
+    expect(fast.count).toBe(300);
+    expect(Number(fast.total)).toBe(fast.bytes.length);
+    expect(fast.bytes.equals(Buffer.from(want!.bytes))).toBe(true);
+    expect(slow).toEqual(fast);
+    // A window holding nothing: one empty message on both paths.
+    for (const binary of [true, false]) expect(await fetchAll(binary, { groupId: g, windowStart: w + NS_PER_DAY })).toEqual({ bytes: Buffer.alloc(0), total: 0n, count: 0 });
+    const errorOf = (binary: boolean, req: { groupId: number; windowStart: bigint; bytesMax?: bigint }) => fetchAll(binary, req).then(() => "no error", (e: Error) => e.message);
+    for (const binary of [true, false]) {
+      expect(await errorOf(binary, { groupId: 256, windowStart: w })).toMatch(/invalid_argument.*group_id.*256/);
+      expect(await errorOf(binary, { groupId: g, windowStart: w + 1n })).toMatch(/invalid_argument.*window_start/);
+      expect(await errorOf(binary, { groupId: g, windowStart: w, bytesMax: 100n })).toMatch(/resource_exhausted.*limit 100/);
+    }
+  });
+
   test("GetChecksum is the same before and after flush/compaction, and over JSON", async () => {
     const sync = n.client(SyncService);
     const g = groupOf("db", "sensors", "dev-1", 256);
