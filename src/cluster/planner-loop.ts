@@ -28,7 +28,7 @@ export interface PlannerSettings {
 /** The planner's lease: its key outlives a dead leader by at most this. */
 export const PLANNER_LEASE_TTL_SECONDS = 10;
 /** After a group record changes, the leader plans again this soon (changes close together share one round). */
-const REPLAN_AFTER_CHANGE_MS = 20;
+const REPLAN_AFTER_CHANGE_MS = 5;
 
 export class ClusterPlanner {
   /** The last plan this node computed (applied when it led), and when. */

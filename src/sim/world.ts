@@ -586,7 +586,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     if (via.length === 0) return;
     const v = rng.pick(via);
     const down = nodes.filter((n) => n.up === undefined && !n.gone);
-    const kind = rng.pick(["decommission", "remove", "replace"] as const);
+    // Replace twice as often as the others: it also needs a spare node (started for it when none is idle).
+    const kind = rng.pick(["decommission", "remove", "replace", "replace"] as const);
     let r: { ok: boolean; text: string };
     let target: SimNode;
     if (kind === "decommission") {
@@ -596,7 +597,17 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     } else {
       if (down.length === 0 || wipesLeft === 0) return;
       target = rng.pick(down);
-      const spare = nodes.find((n) => n.up !== undefined && n.up.running.node.engine.groups().length === 0 && n !== target);
+      // As an operator reading `cluster status`: mostly waits until the cluster sees the node gone (its
+      // registration lease expired); sometimes asks at once (refused while it is registered).
+      if (v.up!.running.node.sync.view?.node(target.id) !== undefined && rng.chance(0.7)) await sched.advance(11_000);
+      if (v.up === undefined || v.machine.paused) return;
+      const isSpare = (n: SimNode) => n.up !== undefined && n.up.running.node.engine.groups().length === 0 && n !== target;
+      let spare = nodes.find(isSpare);
+      // The operator's usual replacement: a new machine, started for it (when the seed may add one).
+      if (kind === "replace" && spare === undefined) {
+        await join();
+        spare = nodes.find(isSpare);
+      }
       if (kind === "replace" && spare === undefined) return;
       r = kind === "remove" ? await adminCall(v, "RemoveNode", { nodeId: target.id }) : await adminCall(v, "ReplaceNode", { nodeId: target.id, withNodeId: spare!.id });
       if (r.ok) {
