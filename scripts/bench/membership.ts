@@ -1,7 +1,8 @@
 // Group moves, node to node, against a plain copy of the same data in the same run.
 //
 // Nodes are the binary's composition (launchNode) in this process, on real sockets and real files
-// (fsync, Bun workers), sharing an embedded metadata store. Every run writes new, unique points
+// (fsync), each with its Bun worker pool for the codec tasks as in the binary, sharing an embedded
+// metadata store. Every node shares this machine's cores: cpu_cores_busy says how many were used. Every run writes new, unique points
 // (--devices devices × --days days × --per-day points each, 10 float fields) to the nodes that hold
 // the groups, flushed to segments; then:
 //   copy     — the baseline: every window of every group the joiner will take, pulled whole by
@@ -16,9 +17,12 @@
 // A move's fill gets each window it lacks as one segment file (SyncService.FetchWindow), so the wire
 // carries compressed columns, not points; the copy baseline streams points as a plain resync does.
 // MB/s counts canonical point bytes (the encodings the nodes store); every point the moved groups
-// held is read back on the joiner (its window point counts must equal the source's).
+// held is read back on the joiner (its window point counts must equal the source's). Before a move
+// the sources' window summaries are computed, as anti-entropy leaves them in a running cluster
+// (source_summaries_seconds: what a source's first comparison of freshly loaded windows costs).
 //
 //   node_modules/.bin/bun scripts/bench/membership.ts [--devices 200] [--days 7] [--per-day 48] [--streams 4] [--grow-days 30]
+//     [--runs copy,move1,moven,partial,grow]
 
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
@@ -32,6 +36,7 @@ import { pointPagesClient } from "../../src/sync/point-pages.ts";
 import { storedFromPoint } from "../../src/rpc/convert.ts";
 import { groupNodes } from "../../src/cluster/records.ts";
 import { desiredNodes } from "../../src/cluster/planner.ts";
+import { shapeFor } from "../../src/merkle/shape.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 import { tempDir } from "../../test/support/engine.ts";
 import { startServedNode, type ServedNode } from "../../test/support/served-node.ts";
@@ -47,6 +52,7 @@ const PER_DAY = Number(arg("per-day", "48"));
 const STREAMS = Number(arg("streams", "4"));
 const GROW_DAYS = Number(arg("grow-days", "30"));
 const GROUPS = 32;
+const WORKERS = { workers: true };
 const DAY0 = 20_250n * NS_PER_DAY;
 
 const tmp = tempDir("bench-membership");
@@ -75,6 +81,22 @@ async function load(db: string, nodes: ServedNode[], days = DAYS): Promise<Map<n
   return per;
 }
 
+/**
+ * Every window's Merkle summary computed on the nodes given, as a running cluster's anti-entropy
+ * passes leave them (the bench loads its days in minutes; a source's first comparison of a window
+ * summarises it). Returns the seconds it took (reported apart from the move).
+ */
+async function summarise(nodes: ServedNode[]): Promise<number> {
+  const t0 = performance.now();
+  for (const n of nodes) {
+    const e = n.node.engine;
+    const ae = n.node.config.storage.sync.antiEntropy;
+    const shape = shapeFor(ae.fanout, ae.leafPointsMax);
+    for (const g of e.groups()) for (const w of e.windowsOf(g)) await e.windowRoot(g, w, shape);
+  }
+  return round((performance.now() - t0) / 1000, 2);
+}
+
 /** Every moved group's points counted on the node that took it (must equal what was written); the canonical bytes and points moved. */
 async function readBack(label: string, to: ServedNode, moved: number[], per: Map<number, { bytes: number; points: number }>): Promise<{ bytes: number; points: number }> {
   let bytes = 0;
@@ -94,22 +116,26 @@ const FLAGS = (moves: number, factor = 1) => ({ "coordinator.total_groups": Stri
 /** One cluster: a source node holding every group (factor 1), then a joiner; the time until placement settles. */
 async function moveRun(label: string, moves: number) {
   const metadata = new MemoryMetadataStore(systemClock);
-  const src = await startServedNode(metadata, `${label}-src`, tmp.dir, FLAGS(moves), closers);
+  const src = await startServedNode(metadata, `${label}-src`, tmp.dir, FLAGS(moves), closers, WORKERS);
   await waitFor(() => src.node.sync.view?.loaded === true);
   const view = src.node.sync.view!;
   for (let g = 0; g < GROUPS; g++) await view.group(g, 1);
   const per = await load(label, [src]);
-  const dst = await startServedNode(metadata, `${label}-dst`, tmp.dir, FLAGS(moves), closers);
+  const summarySecs = await summarise([src]);
+  const dst = await startServedNode(metadata, `${label}-dst`, tmp.dir, FLAGS(moves), closers, WORKERS);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const members = [src.id, dst.id];
   await waitFor(() => view.allGroups().every((g) => g.joining_nodes.length === 0 && groupNodes(g).join() === desiredNodes(g.group_id, members, 1).join()) && src.node.engine.groups().every((g) => groupNodes(view.cachedGroup(g)!).includes(src.id)), 600_000);
   const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(cpu0);
   const moved = view.allGroups().filter((g) => groupNodes(g).includes(dst.id)).map((g) => g.group_id);
   const { bytes, points } = await readBack(label, dst, moved, per);
   const mv = dst.node.sync.mover!.stats;
   await dst.stop();
   await src.stop();
-  return { label, max_concurrent_moves: moves, groups_moved: moved.length, points, canonical_mb: round(bytes / 1e6, 1), seconds: round(secs, 2), mb_per_sec: round(bytes / 1e6 / secs, 1), points_per_sec: Math.round(points / secs), wire_mb_received: round(mv.bytesReceived / 1e6, 1) };
+  return { label, max_concurrent_moves: moves, source_summaries_seconds: summarySecs, groups_moved: moved.length, points, canonical_mb: round(bytes / 1e6, 1), seconds: round(secs, 2), mb_per_sec: round(bytes / 1e6 / secs, 1), points_per_sec: Math.round(points / secs), wire_mb_received: round(mv.bytesReceived / 1e6, 1),
+    cpu_seconds: cpu, cpu_cores_busy: round(cpu / secs, 2), move_fill_seconds: round(mv.fillMs / 1000, 2), move_verify_seconds: round(mv.verifyMs / 1000, 2) };
 }
 
 /**
@@ -120,20 +146,23 @@ async function moveRun(label: string, moves: number) {
 async function growRun() {
   const metadata = new MemoryMetadataStore(systemClock);
   const old: ServedNode[] = [];
-  for (const id of ["g1", "g2", "g3"]) old.push(await startServedNode(metadata, id, tmp.dir, FLAGS(STREAMS, 3), closers));
+  for (const id of ["g1", "g2", "g3"]) old.push(await startServedNode(metadata, id, tmp.dir, FLAGS(STREAMS, 3), closers, WORKERS));
   await waitFor(() => old.every((n) => n.node.sync.view?.loaded === true));
   const view = old[0]!.node.sync.view!;
   for (let g = 0; g < GROUPS; g++) await view.group(g, 3);
   const tl = performance.now();
   const per = await load("grow", old, GROW_DAYS);
   const loadSecs = (performance.now() - tl) / 1000;
-  const j = await startServedNode(metadata, "g4", tmp.dir, FLAGS(STREAMS, 3), closers);
+  const summarySecs = await summarise(old);
+  const j = await startServedNode(metadata, "g4", tmp.dir, FLAGS(STREAMS, 3), closers, WORKERS);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const members = ["g1", "g2", "g3", "g4"];
   const all = [...old, j];
   await waitFor(() => view.allGroups().every((g) => g.joining_nodes.length === 0 && groupNodes(g).slice().sort().join() === desiredNodes(g.group_id, members, 3).slice().sort().join())
     && all.every((n) => n.node.engine.groups().every((g) => groupNodes(view.cachedGroup(g)!).includes(n.id))), 3_600_000);
   const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(cpu0);
   const moved = view.allGroups().filter((g) => groupNodes(g).includes("g4")).map((g) => g.group_id);
   const { bytes, points } = await readBack("grow", j, moved, per);
   const total = [...per.values()].reduce((n, x) => n + x.bytes, 0);
@@ -141,9 +170,10 @@ async function growRun() {
   const ae = j.node.sync.antiEntropy!.stats;
   for (const n of all) await n.stop();
   return {
-    label: "3 → 4 nodes, factor 3", days: GROW_DAYS, devices: DEVICES, max_concurrent_moves: STREAMS, on_disk_canonical_mb_per_node: round(total / 1e6, 1), load_seconds: round(loadSecs, 1),
+    label: "3 → 4 nodes, factor 3", days: GROW_DAYS, devices: DEVICES, max_concurrent_moves: STREAMS, on_disk_canonical_mb_per_node: round(total / 1e6, 1), load_seconds: round(loadSecs, 1), source_summaries_seconds: summarySecs,
     groups_moved: moved.length, windows_moved: mv.windowsFilled, points, canonical_mb: round(bytes / 1e6, 1), seconds: round(secs, 2), mb_per_sec: round(bytes / 1e6 / secs, 1),
     points_per_sec: Math.round(points / secs), wire_mb_received: round(mv.bytesReceived / 1e6, 1), window_files_installed: ae.windowFilesInstalled,
+    cpu_seconds: cpu, cpu_cores_busy: round(cpu / secs, 2),
     // Summed over the moves (they overlap up to max_concurrent_moves at a time).
     move_fill_seconds: round(mv.fillMs / 1000, 2), move_verify_seconds: round(mv.verifyMs / 1000, 2),
   };
@@ -152,7 +182,7 @@ async function growRun() {
 /** The baseline: the same kind of data, every window of `groups` pulled whole by StreamPoints into a fresh engine. */
 async function copyRun() {
   const metadata = new MemoryMetadataStore(systemClock);
-  const src = await startServedNode(metadata, "copy-src", tmp.dir, FLAGS(1), closers);
+  const src = await startServedNode(metadata, "copy-src", tmp.dir, FLAGS(1), closers, WORKERS);
   await waitFor(() => src.node.sync.view?.loaded === true);
   for (let g = 0; g < GROUPS; g++) await src.node.sync.view!.group(g, 1);
   const per = await load("copy", [src]);
@@ -175,8 +205,8 @@ async function copyRun() {
 /** A window the joiner holds 80 % of: what its fill receives vs the full window stream. */
 async function partialRun() {
   const metadata = new MemoryMetadataStore(systemClock);
-  const a = await startServedNode(metadata, "part-a", tmp.dir, { ...FLAGS(1), "cluster.plan_interval": "1h" }, closers);
-  const b = await startServedNode(metadata, "part-b", tmp.dir, { ...FLAGS(1), "cluster.plan_interval": "1h" }, closers);
+  const a = await startServedNode(metadata, "part-a", tmp.dir, { ...FLAGS(1), "cluster.plan_interval": "1h" }, closers, WORKERS);
+  const b = await startServedNode(metadata, "part-b", tmp.dir, { ...FLAGS(1), "cluster.plan_interval": "1h" }, closers, WORKERS);
   await waitFor(() => a.node.sync.view?.loaded === true && b.node.sync.view?.loaded === true && b.node.sync.antiEntropy !== undefined);
   await load("partial", [a]);
   const group = a.node.engine.groups()[0]!;
@@ -200,6 +230,12 @@ async function partialRun() {
   return { window_points: full, joiner_held_share: 0.8, full_stream_bytes_received: counter.received, fill_bytes_received: rec.bytesReceived, fill_path: rec.path, ratio: round(rec.bytesReceived / counter.received, 3) };
 }
 
+/** CPU seconds this process (every node, its workers) used since `from`. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return round((d.user + d.system) / 1e6, 2);
+}
+
 async function waitFor(f: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!f()) {
@@ -208,16 +244,19 @@ async function waitFor(f: () => boolean, ms = 60_000): Promise<void> {
   }
 }
 
+// --runs picks some of the runs (to profile one): copy,move1,moven,partial,grow.
+const RUNS = new Set(arg("runs", "copy,move1,moven,partial,grow").split(","));
 try {
-  const copy = await copyRun();
-  const one = await moveRun("move1", 1);
-  const many = await moveRun(`move${STREAMS}`, STREAMS);
-  const partial = await partialRun();
-  const grow = GROW_DAYS > 0 ? await growRun() : undefined;
+  const copy = RUNS.has("copy") ? await copyRun() : undefined;
+  const one = RUNS.has("move1") ? await moveRun("move1", 1) : undefined;
+  const many = RUNS.has("moven") ? await moveRun(`move${STREAMS}`, STREAMS) : undefined;
+  const partial = RUNS.has("partial") ? await partialRun() : undefined;
+  const grow = GROW_DAYS > 0 && RUNS.has("grow") ? await growRun() : undefined;
+  const vs = (m: { mb_per_sec: number } | undefined) => (m === undefined || copy === undefined ? undefined : round(m.mb_per_sec / copy.mb_per_sec, 2));
   console.log(JSON.stringify({
     bench: "membership", devices: DEVICES, days: DAYS, per_day: PER_DAY, groups: GROUPS,
     copy, move_one_stream: one, move_concurrent: many,
-    move_vs_copy_mb_per_sec: { one_stream: round(one.mb_per_sec / copy.mb_per_sec, 2), concurrent: round(many.mb_per_sec / copy.mb_per_sec, 2) },
+    move_vs_copy_mb_per_sec: { one_stream: vs(one), concurrent: vs(many) },
     partial_window: partial,
     grow,
   }, null, 2));
