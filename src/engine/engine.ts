@@ -17,12 +17,12 @@ import { MEMORY_BYTES_DEFAULT, memoryBudget } from "../base/memory-budget.ts";
 import { ByteLru } from "./byte-lru.ts";
 import { EMPTY_SHA256_HEX } from "../base/sha256.ts";
 import { NS_PER_DAY, windowStartNs } from "../base/time.ts";
-import { keyOfEncoding } from "../model/encoding.ts";
+import { TIME_OFFSET, keyOfEncoding } from "../model/encoding.ts";
 import { groupOf } from "../model/group.ts";
 import { keyParts, type PointRecord } from "../model/point.ts";
 import { installTemps, unwritableCode, writeFileDurable, writeTempDurable } from "../ports/fs.ts";
 import { MemStore, windowId, type MemWindow, type WindowId } from "../memstore/memstore.ts";
-import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, segmentDigest, type SegmentMeta } from "../segment/format.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, segmentDigest, type SegmentMeta } from "../segment/format.ts";
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
@@ -40,6 +40,7 @@ import { SEG_RE, segName, segmentFileName, type SegmentRef, type WindowSegments 
 import { META_FILE, checkDataMeta } from "./data-meta.ts";
 import { hashRecords } from "./window-checksum.ts";
 import { forEachBounded } from "../base/bounded.ts";
+import { KEEP_FOREVER, RetentionCutoffs, type RetentionPolicy } from "./retention.ts";
 
 export type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
 export { hashRecords } from "./window-checksum.ts";
@@ -112,7 +113,11 @@ export class Engine {
    * segmentDecodes: segment files whose points were decoded whole (a comparison of identical replicas
    * should cause none); segmentRangeReads: reads of some series blocks of a segment (a Query of some devices).
    */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0, expiredPointsDropped: 0, windowsExpired: 0, windowsRewrittenForRetention: 0, expiredBytesReclaimed: 0 };
+  /** The retention cutoffs of the last sweep (or setRetention): ingest drops what they expire. */
+  private cutoffs = new RetentionCutoffs(KEEP_FOREVER, 0n);
+  /** Windows a sweep read and found nothing expired in: their write version and expired-database set then. */
+  private readonly sweptClean = new Map<WindowId, string>();
   readonly recovery: RecoveryReport = { walRecords: 0, walPoints: 0, walTruncatedBytes: 0, segments: 0, problems: [] };
 
   private readonly segDir: string;
@@ -329,6 +334,10 @@ export class Engine {
         rss = this.opts.residentBytes();
       }
     }
+    // Points already expired by this node's clock are not stored (sync, repair and late writes can
+    // never bring back what retention dropped).
+    points = this.unexpired(points);
+    if (points.length === 0) return;
     const encs = points.map((p) => p.enc);
     const record = pointsRecord(encs);
     await this.wal.append(record, () => this.applyBatch(points));
@@ -557,24 +566,134 @@ export class Engine {
     await this.serialized(async () => {
       await this.compacted();
       for (const w of this.windowsByGroup.get(group) ?? []) {
-        const id = windowId(group, w.windowStartNs);
-        const refs = w.segs;
-        w.segs = [];
-        for (const r of refs) {
-          this.cache.drop(r.path);
-          this.summaries.forget(r);
-          await this.opts.fs.remove(r.path);
-          removed++;
-        }
-        this.checksumCache.delete(id);
-        this.trees.delete(id);
-        this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+        removed += w.segs.length;
+        await this.removeSegments(w, [...w.segs]);
       }
       if (removed > 0) await this.opts.fs.syncDir(this.segDir);
       if (!this.groups().includes(group)) this.lastTime.delete(group);
     });
     this.opts.logger.log("info", "engine: group dropped (moved to another node)", { group, segments: removed });
     return removed;
+  }
+
+  /**
+   * Removes some segments of a window (unlinked; the caller fsyncs the directory) and forgets what was
+   * derived from the window: its checksum, tree and summaries. Returns the bytes the files held.
+   */
+  private async removeSegments(w: WindowSegments, refs: readonly SegmentRef[], replacement?: SegmentRef): Promise<number> {
+    const id = windowId(w.group, w.windowStartNs);
+    w.segs = [...w.segs.filter((r) => !refs.includes(r)), ...(replacement === undefined ? [] : [replacement])];
+    let bytes = 0;
+    for (const r of refs) {
+      this.cache.drop(r.path);
+      this.summaries.forget(r);
+      bytes += r.meta.fileBytes;
+      await this.opts.fs.remove(r.path);
+    }
+    this.checksumCache.delete(id);
+    this.trees.delete(id);
+    this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+    return bytes;
+  }
+
+  // ---- retention (DESIGN §11; engine/retention.ts) ----------------------------------------------
+
+  /** The retention in force from now on (ingest drops what it expires); the next sweep applies it to what is stored. */
+  setRetention(policy: RetentionPolicy, nowNs: bigint): void {
+    this.cutoffs = new RetentionCutoffs(policy, nowNs);
+  }
+
+  get retention(): RetentionCutoffs {
+    return this.cutoffs;
+  }
+
+  /** Drops the points of a batch that are expired now (counted); the batch itself when none is. */
+  private unexpired(points: readonly StoredPoint[]): readonly StoredPoint[] {
+    const c = this.cutoffs;
+    const from = c.noneExpiredFromNs;
+    if (from === 0n) return points;
+    let kept: StoredPoint[] | undefined;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
+      const t = new DataView(p.enc.buffer, p.enc.byteOffset + TIME_OFFSET, 8).getBigUint64(0);
+      const expired = t < from && c.expired(p.key.slice(0, p.key.indexOf("\u0000")), windowStartNs(t));
+      if (expired && kept === undefined) kept = points.slice(0, i);
+      else if (!expired) kept?.push(p);
+    }
+    if (kept === undefined) return points;
+    this.stats.expiredPointsDropped += points.length - kept.length;
+    return kept;
+  }
+
+  /**
+   * Applies the retention at `nowNs` to what is stored: a window expired for every database is
+   * unlinked whole without a read; a window holding some expired database is rewritten as one segment
+   * without it (or unlinked when nothing else is left). What memory holds is flushed first, so the WAL
+   * cannot bring expired points back. Returns the windows dropped and rewritten.
+   */
+  async sweepExpired(nowNs: bigint): Promise<{ dropped: number; rewritten: number; bytes: number }> {
+    this.cutoffs = new RetentionCutoffs(this.cutoffs.policy, nowNs);
+    const c = this.cutoffs;
+    const out = { dropped: 0, rewritten: 0, bytes: 0 };
+    if (this.closed || this.unwritable !== undefined || c.noneExpiredFromNs === 0n) return out;
+    const candidate = (ws: bigint) => ws < c.noneExpiredFromNs;
+    const inMemory = [...this.frozen, this.active].some((m) => [...m.windows.values()].some((w) => candidate(w.windowStartNs)));
+    if (![...this.windows.values()].some((w) => w.segs.length > 0 && candidate(w.windowStartNs)) && !inMemory) return out;
+    if (inMemory) await this.flushMemory();
+    await this.serialized(async () => {
+      await this.compacted();
+      let changed = false;
+      for (const w of [...this.windows.values()]) {
+        if (w.segs.length === 0 || !candidate(w.windowStartNs)) continue;
+        const id = windowId(w.group, w.windowStartNs);
+        if (w.windowStartNs < c.allExpiredBeforeNs) {
+          out.bytes += await this.removeSegments(w, [...w.segs]);
+          out.dropped++;
+          changed = true;
+          continue;
+        }
+        const signature = `${this.writeVersion.get(id) ?? 0}|${c.signatureOf(w.windowStartNs)}`;
+        if (this.sweptClean.get(id) === signature) continue;
+        const refs = [...w.segs];
+        const sources: SortedSource[] = [];
+        for (const ref of refs) {
+          const v = await this.cache.load(ref);
+          if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
+        }
+        const kept: Uint8Array[] = [];
+        let expired = 0;
+        for (const r of mergeSources(sources)) {
+          if (c.expired(r.key.slice(0, r.key.indexOf("\u0000")), w.windowStartNs)) expired++;
+          else kept.push(r.enc);
+        }
+        if (expired === 0) {
+          this.sweptClean.set(id, signature);
+          continue;
+        }
+        changed = true;
+        if (kept.length === 0) {
+          out.bytes += await this.removeSegments(w, refs);
+          out.dropped++;
+          continue;
+        }
+        const seq = ++this.segSeq;
+        const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
+        const packed = packEncodings(kept);
+        this.stats.computeTasks++;
+        const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
+        await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
+        await installTemps(this.opts.fs, this.segDir, [name]);
+        // Swapped in one synchronous step with the old files' removal from the index.
+        out.bytes += (await this.removeSegments(w, refs, this.installed({ name, bytes, seq }))) - bytes.length;
+        out.rewritten++;
+      }
+      if (changed) await this.opts.fs.syncDir(this.segDir);
+    });
+    this.stats.windowsExpired += out.dropped;
+    this.stats.windowsRewrittenForRetention += out.rewritten;
+    this.stats.expiredBytesReclaimed += Math.max(0, out.bytes);
+    if (out.dropped + out.rewritten > 0) this.opts.logger.log("info", "engine: retention applied", { windows_dropped: out.dropped, windows_rewritten: out.rewritten, bytes_reclaimed: out.bytes });
+    return out;
   }
 
   // ---- whole windows as segment files (moves, full resyncs) ------------------------------------
@@ -620,6 +739,15 @@ export class Engine {
     const meta = decodeSegmentHeader(bytes, what);
     if (meta.group !== group || meta.windowStartNs !== ws) throw new SoltixError("data_loss", `${what}: the file names group ${meta.group} window ${meta.windowStartNs}`);
     if (meta.count > 0 && (meta.minTimeNs < ws || meta.maxTimeNs >= ws + NS_PER_DAY)) throw new SoltixError("data_loss", `${what}: times ${meta.minTimeNs}..${meta.maxTimeNs} fall outside the window`);
+    // Retention: a window expired for every database is not stored; one that may hold an expired
+    // database goes through write(), which drops those points.
+    if (ws < this.cutoffs.allExpiredBeforeNs) return 0;
+    if (ws < this.cutoffs.noneExpiredFromNs) {
+      const records = [...mergeSources([segmentSource(decodeSegment(bytes, what))])].map((r) => ({ group, key: r.key, enc: r.enc }));
+      const kept = this.unexpired(records);
+      await this.write(kept);
+      return kept.length;
+    }
     // Written beside other installs and flushes (the disk merges concurrent fsyncs): the name first,
     // since the summary names its segment; only the rename and the directory fsync wait in the
     // maintenance chain, shared by every install waiting.
@@ -928,6 +1056,10 @@ export class Engine {
       summariesLoaded: this.stats.summariesLoaded,
       memoryWaits: this.stats.memoryWaits,
       memoryFlushes: this.stats.memoryFlushes,
+      expiredPointsDropped: this.stats.expiredPointsDropped,
+      windowsExpired: this.stats.windowsExpired,
+      windowsRewrittenForRetention: this.stats.windowsRewrittenForRetention,
+      expiredBytesReclaimed: this.stats.expiredBytesReclaimed,
       segmentCacheBytes: this.cache.bytes,
       treeCacheBytes: this.trees.bytes,
       summaryCacheBytes: this.summaries.bytes + this.checksumCache.bytes,

@@ -78,6 +78,11 @@ export interface EngineStats {
   memoryWaits: number;
   /** Flushes started early because the process's RSS neared storage.memory_bytes_max. */
   memoryFlushes: number;
+  /** Retention: points dropped at ingest as already expired, windows unlinked whole, windows rewritten without an expired database, and the bytes given back. */
+  expiredPointsDropped: number;
+  windowsExpired: number;
+  windowsRewrittenForRetention: number;
+  expiredBytesReclaimed: number;
   /** Held in memory by the caches (each bounded by its budget). */
   segmentCacheBytes: number;
   treeCacheBytes: number;

@@ -25,6 +25,8 @@ const TAG_INT = 4;
 
 /** Offset of inserted_at inside a V1 encoding. */
 export const INSERTED_AT_OFFSET = 1;
+/** Offset of the point's time inside a V1 encoding. */
+export const TIME_OFFSET = 9;
 
 function compareNames(a: readonly [string, FieldValue], b: readonly [string, FieldValue]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
