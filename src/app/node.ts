@@ -32,6 +32,7 @@ import { AdminService } from "../gen/soltix/v1/admin_pb.ts";
 import { GroupSyncer } from "../sync/startup-sync.ts";
 import { AntiEntropy } from "../sync/anti-entropy.ts";
 import { GroupMover } from "../sync/group-mover.ts";
+import { RetentionLoop } from "../sync/retention-loop.ts";
 import { ClusterPlanner } from "../cluster/planner-loop.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
 import { groupNodes, type NodeRecord } from "../cluster/records.ts";
@@ -138,6 +139,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     await lock?.release();
     throw e;
   }
+  // Retention first: nothing expired is served or compared, also right after a restart.
+  const retention = new RetentionLoop(engine, config.storage.retentionMs, clock, logger);
+  await retention.sweep();
   if (engine.writeProblem() !== undefined) logger.log("error", "node: starting read-only (reads and repair streams are served)", { error: engine.writeProblem() });
   // Read-only (full or read-only disk, at start or later): look again now and then, and take writes
   // again by itself once the disk can be written.
@@ -282,6 +286,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
         rt.view = v;
         while (!v.loaded && !closing) await sleep(clock, 100);
         if (closing) return;
+        // Each database's own retention, from its record, before anything is compared.
+        retention.start(v);
+        await retention.sweep();
         const s = config.storage.sync;
         rt.antiEntropy = new AntiEntropy(config.node.id, engine, v, {
           shape: ctx.treeShape,
@@ -323,6 +330,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       rt.antiEntropy?.stop();
       rt.mover?.stop();
       await rt.planner?.stop();
+      await retention.stop();
       await consumer?.close().catch(() => {});
       await rt.view?.close();
       await registration?.stop();

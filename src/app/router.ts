@@ -7,7 +7,7 @@ import type { NodeConfig } from "../config/config.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Platform } from "../ports/platform.ts";
-import { VersionStamper } from "../ports/clock.ts";
+import { VersionStamper, isoNow } from "../ports/clock.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { createHttpApp } from "../rpc/http-app.ts";
 import { RouterService } from "../gen/soltix/v1/router_pb.ts";
@@ -63,7 +63,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger);
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);
-  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency };
+  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock) };
   const app = createHttpApp({
     logger,
     clock,

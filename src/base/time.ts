@@ -53,12 +53,14 @@ export function parseRfc3339Ns(text: string): bigint | undefined {
   return BigInt(ms) * NS_PER_MS + fracNs;
 }
 
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Durations like 500ms, 30s, 5m, 1h, 7d, 2w (and "0"); undefined when malformed. */
 export function parseDurationMs(text: string): number | undefined {
   if (text.trim() === "0") return 0;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text.trim());
   if (m === null) return undefined;
   const n = Number(m[1]);
-  const unit = m[2];
-  const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000;
+  const factor = DURATION_UNIT_MS[m[2]!]!;
   return n * factor;
 }

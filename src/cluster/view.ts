@@ -11,6 +11,7 @@ import { GROUPS_PREFIX, MEMBERSHIP_PREFIX, MOVES_PREFIX, NODES_PREFIX } from "./
 import { parseMembershipRecord, parseMoveProgress, type MembershipRecord, type MoveProgress } from "./membership.ts";
 import { groupNodes, parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
 import { ensureGroup } from "./groups.ts";
+import { DATABASES_PREFIX, parseDatabaseRecord, type DatabaseRecord } from "./databases.ts";
 
 /** A node named by the cluster that is not registered now. */
 export interface DownNode {
@@ -29,6 +30,8 @@ export class ClusterView {
   private readonly groups = new Map<number, { record: GroupRecord; rev: bigint }>();
   private readonly memberships = new Map<string, { record: MembershipRecord; rev: bigint }>();
   private readonly moves = new Map<number, { record: MoveProgress; rev: bigint }>();
+  private readonly databases = new Map<string, { record: DatabaseRecord; rev: bigint }>();
+  private readonly databaseListeners = new Set<() => void>();
   private readonly stops: Array<() => Promise<void>> = [];
   private readonly groupListeners = new Set<(group: number) => void>();
 
@@ -53,6 +56,7 @@ export class ClusterView {
     for (const kv of await this.store.list(GROUPS_PREFIX)) this.onGroup({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
     for (const kv of await this.store.list(MEMBERSHIP_PREFIX)) this.onMembership({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
     for (const kv of await this.store.list(MOVES_PREFIX)) this.onMove({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+    for (const kv of await this.store.list(DATABASES_PREFIX)) this.onDatabase({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
   }
 
   private async loadLoop(firstAttempt: () => void): Promise<void> {
@@ -65,6 +69,7 @@ export class ClusterView {
         this.stops.push(await this.store.watchPrefix(GROUPS_PREFIX, (e) => this.onGroup(e)));
         this.stops.push(await this.store.watchPrefix(MEMBERSHIP_PREFIX, (e) => this.onMembership(e)));
         this.stops.push(await this.store.watchPrefix(MOVES_PREFIX, (e) => this.onMove(e)));
+        this.stops.push(await this.store.watchPrefix(DATABASES_PREFIX, (e) => this.onDatabase(e)));
         await this.relist(); // covers changes between the first list and the watches (newer revisions win)
         this.loaded = true;
         this.lastError = undefined;
@@ -112,6 +117,24 @@ export class ClusterView {
   private onMove(e: WatchEvent): void {
     const id = Number(e.key.slice(MOVES_PREFIX.length));
     if (Number.isInteger(id)) applyEvent(this.moves, id, e, parseMoveProgress, this.logger);
+  }
+
+  private onDatabase(e: WatchEvent): void {
+    const name = e.key.slice(DATABASES_PREFIX.length);
+    const before = this.databases.get(name)?.record.retention;
+    applyEvent(this.databases, name, e, parseDatabaseRecord, this.logger);
+    if (this.databases.get(name)?.record.retention !== before) for (const fn of this.databaseListeners) fn();
+  }
+
+  /** Databases with a record (created by the router's call), by name. */
+  allDatabases(): DatabaseRecord[] {
+    return [...this.databases.values()].map((d) => d.record).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Calls `fn` after a database's retention changed; returns the unsubscribe. */
+  onDatabaseChange(fn: () => void): () => void {
+    this.databaseListeners.add(fn);
+    return () => this.databaseListeners.delete(fn);
   }
 
   /** What an operator decided about a node (decommission, remove, replace); undefined = nothing. */

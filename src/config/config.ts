@@ -40,6 +40,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "storage.memstore_bytes_max", type: { t: "int", min: 0, max: 16 * 1024 ** 3 }, def: 0, help: "memory store size that starts a flush; writers wait at twice it (0 = 15 % of storage.memory_bytes_max)" },
   { path: "storage.worker_threads", type: { t: "int", min: 0, max: 256 }, def: 0, help: "threads that encode segments and run compaction merges off the request thread (0 = cores - 1, at least 1)" },
   { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 0, max: 64 * 1024 ** 3 }, def: 0, help: "decoded segments kept in memory (0 = 8 % of storage.memory_bytes_max)" },
+  { path: "storage.retention", type: { t: "duration", minMs: 0, maxMs: 100 * 365 * DAY_MS }, def: "0", help: "keep points this long (whole days: a window is dropped once it ends this long ago); a database's own retention overrides it; 0 = forever" },
   { path: "storage.sync.enabled", type: { t: "bool" }, def: true, help: "replica sync on/off" },
   { path: "storage.sync.startup_sync", type: { t: "bool" }, def: true, help: "catch up from replicas at start" },
   { path: "storage.sync.startup_timeout", type: { t: "duration", minMs: 1000, maxMs: DAY_MS }, def: "5m", help: "startup sync time limit" },
@@ -92,6 +93,8 @@ export interface NodeConfig {
     /** The shares of memoryBytesMax (explicit memstore / segment cache settings in place of theirs). */
     memory: MemoryBudget;
     workerThreads: number;
+    /** storage.retention (0 = forever). */
+    retentionMs: number;
     sync: {
       enabled: boolean;
       startupSync: boolean;
@@ -186,7 +189,7 @@ function coerce(spec: KeySpec, raw: unknown, source: string): Value {
     }
     case "duration": {
       const ms = typeof raw === "string" ? parseDurationMs(raw) : undefined;
-      if (ms === undefined) throw configError(`${where} = ${shown}: must be a duration like 500ms, 30s, 5m, 1h`);
+      if (ms === undefined) throw configError(`${where} = ${shown}: must be a duration like 500ms, 30s, 5m, 1h, 7d`);
       if (ms < ty.minMs || ms > ty.maxMs) throw configError(`${where} = ${shown}: out of range [${ty.minMs} ms, ${ty.maxMs} ms]`);
       return raw as string;
     }
@@ -272,6 +275,7 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       memoryBytesMax: n("storage.memory_bytes_max"),
       memory: resolveMemory(n("storage.memory_bytes_max"), n("storage.memstore_bytes_max"), n("storage.segment_cache_bytes_max")),
       workerThreads: n("storage.worker_threads"),
+      retentionMs: d("storage.retention"),
       sync: {
         enabled: b("storage.sync.enabled"),
         startupSync: b("storage.sync.startup_sync"),

@@ -14,6 +14,8 @@ import { httpStatusOfKind } from "../rpc/errors.ts";
 import { RouterService, RouterWriteResponseSchema } from "../gen/soltix/v1/router_pb.ts";
 import { PointSchema } from "../gen/soltix/v1/point_pb.ts";
 import type { ClusterView } from "../cluster/view.ts";
+import { getDatabase, parseRetentionMs, putDatabase, type DatabaseRecord } from "../cluster/databases.ts";
+import type { MetadataStore } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
 import { READ_CONSISTENCIES, type ReadConsistency, type Reader } from "./reads.ts";
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
@@ -30,6 +32,23 @@ export interface RouterContext {
   reader: Reader;
   /** read.consistency: the default of a query without ?consistency=. */
   readConsistency: ReadConsistency;
+  /** Where database records live, and the wall time (ISO) they are stamped with. */
+  metadata: MetadataStore;
+  nowIso: () => string;
+}
+
+/** A database record as the API shows it ("" retention = the nodes' storage.retention). */
+function databaseJson(d: DatabaseRecord, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: d.name, retention: d.retention === "" ? "default" : d.retention, created_at: d.created_at, updated_at: d.updated_at, ...extra };
+}
+
+/** The `retention` of a create or update body: undefined when absent, else checked (normalised "0" = forever). */
+function retentionOfBody(body: unknown): string | undefined {
+  const raw = (body as { retention?: unknown } | null)?.retention;
+  if (raw === undefined || raw === null) return undefined;
+  if (raw === "default") return "";
+  parseRetentionMs("retention", raw);
+  return (raw as string).trim();
 }
 
 function errorJson(c: Context, e: unknown, logger: Logger): Response {
@@ -79,12 +98,38 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
   app.post("/v1/databases/:db/collections/:coll/write/batch", (c) => write(c, true));
 
   // Soltix makes clients create databases and collections first; we accept the calls, not require them.
+  // A database's record holds its retention (DESIGN §11): honoured by create, shown by GET, changed by PATCH.
   app.post("/v1/databases", async (c) => {
     try {
       const body = (await bodyJson(c)) as { name?: unknown };
       if (typeof body?.name !== "string") throw invalidArgument("name", "is required");
       validateName("name", body.name);
-      return c.json({ name: body.name, created: true });
+      const r = await putDatabase(ctx.metadata, body.name, retentionOfBody(body), ctx.nowIso());
+      return c.json(databaseJson(r.record, { created: r.created }));
+    } catch (e) {
+      return errorJson(c, e, ctx.logger);
+    }
+  });
+  app.get("/v1/databases", (c) => c.json({ databases: ctx.view.allDatabases().map((d) => databaseJson(d)) }));
+  app.get("/v1/databases/:db", async (c) => {
+    try {
+      const db = c.req.param("db")!;
+      validateName("database", db);
+      const d = await getDatabase(ctx.metadata, db);
+      if (d === undefined) throw new SoltixError("not_found", `database ${JSON.stringify(db)} has no record (databases written to without a create call keep the nodes' storage.retention; PATCH one to set its own)`);
+      return c.json(databaseJson(d));
+    } catch (e) {
+      return errorJson(c, e, ctx.logger);
+    }
+  });
+  app.patch("/v1/databases/:db", async (c) => {
+    try {
+      const db = c.req.param("db")!;
+      validateName("database", db);
+      const retention = retentionOfBody(await bodyJson(c));
+      if (retention === undefined) throw invalidArgument("retention", "is required: a duration like \"30d\", \"0\" (forever) or \"default\" (the nodes' storage.retention)");
+      const r = await putDatabase(ctx.metadata, db, retention, ctx.nowIso());
+      return c.json(databaseJson(r.record, { created: r.created }));
     } catch (e) {
       return errorJson(c, e, ctx.logger);
     }

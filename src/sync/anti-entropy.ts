@@ -218,7 +218,9 @@ export class AntiEntropy {
   private async withPeer(group: number, peer: string, opts: CompareOptions): Promise<AeRecord[]> {
     const started = this.clock.monotonicMs();
     const node = this.view.node(peer);
-    const localWindows = this.engine.windowsOf(group).filter((w) => w >= opts.horizonStart);
+    // Retention: windows expired for every database, or near an expiry (clock skew), are never compared.
+    const compared = (w: bigint) => w >= opts.horizonStart && !this.engine.retention.skipsComparison(w);
+    const localWindows = this.engine.windowsOf(group).filter(compared);
     const base = (w: bigint): AeRecord => ({
       group, windowStartNs: w, peer, result: "partial", path: "roots", reason: "", roundTrips: 0, bytesSent: 0, bytesReceived: 0,
       pointsDiffering: 0, pointsRepaired: 0, durationMs: 0, finishedAtNs: 0n,
@@ -268,7 +270,7 @@ export class AntiEntropy {
       }
     }
     if (treeless !== undefined) return this.resyncFromTreelessPeer(group, node.address, treeless, opts.horizonStart, base, finish);
-    const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter((w) => w >= opts.horizonStart)])].sort((a, b) => (a < b ? -1 : 1));
+    const windows = [...new Set([...localWindows, ...[...remoteRoots.keys()].filter(compared)])].sort((a, b) => (a < b ? -1 : 1));
     const out: AeRecord[] = [];
     // The roots call is shared by every window; charge it to the first.
     let shared = { roundTrips: 1 + digestRoundTrips, sent: rootsCounter.sent, received: rootsCounter.received };

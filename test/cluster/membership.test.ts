@@ -91,9 +91,28 @@ async function settled(nodes: ServedNode[], factor: number): Promise<boolean> {
   return true;
 }
 
+/**
+ * Every group's replicas hold the same windows with the same checksums. A write in flight while a
+ * move was verified reaches the promoted node by its after-promotion comparison (5 s after the
+ * promotion, AFTER_PROMOTE_VERIFY_MS_MIN): replicas must be identical by then.
+ */
 async function identicalReplicas(nodes: ServedNode[]): Promise<void> {
   const view = nodes[0]!.node.sync.view!;
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const sumsOf = async (g: { group_id: number } & Parameters<typeof groupNodes>[0]) => {
+    const sums = [];
+    for (const id of groupNodes(g)) {
+      const e = byId.get(id)!.node.engine;
+      const parts = [];
+      for (const w of e.windowsOf(g.group_id)) parts.push(`${w}:${(await e.windowChecksum(g.group_id, w)).sha256Hex}`);
+      sums.push(parts.join(","));
+    }
+    return sums;
+  };
+  await until("replicas identical", async () => {
+    for (const g of view.allGroups()) if (new Set(await sumsOf(g)).size !== 1) return undefined;
+    return true;
+  }, 15_000, 200).catch(() => {});
   for (const g of view.allGroups()) {
     const sums = [];
     for (const id of groupNodes(g)) {

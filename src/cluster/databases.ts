@@ -1,0 +1,81 @@
+// Database records (DESIGN §11): `/soltix/databases/<name>` → {name, retention, created_at, updated_at}.
+// Written by the router's create and update calls (create-if-absent, then compare-and-swap); every
+// node watches them (ClusterView) to apply each database's retention. Databases still come into
+// being on first write without a record: they have the node's storage.retention.
+
+import { SoltixError, invalidArgument } from "../base/errors.ts";
+import { parseDurationMs } from "../base/time.ts";
+import type { MetadataStore } from "../ports/metadata.ts";
+
+export const DATABASES_PREFIX = "/soltix/databases/";
+
+/** Longest retention a database may have (100 years). */
+export const RETENTION_MS_MAX = 100 * 365 * 86_400_000;
+
+/** Shortest retention (as InfluxDB's): data expires in whole day windows anyway. */
+export const RETENTION_MS_MIN = 3_600_000;
+
+/** Compare-and-swap attempts before an update gives up. */
+const CAS_ATTEMPTS_MAX = 16;
+
+export interface DatabaseRecord {
+  name: string;
+  /** A duration ("7d", "12h"), "0" = forever, "" = the node's storage.retention. */
+  retention: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export function databaseKey(name: string): string {
+  return `${DATABASES_PREFIX}${name}`;
+}
+
+/** Parses a retention as given by a user: "" (the default), "0" (forever) or a duration; throws naming `field`. */
+export function parseRetentionMs(field: string, text: unknown): number | undefined {
+  if (text === undefined || text === null || text === "") return undefined;
+  if (typeof text !== "string") throw invalidArgument(field, `${JSON.stringify(text)} must be a duration string like "7d", "12h" or "0" (forever)`);
+  const ms = parseDurationMs(text);
+  if (ms === undefined) throw invalidArgument(field, `${JSON.stringify(text)} is not a duration: use a number and a unit (ms, s, m, h, d, w), e.g. "30d", or "0" for forever`);
+  if (ms > RETENTION_MS_MAX) throw invalidArgument(field, `${JSON.stringify(text)} is longer than the limit of 100 years`);
+  if (ms !== 0 && ms < RETENTION_MS_MIN) throw invalidArgument(field, `${JSON.stringify(text)} is shorter than the minimum of 1h (or "0" for forever)`);
+  return ms;
+}
+
+export function parseDatabaseRecord(text: string): DatabaseRecord {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new SoltixError("data_loss", `metadata database record is malformed (not JSON): ${text.slice(0, 200)}`);
+  }
+  if (typeof o.name !== "string" || o.name === "") throw new SoltixError("data_loss", `metadata database record is malformed (name): ${text.slice(0, 200)}`);
+  const retention = typeof o.retention === "string" ? o.retention : "";
+  if (retention !== "" && parseDurationMs(retention) === undefined) throw new SoltixError("data_loss", `metadata database record ${o.name}: retention ${JSON.stringify(retention)} is not a duration`);
+  const str = (k: string) => (typeof o[k] === "string" ? (o[k] as string) : "");
+  return { name: o.name, retention, created_at: str("created_at"), updated_at: str("updated_at") };
+}
+
+export async function getDatabase(store: MetadataStore, name: string): Promise<DatabaseRecord | undefined> {
+  const kv = await store.get(databaseKey(name));
+  return kv === undefined ? undefined : parseDatabaseRecord(kv.value);
+}
+
+/**
+ * Creates the database's record, or sets its retention when `retention` is given (undefined keeps
+ * what is there). Returns the record stored and whether it was created now.
+ */
+export async function putDatabase(store: MetadataStore, name: string, retention: string | undefined, nowIso: string): Promise<{ record: DatabaseRecord; created: boolean }> {
+  for (let attempt = 0; attempt < CAS_ATTEMPTS_MAX; attempt++) {
+    const cur = await store.get(databaseKey(name));
+    if (cur === undefined) {
+      const record: DatabaseRecord = { name, retention: retention ?? "", created_at: nowIso, updated_at: nowIso };
+      if (await store.create(databaseKey(name), JSON.stringify(record))) return { record, created: true };
+      continue;
+    }
+    const old = parseDatabaseRecord(cur.value);
+    if (retention === undefined || retention === old.retention) return { record: old, created: false };
+    const record: DatabaseRecord = { ...old, retention, updated_at: nowIso };
+    if (await store.compareAndSwap(databaseKey(name), JSON.stringify(record), cur.modRevision)) return { record, created: false };
+  }
+  throw new SoltixError("unavailable", `database ${name}: ${CAS_ATTEMPTS_MAX} compare-and-swap conflicts in a row`);
+}
