@@ -6,8 +6,7 @@
 import { SoltixError, invalidArgument } from "../base/errors.ts";
 import { parseDurationMs } from "../base/time.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
-
-export const DATABASES_PREFIX = "/soltix/databases/";
+import { databaseKey } from "./keys.ts";
 
 /** Longest retention a database may have (100 years). */
 export const RETENTION_MS_MAX = 100 * 365 * 86_400_000;
@@ -24,10 +23,6 @@ export interface DatabaseRecord {
   retention: string;
   created_at: string;
   updated_at: string;
-}
-
-export function databaseKey(name: string): string {
-  return `${DATABASES_PREFIX}${name}`;
 }
 
 /** Parses a retention as given by a user: "" (the default), "0" (forever) or a duration; throws naming `field`. */

@@ -25,3 +25,10 @@ export function membershipKey(nodeId: string): string {
 export function moveKey(groupId: number): string {
   return `${MOVES_PREFIX}${groupId}`;
 }
+
+/** Database records (DESIGN §11): name → retention, written by the router's create and update calls. */
+export const DATABASES_PREFIX = "/soltix/databases/";
+
+export function databaseKey(name: string): string {
+  return `${DATABASES_PREFIX}${name}`;
+}

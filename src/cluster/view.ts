@@ -7,11 +7,11 @@ import type { MetadataStore, WatchEvent } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
 import { isoNow, sleep, type Clock } from "../ports/clock.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
-import { GROUPS_PREFIX, MEMBERSHIP_PREFIX, MOVES_PREFIX, NODES_PREFIX } from "./keys.ts";
+import { DATABASES_PREFIX, GROUPS_PREFIX, MEMBERSHIP_PREFIX, MOVES_PREFIX, NODES_PREFIX } from "./keys.ts";
 import { parseMembershipRecord, parseMoveProgress, type MembershipRecord, type MoveProgress } from "./membership.ts";
 import { groupNodes, parseGroupRecord, parseNodeRecord, type GroupRecord, type NodeRecord } from "./records.ts";
 import { ensureGroup } from "./groups.ts";
-import { DATABASES_PREFIX, parseDatabaseRecord, type DatabaseRecord } from "./databases.ts";
+import { parseDatabaseRecord, type DatabaseRecord } from "./databases.ts";
 
 /** A node named by the cluster that is not registered now. */
 export interface DownNode {
