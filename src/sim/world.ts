@@ -24,7 +24,7 @@ import { VersionStamper } from "../ports/clock.ts";
 import { WriteRequestSchema } from "../gen/soltix/v1/storage_pb.ts";
 import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
 import { compareVersions } from "../model/lww.ts";
-import { encodePoint } from "../model/encoding.ts";
+import { encodePoint, timeOfEncoding } from "../model/encoding.ts";
 import { shapeFor } from "../merkle/shape.ts";
 import { WindowTree } from "../merkle/tree.ts";
 import { createSha256, toHex } from "../base/sha256.ts";
@@ -115,6 +115,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
     memory_pressure_changes: 0, auto_replacements: 0, joins: 0, decommissions: 0, removals: 0, replacements: 0, membership_refusals: 0, moves_finished: 0, groups_dropped: 0,
+    expired_writes: 0,
     memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
   };
   let readsChecked = 0;
@@ -128,6 +129,12 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const bytesPerSecCap = o.seed % 2 === 1 ? String(4096) : "0";
   // Delivery: direct calls to every replica (with the router's hints), or a durable queue per node
   // (JetStream's role), acked by the router once persisted (async) or once 2 nodes applied it (sync).
+  // Every third seed keeps 60 h (storage.retention): of the backfills, those in the window 3 days
+  // before DAY0 are expired the moment they are written (that window's expiry was 12 h before the
+  // sim starts, far outside clock jumps) — never stored, never read, never counted as acknowledged.
+  // Taken from the seed, not the random stream.
+  const retained = o.seed % 3 === 0;
+  const expired = (enc: Uint8Array) => retained && windowStartNs(timeOfEncoding(enc)) < DAY0 - 2n * NS_PER_DAY;
   const queued = rng.chance(0.5);
   const strategy = !queued || rng.chance(0.5) ? "sync" : "async";
   const queue = new SimQueue(sched, rng);
@@ -175,11 +182,13 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       // Under the random faults a dead node is only ever declared by the operator (remove: one lost
       // disk); after healing, nodes run with a short timeout and one dies for good (auto-replace).
       "cluster.dead_node_timeout": deadNodeTimeout,
+      ...(retained ? { "storage.retention": "60h" } : {}),
     }));
   let deadNodeTimeout = "0";
   const nodeConfig = (id: string, machine = id): NodeConfig => loadConfig({ flags: flags(id, machine) });
 
   const noteDurable = (n: SimNode, key: string, enc: Uint8Array) => {
+    if (expired(enc)) return;
     const cur = n.durable.get(key);
     if (cur === undefined || compareVersions(enc, cur) > 0) n.durable.set(key, enc);
   };
@@ -282,6 +291,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     await run((async () => {
       for (const ws of e.windowsOf(GROUP)) for await (const r of e.scanWindow(GROUP, ws)) out.set(r.key, r.enc);
     })());
+    // Retention: an expired point is never on any replica, whatever synced, repaired or crashed.
+    for (const [k, enc] of out) if (expired(enc)) throw new Violation(`${n.id} holds an expired point ${keyOf(k)} (storage.retention 60h)`);
     return out;
   }
 
@@ -363,6 +374,10 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     try {
       await run(router.router.writer.write(points)).finally(() => run(crashed));
       for (const s of stored) {
+        if (expired(s.enc)) {
+          faults.expired_writes!++;
+          continue;
+        }
         const cur = acked.get(s.key);
         if (cur === undefined || compareVersions(s.enc, cur) > 0) acked.set(s.key, s.enc);
       }
@@ -434,6 +449,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         });
         const key = pointKey("sim", "m", String(p.id), BigInt(String(p.time)));
         if (got.has(key)) throw new Violation(`router read (${consistency}) returned ${keyOf(key)} twice across pages`);
+        if (expired(enc)) throw new Violation(`router read (${consistency}) returned the expired point ${keyOf(key)}`);
         got.set(key, enc);
         if (!attempted.get(key)?.has(toHex(enc))) throw new Violation(`router read (${consistency}) returned a version never written: ${keyOf(key)}`);
       }
@@ -486,7 +502,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       const got = await write(rng.chance(0.5) ? "normal" : "backfill");
       faults.quiet_writes!++;
       if (got === undefined) throw new Violation(`a write was refused while only ${victim.id} was down (${up.length - 1} live nodes, 2 needed)`);
-      for (const [k, enc] of got) if (!ackedDuring.has(k) || compareVersions(enc, ackedDuring.get(k)!) > 0) ackedDuring.set(k, enc);
+      for (const [k, enc] of got) if (!expired(enc) && (!ackedDuring.has(k) || compareVersions(enc, ackedDuring.get(k)!) > 0)) ackedDuring.set(k, enc);
       await sched.advance(rng.int(3000));
     }
     await sched.advance(Math.max(0, pauseMs - 11_000));

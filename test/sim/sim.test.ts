@@ -5,7 +5,9 @@
 // partitions, lost / duplicated / delayed calls and clock jumps. Safety (no acknowledged write lost,
 // cached trees equal their points, no write refused while one node is down, reads never served by a
 // node catching up) is checked throughout; completeness and router reads after healing and restarts,
-// before any anti-entropy; convergence after two anti-entropy rounds. A seed replays identically.
+// before any anti-entropy; convergence after two anti-entropy rounds. Every third seed runs with
+// storage.retention 60h: backfills into an expired window are never stored, read or synced back
+// (checked on every snapshot of every replica). A seed replays identically.
 
 import { describe, expect, test } from "bun:test";
 import { runSeed } from "../../src/sim/world.ts";
@@ -40,7 +42,7 @@ describe("deterministic simulation", () => {
       expect(totals[k] ?? 0).toBeGreaterThan(SEEDS / 20);
     }
     // Operator decisions under the faults: decommissions, removals (a lost disk), replacements, and refusals with reasons.
-    for (const k of ["decommissions", "removals", "replacements", "membership_refusals"]) expect(totals[k] ?? 0).toBeGreaterThan(0);
+    for (const k of ["decommissions", "removals", "replacements", "membership_refusals", "expired_writes"]) expect(totals[k] ?? 0).toBeGreaterThan(0);
     expect(reads).toBeGreaterThan(SEEDS * 10);
   }, 300_000);
 
