@@ -20,6 +20,10 @@ export const LIMITS = {
   pointBytesMax: 1024 * 1024,
   /** Ids in one Query. */
   queryIdsMax: 10_000,
+  /** Ids in one delete (StorageService.Delete, the router's DELETE …/points). */
+  deleteIdsMax: 10_000,
+  /** Live tombstones one group may hold: a delete beyond it is refused until older ones are purged. */
+  tombstonesPerGroupMax: 10_000,
   /** Ids in one router query (a query string). */
   routerQueryIdsMax: 1_000,
   /** Points in one Query page / StreamPoints message. */

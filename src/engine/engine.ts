@@ -13,6 +13,7 @@
 
 import { assert } from "../base/assert.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
+import { compareBytes } from "../base/bytes.ts";
 import { MEMORY_BYTES_DEFAULT, memoryBudget } from "../base/memory-budget.ts";
 import { ByteLru } from "./byte-lru.ts";
 import { EMPTY_SHA256_HEX } from "../base/sha256.ts";
@@ -41,6 +42,9 @@ import { META_FILE, checkDataMeta } from "./data-meta.ts";
 import { hashRecords } from "./window-checksum.ts";
 import { forEachBounded } from "../base/bounded.ts";
 import { KEEP_FOREVER, RetentionCutoffs, type RetentionPolicy } from "./retention.ts";
+import { Tombstones, tombstoneId, type HeldTombstone } from "./tombstones.ts";
+import { CompiledTombstone, encodeTombstone, type Tombstone } from "../model/tombstone.ts";
+import { seriesPrefix } from "../model/point.ts";
 
 export type { EngineOptions, EngineStats, RecoveryReport, StoredPoint, WindowChecksum } from "./types.ts";
 export { hashRecords } from "./window-checksum.ts";
@@ -113,7 +117,7 @@ export class Engine {
    * segmentDecodes: segment files whose points were decoded whole (a comparison of identical replicas
    * should cause none); segmentRangeReads: reads of some series blocks of a segment (a Query of some devices).
    */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0, expiredPointsDropped: 0, windowsExpired: 0, windowsRewrittenForRetention: 0, expiredBytesReclaimed: 0 };
+  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0, expiredPointsDropped: 0, windowsExpired: 0, windowsRewrittenForRetention: 0, expiredBytesReclaimed: 0, deletedPointsDropped: 0, pointsDeleted: 0, windowsRewrittenForDeletes: 0, tombstonesAdded: 0, tombstonesPurged: 0, tombstonesExpired: 0 };
   /** The retention cutoffs of the last sweep (or setRetention): ingest drops what they expire. */
   private cutoffs = new RetentionCutoffs(KEEP_FOREVER, 0n);
   /** Windows a sweep read and found nothing expired in: their write version and expired-database set then. */
@@ -126,7 +130,8 @@ export class Engine {
   private readonly compaction: CompactionSettings;
   private readonly compute: Compute;
 
-  private constructor(private readonly opts: EngineOptions, private wal: Wal) {
+  private constructor(private readonly opts: EngineOptions, private wal: Wal, private readonly tombstones: Tombstones) {
+    tombstones.onActivate((added) => this.deleteFromMemory(added));
     this.segDir = `${opts.dataDir}/segments`;
     this.quarantineDir = `${opts.dataDir}/quarantine`;
     const budget = memoryBudget(MEMORY_BYTES_DEFAULT);
@@ -170,8 +175,11 @@ export class Engine {
     await tolerate(() => fs.mkdirp(`${dataDir}/segments`));
     await tolerate(() => fs.mkdirp(`${dataDir}/quarantine`));
     await tolerate(() => fs.mkdirp(`${dataDir}/wal`));
+    // Tombstones first: the WAL's points are replayed through them (a deleted point never comes back).
+    const tombs = await Tombstones.load(fs, dataDir, `${dataDir}/quarantine`, opts.logger);
     const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax, `${dataDir}/quarantine`, opts.readOnlyBecause === undefined);
-    const engine = new Engine(opts, wal);
+    const engine = new Engine(opts, wal, tombs.store);
+    if (tombs.problem !== undefined) engine.recovery.problems.push(tombs.problem);
     engine.pendingMeta = pendingMeta;
     engine.unwritable = unwritable;
     await engine.loadSegmentIndex();
@@ -198,7 +206,10 @@ export class Engine {
       );
       engine.recovery.walPoints += encs.length;
     }
-    opts.logger.log("info", "engine: recovered", { ...engine.recovery });
+    // Tombstones a crash caught before their segments were rewritten are applied again.
+    const unapplied = engine.tombstones.groupIds().flatMap((g) => engine.tombstones.live(g).filter((h) => !h.applied));
+    if (unapplied.length > 0 && engine.unwritable === undefined && opts.readOnlyBecause === undefined) await engine.applyToSegments(unapplied);
+    opts.logger.log("info", "engine: recovered", { ...engine.recovery, tombstones: engine.tombstones.liveCount() });
     return engine;
   }
 
@@ -262,6 +273,7 @@ export class Engine {
     let curId = -1;
     let curWs = 0n;
     let curTree: CachedTree | undefined;
+    let curTombs: readonly CompiledTombstone[] = [];
     let loHi = 0, loLo = 0, hiHi = 0, hiLo = 0; // [window start, window end) as (hi, lo) u32 pairs
     let maxHi = -1, maxLo = 0;
     let maxGroup = -1;
@@ -291,6 +303,12 @@ export class Engine {
         // A cached tree follows the write (queued, applied lazily), so a late write costs one path, not a rebuild.
         curTree = this.trees.get(curId);
         if (curTree !== undefined) curTree.version = version;
+        curTombs = this.tombstones.forWindow(curGroup, curWs);
+      }
+      // A version a held tombstone covers is not stored: deletes win over older writes whenever they arrive.
+      if (curTombs.length > 0 && coveredBy(curTombs, p.key, (BigInt(tHi) << 32n) | BigInt(tLo), p.enc)) {
+        this.stats.deletedPointsDropped++;
+        continue;
       }
       this.active.put(curId, curGroup, curWs, p.key, p.enc);
       if (curTree !== undefined && !curTree.tree.stage(p.key, p.enc)) {
@@ -571,6 +589,8 @@ export class Engine {
       }
       if (removed > 0) await this.opts.fs.syncDir(this.segDir);
       if (!this.groups().includes(group)) this.lastTime.delete(group);
+      // Its tombstones go with it (another node holds the group now, tombstones included).
+      if (this.tombstones.drop(group) > 0) await this.tombstones.rewrite();
     });
     this.opts.logger.log("info", "engine: group dropped (moved to another node)", { group, segments: removed });
     return removed;
@@ -636,6 +656,16 @@ export class Engine {
     const c = this.cutoffs;
     const out = { dropped: 0, rewritten: 0, bytes: 0 };
     if (this.closed || this.unwritable !== undefined || c.noneExpiredFromNs === 0n) return out;
+    // Tombstones wholly past the horizon delete nothing any replica still keeps: dropped, no purge needed.
+    let expiredTombstones = 0;
+    for (const g of this.tombstones.groupIds()) {
+      const gone = this.tombstones.live(g).filter((h) => h.c.t.endNs <= c.cutoffOf(h.c.t.database)).map((h) => h.id);
+      if (gone.length > 0) expiredTombstones += this.tombstones.drop(g, gone);
+    }
+    if (expiredTombstones > 0) {
+      this.stats.tombstonesExpired += expiredTombstones;
+      await this.tombstones.rewrite();
+    }
     const candidate = (ws: bigint) => ws < c.noneExpiredFromNs;
     const inMemory = [...this.frozen, this.active].some((m) => [...m.windows.values()].some((w) => candidate(w.windowStartNs)));
     if (![...this.windows.values()].some((w) => w.segs.length > 0 && candidate(w.windowStartNs)) && !inMemory) return out;
@@ -654,38 +684,16 @@ export class Engine {
         }
         const signature = `${this.writeVersion.get(id) ?? 0}|${c.signatureOf(w.windowStartNs)}`;
         if (this.sweptClean.get(id) === signature) continue;
-        const refs = [...w.segs];
-        const sources: SortedSource[] = [];
-        for (const ref of refs) {
-          const v = await this.cache.load(ref);
-          if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
-        }
-        const kept: Uint8Array[] = [];
-        let expired = 0;
-        for (const r of mergeSources(sources)) {
-          if (c.expired(r.key.slice(0, r.key.indexOf("\u0000")), w.windowStartNs)) expired++;
-          else kept.push(r.enc);
-        }
-        if (expired === 0) {
+        const ws = w.windowStartNs;
+        const r = await this.rewriteWindow(w, (key) => c.expired(key.slice(0, key.indexOf("\u0000")), ws));
+        if (r.dropped === 0) {
           this.sweptClean.set(id, signature);
           continue;
         }
         changed = true;
-        if (kept.length === 0) {
-          out.bytes += await this.removeSegments(w, refs);
-          out.dropped++;
-          continue;
-        }
-        const seq = ++this.segSeq;
-        const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
-        const packed = packEncodings(kept);
-        this.stats.computeTasks++;
-        const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
-        await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
-        await installTemps(this.opts.fs, this.segDir, [name]);
-        // Swapped in one synchronous step with the old files' removal from the index.
-        out.bytes += (await this.removeSegments(w, refs, this.installed({ name, bytes, seq }))) - bytes.length;
-        out.rewritten++;
+        out.bytes += r.bytesFreed;
+        if (r.removed) out.dropped++;
+        else out.rewritten++;
       }
       if (changed) await this.opts.fs.syncDir(this.segDir);
     });
@@ -694,6 +702,179 @@ export class Engine {
     this.stats.expiredBytesReclaimed += Math.max(0, out.bytes);
     if (out.dropped + out.rewritten > 0) this.opts.logger.log("info", "engine: retention applied", { windows_dropped: out.dropped, windows_rewritten: out.rewritten, bytes_reclaimed: out.bytes });
     return out;
+  }
+
+  /**
+   * Rewrites a window's segments as one without the records `drop` picks (unlinked when none is left);
+   * unchanged when it picks none. Runs in the maintenance chain with compaction idle; the caller
+   * fsyncs the segment directory. Returns what went: records dropped, bytes freed, whether the window
+   * is gone.
+   */
+  private async rewriteWindow(w: WindowSegments, drop: (key: string, enc: Uint8Array) => boolean): Promise<{ dropped: number; bytesFreed: number; removed: boolean }> {
+    const refs = [...w.segs];
+    const sources: SortedSource[] = [];
+    for (const ref of refs) {
+      const v = await this.cache.load(ref);
+      if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
+    }
+    const kept: Uint8Array[] = [];
+    let dropped = 0;
+    for (const r of mergeSources(sources)) {
+      if (drop(r.key, r.enc)) dropped++;
+      else kept.push(r.enc);
+    }
+    if (dropped === 0) return { dropped, bytesFreed: 0, removed: false };
+    if (kept.length === 0) return { dropped, bytesFreed: await this.removeSegments(w, refs), removed: true };
+    const seq = ++this.segSeq;
+    const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
+    const packed = packEncodings(kept);
+    this.stats.computeTasks++;
+    const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
+    await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
+    await installTemps(this.opts.fs, this.segDir, [name]);
+    // Swapped in one synchronous step with the old files' removal from the index.
+    const freed = (await this.removeSegments(w, refs, this.installed({ name, bytes, seq }))) - bytes.length;
+    return { dropped, bytesFreed: freed, removed: false };
+  }
+
+  // ---- deletes (DESIGN §11; model/tombstone.ts, engine/tombstones.ts) ---------------------------
+
+  /**
+   * Stores tombstones durably and deletes what they cover: resolves once the tombstone file holding
+   * them is durable, memory no longer holds a covered version, and every segment window they touch is
+   * rewritten without one. From the moment they are durable no covered version is stored again
+   * (writes, replays, repairs, installed files). Tombstones already held, purged here lately, or wholly
+   * past the retention horizon are skipped. Returns how many were new.
+   */
+  async addTombstones(items: ReadonlyArray<{ group: number; tombstone: Tombstone }>): Promise<number> {
+    if (this.closed) throw new SoltixError("unavailable", "engine is closed");
+    if (this.unwritable !== undefined) throw new SoltixError("unavailable", `${this.writeProblem()}`);
+    const fresh: HeldTombstone[] = [];
+    for (const { group, tombstone } of items) {
+      if (tombstone.endNs <= this.cutoffs.cutoffOf(tombstone.database)) continue;
+      const enc = encodeTombstone(tombstone);
+      const id = tombstoneId(enc);
+      if (this.tombstones.has(group, id) || this.tombstones.wasPurged(group, id) || fresh.some((h) => h.group === group && h.id === id)) continue;
+      fresh.push({ group, id, c: new CompiledTombstone(tombstone, enc), applied: false });
+    }
+    if (fresh.length === 0) return 0;
+    await this.tombstones.add(fresh);
+    this.stats.tombstonesAdded += fresh.length;
+    await this.applyToSegments(fresh);
+    return fresh.length;
+  }
+
+  /** Takes added tombstones into effect in memory (called by the store, synchronously, once they are durable). */
+  private deleteFromMemory(added: readonly HeldTombstone[]): void {
+    for (const group of new Set(added.map((h) => h.group))) {
+      const ts = added.filter((h) => h.group === group).map((h) => h.c);
+      for (const [id, w] of [...this.active.windows]) {
+        if (w.group !== group) continue;
+        const here = ts.filter((c) => c.touches(w.windowStartNs, NS_PER_DAY));
+        if (here.length === 0) continue;
+        const removed = this.active.removeWhere(id, (key, enc) => coveredBy(here, key, timeOfEncodingAt(enc), enc));
+        if (removed > 0) this.stats.pointsDeleted += removed;
+      }
+      // Checksums of the group's windows include their tombstones: every one may have changed.
+      for (const ws of this.windowsOf(group)) this.forgetDerived(windowId(group, ws));
+    }
+  }
+
+  /** A window's content changed in a way a cached tree cannot follow: drop what was derived from it. */
+  private forgetDerived(id: WindowId): void {
+    this.checksumCache.delete(id);
+    this.trees.delete(id);
+    this.writeVersion.set(id, (this.writeVersion.get(id) ?? 0) + 1);
+  }
+
+  /**
+   * Rewrites the segment windows the tombstones touch without what any live tombstone of the window
+   * covers (after a running flush, with compaction idle), then records them applied. A window of some
+   * devices is first looked at through those devices' blocks only: most hold none of their points.
+   */
+  private async applyToSegments(items: readonly HeldTombstone[]): Promise<void> {
+    await this.serialized(async () => {
+      await this.compacted();
+      let changed = false;
+      for (const group of new Set(items.map((h) => h.group))) {
+        const ts = items.filter((h) => h.group === group).map((h) => h.c);
+        for (const w of [...(this.windowsByGroup.get(group) ?? [])]) {
+          if (w.segs.length === 0) continue;
+          const here = ts.filter((c) => c.touches(w.windowStartNs, NS_PER_DAY));
+          if (here.length === 0 || !(await this.mayCover(w, here))) continue;
+          const all = this.tombstones.forWindow(group, w.windowStartNs);
+          const r = await this.rewriteWindow(w, (key, enc) => coveredBy(all, key, timeOfEncodingAt(enc), enc));
+          if (r.dropped === 0) continue;
+          changed = true;
+          this.stats.pointsDeleted += r.dropped;
+          this.stats.windowsRewrittenForDeletes++;
+        }
+      }
+      if (changed) await this.opts.fs.syncDir(this.segDir);
+    });
+    await this.tombstones.markApplied(items);
+  }
+
+  /** Might the window's segments hold a point these tombstones cover? (Reads only the named devices' blocks when every one names devices.) */
+  private async mayCover(w: WindowSegments, ts: readonly CompiledTombstone[]): Promise<boolean> {
+    if (ts.some((c) => c.t.ids.length === 0)) return true;
+    for (const c of ts) {
+      for (const id of c.t.ids) {
+        const from = seriesPrefix(c.t.database, c.t.collection, id);
+        const to = `${from.slice(0, -1)}\u0001`;
+        for (const ref of [...w.segs]) {
+          const v = await this.cache.range(ref, from, to);
+          if (v === undefined || v.count === 0) continue;
+          for (const r of mergeSources([segmentSource(v)], from, to)) if (c.covers(r.key, timeOfEncodingAt(r.enc), r.enc)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The group's live tombstones (encodings) and purged ids, for a replica comparing its own. */
+  tombstonesOf(group: number): { encodings: Uint8Array[]; purgedIds: string[] } {
+    return { encodings: this.tombstones.live(group).map((h) => h.c.enc), purgedIds: this.tombstones.purgedIds(group) };
+  }
+
+  /** Digest of the group's live tombstones (empty bytes when it holds none). */
+  tombstoneDigest(group: number): Uint8Array {
+    return this.tombstones.digest(group);
+  }
+
+  /** The group's live tombstones with their ids. */
+  liveTombstones(group: number): ReadonlyArray<{ id: string; tombstone: Tombstone }> {
+    return this.tombstones.live(group).map((h) => ({ id: h.id, tombstone: h.c.t }));
+  }
+
+  /** Groups holding live tombstones (or purge markers). */
+  tombstoneGroups(): number[] {
+    return this.tombstones.groupIds();
+  }
+
+  tombstoneCount(group?: number): number {
+    return this.tombstones.liveCount(group);
+  }
+
+  /** Was this tombstone purged here lately (a marker is held)? */
+  tombstonePurged(group: number, id: string): boolean {
+    return this.tombstones.wasPurged(group, id);
+  }
+
+  /**
+   * Purges live tombstones (every replica was seen to hold them; sync/tombstone-purge.ts decides):
+   * they stop filtering, and are remembered as purge markers for PURGE_MARKER_KEEP_NS. Durable when
+   * it resolves. Returns how many were live.
+   */
+  async purgeTombstones(group: number, ids: readonly string[], nowNs: bigint): Promise<number> {
+    const n = this.tombstones.purge(group, ids, nowNs);
+    this.tombstones.pruneMarkers(nowNs);
+    if (n === 0) return 0;
+    await this.tombstones.rewrite();
+    this.stats.tombstonesPurged += n;
+    for (const ws of this.windowsOf(group)) this.checksumCache.delete(windowId(group, ws));
+    this.opts.logger.log("info", "engine: tombstones purged (every replica holds them)", { group, purged: n });
+    return n;
   }
 
   // ---- whole windows as segment files (moves, full resyncs) ------------------------------------
@@ -742,7 +923,8 @@ export class Engine {
     // Retention: a window expired for every database is not stored; one that may hold an expired
     // database goes through write(), which drops those points.
     if (ws < this.cutoffs.allExpiredBeforeNs) return 0;
-    if (ws < this.cutoffs.noneExpiredFromNs) {
+    // Deletes: a window some held tombstone touches goes through write() too (covered versions dropped).
+    if (ws < this.cutoffs.noneExpiredFromNs || this.tombstones.forWindow(group, ws).length > 0) {
       const records = [...mergeSources([segmentSource(decodeSegment(bytes, what))])].map((r) => ({ group, key: r.key, enc: r.enc }));
       const kept = this.unexpired(records);
       await this.write(kept);
@@ -906,16 +1088,18 @@ export class Engine {
     if (cached !== undefined) return cached;
     const version = this.writeVersion.get(id) ?? 0;
     let result: WindowChecksum | undefined;
-    const single = this.singleSegment(id);
+    const single = this.tombstones.forWindow(group, ws).length > 0 ? undefined : this.singleSegment(id);
     if (single !== undefined) {
       // A compacted window with nothing in memory: its segment's verified data digest is the checksum
       // (read from the file's footer, no point decoded).
       const d = await this.cache.checksum(single);
       if (d !== undefined && this.singleSegment(id) === single) result = { sha256Hex: d.count === 0 ? EMPTY_SHA256_HEX : d.sha256Hex, pointCount: d.count };
     }
+    // The window's tombstones are part of its data: hashed after its points (byte order).
+    const tombs = this.tombstones.forWindow(group, ws).map((c) => c.enc).sort(compareBytes);
     if (result === undefined) {
       const sources = await this.windowSources(group, ws);
-      result = sources.length === 0 ? { sha256Hex: EMPTY_SHA256_HEX, pointCount: 0 } : hashRecords(mergeSources(sources));
+      result = sources.length === 0 && tombs.length === 0 ? { sha256Hex: EMPTY_SHA256_HEX, pointCount: 0 } : hashRecords(mergeSources(sources), tombs);
     }
     if ((this.writeVersion.get(id) ?? 0) === version) this.checksumCache.set(id, result, CHECKSUM_ENTRY_BYTES);
     return result;
@@ -1060,6 +1244,13 @@ export class Engine {
       windowsExpired: this.stats.windowsExpired,
       windowsRewrittenForRetention: this.stats.windowsRewrittenForRetention,
       expiredBytesReclaimed: this.stats.expiredBytesReclaimed,
+      tombstonesLive: this.tombstones.liveCount(),
+      deletedPointsDropped: this.stats.deletedPointsDropped,
+      pointsDeleted: this.stats.pointsDeleted,
+      windowsRewrittenForDeletes: this.stats.windowsRewrittenForDeletes,
+      tombstonesAdded: this.stats.tombstonesAdded,
+      tombstonesPurged: this.stats.tombstonesPurged,
+      tombstonesExpired: this.stats.tombstonesExpired,
       segmentCacheBytes: this.cache.bytes,
       treeCacheBytes: this.trees.bytes,
       summaryCacheBytes: this.summaries.bytes + this.checksumCache.bytes,
@@ -1078,8 +1269,17 @@ export class Engine {
     await this.maintenance;
     await this.compacted();
     await this.summaries.close();
+    await this.tombstones.settled();
     await this.wal.close();
   }
 }
 
+/** Is the point deleted by one of these tombstones? */
+function coveredBy(ts: readonly CompiledTombstone[], key: string, timeNs: bigint, enc: Uint8Array): boolean {
+  for (const c of ts) if (c.covers(key, timeNs, enc)) return true;
+  return false;
+}
 
+function timeOfEncodingAt(enc: Uint8Array): bigint {
+  return new DataView(enc.buffer, enc.byteOffset + TIME_OFFSET, 8).getBigUint64(0);
+}

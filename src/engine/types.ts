@@ -83,6 +83,18 @@ export interface EngineStats {
   windowsExpired: number;
   windowsRewrittenForRetention: number;
   expiredBytesReclaimed: number;
+  /**
+   * Deletes: live tombstones held; versions refused at ingest because a held tombstone covers them;
+   * points deleted from memory and segments; windows rewritten; tombstones added, purged (repair-gated)
+   * and dropped as wholly past the retention horizon.
+   */
+  tombstonesLive: number;
+  deletedPointsDropped: number;
+  pointsDeleted: number;
+  windowsRewrittenForDeletes: number;
+  tombstonesAdded: number;
+  tombstonesPurged: number;
+  tombstonesExpired: number;
   /** Held in memory by the caches (each bounded by its budget). */
   segmentCacheBytes: number;
   treeCacheBytes: number;

@@ -46,6 +46,23 @@ export class MemWindow {
     return delta;
   }
 
+  /** Removes the entries `drop` picks; returns how many went and the change in bytes held. */
+  removeWhere(drop: (key: string, enc: Uint8Array) => boolean): { removed: number; bytes: number } {
+    let removed = 0;
+    let bytes = 0;
+    for (const [key, enc] of this.map) {
+      if (!drop(key, enc)) continue;
+      this.map.delete(key);
+      removed++;
+      bytes -= key.length * 2 + enc.length + ENTRY_OVERHEAD_BYTES;
+    }
+    if (removed > 0) {
+      this.sorted = undefined;
+      this.bytes += bytes;
+    }
+    return { removed, bytes };
+  }
+
   /** Keys in order; the array is a snapshot that later writes do not change. */
   sortedKeys(): string[] {
     if (this.sorted === undefined) this.sorted = [...this.map.keys()].sort();
@@ -67,6 +84,17 @@ export class MemStore {
     const before = w.map.size;
     this.bytes += w.put(key, enc);
     this.points += w.map.size - before;
+  }
+
+  /** Removes the entries of one window that `drop` picks; returns how many went. */
+  removeWhere(id: WindowId, drop: (key: string, enc: Uint8Array) => boolean): number {
+    const w = this.windows.get(id);
+    if (w === undefined) return 0;
+    const r = w.removeWhere(drop);
+    this.bytes += r.bytes;
+    this.points -= r.removed;
+    if (w.map.size === 0) this.windows.delete(id);
+    return r.removed;
   }
 
   isEmpty(): boolean {
