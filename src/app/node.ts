@@ -15,6 +15,7 @@ import { createHttpApp } from "../rpc/http-app.ts";
 import { storageService } from "../rpc/storage-service.ts";
 import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
+import type { DeleteTarget } from "../rpc/deletes.ts";
 import { WRITE_PATH, fastWrite } from "../rpc/write-route.ts";
 import { QUERY_PATH, fastQuery } from "../rpc/query-route.ts";
 import { STREAM_POINTS_PATH, fastStreamPoints } from "../rpc/stream-points-route.ts";
@@ -35,7 +36,7 @@ import { GroupMover } from "../sync/group-mover.ts";
 import { RetentionLoop } from "../sync/retention-loop.ts";
 import { ClusterPlanner } from "../cluster/planner-loop.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
-import { groupNodes, type NodeRecord } from "../cluster/records.ts";
+import { groupNodes, writeNodes, type NodeRecord } from "../cluster/records.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { loadSecurity } from "./security.ts";
@@ -65,6 +66,8 @@ export interface NodeDeps {
 export interface StorageNode {
   readonly config: NodeConfig;
   readonly engine: Engine;
+  /** What a queued write batch is applied to (its points and deletes): the queue consumer's, and the simulator's. */
+  readonly ingest: DeleteTarget;
   readonly app: Hono;
   readonly metadata: MetadataStore;
   /** Random per process start; in the node record and /healthz (tells two claimants of one id apart). */
@@ -173,6 +176,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     clock,
     logger,
     treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
+    // Deletes of every device are placed in each group this node holds or joins (from the cluster
+    // view) and each it holds data of; before the view is loaded, in every group.
+    heldGroups: () => {
+      const v = rt.view;
+      if (v === undefined || !v.loaded) return Array.from({ length: config.coordinator.totalGroups }, (_, g) => g);
+      const out = new Set(engine.groups());
+      for (const g of v.allGroups()) if (writeNodes(g).includes(config.node.id)) out.add(g.group_id);
+      return out;
+    },
     // A node in a cluster serves a group's reads only once it caught up with its replicas since it started.
     readRefusal: (group) => {
       if (!joined) return undefined;
@@ -187,7 +199,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   let closing = false;
   const consumer =
     config.queue.type === "nats"
-      ? new NatsConsumer(config.queue.url, config.node.id, engine, () => ctx.stamper.next(), config.coordinator.totalGroups, clock, logger, security.queueTls)
+      ? new NatsConsumer(config.queue.url, config.node.id, ctx, () => ctx.stamper.next(), clock, logger, security.queueTls)
       : undefined;
   const registrationText = () => {
     if (registration === undefined) return "not registered yet (server not listening)";
@@ -258,6 +270,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   return {
     config,
     engine,
+    ingest: ctx,
     app,
     metadata,
     instance,

@@ -8,6 +8,7 @@ import type { MetadataStore } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Platform } from "../ports/platform.ts";
 import { VersionStamper, isoNow } from "../ports/clock.ts";
+import { DatabaseRegistry } from "../cluster/databases.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { createHttpApp } from "../rpc/http-app.ts";
 import { RouterService } from "../gen/soltix/v1/router_pb.ts";
@@ -60,7 +61,8 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     hintWindowMs: config.replication.hintWindowMs,
     hintBufferBytes: config.replication.hintBufferBytes,
   };
-  const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger);
+  const databases = new DatabaseRegistry(metadata, (name) => view.hasDatabase(name), () => isoNow(clock), logger);
+  const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger, databases);
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);
   const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock) };

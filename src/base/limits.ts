@@ -22,6 +22,8 @@ export const LIMITS = {
   queryIdsMax: 10_000,
   /** Ids in one delete (StorageService.Delete, the router's DELETE …/points). */
   deleteIdsMax: 10_000,
+  /** Deletes in one WriteRequest (a router's replicated deletes). */
+  deletesPerWriteMax: 100,
   /** Live tombstones one group may hold: a delete beyond it is refused until older ones are purged. */
   tombstonesPerGroupMax: 10_000,
   /** Ids in one router query (a query string). */

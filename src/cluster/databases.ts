@@ -1,11 +1,13 @@
 // Database records (DESIGN §11): `/soltix/databases/<name>` → {name, retention, created_at, updated_at}.
 // Written by the router's create and update calls (create-if-absent, then compare-and-swap); every
 // node watches them (ClusterView) to apply each database's retention. Databases still come into
-// being on first write without a record: they have the node's storage.retention.
+// being on first write: the router then creates their record (DatabaseRegistry), with the nodes'
+// storage.retention, so every database written to is listed, and a delete can tell an unknown one.
 
 import { SoltixError, invalidArgument } from "../base/errors.ts";
 import { parseDurationMs } from "../base/time.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
+import type { Logger } from "../ports/logger.ts";
 import { databaseKey } from "./keys.ts";
 
 /** Longest retention a database may have (100 years). */
@@ -73,4 +75,45 @@ export async function putDatabase(store: MetadataStore, name: string, retention:
     if (await store.compareAndSwap(databaseKey(name), JSON.stringify(record), cur.modRevision)) return { record, created: false };
   }
   throw new SoltixError("unavailable", `database ${name}: ${CAS_ATTEMPTS_MAX} compare-and-swap conflicts in a row`);
+}
+
+/** Removes a database's record (a database drop); true when there was one. */
+export async function removeDatabase(store: MetadataStore, name: string): Promise<boolean> {
+  const cur = await store.get(databaseKey(name));
+  if (cur === undefined) return false;
+  await store.compareAndDelete(databaseKey(name), cur.modRevision);
+  return true;
+}
+
+/**
+ * A router's record of the databases written to: the first write of a database creates its record
+ * (create-if-absent, once per router while the watch has not shown it yet). A failure is logged, not
+ * the write's: the write path does not depend on it.
+ */
+export class DatabaseRegistry {
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly known: (name: string) => boolean,
+    private readonly nowIso: () => string,
+    private readonly logger: Logger,
+  ) {}
+
+  async ensure(names: Iterable<string>): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const name of names) {
+      if (this.known(name)) continue;
+      let p = this.pending.get(name);
+      if (p === undefined) {
+        p = putDatabase(this.store, name, undefined, this.nowIso()).then(
+          () => {},
+          (e: unknown) => this.logger.log("warn", "router: cannot record a new database (its writes go on)", { database: name, error: e instanceof Error ? e.message : String(e) }),
+        ).finally(() => this.pending.delete(name));
+        this.pending.set(name, p);
+      }
+      waits.push(p);
+    }
+    await Promise.all(waits);
+  }
 }

@@ -126,6 +126,11 @@ export class ClusterView {
     if (this.databases.get(name)?.record.retention !== before) for (const fn of this.databaseListeners) fn();
   }
 
+  /** Has the database a record (created by a create call or its first write)? */
+  hasDatabase(name: string): boolean {
+    return this.databases.has(name);
+  }
+
   /** Databases with a record (created by the router's call), by name. */
   allDatabases(): DatabaseRecord[] {
     return [...this.databases.values()].map((d) => d.record).sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -2,9 +2,9 @@
 // queue in src/sim): decode it with the fast Write decoder, write it through the WAL, and say whether
 // to acknowledge it, drop it for good, or have it redelivered.
 
-import { errorMessage } from "../base/errors.ts";
-import type { Engine, StoredPoint } from "../engine/engine.ts";
-import { storedFromWriteRequestBinary } from "../rpc/write-fast.ts";
+import { SoltixError, errorMessage } from "../base/errors.ts";
+import type { StoredPoint } from "../engine/engine.ts";
+import { ingestWriteRequest, type DeleteTarget } from "../rpc/deletes.ts";
 
 export type QueuedOutcome =
   /** Durable (after the WAL fsync): acknowledge it. */
@@ -14,17 +14,14 @@ export type QueuedOutcome =
   /** The write failed (e.g. the disk): leave it for redelivery. */
   | { kind: "retry"; error: string };
 
-export async function applyQueuedBatch(body: Uint8Array, engine: Engine, stamp: () => bigint, totalGroups: number): Promise<QueuedOutcome> {
-  let stored: StoredPoint[];
+/** Applies one queued batch: its points written and its deletes stored (both durable before "applied"). */
+export async function applyQueuedBatch(body: Uint8Array, target: DeleteTarget, stamp: () => bigint): Promise<QueuedOutcome> {
   try {
-    stored = storedFromWriteRequestBinary(body, stamp, totalGroups);
+    const r = await ingestWriteRequest(body, target, stamp);
+    return { kind: "applied", points: r.points };
   } catch (e) {
-    return { kind: "rejected", error: errorMessage(e) };
-  }
-  try {
-    await engine.write(stored);
-  } catch (e) {
+    // Bad bytes never apply; anything else (the disk, a group's tombstone limit) may later.
+    if (e instanceof SoltixError && e.kind === "invalid_argument") return { kind: "rejected", error: errorMessage(e) };
     return { kind: "retry", error: errorMessage(e) };
   }
-  return { kind: "applied", points: stored };
 }

@@ -5,7 +5,7 @@
 
 import { AckPolicy, DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { errorMessage, SoltixError } from "../base/errors.ts";
-import type { Engine } from "../engine/engine.ts";
+import type { DeleteTarget } from "../rpc/deletes.ts";
 import type { PemSet } from "../base/pem.ts";
 import type { Logger } from "../ports/logger.ts";
 import { sleep, type Clock, type Timer } from "../ports/clock.ts";
@@ -42,9 +42,8 @@ export class NatsConsumer {
   constructor(
     url: string,
     private readonly nodeId: string,
-    private readonly engine: Engine,
+    private readonly target: DeleteTarget,
     private readonly stamp: () => bigint,
-    private readonly totalGroups: number,
     private readonly clock: Clock,
     private readonly logger: Logger,
     tls?: PemSet,
@@ -108,7 +107,7 @@ export class NatsConsumer {
     working();
     let outcome;
     try {
-      outcome = await applyQueuedBatch(m.data, this.engine, this.stamp, this.totalGroups);
+      outcome = await applyQueuedBatch(m.data, this.target, this.stamp);
     } finally {
       timer?.cancel();
     }

@@ -13,7 +13,7 @@ import type { RoutedPoint, WriteRouter } from "./write-router.ts";
 export const ROUTER_WRITE_PATH = "/soltix.v1.RouterService/Write";
 const INSERTED_AT_TAG = 0x30; // field 6, varint
 
-export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGroups: number): RoutedPoint[] {
+export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGroups: number): RoutedPoint[] & { databases?: Set<string> } {
   const scan = scanWriteRequestForRouting(body, stamp, totalGroups);
   // Every entry is written into one buffer (tag, length, the original bytes, inserted_at as a
   // varint) and handed out as a view: one allocation per batch, not per point.
@@ -44,7 +44,7 @@ export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGro
   const all = w.view_();
   const out = new Array<RoutedPoint>(scan.count);
   for (let i = 0; i < scan.count; i++) out[i] = { group: scan.groups[i]!, entry: all.subarray(bounds[i]!, bounds[i + 1]!) };
-  return out;
+  return Object.assign(out, { databases: scan.databases });
 }
 
 function encodeResponse(accepted: number, groups: number, minAcks: number): Uint8Array<ArrayBuffer> {
@@ -60,7 +60,8 @@ function encodeResponse(accepted: number, groups: number, minAcks: number): Uint
 
 export function fastRouterWrite(req: Request, writer: WriteRouter, stamps: () => () => bigint, totalGroups: number, clock: Clock, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
   return fastUnary(req, "RouterService.Write", limits, clock, logger, async (body) => {
-    const r = await writer.writeRouted(routedFromBinary(body, stamps(), totalGroups));
+    const routed = routedFromBinary(body, stamps(), totalGroups);
+    const r = await writer.writeRouted(routed, routed.databases);
     return encodeResponse(r.accepted, r.groups, r.minAcks);
   });
 }

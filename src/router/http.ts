@@ -8,18 +8,20 @@ import { SoltixError, errorMessage, invalidArgument, resourceExhausted, type Err
 import { LIMITS } from "../base/limits.ts";
 import { validateId, validateName, validateTimeNs } from "../model/validate.ts";
 import type { Point } from "../model/point.ts";
-import { parseRfc3339Ns } from "../base/time.ts";
+import { TIME_MAX_NS, parseRfc3339Ns } from "../base/time.ts";
 import { pointFromProto } from "../rpc/convert.ts";
 import { httpStatusOfKind } from "../rpc/errors.ts";
-import { RouterService, RouterWriteResponseSchema } from "../gen/soltix/v1/router_pb.ts";
+import { RouterDeleteResponseSchema, RouterService, RouterWriteResponseSchema } from "../gen/soltix/v1/router_pb.ts";
 import { PointSchema } from "../gen/soltix/v1/point_pb.ts";
 import type { ClusterView } from "../cluster/view.ts";
-import { getDatabase, parseRetentionMs, putDatabase, type DatabaseRecord } from "../cluster/databases.ts";
+import { getDatabase, parseRetentionMs, putDatabase, removeDatabase, type DatabaseRecord } from "../cluster/databases.ts";
+import { tombstoneOfDelete, type Tombstone } from "../model/tombstone.ts";
+import { tombstoneOfDeleteRequest } from "../rpc/write-fast.ts";
 import type { MetadataStore } from "../ports/metadata.ts";
 import type { Logger } from "../ports/logger.ts";
 import { READ_CONSISTENCIES, type ReadConsistency, type Reader } from "./reads.ts";
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
-import type { WriteRouter } from "./write-router.ts";
+import type { WriteResult, WriteRouter } from "./write-router.ts";
 
 
 export interface RouterContext {
@@ -75,6 +77,37 @@ export function routerService(ctx: RouterContext): ServiceImpl<typeof RouterServ
       const r = await ctx.writer.write(points);
       return create(RouterWriteResponseSchema, { accepted: r.accepted, groups: r.groups, minAcks: r.minAcks });
     },
+
+    async delete(req) {
+      const t = tombstoneOfDeleteRequest("delete", req, ctx.stamps());
+      const r = await routeDelete(ctx, t);
+      return create(RouterDeleteResponseSchema, { groups: r.groups, minAcks: r.minAcks, insertedAt: t.insertedAtNs });
+    },
+  };
+}
+
+/** A checked, stamped delete of a known database, routed to every node of the groups it touches. */
+async function routeDelete(ctx: RouterContext, t: Tombstone): Promise<WriteResult> {
+  // The watch may not show a database its first write created a moment ago: ask the store then.
+  if (!ctx.view.hasDatabase(t.database) && (await getDatabase(ctx.metadata, t.database)) === undefined) {
+    throw new SoltixError("not_found", `database ${JSON.stringify(t.database)} does not exist (never created nor written to); nothing deleted`);
+  }
+  return ctx.writer.delete(t);
+}
+
+/** The JSON answer of a delete. */
+function deleteJson(t: Tombstone, r: WriteResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    deleted: true,
+    database: t.database,
+    ...(t.collection === "" ? {} : { collection: t.collection }),
+    ...(t.ids.length === 0 ? {} : { ids: t.ids }),
+    start_time: t.startNs.toString(),
+    end_time: t.endNs === TIME_MAX_NS ? "0" : t.endNs.toString(),
+    inserted_at: t.insertedAtNs.toString(),
+    groups: r.groups,
+    min_acks: r.minAcks,
+    ...extra,
   };
 }
 
@@ -116,7 +149,7 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
       const db = c.req.param("db")!;
       validateName("database", db);
       const d = await getDatabase(ctx.metadata, db);
-      if (d === undefined) throw new SoltixError("not_found", `database ${JSON.stringify(db)} has no record (databases written to without a create call keep the nodes' storage.retention; PATCH one to set its own)`);
+      if (d === undefined) throw new SoltixError("not_found", `database ${JSON.stringify(db)} does not exist (never created nor written to)`);
       return c.json(databaseJson(d));
     } catch (e) {
       return errorJson(c, e, ctx.logger);
@@ -134,6 +167,40 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
       return errorJson(c, e, ctx.logger);
     }
   });
+  // Deletes (DESIGN §11): range tombstones, replicated like writes; a drop is a tombstone over everything.
+  const del = async (c: Context, what: { database: string; collection: string; ids: string[]; start: bigint; end: bigint }, extra?: () => Promise<Record<string, unknown>>) => {
+    const t = tombstoneOfDelete("delete", { database: what.database, collection: what.collection, ids: what.ids, startNs: what.start, endNs: what.end, insertedAtNs: 0n }, ctx.stamps());
+    const r = await routeDelete(ctx, t);
+    return c.json(deleteJson(t, r, extra === undefined ? {} : await extra()));
+  };
+  app.delete("/v1/databases/:db/collections/:coll/points", async (c) => {
+    try {
+      const ids = (c.req.query("ids") ?? "").split(",").filter((s) => s !== "");
+      const start = queryTime(c.req.query("start_time"), "start_time");
+      const end = queryTime(c.req.query("end_time"), "end_time");
+      if (end !== 0n && end <= start) throw invalidArgument("end_time", `the range is empty or inverted: start_time ${c.req.query("start_time") ?? "0"} ≥ end_time ${c.req.query("end_time")} (end is exclusive); nothing deleted`);
+      return await del(c, { database: c.req.param("db")!, collection: c.req.param("coll")!, ids, start, end });
+    } catch (e) {
+      return errorJson(c, e, ctx.logger);
+    }
+  });
+  app.delete("/v1/databases/:db/collections/:coll", async (c) => {
+    try {
+      return await del(c, { database: c.req.param("db")!, collection: c.req.param("coll")!, ids: [], start: 0n, end: 0n });
+    } catch (e) {
+      return errorJson(c, e, ctx.logger);
+    }
+  });
+  app.delete("/v1/databases/:db", async (c) => {
+    try {
+      const db = c.req.param("db")!;
+      // Every point of every collection, then the record (its retention) — a later write creates it anew.
+      return await del(c, { database: db, collection: "", ids: [], start: 0n, end: 0n }, async () => ({ record_removed: await removeDatabase(ctx.metadata, db) }));
+    } catch (e) {
+      return errorJson(c, e, ctx.logger);
+    }
+  });
+
   app.post("/v1/databases/:db/collections", async (c) => {
     try {
       validateName("database", c.req.param("db")!);

@@ -4,6 +4,8 @@
 
 import { ByteWriter, concatBytes } from "../base/bytes.ts";
 import type { Point } from "../model/point.ts";
+import type { Tombstone } from "../model/tombstone.ts";
+import { TIME_MAX_NS } from "../base/time.ts";
 
 function varint64(w: ByteWriter, v: bigint): void {
   let x = BigInt.asUintN(64, v);
@@ -93,4 +95,35 @@ export function writeRequestEntry(p: Point): Uint8Array {
 /** A WriteRequest body from already-encoded entries (a WriteRequest is just its entries in a row). */
 export function writeRequestBody(entries: readonly Uint8Array[]): Uint8Array {
   return concatBytes(entries);
+}
+
+/** A WriteRequest holding one delete (field 2, a DeleteRequest with its inserted_at stamped). */
+export function deleteRequestBody(t: Tombstone): Uint8Array {
+  const d = new ByteWriter(64 + t.ids.length * 16);
+  d.u8(0x0a);
+  d.str(t.database);
+  if (t.collection !== "") {
+    d.u8(0x12);
+    d.str(t.collection);
+  }
+  for (const id of t.ids) {
+    d.u8(0x1a);
+    d.str(id);
+  }
+  if (t.startNs !== 0n) {
+    d.u8(0x20);
+    varint64(d, t.startNs);
+  }
+  // TIME_MAX_NS is "no upper bound": sent as 0, as a client would.
+  if (t.endNs !== TIME_MAX_NS) {
+    d.u8(0x28);
+    varint64(d, t.endNs);
+  }
+  d.u8(0x30);
+  varint64(d, t.insertedAtNs);
+  const w = new ByteWriter(d.length + 8);
+  w.u8(0x12);
+  w.uvarint(d.length);
+  w.bytes(d.view_());
+  return w.toBytes();
 }

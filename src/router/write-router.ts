@@ -12,9 +12,11 @@
 import { SoltixError, errorMessage } from "../base/errors.ts";
 import { groupOf } from "../model/group.ts";
 import type { Point } from "../model/point.ts";
-import { writeRequestBody, writeRequestEntry } from "./wire.ts";
+import { deleteRequestBody, writeRequestBody, writeRequestEntry } from "./wire.ts";
+import type { Tombstone } from "../model/tombstone.ts";
+import type { DatabaseRegistry } from "../cluster/databases.ts";
 import type { ClusterView } from "../cluster/view.ts";
-import { groupNodes, writeNodes, type NodeRecord } from "../cluster/records.ts";
+import { groupNodes, writeNodes, type GroupRecord, type NodeRecord } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Clock } from "../ports/clock.ts";
 import { randomToken, type Rng } from "../ports/rng.ts";
@@ -75,7 +77,7 @@ export interface DownNodeStatus {
 export class WriteRouter {
   private seq = 0;
   private readonly instance: string;
-  readonly stats = { batches: 0, points: 0, deliveryFailures: 0, hinted: 0 };
+  readonly stats = { batches: 0, points: 0, deletes: 0, deliveryFailures: 0, hinted: 0 };
   readonly hints: HintBuffer | undefined;
   private readonly suspectUntilMs = new Map<string, number>();
 
@@ -86,6 +88,8 @@ export class WriteRouter {
     private readonly clock: Clock,
     rng: Rng,
     private readonly logger: Logger,
+    /** Records databases on their first write (none: a router without metadata for them, e.g. in tests). */
+    private readonly databases?: DatabaseRegistry,
   ) {
     this.instance = randomToken(rng, 12);
     if (policy.queue === "direct") {
@@ -114,11 +118,12 @@ export class WriteRouter {
 
   /** Routes validated, stamped core points (the JSON API). */
   write(points: readonly Point[]): Promise<WriteResult> {
-    return this.writeRouted(points.map((p) => ({ group: groupOf(p.database, p.collection, p.id, this.policy.totalGroups), entry: writeRequestEntry(p) })));
+    return this.writeRouted(points.map((p) => ({ group: groupOf(p.database, p.collection, p.id, this.policy.totalGroups), entry: writeRequestEntry(p) })), new Set(points.map((p) => p.database)));
   }
 
-  /** Routes points already encoded as WriteRequest entries (validated and stamped). */
-  async writeRouted(points: readonly RoutedPoint[]): Promise<WriteResult> {
+  /** Routes points already encoded as WriteRequest entries (validated and stamped); `databases` they name get their record first. */
+  async writeRouted(points: readonly RoutedPoint[], databases?: Iterable<string>): Promise<WriteResult> {
+    if (databases !== undefined) await this.databases?.ensure(databases);
     const byGroup = new Map<number, Uint8Array[]>();
     for (const p of points) {
       const list = byGroup.get(p.group);
@@ -128,7 +133,34 @@ export class WriteRouter {
     // One delivery per node, holding every group it serves: a batch costs (nodes) messages, not
     // (groups × replicas). Each point is encoded once.
     const records = await Promise.all([...byGroup.keys()].map((g) => this.view.group(g, this.policy.factor)));
-    const perNode = new Map<string, Uint8Array[]>();
+    const minAcks = await this.fanOut(records, (groups) => writeRequestBody(groups.flatMap((g) => byGroup.get(g)!)));
+    this.stats.batches++;
+    this.stats.points += points.length;
+    return { accepted: points.length, groups: byGroup.size, minAcks };
+  }
+
+  /**
+   * Routes a stamped delete (DESIGN §11) like a write: to every node of each group it touches — the
+   * groups of its devices, or every group there is — under the same acknowledgement rules. A group
+   * with no record has never been written, so holds nothing to delete. Each node gets the delete once
+   * and places its tombstones in its own groups.
+   */
+  async delete(t: Tombstone): Promise<WriteResult> {
+    const ids = t.ids.length === 0 ? undefined : new Set(t.ids.map((id) => groupOf(t.database, t.collection, id, this.policy.totalGroups)));
+    const records = ids === undefined ? this.view.allGroups() : [...ids].flatMap((g) => this.view.cachedGroup(g) ?? []);
+    if (records.length === 0) return { accepted: 0, groups: 0, minAcks: 0 };
+    const body = deleteRequestBody(t);
+    const minAcks = await this.fanOut(records, () => body);
+    this.stats.deletes++;
+    return { accepted: 0, groups: records.length, minAcks };
+  }
+
+  /**
+   * Delivers one body per node (built from the groups it serves) to every node of the groups, and
+   * resolves with the smallest number of acknowledgements of a group once each group has what the
+   * policy asks for (rejects, naming the groups, once that can no longer happen).
+   */
+  private async fanOut(records: readonly GroupRecord[], bodyFor: (groups: readonly number[]) => Uint8Array): Promise<number> {
     const groupsOfNode = new Map<string, number[]>();
     const plans = new Map<string, Plan>();
     const requirements: Array<{ group: number; nodes: string[]; counted: string[]; need: number }> = [];
@@ -145,12 +177,8 @@ export class WriteRouter {
       const inWindow = nodes.filter((id) => plans.get(id)!.kind !== "skip").length;
       const need = queueAsync ? Math.max(1, counted.length) : Math.min(this.policy.minReplicasForWrite, Math.max(1, inWindow));
       requirements.push({ group: record.group_id, nodes, counted, need });
-      const entries = byGroup.get(record.group_id)!;
       for (const id of targets) {
         if (plans.get(id)!.kind === "skip") continue;
-        const list = perNode.get(id);
-        if (list === undefined) perNode.set(id, [...entries]);
-        else for (const e of entries) list.push(e);
         const gs = groupsOfNode.get(id);
         if (gs === undefined) groupsOfNode.set(id, [record.group_id]);
         else gs.push(record.group_id);
@@ -158,7 +186,7 @@ export class WriteRouter {
     }
     const batchId = `${this.instance}-${++this.seq}`;
     const outcome = new Map<string, { ok: boolean; error?: string }>();
-    const minAcks = await new Promise<number>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       let done = false;
       const check = () => {
         if (done) return;
@@ -187,16 +215,15 @@ export class WriteRouter {
         if (allMet) {
           done = true;
           resolve(min === Infinity ? 0 : min);
-        } else if (hopeless.length > 0 && [...perNode.keys()].every((id) => outcome.has(id) || !requirements.some((r) => r.counted.includes(id)))) {
+        } else if (hopeless.length > 0 && [...groupsOfNode.keys()].every((id) => outcome.has(id) || !requirements.some((r) => r.counted.includes(id)))) {
           // Report once every counted delivery settled, so the counts say what was really stored.
           done = true;
           reject(new SoltixError("unavailable", hopeless.slice(0, 5).join(" | ") + (hopeless.length > 5 ? ` | … ${hopeless.length - 5} more groups` : "")));
         }
       };
-      for (const [id, entries] of perNode) {
+      for (const [id, groups] of groupsOfNode) {
         const plan = plans.get(id)!;
-        const body = writeRequestBody(entries);
-        const attempt = this.send(id, plan, batchId, body, mode);
+        const attempt = this.send(id, plan, batchId, bodyFor(groups), mode);
         attempt.then(
           () => {
             outcome.set(id, { ok: true });
@@ -214,9 +241,6 @@ export class WriteRouter {
       }
       check();
     });
-    this.stats.batches++;
-    this.stats.points += points.length;
-    return { accepted: points.length, groups: byGroup.size, minAcks };
   }
 
   /**

@@ -4,8 +4,9 @@ import type { Engine } from "../engine/engine.ts";
 import type { Clock, VersionStamper } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { TreeShape } from "../merkle/shape.ts";
+import type { DeleteTarget } from "./deletes.ts";
 
-export interface NodeContext {
+export interface NodeContext extends DeleteTarget {
   readonly nodeId: string;
   readonly engine: Engine;
   readonly totalGroups: number;

@@ -15,6 +15,8 @@ import { StorageService, QueryResponseSchema, type QueryRequest } from "../gen/s
 import type { Point as PbPoint } from "../gen/soltix/v1/point_pb.ts";
 import { pointFromProto, pointToProtoFromEncoding, storedFromPoint } from "./convert.ts";
 import { decodeCursor, encodeCursor, type ScanCursor } from "./cursor.ts";
+import { storeDeletes } from "./deletes.ts";
+import { tombstoneOfDeleteRequest } from "./write-fast.ts";
 import type { NodeContext } from "./context.ts";
 
 /** Validates and converts a Write batch (shared by the RPC and, later, the queue consumer). */
@@ -55,9 +57,19 @@ export type QueryRequestFields = Pick<QueryRequest, "database" | "collection" | 
 export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageService> {
   return {
     async write(req) {
-      const stored = storedFromWireBatch(req.points, ctx);
-      await ctx.engine.write(stored);
-      return { accepted: stored.length };
+      if (req.deletes.length > LIMITS.deletesPerWriteMax) throw resourceExhausted("deletes", `${req.deletes.length} deletes in one request, limit ${LIMITS.deletesPerWriteMax}`);
+      const stamp = ctx.stamper.batch();
+      const deletes = req.deletes.map((d, i) => tombstoneOfDeleteRequest(`deletes[${i}]`, d, stamp));
+      const stored = req.deletes.length > 0 && req.points.length === 0 ? [] : storedFromWireBatch(req.points, ctx);
+      if (stored.length > 0) await ctx.engine.write(stored);
+      const tombstones = deletes.length === 0 ? 0 : await storeDeletes(ctx, deletes);
+      return { accepted: stored.length, tombstones };
+    },
+
+    async delete(req) {
+      const t = tombstoneOfDeleteRequest("delete", req, ctx.stamper.batch());
+      const tombstones = await storeDeletes(ctx, [t]);
+      return { tombstones, insertedAt: t.insertedAtNs };
     },
 
     async query(req) {

@@ -18,6 +18,10 @@ import { hex8 } from "../model/point.ts";
 import { FNV32_OFFSET, fnv1a32Update } from "../model/group.ts";
 import { validateId, validateInsertedAtNs, validateName, validatePoint, validateTimeNs } from "../model/validate.ts";
 import type { StoredPoint } from "../engine/engine.ts";
+import { fromBinary } from "@bufbuild/protobuf";
+import { errorMessage } from "../base/errors.ts";
+import { tombstoneOfDelete, type Tombstone } from "../model/tombstone.ts";
+import { DeleteRequestSchema, type DeleteRequest } from "../gen/soltix/v1/storage_pb.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TAG_NUMBER = 1;
@@ -177,17 +181,51 @@ const valueCursor = new Wire(EMPTY, 0, 0);
 const w = new ByteWriter(1 << 16);
 const u64 = new Uint32Array(2);
 
-/** Decodes, validates and stamps a binary WriteRequest. */
+/**
+ * Decodes, validates and stamps the points (field 1) of a binary message: a WriteRequest's, or a
+ * StreamPoints page's (its field 2, the cursor, is skipped).
+ */
 export function storedFromWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): StoredPoint[] {
   return pointsFromSpans(bytes, pointSpans(bytes), stamp, totalGroups);
 }
 
-/** Pass 1: the [start, end) of every point's message, so limits are checked before any work. */
-function pointSpans(bytes: Uint8Array): number[] {
+/**
+ * Decodes a binary WriteRequest with its deletes (a node's Write: points, and the deletes a router
+ * replicates): points validated and stamped as above, deletes checked and stamped (model/tombstone.ts).
+ */
+export function decodeWriteRequestBinary(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): { points: StoredPoint[]; deletes: Tombstone[] } {
+  const deleteSpans: number[] = [];
+  const spans = pointSpans(bytes, deleteSpans);
+  const deleteCount = deleteSpans.length / 2;
+  if (deleteCount > LIMITS.deletesPerWriteMax) throw resourceExhausted("deletes", `${deleteCount} deletes in one request, limit ${LIMITS.deletesPerWriteMax}`);
+  const deletes: Tombstone[] = [];
+  for (let i = 0; i < deleteCount; i++) {
+    let req: DeleteRequest;
+    try {
+      req = fromBinary(DeleteRequestSchema, bytes.subarray(deleteSpans[2 * i]!, deleteSpans[2 * i + 1]!));
+    } catch (e) {
+      throw invalidArgument(`deletes[${i}]`, `malformed protobuf: ${errorMessage(e)}`);
+    }
+    deletes.push(tombstoneOfDeleteRequest(`deletes[${i}]`, req, stamp));
+  }
+  const points = spans.length === 0 && deleteCount > 0 ? [] : pointsFromSpans(bytes, spans, stamp, totalGroups);
+  return { points, deletes };
+}
+
+/** A DeleteRequest (wire) as a checked, stamped tombstone. */
+export function tombstoneOfDeleteRequest(at: string, req: Pick<DeleteRequest, "database" | "collection" | "ids" | "startTime" | "endTime" | "insertedAt">, stamp: () => bigint): Tombstone {
+  return tombstoneOfDelete(at, { database: req.database, collection: req.collection, ids: req.ids, startNs: req.startTime, endNs: req.endTime, insertedAtNs: req.insertedAt }, stamp);
+}
+
+/**
+ * Pass 1: the [start, end) of every point's message, so limits are checked before any work; the
+ * spans of deletes (field 2) go to `deletes` (a router's request has none: the field is skipped).
+ */
+function pointSpans(bytes: Uint8Array, deletes?: number[]): number[] {
   const top = new Wire(bytes, 0, bytes.length);
   const spans: number[] = [];
   try {
-    countPoints(top, spans);
+    countPoints(top, spans, deletes);
   } catch (e) {
     if (e instanceof MalformedWire) throw invalidArgument("WriteRequest", e.message);
     throw e;
@@ -195,14 +233,14 @@ function pointSpans(bytes: Uint8Array): number[] {
   return spans;
 }
 
-function countPoints(top: Wire, spans: number[]): void {
+function countPoints(top: Wire, spans: number[], deletes: number[] | undefined): void {
   while (top.pos < top.end) {
     const key = top.varint32("points");
     const field = key >>> 3;
     const wt = key & 7;
-    if (field === 1 && wt === 2) {
-      const n = top.lengthDelimited("points");
-      spans.push(top.pos, top.pos + n);
+    if ((field === 1 || (field === 2 && deletes !== undefined)) && wt === 2) {
+      const n = top.lengthDelimited(field === 1 ? "points" : "deletes");
+      (field === 1 ? spans : deletes!).push(top.pos, top.pos + n);
       top.pos += n;
     } else if (field === 0) throw malformed("WriteRequest", "field number 0");
     else top.skip(wt, "WriteRequest");
@@ -218,6 +256,8 @@ export interface RouteScan {
   /** inserted_at (stamped when the point had none) as unsigned 32-bit halves. */
   insertedAtHi: Uint32Array;
   insertedAtLo: Uint32Array;
+  /** The databases the points name. */
+  databases: Set<string>;
 }
 
 /**
@@ -228,7 +268,7 @@ export interface RouteScan {
 export function scanWriteRequestForRouting(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): RouteScan {
   const spans = pointSpans(bytes);
   const count = spans.length / 2;
-  const route: RouteScan = { count, spans, groups: new Uint32Array(count), insertedAtHi: new Uint32Array(count), insertedAtLo: new Uint32Array(count) };
+  const route: RouteScan = { count, spans, groups: new Uint32Array(count), insertedAtHi: new Uint32Array(count), insertedAtLo: new Uint32Array(count), databases: new Set() };
   pointsFromSpans(bytes, spans, stamp, totalGroups, route);
   return route;
 }
@@ -310,6 +350,7 @@ function decodePoint(
       c.db = decodeString(bytes, dbS, dbE, `${at}.database`);
       validateName(`${at}.database`, c.db);
       (c.dbS = dbS), (c.dbE = dbE), (seriesChanged = true);
+      route?.databases.add(c.db);
     }
     if (!sameBytes(bytes, collS, collE, c.collS, c.collE)) {
       c.coll = decodeString(bytes, collS, collE, `${at}.collection`);

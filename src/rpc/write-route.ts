@@ -4,22 +4,25 @@
 import { ByteWriter } from "../base/bytes.ts";
 import type { NodeContext } from "./context.ts";
 import { fastUnary, type FastUnaryLimits } from "./fast-unary.ts";
-import { storedFromWriteRequestBinary } from "./write-fast.ts";
+import { ingestWriteRequest } from "./deletes.ts";
 
 export const WRITE_PATH = "/soltix.v1.StorageService/Write";
 
-/** WriteResponse { uint32 accepted = 1 }. */
-function encodeWriteResponse(accepted: number): Uint8Array<ArrayBuffer> {
-  const w = new ByteWriter(8);
+/** WriteResponse { uint32 accepted = 1; uint32 tombstones = 2 }. */
+function encodeWriteResponse(accepted: number, tombstones: number): Uint8Array<ArrayBuffer> {
+  const w = new ByteWriter(16);
   w.u8(0x08);
   w.uvarint(accepted);
+  if (tombstones > 0) {
+    w.u8(0x10);
+    w.uvarint(tombstones);
+  }
   return new Uint8Array(w.toBytes());
 }
 
 export function fastWrite(req: Request, ctx: NodeContext, limits: FastUnaryLimits): Promise<Response> {
   return fastUnary(req, "StorageService.Write", limits, ctx.clock, ctx.logger, async (body) => {
-    const stored = storedFromWriteRequestBinary(body, ctx.stamper.batch(), ctx.totalGroups);
-    await ctx.engine.write(stored);
-    return encodeWriteResponse(stored.length);
+    const r = await ingestWriteRequest(body, ctx, ctx.stamper.batch());
+    return encodeWriteResponse(r.points.length, r.tombstones);
   });
 }

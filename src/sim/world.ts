@@ -706,7 +706,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
           const up = n.up;
           if (up === undefined || n.machine.paused || !pumping) continue;
           const fs = n.fs;
-          const out = await queue.pumpOnce(n.id, (body) => applyQueuedBatch(body, up.running.node.engine, () => up.stamper.next(), 1));
+          const out = await queue.pumpOnce(n.id, (body) => applyQueuedBatch(body, up.running.node.ingest, () => up.stamper.next()));
           if (out !== undefined) busy = true;
           if (out?.kind === "applied" && n.fs === fs) for (const p of out.points) noteDurable(n, p.key, p.enc);
         }

@@ -91,6 +91,7 @@ export function adminService(ctx: NodeContext, rt: SyncRuntime, cluster: { facto
     async getStatus() {
       const held = new Set<number>(rt.syncer?.heldGroups() ?? []);
       for (const g of ctx.engine.groups()) held.add(g);
+      for (const g of ctx.engine.tombstoneGroups()) if (ctx.engine.tombstoneCount(g) > 0) held.add(g);
       const groups = [];
       for (const g of [...held].sort((a, b) => a - b)) {
         const record = rt.view?.cachedGroup(g);
@@ -108,6 +109,7 @@ export function adminService(ctx: NodeContext, rt: SyncRuntime, cluster: { facto
             replicaNodes: record === undefined ? [] : groupNodes(record).slice(1),
             localState: rt.syncer?.isCatchingUp(g) === true ? "catching_up" : "serving",
             syncingNodes: record?.syncing_nodes ?? [],
+            tombstones: ctx.engine.tombstoneCount(g),
           }),
         );
       }

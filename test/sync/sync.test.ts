@@ -205,7 +205,7 @@ describe("anti-entropy fallback", () => {
     const group = groupOf("s", "m", id, 256);
     // A "legacy" peer: a real engine and StreamPoints, but no Merkle RPCs (Unimplemented).
     const engine = await openEngine(`${tmp.dir}/legacy`, { totalGroups: 256 });
-    const ctx = { nodeId: "legacy", engine, totalGroups: 256, stamper: new VersionStamper(systemClock), clock: systemClock, logger: silentLogger, treeShape: DEFAULT_SHAPE, readRefusal: () => undefined };
+    const ctx = { nodeId: "legacy", engine, totalGroups: 256, stamper: new VersionStamper(systemClock), clock: systemClock, logger: silentLogger, treeShape: DEFAULT_SHAPE, readRefusal: () => undefined, heldGroups: () => engine.groups() };
     const real = syncService(ctx);
     const unimplemented = () => {
       throw new ConnectError("this replica has no Merkle tree", Code.Unimplemented);

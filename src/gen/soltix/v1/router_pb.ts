@@ -6,13 +6,44 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Point } from "./point_pb.ts";
 import { file_soltix_v1_point } from "./point_pb.ts";
+import type { DeleteRequestSchema } from "./storage_pb.ts";
+import { file_soltix_v1_storage } from "./storage_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file soltix/v1/router.proto.
  */
 export const file_soltix_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("ChZzb2x0aXgvdjEvcm91dGVyLnByb3RvEglzb2x0aXgudjEiNgoSUm91dGVyV3JpdGVSZXF1ZXN0EiAKBnBvaW50cxgBIAMoCzIQLnNvbHRpeC52MS5Qb2ludCJJChNSb3V0ZXJXcml0ZVJlc3BvbnNlEhAKCGFjY2VwdGVkGAEgASgNEg4KBmdyb3VwcxgCIAEoDRIQCghtaW5fYWNrcxgDIAEoDTJXCg1Sb3V0ZXJTZXJ2aWNlEkYKBVdyaXRlEh0uc29sdGl4LnYxLlJvdXRlcldyaXRlUmVxdWVzdBoeLnNvbHRpeC52MS5Sb3V0ZXJXcml0ZVJlc3BvbnNlYgZwcm90bzM", [file_soltix_v1_point]);
+  fileDesc("ChZzb2x0aXgvdjEvcm91dGVyLnByb3RvEglzb2x0aXgudjEiTQoUUm91dGVyRGVsZXRlUmVzcG9uc2USDgoGZ3JvdXBzGAEgASgNEhAKCG1pbl9hY2tzGAIgASgNEhMKC2luc2VydGVkX2F0GAMgASgDIjYKElJvdXRlcldyaXRlUmVxdWVzdBIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQiSQoTUm91dGVyV3JpdGVSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoDRIOCgZncm91cHMYAiABKA0SEAoIbWluX2Fja3MYAyABKA0ynAEKDVJvdXRlclNlcnZpY2USRgoFV3JpdGUSHS5zb2x0aXgudjEuUm91dGVyV3JpdGVSZXF1ZXN0Gh4uc29sdGl4LnYxLlJvdXRlcldyaXRlUmVzcG9uc2USQwoGRGVsZXRlEhguc29sdGl4LnYxLkRlbGV0ZVJlcXVlc3QaHy5zb2x0aXgudjEuUm91dGVyRGVsZXRlUmVzcG9uc2ViBnByb3RvMw", [file_soltix_v1_point, file_soltix_v1_storage]);
+
+/**
+ * @generated from message soltix.v1.RouterDeleteResponse
+ */
+export type RouterDeleteResponse = Message<"soltix.v1.RouterDeleteResponse"> & {
+  /**
+   * Groups the delete was delivered for.
+   *
+   * @generated from field: uint32 groups = 1;
+   */
+  groups: number;
+
+  /**
+   * @generated from field: uint32 min_acks = 2;
+   */
+  minAcks: number;
+
+  /**
+   * @generated from field: int64 inserted_at = 3;
+   */
+  insertedAt: bigint;
+};
+
+/**
+ * Describes the message soltix.v1.RouterDeleteResponse.
+ * Use `create(RouterDeleteResponseSchema)` to create a new message.
+ */
+export const RouterDeleteResponseSchema: GenMessage<RouterDeleteResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_router, 0);
 
 /**
  * @generated from message soltix.v1.RouterWriteRequest
@@ -29,7 +60,7 @@ export type RouterWriteRequest = Message<"soltix.v1.RouterWriteRequest"> & {
  * Use `create(RouterWriteRequestSchema)` to create a new message.
  */
 export const RouterWriteRequestSchema: GenMessage<RouterWriteRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_router, 0);
+  messageDesc(file_soltix_v1_router, 1);
 
 /**
  * @generated from message soltix.v1.RouterWriteResponse
@@ -61,7 +92,7 @@ export type RouterWriteResponse = Message<"soltix.v1.RouterWriteResponse"> & {
  * Use `create(RouterWriteResponseSchema)` to create a new message.
  */
 export const RouterWriteResponseSchema: GenMessage<RouterWriteResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_router, 1);
+  messageDesc(file_soltix_v1_router, 2);
 
 /**
  * @generated from service soltix.v1.RouterService
@@ -77,6 +108,17 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof RouterWriteRequestSchema;
     output: typeof RouterWriteResponseSchema;
+  },
+  /**
+   * Deletes (DESIGN §11): stamps the delete once and delivers it like a write to every node of every
+   * group it touches (the same acknowledgement rules); the HTTP form is DELETE …/points.
+   *
+   * @generated from rpc soltix.v1.RouterService.Delete
+   */
+  delete: {
+    methodKind: "unary";
+    input: typeof DeleteRequestSchema;
+    output: typeof RouterDeleteResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_soltix_v1_router, 0);

@@ -12,7 +12,83 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/storage.proto.
  */
 export const file_soltix_v1_storage: GenFile = /*@__PURE__*/
-  fileDesc("Chdzb2x0aXgvdjEvc3RvcmFnZS5wcm90bxIJc29sdGl4LnYxIjAKDFdyaXRlUmVxdWVzdBIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQiIQoNV3JpdGVSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoDSKGAQoMUXVlcnlSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSCwoDaWRzGAMgAygJEhIKCnN0YXJ0X3RpbWUYBCABKAMSEAoIZW5kX3RpbWUYBSABKAMSDQoFbGltaXQYBiABKA0SDgoGY3Vyc29yGAcgASgJIkYKDVF1ZXJ5UmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50EhMKC25leHRfY3Vyc29yGAIgASgJMogBCg5TdG9yYWdlU2VydmljZRI6CgVXcml0ZRIXLnNvbHRpeC52MS5Xcml0ZVJlcXVlc3QaGC5zb2x0aXgudjEuV3JpdGVSZXNwb25zZRI6CgVRdWVyeRIXLnNvbHRpeC52MS5RdWVyeVJlcXVlc3QaGC5zb2x0aXgudjEuUXVlcnlSZXNwb25zZWIGcHJvdG8z", [file_soltix_v1_point]);
+  fileDesc("Chdzb2x0aXgvdjEvc3RvcmFnZS5wcm90bxIJc29sdGl4LnYxIn0KDURlbGV0ZVJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRILCgNpZHMYAyADKAkSEgoKc3RhcnRfdGltZRgEIAEoAxIQCghlbmRfdGltZRgFIAEoAxITCgtpbnNlcnRlZF9hdBgGIAEoAyI5Cg5EZWxldGVSZXNwb25zZRISCgp0b21ic3RvbmVzGAEgASgNEhMKC2luc2VydGVkX2F0GAIgASgDIlsKDFdyaXRlUmVxdWVzdBIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQSKQoHZGVsZXRlcxgCIAMoCzIYLnNvbHRpeC52MS5EZWxldGVSZXF1ZXN0IjUKDVdyaXRlUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEgoKdG9tYnN0b25lcxgCIAEoDSKGAQoMUXVlcnlSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSCwoDaWRzGAMgAygJEhIKCnN0YXJ0X3RpbWUYBCABKAMSEAoIZW5kX3RpbWUYBSABKAMSDQoFbGltaXQYBiABKA0SDgoGY3Vyc29yGAcgASgJIkYKDVF1ZXJ5UmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50EhMKC25leHRfY3Vyc29yGAIgASgJMscBCg5TdG9yYWdlU2VydmljZRI6CgVXcml0ZRIXLnNvbHRpeC52MS5Xcml0ZVJlcXVlc3QaGC5zb2x0aXgudjEuV3JpdGVSZXNwb25zZRI6CgVRdWVyeRIXLnNvbHRpeC52MS5RdWVyeVJlcXVlc3QaGC5zb2x0aXgudjEuUXVlcnlSZXNwb25zZRI9CgZEZWxldGUSGC5zb2x0aXgudjEuRGVsZXRlUmVxdWVzdBoZLnNvbHRpeC52MS5EZWxldGVSZXNwb25zZWIGcHJvdG8z", [file_soltix_v1_point]);
+
+/**
+ * @generated from message soltix.v1.DeleteRequest
+ */
+export type DeleteRequest = Message<"soltix.v1.DeleteRequest"> & {
+  /**
+   * @generated from field: string database = 1;
+   */
+  database: string;
+
+  /**
+   * Empty = every collection of the database (a database drop; then no ids).
+   *
+   * @generated from field: string collection = 2;
+   */
+  collection: string;
+
+  /**
+   * Device ids; empty = every device.
+   *
+   * @generated from field: repeated string ids = 3;
+   */
+  ids: string[];
+
+  /**
+   * Inclusive start, exclusive end, nanoseconds. end_time 0 = no upper bound.
+   *
+   * @generated from field: int64 start_time = 4;
+   */
+  startTime: bigint;
+
+  /**
+   * @generated from field: int64 end_time = 5;
+   */
+  endTime: bigint;
+
+  /**
+   * The delete's version; 0 = stamp it now. A router stamps it once so every replica holds the same tombstone.
+   *
+   * @generated from field: int64 inserted_at = 6;
+   */
+  insertedAt: bigint;
+};
+
+/**
+ * Describes the message soltix.v1.DeleteRequest.
+ * Use `create(DeleteRequestSchema)` to create a new message.
+ */
+export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_storage, 0);
+
+/**
+ * @generated from message soltix.v1.DeleteResponse
+ */
+export type DeleteResponse = Message<"soltix.v1.DeleteResponse"> & {
+  /**
+   * Tombstones stored (one per group the delete touches on this node; 0 when all were held already).
+   *
+   * @generated from field: uint32 tombstones = 1;
+   */
+  tombstones: number;
+
+  /**
+   * The delete's version as stamped.
+   *
+   * @generated from field: int64 inserted_at = 2;
+   */
+  insertedAt: bigint;
+};
+
+/**
+ * Describes the message soltix.v1.DeleteResponse.
+ * Use `create(DeleteResponseSchema)` to create a new message.
+ */
+export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_storage, 1);
 
 /**
  * @generated from message soltix.v1.WriteRequest
@@ -22,6 +98,14 @@ export type WriteRequest = Message<"soltix.v1.WriteRequest"> & {
    * @generated from field: repeated soltix.v1.Point points = 1;
    */
   points: Point[];
+
+  /**
+   * Deletes replicated with the writes (a router's DELETE travels to each node as a WriteRequest
+   * holding only these, through the queue or directly); each with its inserted_at stamped.
+   *
+   * @generated from field: repeated soltix.v1.DeleteRequest deletes = 2;
+   */
+  deletes: DeleteRequest[];
 };
 
 /**
@@ -29,7 +113,7 @@ export type WriteRequest = Message<"soltix.v1.WriteRequest"> & {
  * Use `create(WriteRequestSchema)` to create a new message.
  */
 export const WriteRequestSchema: GenMessage<WriteRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_storage, 0);
+  messageDesc(file_soltix_v1_storage, 2);
 
 /**
  * @generated from message soltix.v1.WriteResponse
@@ -39,6 +123,13 @@ export type WriteResponse = Message<"soltix.v1.WriteResponse"> & {
    * @generated from field: uint32 accepted = 1;
    */
   accepted: number;
+
+  /**
+   * Tombstones stored for the request's deletes.
+   *
+   * @generated from field: uint32 tombstones = 2;
+   */
+  tombstones: number;
 };
 
 /**
@@ -46,7 +137,7 @@ export type WriteResponse = Message<"soltix.v1.WriteResponse"> & {
  * Use `create(WriteResponseSchema)` to create a new message.
  */
 export const WriteResponseSchema: GenMessage<WriteResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_storage, 1);
+  messageDesc(file_soltix_v1_storage, 3);
 
 /**
  * @generated from message soltix.v1.QueryRequest
@@ -99,7 +190,7 @@ export type QueryRequest = Message<"soltix.v1.QueryRequest"> & {
  * Use `create(QueryRequestSchema)` to create a new message.
  */
 export const QueryRequestSchema: GenMessage<QueryRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_storage, 2);
+  messageDesc(file_soltix_v1_storage, 4);
 
 /**
  * @generated from message soltix.v1.QueryResponse
@@ -123,7 +214,7 @@ export type QueryResponse = Message<"soltix.v1.QueryResponse"> & {
  * Use `create(QueryResponseSchema)` to create a new message.
  */
 export const QueryResponseSchema: GenMessage<QueryResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_storage, 3);
+  messageDesc(file_soltix_v1_storage, 5);
 
 /**
  * @generated from service soltix.v1.StorageService
@@ -148,6 +239,18 @@ export const StorageService: GenService<{
     methodKind: "unary";
     input: typeof QueryRequestSchema;
     output: typeof QueryResponseSchema;
+  },
+  /**
+   * Delete stores a range tombstone (DESIGN §11) durably and deletes what it covers before answering:
+   * the points of the database (one collection, or all: a database drop) of the given devices (or
+   * all) whose time is in [start_time, end_time) and whose inserted_at is not newer than the delete's.
+   *
+   * @generated from rpc soltix.v1.StorageService.Delete
+   */
+  delete: {
+    methodKind: "unary";
+    input: typeof DeleteRequestSchema;
+    output: typeof DeleteResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_soltix_v1_storage, 0);

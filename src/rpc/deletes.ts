@@ -1,0 +1,45 @@
+// A node's side of deletes (DESIGN §11): a checked, stamped delete becomes one tombstone per group it
+// touches on this node — the groups of its devices, or for every device each group the node holds —
+// stored durably by the engine before the caller is answered. Shared by StorageService.Delete, Write
+// requests carrying a router's deletes (direct and fast path) and the queue consumer.
+
+import { resourceExhausted } from "../base/errors.ts";
+import { LIMITS } from "../base/limits.ts";
+import type { Engine, StoredPoint } from "../engine/engine.ts";
+import { tombstonesByGroup, type Tombstone } from "../model/tombstone.ts";
+import { decodeWriteRequestBinary } from "./write-fast.ts";
+
+/** What storing deletes needs of a node. */
+export interface DeleteTarget {
+  readonly engine: Engine;
+  readonly totalGroups: number;
+  /** Groups this node holds or is joining (a delete of every device is placed in each). */
+  readonly heldGroups: () => Iterable<number>;
+}
+
+/** Stores the tombstones of deletes; returns how many were new. Refused when a group would pass its tombstone limit. */
+export async function storeDeletes(target: DeleteTarget, deletes: readonly Tombstone[]): Promise<number> {
+  const items: Array<{ group: number; tombstone: Tombstone }> = [];
+  const perGroup = new Map<number, number>();
+  for (const t of deletes) {
+    for (const [group, tombstone] of tombstonesByGroup(t, target.totalGroups, target.heldGroups())) {
+      items.push({ group, tombstone });
+      perGroup.set(group, (perGroup.get(group) ?? 0) + 1);
+    }
+  }
+  for (const [group, n] of perGroup) {
+    const held = target.engine.tombstoneCount(group);
+    if (held + n > LIMITS.tombstonesPerGroupMax) {
+      throw resourceExhausted("deletes", `group ${group} holds ${held} tombstones, limit ${LIMITS.tombstonesPerGroupMax}: deletes wait until older ones are purged (every replica holds them; see soltix status)`);
+    }
+  }
+  return target.engine.addTombstones(items);
+}
+
+/** A binary WriteRequest applied: its points written, its deletes stored (both durable when it resolves). */
+export async function ingestWriteRequest(body: Uint8Array, target: DeleteTarget, stamp: () => bigint): Promise<{ points: StoredPoint[]; tombstones: number }> {
+  const { points, deletes } = decodeWriteRequestBinary(body, stamp, target.totalGroups);
+  if (points.length > 0) await target.engine.write(points);
+  const tombstones = deletes.length === 0 ? 0 : await storeDeletes(target, deletes);
+  return { points, tombstones };
+}
