@@ -6,7 +6,7 @@
 import type { Hono } from "hono";
 import { Engine } from "../engine/engine.ts";
 import type { NodeConfig } from "../config/config.ts";
-import { VersionStamper, isoNow, sleep, withDeadline, type Timer } from "../ports/clock.ts";
+import { VersionStamper, isoNow, raceDeadline, sleep, withDeadline, type Clock, type Timer } from "../ports/clock.ts";
 import { unwritableCode } from "../ports/fs.ts";
 import { randomToken } from "../ports/rng.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -34,9 +34,11 @@ import { GroupSyncer } from "../sync/startup-sync.ts";
 import { AntiEntropy } from "../sync/anti-entropy.ts";
 import { GroupMover } from "../sync/group-mover.ts";
 import { RetentionLoop } from "../sync/retention-loop.ts";
+import { TombstonePurger } from "../sync/tombstone-purge.ts";
 import { ClusterPlanner } from "../cluster/planner-loop.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
-import { groupNodes, writeNodes, type NodeRecord } from "../cluster/records.ts";
+import { groupNodes, parseGroupRecord, writeNodes, type NodeRecord } from "../cluster/records.ts";
+import { GROUPS_PREFIX } from "../cluster/keys.ts";
 import { StorageService } from "../gen/soltix/v1/storage_pb.ts";
 import { SyncService } from "../gen/soltix/v1/sync_pb.ts";
 import { loadSecurity } from "./security.ts";
@@ -61,6 +63,8 @@ export interface NodeDeps {
   logger: Logger;
   /** A metadata store shared with other components of this process (not closed by the node). */
   metadata?: MetadataStore;
+  /** Messages waiting in this node's write queue when it is not NATS (the simulator's queue); none: 0. */
+  queueBacklog?: () => Promise<number>;
 }
 
 export interface StorageNode {
@@ -283,7 +287,11 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       // Another live process holds this id: it is the node now; this one stops taking its queue.
       const yieldId = () => void consumer?.close().catch(() => {});
       registration = new NodeRegistration(metadata, record, clock, logger, probe, yieldId);
-      const first = registration.start();
+      // Once this process holds the id, and before its queue or a move can bring anything: copies of
+      // groups the records no longer give this node (it was replaced while down) are dropped now. They
+      // may hold versions deleted meanwhile whose tombstones every replica has purged since — a later
+      // move back here must start from nothing.
+      const first = registration.start().then(() => dropGroupsGivenUp(metadata, engine, config.node.id, clock, logger));
       // The queue consumer starts only once this process holds the node id: a second process with
       // the same id must never take the first one's messages.
       first.then(
@@ -315,6 +323,13 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
           net,
         }, clock, platform.rng, logger);
         const ae = rt.antiEntropy;
+        // Deletes: tombstones purged once every replica holds them (repair-gated).
+        const purger = new TombstonePurger(config.node.id, engine, v, ae, { delayMs: config.storage.tombstonePurgeDelayMs }, {
+          catchingUp: (g) => rt.syncer?.isCatchingUp(g) ?? true,
+          queueBacklog: () => (consumer !== undefined ? consumer.backlog() : (deps.queueBacklog?.() ?? Promise.resolve(0))),
+        }, clock, logger);
+        rt.purger = purger;
+        ae.onRoundDone = () => purger.sweep();
         rt.syncer = new GroupSyncer(config.node.id, engine, v, metadata, {
           batchSize: s.syncBatchSize, maxConcurrent: s.maxConcurrentSyncs, timeoutMs: s.startupTimeoutMs, totalGroups: config.coordinator.totalGroups, net,
         }, (group, peer) => ae.verifyWith(group, peer), clock, platform.rng, logger);
@@ -333,6 +348,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
         rt.planner.start();
         rt.mover.start();
         if (s.enabled && s.antiEntropy.enabled && !closing) rt.antiEntropy.start(s.antiEntropy.intervalMs, () => rt.syncer?.heldGroups() ?? []);
+        if (!closing) purger.start();
       });
       return first;
     },
@@ -341,6 +357,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       closingEngine = true;
       rt.syncer?.stop();
       rt.antiEntropy?.stop();
+      rt.purger?.stop();
       rt.mover?.stop();
       await rt.planner?.stop();
       await retention.stop();
@@ -381,4 +398,35 @@ export async function launchNode(config: NodeConfig, deps: NodeDeps): Promise<Ru
     throw new SoltixError("failed_precondition", errorMessage(e));
   }
   return { node, port: served.port, address, stop: served.stop };
+}
+
+/** How long the start-up look at the group records may take (it is skipped, logged, past it). */
+const GIVEN_UP_LOOK_MS = 5_000;
+
+/**
+ * Drops this node's copy of every group whose record (read now) names it neither as a replica nor as
+ * joining while another node holds it. Best effort: an unreachable store leaves the copies to the
+ * mover's janitor (which drops them after its grace).
+ */
+async function dropGroupsGivenUp(store: MetadataStore, engine: Engine, nodeId: string, clock: Clock, logger: Logger): Promise<void> {
+  const held = new Set(engine.groups());
+  if (held.size === 0) return;
+  let records;
+  try {
+    records = await raceDeadline(clock, GIVEN_UP_LOOK_MS, store.list(GROUPS_PREFIX), () => new Error(`no answer in ${GIVEN_UP_LOOK_MS} ms`));
+  } catch (e) {
+    logger.log("warn", "node: cannot read the group records at start (copies given up meanwhile are dropped later)", { error: errorMessage(e) });
+    return;
+  }
+  for (const kv of records) {
+    let r;
+    try {
+      r = parseGroupRecord(kv.value);
+    } catch {
+      continue;
+    }
+    if (!held.has(r.group_id) || writeNodes(r).includes(nodeId) || !groupNodes(r).some((id) => id !== nodeId)) continue;
+    const segments = await engine.dropGroup(r.group_id);
+    logger.log("info", "node: copy of a group given up while this node was away dropped", { group: r.group_id, segments, now_on: groupNodes(r) });
+  }
 }

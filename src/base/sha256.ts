@@ -55,4 +55,11 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 /** SHA-256 of the empty input: the checksum of a window with no points. */
+/** The bytes of a hex string (as toHex writes it). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 export const EMPTY_SHA256_HEX = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -41,6 +41,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "storage.worker_threads", type: { t: "int", min: 0, max: 256 }, def: 0, help: "threads that encode segments and run compaction merges off the request thread (0 = cores - 1, at least 1)" },
   { path: "storage.segment_cache_bytes_max", type: { t: "int", min: 0, max: 64 * 1024 ** 3 }, def: 0, help: "decoded segments kept in memory (0 = 8 % of storage.memory_bytes_max)" },
   { path: "storage.retention", type: { t: "duration", minMs: 0, maxMs: 100 * 365 * DAY_MS }, def: "0", help: "keep points this long (whole days: a window is dropped once it ends this long ago); a database's own retention overrides it; 0 = forever" },
+  { path: "storage.tombstone_purge_delay", type: { t: "duration", minMs: 0, maxMs: 365 * DAY_MS }, def: "3h", help: "a delete's tombstone is purged once every replica holds it and it is this old (at least replication.hint_window: a write stamped before it may still arrive that late)" },
   { path: "storage.sync.enabled", type: { t: "bool" }, def: true, help: "replica sync on/off" },
   { path: "storage.sync.startup_sync", type: { t: "bool" }, def: true, help: "catch up from replicas at start" },
   { path: "storage.sync.startup_timeout", type: { t: "duration", minMs: 1000, maxMs: DAY_MS }, def: "5m", help: "startup sync time limit" },
@@ -95,6 +96,8 @@ export interface NodeConfig {
     workerThreads: number;
     /** storage.retention (0 = forever). */
     retentionMs: number;
+    /** storage.tombstone_purge_delay. */
+    tombstonePurgeDelayMs: number;
     sync: {
       enabled: boolean;
       startupSync: boolean;
@@ -276,6 +279,7 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       memory: resolveMemory(n("storage.memory_bytes_max"), n("storage.memstore_bytes_max"), n("storage.segment_cache_bytes_max")),
       workerThreads: n("storage.worker_threads"),
       retentionMs: d("storage.retention"),
+      tombstonePurgeDelayMs: d("storage.tombstone_purge_delay"),
       sync: {
         enabled: b("storage.sync.enabled"),
         startupSync: b("storage.sync.startup_sync"),
@@ -322,6 +326,11 @@ export function loadConfig(src: ConfigSources): NodeConfig {
   if (cfg.replication.minReplicasForWrite > cfg.replication.factor) {
     throw configError(
       `replication.min_replicas_for_write = ${cfg.replication.minReplicasForWrite}: must be at most replication.factor (${cfg.replication.factor})`,
+    );
+  }
+  if (cfg.storage.tombstonePurgeDelayMs < cfg.replication.hintWindowMs) {
+    throw configError(
+      `storage.tombstone_purge_delay = ${values.get("storage.tombstone_purge_delay")}: must be at least replication.hint_window (${values.get("replication.hint_window")}): a write stamped before a delete may be delivered that late (a hint, a down node's queue), and must still meet its tombstone`,
     );
   }
   if (cfg.queue.type === "nats" && cfg.queue.url === "") throw configError("queue.url must be set when queue.type is nats");

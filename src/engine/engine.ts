@@ -354,7 +354,7 @@ export class Engine {
     }
     // Points already expired by this node's clock are not stored (sync, repair and late writes can
     // never bring back what retention dropped).
-    points = this.unexpired(points);
+    points = this.uncovered(this.unexpired(points));
     if (points.length === 0) return;
     const encs = points.map((p) => p.enc);
     const record = pointsRecord(encs);
@@ -388,10 +388,12 @@ export class Engine {
    * segments. Compaction then runs beside later flushes and writes — writers wait for flushes only —
    * unless some window has fallen COMPACTION_LAG_FACTOR × segmentsMax segments behind.
    */
-  private flushMemory(): Promise<void> {
-    if (this.flushing !== undefined) return this.flushing.then(() => (this.active.isEmpty() ? undefined : this.flushMemory()));
+  private flushMemory(rotateEmpty = false): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing.then(() => (this.active.isEmpty() && !rotateEmpty ? undefined : this.flushMemory(rotateEmpty)));
     const run = this.serialized(async () => {
-      if (this.active.isEmpty()) return;
+      // rotateEmpty: the WAL files are replaced even when memory holds nothing (their records may all
+      // have been deleted since; a purge must not leave them to be replayed).
+      if (this.active.isEmpty() && !rotateEmpty) return;
       while (this.compacting !== undefined && this.mostSegmentsInAWindow() > COMPACTION_LAG_FACTOR * this.compaction.segmentsMax) await this.compacting;
       let snapshot: MemStore | undefined;
       const newSeq = await this.wal.rotate(() => {
@@ -764,6 +766,27 @@ export class Engine {
     return fresh.length;
   }
 
+  /**
+   * Drops the points of a batch a held tombstone covers (counted), before they reach the WAL: a WAL
+   * record never holds a version deleted before it was written, so purging a tombstone cannot bring
+   * one back by a replay. (A write racing the tombstone's arrival is caught as it is applied.)
+   */
+  private uncovered(points: readonly StoredPoint[]): readonly StoredPoint[] {
+    if (this.tombstones.liveCount() === 0) return points;
+    let kept: StoredPoint[] | undefined;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
+      const t = timeOfEncodingAt(p.enc);
+      const ts = this.tombstones.forWindow(p.group, windowStartNs(t));
+      const covered = ts.length > 0 && coveredBy(ts, p.key, t, p.enc);
+      if (covered && kept === undefined) kept = points.slice(0, i);
+      else if (!covered) kept?.push(p);
+    }
+    if (kept === undefined) return points;
+    this.stats.deletedPointsDropped += points.length - kept.length;
+    return kept;
+  }
+
   /** Takes added tombstones into effect in memory (called by the store, synchronously, once they are durable). */
   private deleteFromMemory(added: readonly HeldTombstone[]): void {
     for (const group of new Set(added.map((h) => h.group))) {
@@ -867,6 +890,11 @@ export class Engine {
    * it resolves. Returns how many were live.
    */
   async purgeTombstones(group: number, ids: readonly string[], nowNs: bigint): Promise<number> {
+    if (!ids.some((id) => this.tombstones.has(group, id))) return 0;
+    // The WAL may still hold versions these tombstones deleted (written before them): a replay after
+    // the purge would bring them back. Flushed first — memory is already without them — and the WAL
+    // files replaced; later writes meet the tombstones before the WAL (write()), so none enter it again.
+    await this.flushMemory(true);
     const n = this.tombstones.purge(group, ids, nowNs);
     this.tombstones.pruneMarkers(nowNs);
     if (n === 0) return 0;

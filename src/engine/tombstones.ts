@@ -17,7 +17,7 @@
 import { ByteReader, ByteWriter, compareBytes, concatBytes } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32c.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
-import { sha256, toHex } from "../base/sha256.ts";
+import { fromHex, sha256, toHex } from "../base/sha256.ts";
 import { NS_PER_DAY } from "../base/time.ts";
 import { CompiledTombstone, decodeTombstone } from "../model/tombstone.ts";
 import { writeFileDurable, type FileSystem } from "../ports/fs.ts";
@@ -330,10 +330,4 @@ export function parseTombstoneFile(image: Uint8Array): TombstoneFileRecord[] {
     if (e instanceof SoltixError) throw e;
     throw bad(errorMessage(e));
   }
-}
-
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }

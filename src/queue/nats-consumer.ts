@@ -132,6 +132,13 @@ export class NatsConsumer {
     }
   }
 
+  /** Messages of this node's stream not yet applied and acknowledged (pending + delivered unacked). */
+  async backlog(): Promise<number> {
+    const jsm = await this.link.manager();
+    const info = await jsm.consumers.info(streamName(this.nodeId), durableName(this.nodeId));
+    return info.num_pending + info.num_ack_pending;
+  }
+
   problem(): string | undefined {
     if (!this.link.connected) return this.link.lastError ?? "NATS not connected";
     if (!this.subscribed) return "queue consumer not subscribed yet";

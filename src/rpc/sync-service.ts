@@ -39,6 +39,7 @@ import { pointToProtoFromEncoding } from "./convert.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { pageSize, timeRange } from "./storage-service.ts";
 import type { NodeContext } from "./context.ts";
+import { fromHex } from "../base/sha256.ts";
 
 export function validateGroup(field: string, group: number, totalGroups: number): void {
   if (group >= totalGroups) throw invalidArgument(field, `${group} is not a group (coordinator.total_groups is ${totalGroups})`);
@@ -208,12 +209,16 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       req.windows.forEach((w, i) => validateWindowStart(`windows[${i}]`, w));
       const windows = req.windows.length > 0 ? [...new Set(req.windows)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : ctx.engine.windowsOf(req.groupId);
       if (req.mine.length > MERKLE_WINDOWS_MAX) throw resourceExhausted("mine", `${req.mine.length} windows, limit ${MERKLE_WINDOWS_MAX}`);
+      if (req.tombstonesDigest.length !== 0 && req.tombstonesDigest.length !== 32) throw invalidArgument("tombstones_digest", `${req.tombstonesDigest.length} bytes, expected 32 (SHA-256) or none`);
+      // The group's tombstones are part of its data: when the caller's differ, it gets ours (and the
+      // ids we purged lately) in this same answer.
+      const tombstones = tombstonesAnswer(ctx, req.groupId, req.tombstonesDigest);
       if (req.windowsDigest.length > 0) {
         if (req.windowsDigest.length !== 32) throw invalidArgument("windows_digest", `${req.windowsDigest.length} bytes, expected 32 (SHA-256)`);
         validateWindowStart("from_window", req.fromWindow);
         const from = windows.filter((w) => w >= req.fromWindow);
         const entries = (await rootsOf(from)).map((r, i) => ({ windowStart: from[i]!, root: r.root }));
-        return create(GetMerkleRootsResponseSchema, { shape: shapeToProto(shape), windowsEqual: bytesEqual(windowsDigest(entries), req.windowsDigest) });
+        return create(GetMerkleRootsResponseSchema, { shape: shapeToProto(shape), windowsEqual: bytesEqual(windowsDigest(entries), req.windowsDigest), ...tombstones });
       }
       const mine = new Map(req.mine.map((m) => [m.windowStart, m]));
       const roots = [];
@@ -232,7 +237,7 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
         }
         roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto(root), ...(firstLevel === undefined ? {} : { firstLevel }) }));
       }
-      return create(GetMerkleRootsResponseSchema, { roots, shape: shapeToProto(shape) });
+      return create(GetMerkleRootsResponseSchema, { roots, shape: shapeToProto(shape), ...tombstones });
     },
 
     async getMerkleNodes(req) {
@@ -300,4 +305,11 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       return { sha256: c.sha256Hex, pointCount: BigInt(c.pointCount) };
     },
   };
+}
+
+/** The tombstone part of a GetMerkleRoots answer: nothing when the caller's digest is ours. */
+function tombstonesAnswer(ctx: NodeContext, group: number, theirs: Uint8Array): { tombstonesDiffer?: boolean; tombstones?: Uint8Array[]; purgedTombstones?: Uint8Array[] } {
+  if (bytesEqual(ctx.engine.tombstoneDigest(group), theirs)) return {};
+  const held = ctx.engine.tombstonesOf(group);
+  return { tombstonesDiffer: true, tombstones: held.encodings, purgedTombstones: held.purgedIds.map(fromHex) };
 }

@@ -17,6 +17,7 @@ import {
 } from "../gen/soltix/v1/admin_pb.ts";
 import { groupNodes } from "../cluster/records.ts";
 import type { ClusterView } from "../cluster/view.ts";
+import type { TombstonePurger } from "./tombstone-purge.ts";
 import type { AeRecord, AntiEntropy } from "./anti-entropy.ts";
 import { etaSeconds, type GroupSyncer, type SyncProgressState } from "./startup-sync.ts";
 import type { ClusterPlanner } from "../cluster/planner-loop.ts";
@@ -33,6 +34,7 @@ export interface SyncRuntime {
   antiEntropy?: AntiEntropy;
   planner?: ClusterPlanner;
   mover?: GroupMover;
+  purger?: TombstonePurger;
   /** "registered", or why not. */
   registration?: () => string;
 }

@@ -28,6 +28,9 @@ import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { bytesEqual, concatBytes } from "../base/bytes.ts";
 import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "../model/encoding.ts";
+import { decodeTombstone } from "../model/tombstone.ts";
+import { groupOf } from "../model/group.ts";
+import { toHex } from "../base/sha256.ts";
 import { validatePoint } from "../model/validate.ts";
 import { storedFromPoint } from "../rpc/convert.ts";
 import { pullStream } from "./pull-stream.ts";
@@ -114,7 +117,17 @@ export class AntiEntropy {
   /** The last run's records per group. */
   readonly records = new Map<number, AeRecord[]>();
   /** Comparisons that began with one digest of every window: equal (ended there) or not. */
-  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0 };
+  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0, tombstonesReceived: 0, tombstoneExchanges: 0 };
+  /**
+   * Per group and replica, when (this node's clock, ns) the last comparison began that found the
+   * replica holding exactly this node's tombstones and ended with every window compared: the
+   * evidence a tombstone purge waits for (sync/tombstone-purge.ts).
+   */
+  private readonly tombstoneEvidence = new Map<number, Map<string, bigint>>();
+  /** Called after each scheduled round (the tombstone purger looks at its evidence then). */
+  onRoundDone: () => Promise<void> = async () => {};
+  /** Told of tombstones a replica purged (every replica held them); set by the purger. */
+  onPeerPurged: (group: number, ids: readonly string[]) => Promise<void> = async () => {};
   private readonly running = new Map<number, Promise<AeRecord[]>>();
   private readonly windowFileSlots = new Slots(WINDOW_FILES_IN_FLIGHT_MAX);
   private timer: Timer | undefined;
@@ -145,6 +158,7 @@ export class AntiEntropy {
           if (this.stopped) return;
           await this.runGroup(g).catch((e: unknown) => this.logger.log("error", "anti-entropy: run failed", { group: g, error: errorMessage(e) }));
         }
+        await this.onRoundDone().catch((e: unknown) => this.logger.log("warn", "anti-entropy: after the round", { error: errorMessage(e) }));
         schedule();
       });
     };
@@ -215,8 +229,42 @@ export class AntiEntropy {
     return windowStartNs(this.clock.nowNs()) - BigInt(this.settings.horizonDays) * NS_PER_DAY;
   }
 
-  private async withPeer(group: number, peer: string, opts: CompareOptions): Promise<AeRecord[]> {
+  /** When the last comparison with `peer` that found its tombstones equal to this node's began (ns), if any. */
+  tombstonesSeenEqual(group: number, peer: string): bigint | undefined {
+    return this.tombstoneEvidence.get(group)?.get(peer);
+  }
+
+  /**
+   * A replica's tombstones of the group (sent because they differ from ours): those this node lacks are
+   * stored (unless it purged them lately: every replica held them), those it purged lately are purged
+   * here too when this node may. Returns whether this node's tombstones changed.
+   */
+  private async takePeerTombstones(group: number, peer: string, encodings: readonly Uint8Array[], purgedIds: readonly Uint8Array[]): Promise<boolean> {
+    this.stats.tombstoneExchanges++;
+    const before = this.engine.tombstoneDigest(group);
+    const items = encodings.map((enc, i) => {
+      const t = decodeTombstone(enc);
+      for (const id of t.ids) {
+        if (groupOf(t.database, t.collection, id, this.settings.totalGroups) !== group) throw new SoltixError("data_loss", `replica ${peer} sent a tombstone of another group (tombstones[${i}], device ${JSON.stringify(id)}) for group ${group}`);
+      }
+      return { group, tombstone: t };
+    });
+    this.stats.tombstonesReceived += await this.engine.addTombstones(items);
+    const theirPurged = new Set(purgedIds.map(toHex));
+    const mine = this.engine.liveTombstones(group).filter((h) => theirPurged.has(h.id)).map((h) => h.id);
+    if (mine.length > 0) await this.onPeerPurged(group, mine);
+    return !bytesEqual(before, this.engine.tombstoneDigest(group));
+  }
+
+  private noteTombstonesEqual(group: number, peer: string, atNs: bigint): void {
+    let m = this.tombstoneEvidence.get(group);
+    if (m === undefined) this.tombstoneEvidence.set(group, (m = new Map()));
+    m.set(peer, atNs);
+  }
+
+  private async withPeer(group: number, peer: string, opts: CompareOptions, retried = false): Promise<AeRecord[]> {
     const started = this.clock.monotonicMs();
+    const startedNs = this.clock.nowNs();
     const node = this.view.node(peer);
     // Retention: windows expired for every database, or near an expiry (clock skew), are never compared.
     const compared = (w: bigint) => w >= opts.horizonStart && !this.engine.retention.skipsComparison(w);
@@ -235,6 +283,19 @@ export class AntiEntropy {
     const firstLevels = new Map<bigint, Expansion>();
     let treeless: string | undefined;
     let digestRoundTrips = 0;
+    // Tombstones first (they are part of the group's data): sent with the first call; when the
+    // replica's differ, the answer holds them. What this node lacked it stores, and the comparison
+    // starts again once (its windows changed).
+    const tombstonesDigest = this.engine.tombstoneDigest(group);
+    let tombstonesEqual = false;
+    let again = false;
+    const tombstonesOf = async (res: { tombstonesDiffer: boolean; tombstones: Uint8Array[]; purgedTombstones: Uint8Array[] }) => {
+      if (!res.tombstonesDiffer) {
+        tombstonesEqual = true;
+        return;
+      }
+      again = (await this.takePeerTombstones(group, peer, res.tombstones, res.purgedTombstones)) && !retried;
+    };
     try {
       // Our roots and root children go with the request: for every window that differs the answer
       // already holds the two levels below the root.
@@ -242,8 +303,11 @@ export class AntiEntropy {
       for (const w of localWindows) local.push({ windowStart: w, ...(await this.engine.windowRoot(group, w, this.settings.shape)) });
       // Many windows: one digest of them all first, so identical replicas exchange one small message.
       if (local.length >= WINDOWS_DIGEST_MIN) {
-        const res = await client.getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(local), fromWindow: opts.horizonStart > 0n ? opts.horizonStart : 0n });
+        const res = await client.getMerkleRoots({ groupId: group, windowsDigest: windowsDigest(local), fromWindow: opts.horizonStart > 0n ? opts.horizonStart : 0n, tombstonesDigest });
+        await tombstonesOf(res);
+        if (again) return this.withPeer(group, peer, opts, true);
         if (res.windowsEqual) {
+          if (tombstonesEqual) this.noteTombstonesEqual(group, peer, startedNs);
           this.stats.windowsDigestEqual++;
           const shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
           return localWindows.map((w, i) =>
@@ -258,7 +322,11 @@ export class AntiEntropy {
         root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES),
         children: root.leaf ? new Uint8Array(0) : packMine([...children]),
       }));
-      const res = await client.getMerkleRoots({ groupId: group, windows: [], mine });
+      const res = await client.getMerkleRoots({ groupId: group, windows: [], mine, ...(digestRoundTrips === 0 ? { tombstonesDigest } : {}) });
+      if (digestRoundTrips === 0) {
+        await tombstonesOf(res);
+        if (again) return this.withPeer(group, peer, opts, true);
+      }
       remoteRoots = new Map(res.roots.map((r) => [r.windowStart, summaryFromProto(r.root)]));
       for (const r of res.roots) if (r.firstLevel !== undefined) firstLevels.set(r.windowStart, expansionFromProto(r.firstLevel, this.settings.shape.fanout));
     } catch (e) {
@@ -293,6 +361,8 @@ export class AntiEntropy {
       out.push(rec);
       opts.onWindow?.(rec, ++done, windows.length);
     });
+    // Every window compared with a replica holding exactly our tombstones: evidence for their purge.
+    if (tombstonesEqual && out.every((r) => r.result === "in_sync" || r.result === "repaired")) this.noteTombstonesEqual(group, peer, startedNs);
     // Records in window order, whatever order the windows finished in.
     return out.sort((a, b) => (a.windowStartNs < b.windowStartNs ? -1 : a.windowStartNs > b.windowStartNs ? 1 : 0));
   }
