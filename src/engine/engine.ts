@@ -866,8 +866,8 @@ export class Engine {
   }
 
   /** The group's live tombstones with their ids. */
-  liveTombstones(group: number): ReadonlyArray<{ id: string; tombstone: Tombstone }> {
-    return this.tombstones.live(group).map((h) => ({ id: h.id, tombstone: h.c.t }));
+  liveTombstones(group: number): ReadonlyArray<{ id: string; tombstone: Tombstone; encoding: Uint8Array }> {
+    return this.tombstones.live(group).map((h) => ({ id: h.id, tombstone: h.c.t, encoding: h.c.enc }));
   }
 
   /** Groups holding live tombstones (or purge markers). */

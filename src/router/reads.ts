@@ -10,7 +10,9 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { Buffer } from "node:buffer";
 import { SoltixError, errorMessage, invalidArgument } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
-import { windowStartNs } from "../base/time.ts";
+import { TIME_MAX_NS, windowStartNs } from "../base/time.ts";
+import { toHex } from "../base/sha256.ts";
+import { CompiledTombstone, decodeTombstone, type Tombstone } from "../model/tombstone.ts";
 import { groupOf } from "../model/group.ts";
 import { pointKey } from "../model/point.ts";
 import { compareVersions } from "../model/lww.ts";
@@ -101,6 +103,8 @@ interface Answer {
   node: string;
   points: PbPoint[];
   nextCursor: string;
+  /** The replica's tombstones touching the query (TombstoneV1 encodings). */
+  tombstones: Uint8Array[];
 }
 
 export class Reader {
@@ -159,7 +163,7 @@ export class Reader {
     const res = await withDeadline(this.deps.clock, READ_CALL_TIMEOUT_MS, (signal) =>
       this.client(node.address).query({ database: q.database, collection: q.collection, ids, startTime: q.startTime, endTime: q.endTime, limit, cursor }, { signal }),
     );
-    return { node: id, points: res.points, nextCursor: res.nextCursor };
+    return { node: id, points: res.points, nextCursor: res.nextCursor, tombstones: res.tombstones };
   }
 
   private async readGroup(
@@ -199,6 +203,20 @@ export class Reader {
     return this.merge(g, q, answers);
   }
 
+  /** Read repair of deletes: a replica that answered without some tombstone gets it (as a Write's deletes). */
+  private async repairDeletes(g: number, nodeId: string, lacking: readonly Tombstone[]): Promise<void> {
+    const node = this.deps.view.node(nodeId);
+    if (node === undefined) return;
+    try {
+      for (let i = 0; i < lacking.length; i += LIMITS.deletesPerWriteMax) {
+        const deletes = lacking.slice(i, i + LIMITS.deletesPerWriteMax).map(deleteRequestOf);
+        await withDeadline(this.deps.clock, READ_CALL_TIMEOUT_MS, (signal) => this.client(node.address).write({ points: [], deletes }, { signal }));
+      }
+    } catch (e) {
+      this.deps.logger.log("warn", "router: read repair of deletes failed (anti-entropy will repair)", { group: g, node: nodeId, tombstones: lacking.length, error: errorMessage(e) });
+    }
+  }
+
   /**
    * LWW merge of several replicas' pages. A replica that stopped at a cursor may hold keys past its
    * last one that another returned, so the merged page ends at the smallest last key among the
@@ -220,7 +238,26 @@ export class Reader {
       const last = keyOf(a.points[a.points.length - 1]!);
       if (bound === undefined || last < bound) bound = last;
     });
+    // Deletes any replica knows of win as they do on a replica: a version one of them covers is not
+    // returned, not written back, and the tombstone goes to each replica that lacks it.
+    const tombstones = new Map<string, CompiledTombstone>();
+    for (const a of answers) {
+      for (const enc of a.tombstones) {
+        try {
+          tombstones.set(toHex(enc), new CompiledTombstone(decodeTombstone(enc), enc));
+        } catch (e) {
+          this.deps.logger.log("warn", "router: a replica answered an invalid tombstone (ignored)", { group: g, node: a.node, error: errorMessage(e) });
+        }
+      }
+    }
+    const deleted = (v: V) => {
+      if (tombstones.size === 0) return false;
+      const key = pointKey(v.point.database, v.point.collection, v.point.id, v.point.time);
+      for (const c of tombstones.values()) if (c.covers(key, v.point.time, v.enc)) return true;
+      return false;
+    };
     const winners = new Map<string, V>();
+    const gone = new Set<string>();
     for (const m of versions) {
       for (const [k, v] of m) {
         if (bound !== undefined && k > bound) continue;
@@ -228,10 +265,15 @@ export class Reader {
         if (cur === undefined || compareVersions(v.enc, cur.enc) > 0) winners.set(k, v);
       }
     }
+    for (const [k, v] of winners) if (deleted(v)) gone.add(k);
+    for (const k of gone) winners.delete(k);
     const keys = [...winners.keys()].sort();
     let repaired = 0;
     await Promise.all(
       answers.map(async (a, i) => {
+        const held = new Set(a.tombstones.map(toHex));
+        const lacking = [...tombstones].filter(([hex]) => !held.has(hex)).map(([, c]) => c.t);
+        if (lacking.length > 0) await this.repairDeletes(g, a.node, lacking);
         const stale = keys.filter((k) => {
           const mine = versions[i]!.get(k);
           return mine === undefined || compareVersions(mine.enc, winners.get(k)!.enc) < 0;
@@ -251,6 +293,7 @@ export class Reader {
       }),
     );
     if (repaired > 0) this.deps.logger.log("info", "router: read repair", { group: g, points: repaired, consistency: q.consistency });
+    if (gone.size > 0) this.deps.logger.log("info", "router: read left out versions a replica's tombstone deletes", { group: g, points: gone.size });
     const points = keys.map((k) => winners.get(k)!.point);
     let nextCursor = "";
     if (bound !== undefined) {
@@ -259,6 +302,11 @@ export class Reader {
     }
     return { points, nextCursor, servedBy: answers.map((a) => a.node).join(","), repaired };
   }
+}
+
+/** A tombstone as the DeleteRequest that carries it (end_time 0 = no bound). */
+function deleteRequestOf(t: Tombstone) {
+  return { database: t.database, collection: t.collection, ids: [...t.ids], startTime: t.startNs, endTime: t.endNs === TIME_MAX_NS ? 0n : t.endNs, insertedAt: t.insertedAtNs };
 }
 
 function isInvalidArgument(e: unknown): boolean {

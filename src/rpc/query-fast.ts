@@ -156,3 +156,12 @@ export function appendNextCursor(out: ByteWriter, cursor: string): void {
   out.u8(0x12);
   out.str(cursor);
 }
+
+/** QueryResponse.tombstones (field 3): one length-delimited entry per tombstone encoding. */
+export function appendTombstones(out: ByteWriter, tombstones: readonly Uint8Array[]): void {
+  for (const t of tombstones) {
+    out.u8(0x1a);
+    out.uvarint(t.length);
+    out.bytes(t);
+  }
+}

@@ -9,8 +9,8 @@ import { invalidArgument } from "../base/errors.ts";
 import { QueryRequestSchema } from "../gen/soltix/v1/storage_pb.ts";
 import type { NodeContext } from "./context.ts";
 import { fastUnary, type FastUnaryLimits } from "./fast-unary.ts";
-import { appendNextCursor, appendPointFromEncoding } from "./query-fast.ts";
-import { queryPage } from "./storage-service.ts";
+import { appendNextCursor, appendPointFromEncoding, appendTombstones } from "./query-fast.ts";
+import { queryPage, queryTombstones } from "./storage-service.ts";
 
 export const QUERY_PATH = "/soltix.v1.StorageService/Query";
 
@@ -25,6 +25,7 @@ export function fastQuery(req: Request, ctx: NodeContext, limits: FastUnaryLimit
     const out = new ByteWriter(64 * 1024);
     const next = await queryPage(request, ctx, (enc) => appendPointFromEncoding(out, enc));
     appendNextCursor(out, next);
+    appendTombstones(out, queryTombstones(request, ctx));
     return new Uint8Array(out.toBytes());
   });
 }

@@ -75,9 +75,30 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
     async query(req) {
       const points: PbPoint[] = [];
       const nextCursor = await queryPage(req, ctx, (enc) => points.push(pointToProtoFromEncoding(enc)));
-      return create(QueryResponseSchema, { points, nextCursor });
+      return create(QueryResponseSchema, { points, nextCursor, tombstones: queryTombstones(req, ctx) });
     },
   };
+}
+
+/**
+ * The live tombstones touching a query (validated by queryPage first): of the groups of its devices
+ * (or every group holding tombstones), those of its database and collection (or every collection)
+ * naming one of its devices (or every device) whose range meets the query's.
+ */
+export function queryTombstones(req: QueryRequestFields, ctx: NodeContext): Uint8Array[] {
+  const groups = req.ids.length === 0 ? ctx.engine.tombstoneGroups() : [...new Set(req.ids.map((id) => groupOf(req.database, req.collection, id, ctx.totalGroups)))];
+  const end = req.endTime === 0n ? TIME_MAX_NS : req.endTime;
+  const ids = new Set(req.ids);
+  const out = new Map<string, Uint8Array>();
+  for (const g of groups) {
+    for (const { id, tombstone: t, encoding } of ctx.engine.liveTombstones(g)) {
+      if (t.database !== req.database || (t.collection !== "" && t.collection !== req.collection)) continue;
+      if (t.endNs <= req.startTime || end <= t.startNs) continue;
+      if (ids.size > 0 && t.ids.length > 0 && !t.ids.some((x) => ids.has(x))) continue;
+      out.set(id, encoding);
+    }
+  }
+  return [...out.values()];
 }
 
 /**

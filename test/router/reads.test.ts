@@ -112,6 +112,31 @@ describe("router reads", () => {
     expect(again.body.read_repaired).toBe(0);
   });
 
+  test("a delete one replica missed: quorum and all leave out what another replica's tombstone deletes, and repair the delete there", async () => {
+    const dev = "r-del";
+    const t = (i: number) => String(DAY + BigInt(i) * NS_PER_SECOND);
+    // On every replica: points 0..5 (version 10).
+    const pts = Array.from({ length: 6 }, (_, i) => ({ id: dev, time: t(i), v: i }));
+    expect((await postJson(`${routerUrl}/v1/databases/rd/collections/m/write/batch`, { points: pts })).status).toBe(200);
+    await until("every replica holds the points", async () => {
+      for (const n of nodes) if ((await postJson(`${n.url}/soltix.v1.StorageService/Query`, { database: "rd", collection: "m", ids: [dev] })).json.points?.length !== 6) return undefined;
+      return true;
+    });
+    // q1 alone takes a delete of points 0..2 (q2, q3 missed it).
+    const d = await postJson(`${nodes[0]!.url}/soltix.v1.StorageService/Delete`, { database: "rd", collection: "m", ids: [dev], startTime: t(0), endTime: t(3) });
+    expect(d.status).toBe(200);
+    expect(d.json.tombstones).toBe(1);
+    const r = await query(`ids=${dev}&consistency=all`);
+    expect(r.status).toBe(200);
+    expect(r.body.points.map((p) => p.fields.v.numberValue)).toEqual([3, 4, 5]);
+    // The delete reached the replicas that lacked it: each answers alone without the deleted points.
+    for (const n of nodes) {
+      const own = await postJson(`${n.url}/soltix.v1.StorageService/Query`, { database: "rd", collection: "m", ids: [dev] });
+      expect(own.json.points.map((p: { fields: { v: { numberValue: number } } }) => p.fields.v.numberValue)).toEqual([3, 4, 5]);
+      expect(own.json.tombstones.length).toBe(1);
+    }
+  });
+
   test("bad parameters are named; all refuses while a replica is down, quorum still answers", async () => {
     const bad = async (params: string, status: number, re: RegExp) => {
       const r = await query(params);
