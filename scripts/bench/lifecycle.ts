@@ -1,13 +1,18 @@
-// Data lifecycle benchmark (issue 13), retention part: an engine on real files (fsync) holding
+// Data lifecycle benchmark (issue 13). Three parts (--parts retention,deletes,tombstones; all by default):
+// - deletes (scripts/bench/lifecycle-deletes.ts): delete throughput — points covered per second —
+//   beside InfluxDB and VictoriaMetrics fed the same points in the same run, every point read back;
+// - tombstones (scripts/bench/lifecycle-tombstones.ts): what tombstones cost anti-entropy, live and
+//   after their purge;
+// - retention (below): an engine on real files (fsync) holding
 // --days days × --devices devices of unique points (10 float fields, --per-day points per device and
 // day, random walks: nothing recycled), flushed and compacted like a node's; then storage.retention
 // expires the older half of the days. Reports the disk reclaimed, the sweep's time (whole windows
 // unlinked unread; windows shared with a database that keeps its data rewritten), every surviving
 // point read back (counts per window) and none of the expired, and the ingest cost of the retention
-// check (the same new points written with retention on vs off, in the same run). Deletes and
-// tombstones (the rest of the issue) are not built yet.
+// check (the same new points written with retention on vs off, in the same run).
 //
-//   node_modules/.bin/bun scripts/bench/lifecycle.ts [--devices 1000] [--days 14] [--per-day 48] [--groups 32]
+//   node_modules/.bin/bun scripts/bench/lifecycle.ts [--parts retention,deletes,tombstones] [--devices 1000] [--days 14] [--per-day 48] [--groups 32]
+//       [--delete-days 7] [--range-deletes 100] [--targets soltix,influxdb,victoriametrics] [--ae-devices 200] [--ae-deletes 200]
 
 import { readdirSync, statSync } from "node:fs";
 import { openEngine, tempDir } from "../../test/support/engine.ts";
@@ -17,6 +22,9 @@ import { groupOf } from "../../src/model/group.ts";
 import { NS_PER_DAY, NS_PER_MS, windowStartNs } from "../../src/base/time.ts";
 import type { Point } from "../../src/model/point.ts";
 import { median, round } from "./common.ts";
+import { deletesBench } from "./lifecycle-deletes.ts";
+import { tombstonesAeBench } from "./lifecycle-tombstones.ts";
+import type { TargetName } from "./ingest-targets.ts";
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -144,7 +152,16 @@ async function ingestCost(): Promise<Record<string, number>> {
   return { points_per_sec_retention_off: Math.round(off), points_per_sec_retention_on: Math.round(on), on_vs_off: round(on / off, 3) };
 }
 
-const whole = await run("one database expiring (windows unlinked)", false);
-const mixed = await run("a second database keeps its data (windows rewritten)", true);
-const ingest = await ingestCost();
-console.log(JSON.stringify({ devices: DEVICES, days: DAYS, per_day: PER_DAY, groups: GROUPS, retention_days: Number(RETENTION_NS / NS_PER_DAY), whole, mixed, ingest }, null, 2));
+const PARTS = arg("parts", "retention,deletes,tombstones").split(",");
+const report: Record<string, unknown> = {};
+if (PARTS.includes("deletes")) {
+  report.deletes = await deletesBench({ days: Number(arg("delete-days", "7")), rangeDeletes: Number(arg("range-deletes", "100")), targets: arg("targets", "soltix,influxdb,victoriametrics").split(",") as TargetName[] });
+}
+if (PARTS.includes("tombstones")) report.tombstones_in_anti_entropy = await tombstonesAeBench({ devices: Number(arg("ae-devices", "200")), deletes: Number(arg("ae-deletes", "200")) });
+if (PARTS.includes("retention")) {
+  const whole = await run("one database expiring (windows unlinked)", false);
+  const mixed = await run("a second database keeps its data (windows rewritten)", true);
+  const ingest = await ingestCost();
+  report.retention = { devices: DEVICES, days: DAYS, per_day: PER_DAY, groups: GROUPS, retention_days: Number(RETENTION_NS / NS_PER_DAY), whole, mixed, ingest };
+}
+console.log(JSON.stringify(report, null, 2));

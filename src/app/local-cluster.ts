@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   minReplicasForWrite?: number;
   strategy?: "sync" | "async";
   logLevel?: string;
+  /** More config keys for every node and the router (tests, benches). */
+  flags?: Record<string, string>;
 }
 
 export interface LocalNode {
@@ -49,6 +51,7 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { platform
         ["storage.data_dir", join(o.dir, id)],
         ["replication.factor", String(factor)],
         ["log.level", level],
+        ...Object.entries(o.flags ?? {}),
       ]),
     });
     const running = await launchNode(config, { platform: deps.platform, logger: deps.logger, metadata });
@@ -62,6 +65,7 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { platform
       ["replication.min_replicas_for_write", String(o.minReplicasForWrite ?? 1)],
       ["replication.strategy", o.strategy ?? "async"],
       ["log.level", level],
+      ...Object.entries(o.flags ?? {}),
     ]),
   });
   const router = await launchRouter(routerConfig, { platform: deps.platform, logger: deps.logger, metadata });

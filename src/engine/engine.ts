@@ -760,8 +760,13 @@ export class Engine {
       fresh.push({ group, id, c: new CompiledTombstone(tombstone, enc), applied: false });
     }
     if (fresh.length === 0) return 0;
+    const inMemoryBefore = this.active.points;
+    const deletedBefore = this.stats.pointsDeleted;
     await this.tombstones.add(fresh);
     this.stats.tombstonesAdded += fresh.length;
+    // Most of memory deleted (a drop): flushed now, so the WAL files holding it go and the disk is given back.
+    const fromMemory = this.stats.pointsDeleted - deletedBefore;
+    if (fromMemory > 0 && 2 * fromMemory >= inMemoryBefore) await this.flushMemory(true);
     await this.applyToSegments(fresh);
     return fresh.length;
   }
@@ -791,6 +796,8 @@ export class Engine {
   private deleteFromMemory(added: readonly HeldTombstone[]): void {
     for (const group of new Set(added.map((h) => h.group))) {
       const ts = added.filter((h) => h.group === group).map((h) => h.c);
+      // Taken before the removal: a window memory alone held may be gone from the list after it.
+      const windows = this.windowsOf(group);
       for (const [id, w] of [...this.active.windows]) {
         if (w.group !== group) continue;
         const here = ts.filter((c) => c.touches(w.windowStartNs, NS_PER_DAY));
@@ -799,7 +806,7 @@ export class Engine {
         if (removed > 0) this.stats.pointsDeleted += removed;
       }
       // Checksums of the group's windows include their tombstones: every one may have changed.
-      for (const ws of this.windowsOf(group)) this.forgetDerived(windowId(group, ws));
+      for (const ws of windows) this.forgetDerived(windowId(group, ws));
     }
   }
 
@@ -835,7 +842,8 @@ export class Engine {
       }
       if (changed) await this.opts.fs.syncDir(this.segDir);
     });
-    await this.tombstones.markApplied(items);
+    // Recorded without waiting: until the file says so, a restart applies them again (finding nothing).
+    void this.tombstones.markApplied(items).catch((e: unknown) => this.opts.logger.log("warn", "engine: cannot record tombstones as applied (they are applied again at the next open)", { error: errorMessage(e) }));
   }
 
   /** Might the window's segments hold a point these tombstones cover? (Reads only the named devices' blocks when every one names devices.) */
@@ -866,8 +874,8 @@ export class Engine {
   }
 
   /** The group's live tombstones with their ids. */
-  liveTombstones(group: number): ReadonlyArray<{ id: string; tombstone: Tombstone; encoding: Uint8Array }> {
-    return this.tombstones.live(group).map((h) => ({ id: h.id, tombstone: h.c.t, encoding: h.c.enc }));
+  liveTombstones(group: number): ReadonlyArray<{ id: string; tombstone: Tombstone; encoding: Uint8Array; applied: boolean }> {
+    return this.tombstones.live(group).map((h) => ({ id: h.id, tombstone: h.c.t, encoding: h.c.enc, applied: h.applied }));
   }
 
   /** Groups holding live tombstones (or purge markers). */
@@ -890,7 +898,10 @@ export class Engine {
    * it resolves. Returns how many were live.
    */
   async purgeTombstones(group: number, ids: readonly string[], nowNs: bigint): Promise<number> {
-    if (!ids.some((id) => this.tombstones.has(group, id))) return 0;
+    // Only tombstones already applied to the segments (a failed rewrite is applied again at the next open).
+    const applied = new Set(this.tombstones.live(group).filter((h) => h.applied).map((h) => h.id));
+    ids = ids.filter((id) => applied.has(id));
+    if (ids.length === 0) return 0;
     // The WAL may still hold versions these tombstones deleted (written before them): a replay after
     // the purge would bring them back. Flushed first — memory is already without them — and the WAL
     // files replaced; later writes meet the tombstones before the WAL (write()), so none enter it again.

@@ -40,6 +40,8 @@ import { SimQueue } from "./sim-queue.ts";
 import { SimLocks, simProcess, type SimProcess } from "./platform.ts";
 import { applyQueuedBatch } from "../queue/apply.ts";
 import type { EngineStats } from "../engine/engine.ts";
+import { CompiledTombstone, tombstoneDeletes, tombstoneOfDelete, type Tombstone } from "../model/tombstone.ts";
+import { decodePoint } from "../model/encoding.ts";
 
 const GROUP = 0;
 const SHAPE = shapeFor(4, 2); // small: a few dozen points already make a deep tree
@@ -101,7 +103,10 @@ interface SimNode {
 class Violation extends Error {}
 
 /** Engine counters a seed reports (summed over every process of every node). */
-const ENGINE_COUNTS = ["moves_finished", "groups_dropped", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ"] as const;
+const ENGINE_COUNTS = ["moves_finished", "groups_dropped", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ", "tombstones_purged", "points_deleted", "deleted_writes_refused", "tombstones_received_by_sync"] as const;
+/** Deletes wait this long before their purge (and hints last as long): a minute of simulated time. */
+const PURGE_DELAY = "5m";
+const PURGE_DELAY_NS = 300n * NS_PER_SECOND;
 
 export async function runSeed(o: SimOptions): Promise<SimResult> {
   const rng = new Rng(o.seed);
@@ -115,7 +120,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
     memory_pressure_changes: 0, auto_replacements: 0, joins: 0, decommissions: 0, removals: 0, replacements: 0, membership_refusals: 0, moves_finished: 0, groups_dropped: 0,
-    expired_writes: 0,
+    expired_writes: 0, deletes: 0, deletes_acked: 0, collection_drops: 0, tombstones_left_after_purge_rounds: 0, resurrection_checks: 0, crashes_during_purge: 0,
+    tombstones_purged: 0, points_deleted: 0, deleted_writes_refused: 0, tombstones_received_by_sync: 0,
     memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
   };
   let readsChecked = 0;
@@ -155,6 +161,22 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   const attempted = new Map<string, Set<string>>();
   const acked = new Map<string, Uint8Array>();
   const stamps = new Map<string, bigint>();
+  /** Every delete sent (acknowledged or not: an unacknowledged one may still take effect anywhere). */
+  const deletes: Array<{ c: CompiledTombstone; acked: boolean }> = [];
+  /**
+   * Tombstones each node has held applied (seen in its snapshots; forgotten when its copy is given up
+   * or its disk lost): a node never again holds a version one of them covers, whatever syncs, repairs,
+   * replays or purges.
+   */
+  const everHeld = new Map<string, Map<string, CompiledTombstone>>();
+  const deletedByAttempt = (key: string, enc: Uint8Array) => deletes.some((d) => d.c.covers(key, timeOfEncoding(enc), enc));
+  const observeTombstones = (n: SimNode): CompiledTombstone[] => {
+    let m = everHeld.get(n.id);
+    if (m === undefined) everHeld.set(n.id, (m = new Map()));
+    const e = n.up?.running.node.engine;
+    if (e !== undefined) for (const h of e.liveTombstones(GROUP)) if (h.applied && !m.has(h.id)) m.set(h.id, new CompiledTombstone(h.tombstone, h.encoding));
+    return [...m.values()];
+  };
   let wipesLeft = 1; // acknowledged = durable on 2 replicas: one lost disk cannot lose it
   let router: RunningRouter | undefined;
   let routerClock: ProcessClock | undefined;
@@ -182,6 +204,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       // Under the random faults a dead node is only ever declared by the operator (remove: one lost
       // disk); after healing, nodes run with a short timeout and one dies for good (auto-replace).
       "cluster.dead_node_timeout": deadNodeTimeout,
+      "replication.hint_window": PURGE_DELAY,
+      "storage.tombstone_purge_delay": PURGE_DELAY,
       ...(retained ? { "storage.retention": "60h" } : {}),
     }));
   let deadNodeTimeout = "0";
@@ -215,6 +239,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       moves_finished: mv?.movesFinished ?? 0, groups_dropped: mv?.groupsDropped ?? 0,
       memory_flushes: s.memoryFlushes, memory_waits: s.memoryWaits, range_reads: s.segmentRangeReads, summaries_loaded: s.summariesLoaded,
       windows_digest_equal: ae?.windowsDigestEqual ?? 0, windows_digest_differ: ae?.windowsDigestDiffer ?? 0,
+      tombstones_purged: s.tombstonesPurged, points_deleted: s.pointsDeleted, deleted_writes_refused: s.deletedPointsDropped, tombstones_received_by_sync: ae?.tombstonesReceived ?? 0,
     };
   };
   const countEngine = (up: Up) => {
@@ -227,7 +252,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     // RSS as the process would report it: low, or past the engine's early-flush and wait fractions.
     const residentBytes = () => (n.memoryPressure === true ? 0.95 : 0.1) * config.storage.memoryBytesMax;
     const proc = simProcess({ machine: n.id, fs: n.fs, clock, rng, net, metadata, locks, residentBytes });
-    const running = await run(launchNode(config, { platform: proc.platform, logger: silentLogger }));
+    const running = await run(launchNode(config, { platform: proc.platform, logger: silentLogger, queueBacklog: () => queue.backlog(n.id) }));
     n.up = { running, clock, proc, stamper: new VersionStamper(clock) };
   }
 
@@ -281,18 +306,27 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const held = await contents(n);
     for (const [key, enc] of n.durable) {
       const h = held.get(key);
-      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${n.id} lost an acknowledged write after a crash: ${keyOf(key)}`);
+      if ((h === undefined || compareVersions(h, enc) < 0) && !deletedByAttempt(key, enc)) throw new Violation(`${n.id} lost an acknowledged write after a crash: ${keyOf(key)}`);
     }
   }
 
   async function contents(n: SimNode): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
     const e = n.up!.running.node.engine;
+    // The tombstones it held before this look: none of the versions they cover may be there.
+    const held = observeTombstones(n);
     await run((async () => {
       for (const ws of e.windowsOf(GROUP)) for await (const r of e.scanWindow(GROUP, ws)) out.set(r.key, r.enc);
     })());
     // Retention: an expired point is never on any replica, whatever synced, repaired or crashed.
     for (const [k, enc] of out) if (expired(enc)) throw new Violation(`${n.id} holds an expired point ${keyOf(k)} (storage.retention 60h)`);
+    if (held.length > 0) {
+      faults.resurrection_checks!++;
+      for (const [k, enc] of out) {
+        const c = held.find((x) => x.covers(k, timeOfEncoding(enc), enc));
+        if (c !== undefined) throw new Violation(`${n.id} holds ${keyOf(k)} (inserted_at ${decodePoint(enc).insertedAtNs}) deleted by a tombstone it held (inserted_at ${c.t.insertedAtNs}): a deleted point came back`);
+      }
+    }
     return out;
   }
 
@@ -318,7 +352,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         const d = n.durable.get(key);
         return d !== undefined && compareVersions(d, enc) >= 0;
       });
-      if (!held && !(queued && queue.pending() > 0)) throw new Violation(`acknowledged write ${keyOf(key)} is durable on no node`);
+      if (!held && !(queued && queue.pending() > 0) && !deletedByAttempt(key, enc)) throw new Violation(`acknowledged write ${keyOf(key)} is durable on no node`);
     }
   }
 
@@ -392,10 +426,68 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
   }
 
+  /**
+   * A delete through the router, stamped like a write (now and then with a write's own stamp: the
+   * tombstone wins the tie): some devices over a time range among the written days, every device over
+   * a range, or the whole collection (a drop). Acknowledged or not, it may take effect.
+   */
+  async function deleteSome(): Promise<void> {
+    if (router === undefined || attempted.size === 0) return;
+    const r = rng.next();
+    const drop = r < 0.05;
+    const ids = drop || r < 0.15 ? [] : [...new Set([`d${rng.int(DEVICES)}`, ...(rng.chance(0.3) ? [`d${rng.int(DEVICES)}`] : [])])];
+    const startNs = drop ? 0n : DAY0 - BigInt(rng.int(BACKFILL_DAYS + 1)) * NS_PER_DAY + BigInt(rng.int(48)) * 30n * 60n * NS_PER_SECOND;
+    const endNs = drop ? 0n : startNs + BigInt(1 + rng.int(96)) * 30n * 60n * NS_PER_SECOND;
+    const priors = [...stamps.values()];
+    const insertedAtNs = priors.length > 0 && rng.chance(0.1) ? rng.pick(priors) : stamper.next();
+    const t: Tombstone = tombstoneOfDelete("sim delete", { database: "sim", collection: "m", ids, startNs, endNs, insertedAtNs }, () => insertedAtNs);
+    const d = { c: new CompiledTombstone(t, new Uint8Array(0)), acked: false };
+    deletes.push(d);
+    faults.deletes!++;
+    if (drop) faults.collection_drops!++;
+    const what = drop ? "drop of the collection" : `delete ${ids.length === 0 ? "every device" : ids.join("+")} [${(startNs - DAY0) / NS_PER_SECOND}s, ${(endNs - DAY0) / NS_PER_SECOND}s)`;
+    try {
+      await run(router.router.writer.delete(t));
+      d.acked = true;
+      faults.deletes_acked!++;
+      note(`${what} acked (inserted_at ${insertedAtNs})`);
+    } catch (e) {
+      note(`${what} refused: ${errorMessage(e).slice(0, 80)}`);
+    }
+  }
+
+  /** Anti-entropy on a node, then its tombstone purge (as after a scheduled round); the node may crash meanwhile. */
+  async function antiEntropyAndPurge(n: SimNode, crashDuring: boolean): Promise<void> {
+    const sync = n.up!.running.node.sync;
+    const ae = sync.antiEntropy;
+    if (ae === undefined) return;
+    let finished = false;
+    const work = (async () => {
+      const recs = await ae.runGroup(GROUP);
+      const purged = sync.purger === undefined ? 0 : await sync.purger.purgeGroup(GROUP);
+      finished = true;
+      return `anti-entropy ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}${purged > 0 ? `; ${purged} tombstones purged` : ""}`;
+    })();
+    // A crash at a random moment of the run (a crashed process's work never finishes: not waited for).
+    const crashed = crashDuring
+      ? sched.sleep(rng.int(40)).then(() => {
+          if (finished || n.up?.running.node.sync !== sync) return undefined;
+          crash(n, rng.chance(0.5));
+          faults.crashes!++;
+          faults.crashes_during_purge!++;
+          return `crash ${n.id} during anti-entropy and purge`;
+        })
+      : new Promise<undefined>(() => {});
+    work.catch(() => {});
+    const line = await run(Promise.race([work, crashed.then((c) => c ?? work)]));
+    note(line);
+  }
+
   async function restart(n: SimNode, wipe: boolean): Promise<void> {
     if (wipe) {
       n.fs = newFs(n.machine);
       n.durable = new Map();
+      everHeld.delete(n.id);
       faults.empty_disk_restarts!++;
     }
     faults.restarts!++;
@@ -411,7 +503,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const proc = simProcess({ machine: "router", fs: new SimFs(), clock: routerClock, rng, net, metadata, locks });
     const rconfig = loadConfig({
       flags: new Map(Object.entries({
-        "node.id": "router", "coordinator.total_groups": "1", "replication.factor": String(replicas), "replication.min_replicas_for_write": "2", "replication.strategy": strategy,
+        "node.id": "router", "coordinator.total_groups": "1", "replication.factor": String(replicas), "replication.min_replicas_for_write": "2", "replication.strategy": strategy, "replication.hint_window": PURGE_DELAY,
         "server.port": "1", "log.level": "error",
         ...(queued ? { "queue.type": "nats", "queue.url": "nats://sim:4222" } : {}),
       })),
@@ -429,6 +521,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   async function routerRead(consistency: "one" | "quorum" | "all", requireAcked: boolean, only?: string): Promise<number> {
     const ids = only === undefined ? writtenIds() : [only];
     if (ids.length === 0 || router === undefined) return 0;
+    // What each node held applied before the read: a node that answers never returns what those delete.
+    const heldBefore = new Map(nodes.map((n) => [n.id, n.up === undefined ? [...(everHeld.get(n.id)?.values() ?? [])] : observeTombstones(n)]));
     const got = new Map<string, Uint8Array>();
     let cursor = "";
     let served = "";
@@ -458,7 +552,14 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     // Who answered must have been serving the group (never a node still catching up, never one joining it).
     const rec = await groupRecord();
-    for (const id of served.split(",").filter((s) => s !== "")) {
+    const servers = served.split(",").filter((s) => s !== "");
+    for (const [key, enc] of got) {
+      for (const id of servers) {
+        const c = heldBefore.get(id)?.find((x) => x.covers(key, timeOfEncoding(enc), enc));
+        if (c !== undefined) throw new Violation(`router read (${consistency}) returned ${keyOf(key)}, deleted by a tombstone ${id} held before it answered`);
+      }
+    }
+    for (const id of servers) {
       if (rec?.joining_nodes.includes(id) === true) throw new Violation(`router read was served by ${id} while it was joining the group`);
       const n = nodes.find((x) => x.id === id);
       if (n?.up !== undefined && catchingUp(n)) throw new Violation(`router read was served by ${id} while it was catching up`);
@@ -467,7 +568,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       for (const [key, enc] of acked) {
         if (only !== undefined && keyParts(key).id !== only) continue;
         const h = got.get(key);
-        if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`router read (${consistency}) after healing returned ${h === undefined ? "nothing" : "an older version"} for acknowledged ${keyOf(key)} (served by ${served})`);
+        if ((h === undefined || compareVersions(h, enc) < 0) && !deletedByAttempt(key, enc)) throw new Violation(`router read (${consistency}) after healing returned ${h === undefined ? "nothing" : "an older version"} for acknowledged ${keyOf(key)} (served by ${served})`);
       }
       readsChecked += acked.size;
     }
@@ -524,7 +625,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const held = await contents(victim);
     for (const [key, enc] of ackedDuring) {
       const h = held.get(key);
-      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${victim.id} does not hold ${keyOf(key)} after its pause (hints/queue should have brought it, no anti-entropy ran)`);
+      if ((h === undefined || compareVersions(h, enc) < 0) && !deletedByAttempt(key, enc)) throw new Violation(`${victim.id} does not hold ${keyOf(key)} after its pause (hints/queue should have brought it, no anti-entropy ran)`);
     }
     note(`${victim.id} resumed, registered again and holds every write acknowledged meanwhile`);
   }
@@ -662,7 +763,11 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       if (!leaving || groupNodes(g).includes(n.id)) able.push(n.id);
     }
     if (groupNodes(g).length < Math.min(replicas, able.length)) throw new Violation(`group has ${groupNodes(g).length} nodes (${groupNodes(g).join(",")}), factor ${replicas}`);
-    for (const n of nodes) if (!writeNodes(g).includes(n.id)) n.durable = new Map();
+    for (const n of nodes) {
+      if (writeNodes(g).includes(n.id)) continue;
+      n.durable = new Map();
+      everHeld.delete(n.id);
+    }
   }
 
   /** After healing: no move in flight, the group on the planner's desired nodes, non-holders empty. */
@@ -719,20 +824,14 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       const up = nodes.filter((n) => n.up !== undefined);
       const down = nodes.filter((n) => n.up === undefined && !n.gone);
       const r = rng.next();
-      if (r < 0.24) await write();
+      if (r < 0.2) await write();
+      else if (r < 0.24) await deleteSome();
       else if (r < 0.3) {
         // Backfills and overwrites (older times), most useful while a replica is down.
         faults.backfills!++;
         await write("backfill");
       } else if (r < 0.36 && up.length > 0) await write("normal", rng.pick(up));
-      else if (r < 0.42 && up.length > 0) {
-        const n = rng.pick(up);
-        const ae = n.up!.running.node.sync.antiEntropy;
-        if (ae !== undefined) {
-          const recs = await run(ae.runGroup(GROUP));
-          note(`anti-entropy ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}`);
-        }
-      } else if (r < 0.48 && up.length > 0) {
+      else if (r < 0.42 && up.length > 0) await antiEntropyAndPurge(rng.pick(up), rng.chance(0.2)); else if (r < 0.48 && up.length > 0) {
         const n = rng.pick(up);
         await run(n.up!.running.node.engine.flush());
         if (rng.chance(0.5)) await run(n.up!.running.node.engine.compactAll());
@@ -841,13 +940,14 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       const held = await contents(n);
       for (const [key, enc] of acked) {
         const h = held.get(key);
-        if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`${n.id} serves the group without acknowledged ${keyOf(key)} (${h === undefined ? "missing" : "older version"}) after its startup sync`);
+        if ((h === undefined || compareVersions(h, enc) < 0) && !deletedByAttempt(key, enc)) throw new Violation(`${n.id} serves the group without acknowledged ${keyOf(key)} (${h === undefined ? "missing" : "older version"}) after its startup sync`);
       }
     }
     await routerRead("one", true);
     await routerRead("quorum", true);
     for (const id of writtenIds()) await routerRead("one", true, id);
     await converged("after healing");
+    await purgedEverywhere();
     // A holder dies for good: after cluster.dead_node_timeout a spare member (if any) takes its place.
     const settledOn = groupNodes((await groupRecord())!);
     const spare = nodes.some((n) => n.up !== undefined && !settledOn.includes(n.id) && n.up.running.node.sync.view?.isMember(n.id) === true);
@@ -879,6 +979,30 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     await metadata.close();
   }
 
+  /**
+   * Tombstones do not accumulate: past the purge delay (and any clock skew of their stamps), two rounds
+   * of anti-entropy and purge on every holder leave none anywhere — and still no deleted version, no
+   * acknowledged write lost, replicas identical.
+   */
+  async function purgedEverywhere(): Promise<void> {
+    for (const n of nodes) n.machine.skewNs = 0n;
+    const hs = await holders();
+    // Until the youngest tombstone's delay has passed on every holder's clock (stamps carry the router's skew).
+    let waitNs = 0n;
+    for (const n of hs) {
+      const now = n.up!.clock.nowNs();
+      for (const h of n.up!.running.node.engine.liveTombstones(GROUP)) if (h.tombstone.insertedAtNs + PURGE_DELAY_NS - now > waitNs) waitNs = h.tombstone.insertedAtNs + PURGE_DELAY_NS - now;
+    }
+    if (waitNs > 0n) await sched.advance(Number(waitNs / 1_000_000n) + 1_000);
+    for (let round = 1; round <= 2; round++) for (const n of hs) await antiEntropyAndPurge(n, false);
+    for (const n of hs) {
+      const left = n.up!.running.node.engine.tombstoneCount(GROUP);
+      faults.tombstones_left_after_purge_rounds! += left;
+      if (left > 0) throw new Violation(`${n.id} still holds ${left} tombstone(s) after every replica held them past the purge delay (${n.up!.running.node.sync.purger?.heldBecause.get(GROUP) ?? "?"})`);
+    }
+    await converged("after the purge");
+  }
+
   /** Two anti-entropy rounds on the holders, then identical contents with every acknowledged write; non-holders hold nothing. */
   async function converged(when: string): Promise<void> {
     const hs = await holders();
@@ -904,7 +1028,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     for (const [key, enc] of acked) {
       const h = first.get(key);
-      if (h === undefined || compareVersions(h, enc) < 0) throw new Violation(`acknowledged write lost: ${keyOf(key)}`);
+      if ((h === undefined || compareVersions(h, enc) < 0) && !deletedByAttempt(key, enc)) throw new Violation(`acknowledged write lost: ${keyOf(key)}`);
     }
     for (const [pk, enc] of first) if (!attempted.get(pk)?.has(toHex(enc))) throw new Violation(`replicas hold a version never written: ${keyOf(pk)}`);
   }
