@@ -7,7 +7,10 @@
 // replacements through a node's AdminService; phase 2 heals everything, restarts every node, waits
 // for the placement to equal the planner's desired one, checks completeness and router reads before
 // any anti-entropy round, runs two anti-entropy rounds and checks convergence (non-holders hold
-// nothing); then a holder dies for good and, past cluster.dead_node_timeout, is replaced by itself.
+// nothing); then, past the purge delay, anti-entropy and purge leave no tombstone anywhere; then a
+// holder dies for good and, past cluster.dead_node_timeout, is replaced by itself. Deletes (some
+// devices or all over a range, collection drops) are among the actions: a node never holds again a
+// version deleted by a tombstone it held (checked on every snapshot and every router read it serves).
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { loadConfig, type NodeConfig } from "../config/config.ts";

@@ -7,7 +7,10 @@
 // node catching up) is checked throughout; completeness and router reads after healing and restarts,
 // before any anti-entropy; convergence after two anti-entropy rounds. Every third seed runs with
 // storage.retention 60h: backfills into an expired window are never stored, read or synced back
-// (checked on every snapshot of every replica). A seed replays identically.
+// (checked on every snapshot of every replica). Deletes and collection drops go through the router
+// among the faults; no node ever holds again — and no read served by it returns — a version deleted by
+// a tombstone it held, whatever syncs, repairs, replays or purges; past the purge delay every
+// tombstone is purged everywhere (anti-entropy then purge, crashes during both). A seed replays identically.
 
 import { describe, expect, test } from "bun:test";
 import { runSeed } from "../../src/sim/world.ts";
@@ -43,6 +46,12 @@ describe("deterministic simulation", () => {
     }
     // Operator decisions under the faults: decommissions, removals (a lost disk), replacements, and refusals with reasons.
     for (const k of ["decommissions", "removals", "replacements", "membership_refusals", "expired_writes"]) expect(totals[k] ?? 0).toBeGreaterThan(0);
+    // Deletes through the real wiring: acknowledged and refused, drops, points deleted, older writes
+    // refused by a tombstone, tombstones taken from a replica by anti-entropy, purged (some runs cut by a
+    // crash), and the resurrection check run on replicas holding tombstones.
+    for (const k of ["deletes", "deletes_acked", "points_deleted", "deleted_writes_refused", "tombstones_received_by_sync", "tombstones_purged", "resurrection_checks"]) expect(totals[k] ?? 0).toBeGreaterThan(SEEDS / 20);
+    for (const k of ["collection_drops", "crashes_during_purge"]) expect(totals[k] ?? 0).toBeGreaterThan(0);
+    expect(totals.tombstones_left_after_purge_rounds ?? 0).toBe(0);
     expect(reads).toBeGreaterThan(SEEDS * 10);
   }, 300_000);
 
