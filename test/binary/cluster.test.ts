@@ -1,6 +1,8 @@
 // The compiled binaries as a cluster: real etcd, real nats-server (JetStream), 3 storage nodes with
 // replication factor 3 and a router. Writes through the router's HTTP API land on every replica; a
-// node killed with -9 during writes catches up from its durable consumer once restarted.
+// node killed with -9 during writes catches up from its durable consumer once restarted; a delete
+// sent while one node is down reaches it through its stream, and every tombstone is purged once all
+// replicas hold it (each node asking JetStream that its own backlog is empty).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startBinary, postJson, type RunningBinary } from "../support/binary.ts";
@@ -30,7 +32,8 @@ const DAY = 20_060n * NS_PER_DAY;
 
 function nodeArgs(i: number, natsUrl: string): string[] {
   return ["node", "--node.id", `storage-${i}`, "--storage.data_dir", `${tmp.dir}/storage-${i}`, "--server.port", "0", "--etcd.endpoints", etcd.url,
-    "--queue.type", "nats", "--queue.url", natsUrl, "--replication.factor", "3"];
+    "--queue.type", "nats", "--queue.url", natsUrl, "--replication.factor", "3",
+    "--replication.hint_window", "2s", "--storage.tombstone_purge_delay", "3s", "--storage.sync.anti_entropy.interval", "1s"];
 }
 
 
@@ -78,6 +81,37 @@ describe("cluster of compiled binaries over etcd + NATS JetStream", () => {
     }, 60_000);
     const total = final[0]!.split(",").reduce((n, part) => n + Number(part.split("/")[1]), 0);
     expect(total).toBe(keys.size);
+
+    // A delete while storage-3 is down: its stream keeps it; once back, it applies it from there.
+    await nodes[2]!.kill9();
+    const from = DAY;
+    const to = DAY + NS_PER_DAY;
+    const del = await fetch(`${router.url}/v1/databases/plant/collections/sensors/points?ids=dev-0,dev-1,dev-2&start_time=${from}&end_time=${to}`, { method: "DELETE" });
+    expect(del.status).toBe(200);
+    for (const k of [...keys]) {
+      const [id, t] = k.split("/");
+      if (["dev-0", "dev-1", "dev-2"].includes(id!) && BigInt(t!) >= from && BigInt(t!) < to) keys.delete(k);
+    }
+    nodes[2] = await startBinary(nodeArgs(3, nats.url));
+    procs.push(nodes[2]);
+    let lastSums: string[] = [];
+    // Points of one node's window sums ("w=sha/count", a count of 0 is left out of Connect JSON).
+    const count = (sums: string) => sums.split(",").reduce((n, part) => n + (Number(part.split("/")[1]) || 0), 0);
+    const afterDelete = await until("replicas converged after the delete", async () => {
+      const s = await windowSums(nodes, windows);
+      lastSums = s;
+      return s[0] === s[1] && s[1] === s[2] && count(s[0]!) === keys.size ? s : undefined;
+    }, 60_000).catch((e) => {
+      throw new Error(`${String(e)}; want ${keys.size} points, the nodes hold ${lastSums.map(count).join(" / ")}`);
+    });
+    expect(afterDelete[0]).toBe(afterDelete[2]!);
+    await until("tombstones purged on every node", async () => {
+      for (const n of nodes) {
+        const r = await postJson(`${n.url}/soltix.v1.AdminService/GetStatus`, {});
+        if (((r.json.groups ?? []) as Array<{ tombstones?: number }>).some((g) => (g.tombstones ?? 0) > 0)) return undefined;
+      }
+      return true;
+    }, 60_000);
   });
 
   test("NATS unreachable: router and node not ready, writes refused with unavailable", async () => {
