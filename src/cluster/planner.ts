@@ -96,9 +96,12 @@ export function planMoves(input: PlannerInput): PlannedChange[] {
       continue;
     }
     // Nothing to fill: a surplus copy beyond the factor, or a removed node, is dropped when enough stay.
+    // A removed node's slot is kept while a desired member that is down now (a replacement not
+    // registered yet) could take it: the move starts once that node registers.
     const removed = input.removed ?? dead;
-    const drop = extras.find((id) => removed.has(id) || current.length > factor);
-    if (drop !== undefined && current.length > 1 && (removed.has(drop) || counted - 1 >= factor)) {
+    const waitingFor = desired.find((id) => !current.includes(id) && !dead.has(id));
+    const drop = extras.find((id) => (removed.has(id) && waitingFor === undefined) || current.length > factor);
+    if (drop !== undefined && current.length > 1 && ((removed.has(drop) && waitingFor === undefined) || counted - 1 >= factor)) {
       out.push({ kind: "drop", group: g.group_id, leave: drop, reason: removed.has(drop) ? `${drop} was removed and no node can take its place` : `${current.length} copies, factor ${factor}: ${drop} dropped` });
       continue;
     }

@@ -174,8 +174,10 @@ export class WriteRouter {
       // Who can acknowledge: with NATS async every node whose stream takes the batch (live or
       // hinted); otherwise only live nodes confirm durability.
       const counted = nodes.filter((id) => (queueAsync ? plans.get(id)!.kind !== "skip" : plans.get(id)!.kind === "live"));
-      const inWindow = nodes.filter((id) => plans.get(id)!.kind !== "skip").length;
-      const need = queueAsync ? Math.max(1, counted.length) : Math.min(this.policy.minReplicasForWrite, Math.max(1, inWindow));
+      // min_replicas_for_write is a floor of copies (capped by the group's size), whatever is down:
+      // nodes past the hint window do not lower it — fewer copies than that is a refusal, not an ack.
+      const floor = Math.min(this.policy.minReplicasForWrite, Math.max(1, nodes.length));
+      const need = queueAsync ? Math.max(floor, counted.length) : floor;
       requirements.push({ group: record.group_id, nodes, counted, need });
       for (const id of targets) {
         if (plans.get(id)!.kind === "skip") continue;
