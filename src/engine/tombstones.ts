@@ -35,6 +35,8 @@ export const PURGE_MARKER_KEEP_NS = 24n * 3600n * 1_000_000_000n;
 export const PURGE_MARKERS_PER_GROUP_MAX = 10_000;
 
 const NONE: readonly CompiledTombstone[] = [];
+/** Window lists held per group before they are all dropped. */
+const WINDOW_LISTS_PER_GROUP_MAX = 4096;
 
 export function tombstoneId(enc: Uint8Array): string {
   return toHex(sha256(enc).subarray(0, TOMBSTONE_ID_BYTES));
@@ -55,6 +57,8 @@ interface GroupTombstones {
   digest: Uint8Array | undefined;
   /** Purged ids → purge time (ns). */
   purged: Map<string, bigint>;
+  /** The list's tombstones touching each window asked for (the write path asks per point). */
+  byWindow: Map<bigint, readonly CompiledTombstone[]>;
 }
 
 export class Tombstones {
@@ -101,22 +105,30 @@ export class Tombstones {
 
   private group(g: number): GroupTombstones {
     let s = this.groups.get(g);
-    if (s === undefined) this.groups.set(g, (s = { live: new Map(), list: [], digest: undefined, purged: new Map() }));
+    if (s === undefined) this.groups.set(g, (s = { live: new Map(), list: [], digest: undefined, purged: new Map(), byWindow: new Map() }));
     return s;
   }
 
   private changed(s: GroupTombstones): void {
     s.list = [...s.live.values()].map((h) => h.c);
     s.digest = undefined;
+    s.byWindow.clear();
   }
 
   /** Live tombstones of the group touching the window [ws, ws + 1 day) (a shared empty list when none). */
   forWindow(group: number, ws: bigint): readonly CompiledTombstone[] {
     const s = this.groups.get(group);
     if (s === undefined || s.list.length === 0) return NONE;
-    let out: CompiledTombstone[] | undefined;
-    for (const c of s.list) if (c.touches(ws, NS_PER_DAY)) (out ??= []).push(c);
-    return out ?? NONE;
+    let hit = s.byWindow.get(ws);
+    if (hit === undefined) {
+      let out: CompiledTombstone[] | undefined;
+      for (const c of s.list) if (c.touches(ws, NS_PER_DAY)) (out ??= []).push(c);
+      hit = out ?? NONE;
+      // Bounded: the windows a group is written to at once are few (cleared with every change).
+      if (s.byWindow.size >= WINDOW_LISTS_PER_GROUP_MAX) s.byWindow.clear();
+      s.byWindow.set(ws, hit);
+    }
+    return hit;
   }
 
   live(group: number): HeldTombstone[] {
