@@ -108,8 +108,8 @@ class Violation extends Error {}
 /** Engine counters a seed reports (summed over every process of every node). */
 const ENGINE_COUNTS = ["moves_finished", "groups_dropped", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ", "tombstones_purged", "points_deleted", "deleted_writes_refused", "tombstones_received_by_sync"] as const;
 /** Deletes wait this long before their purge (and hints last as long): a minute of simulated time. */
-const PURGE_DELAY = "5m";
-const PURGE_DELAY_NS = 300n * NS_PER_SECOND;
+const PURGE_DELAY = "60s";
+const PURGE_DELAY_NS = 60n * NS_PER_SECOND;
 
 export async function runSeed(o: SimOptions): Promise<SimResult> {
   const rng = new Rng(o.seed);
@@ -123,7 +123,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     crashes: 0, restarts: 0, empty_disk_restarts: 0, partitions: 0, clock_jumps: 0, fault_changes: 0, torn_tails: 0, garbled_tails: 0,
     pauses: 0, pauses_past_lease: 0, router_restarts: 0, id_collisions_refused: 0, dir_lock_refusals: 0, backfills: 0, quiet_writes: 0,
     memory_pressure_changes: 0, auto_replacements: 0, joins: 0, decommissions: 0, removals: 0, replacements: 0, membership_refusals: 0, moves_finished: 0, groups_dropped: 0,
-    expired_writes: 0, deletes: 0, deletes_acked: 0, collection_drops: 0, tombstones_left_after_purge_rounds: 0, resurrection_checks: 0, crashes_during_purge: 0,
+    expired_writes: 0, deletes: 0, deletes_acked: 0, deletes_on_one_node: 0, quiet_deletes_on_one_node: 0, collection_drops: 0, tombstones_left_after_purge_rounds: 0, resurrection_checks: 0, crashes_during_purge: 0,
     tombstones_purged: 0, points_deleted: 0, deleted_writes_refused: 0, tombstones_received_by_sync: 0,
     memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
   };
@@ -449,10 +449,24 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     faults.deletes!++;
     if (drop) faults.collection_drops!++;
     const what = drop ? "drop of the collection" : `delete ${ids.length === 0 ? "every device" : ids.join("+")} [${(startNs - DAY0) / NS_PER_SECOND}s, ${(endNs - DAY0) / NS_PER_SECOND}s)`;
+    // Now and then straight to one node (StorageService.Delete, as a client or a router whose other
+    // deliveries failed would leave it): the other replicas learn it from that node only.
+    const only = rng.chance(0.2) ? rng.pick(nodes.filter((n) => n.up !== undefined && !n.machine.paused).concat([])) : undefined;
+    if (only?.up !== undefined) {
+      faults.deletes_on_one_node!++;
+      const body = { database: "sim", collection: "m", ids, startTime: String(startNs), endTime: String(endNs === 0n ? 0n : endNs), insertedAt: String(insertedAtNs) };
+      const req = new Request(`http://${only.id}/soltix.v1.StorageService/Delete`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const res = await run(Promise.resolve(only.up.running.node.app.fetch(req)));
+      const text = await run(res.text());
+      note(`${what} on ${only.id} only: ${res.status === 200 ? "stored" : `refused (${text.slice(0, 80)})`}`);
+      observeTombstones(only);
+      return;
+    }
     try {
       await run(router.router.writer.delete(t));
       d.acked = true;
       faults.deletes_acked!++;
+      for (const n of nodes) if (n.up !== undefined) observeTombstones(n);
       note(`${what} acked (inserted_at ${insertedAtNs})`);
     } catch (e) {
       note(`${what} refused: ${errorMessage(e).slice(0, 80)}`);
@@ -469,7 +483,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       const recs = await ae.runGroup(GROUP);
       const purged = sync.purger === undefined ? 0 : await sync.purger.purgeGroup(GROUP);
       finished = true;
-      return `anti-entropy ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}${purged > 0 ? `; ${purged} tombstones purged` : ""}`;
+      const held = n.up?.running.node.engine.tombstoneCount(GROUP) ?? 0;
+      const why = held > 0 ? ` (${held} kept: ${sync.purger?.heldBecause.get(GROUP) ?? "-"})` : "";
+      return `anti-entropy ${n.id}: ${recs.map((x) => `${x.peer}:${x.result}/${x.path}`).join(",")}${purged > 0 ? `; ${purged} tombstones purged` : ""}${why}`;
     })();
     // A crash at a random moment of the run (a crashed process's work never finishes: not waited for).
     const crashed = crashDuring
@@ -631,6 +647,42 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       if ((h === undefined || compareVersions(h, enc) < 0) && !deletedByAttempt(key, enc)) throw new Violation(`${victim.id} does not hold ${keyOf(key)} after its pause (hints/queue should have brought it, no anti-entropy ran)`);
     }
     note(`${victim.id} resumed, registered again and holds every write acknowledged meanwhile`);
+  }
+
+  /**
+   * A quiet spell (every replica up, no fault) in which a delete reaches one replica only, of a device
+   * and day that hold acknowledged points; the purge delay passes; that replica compares and purges,
+   * twice, before any other replica took the tombstone from it. It must not purge (the others do not
+   * hold it) — else its second comparison pulls a deleted version back, which its snapshot would show.
+   */
+  async function quietDeleteOnOne(): Promise<void> {
+    const g = await groupRecord();
+    const reps = nodes.filter((n) => g !== undefined && groupNodes(g).includes(n.id));
+    if (g === undefined || g.joining_nodes.length > 0 || reps.length < 2 || reps.some((n) => n.up === undefined) || acked.size === 0) return;
+    net.healAll();
+    net.faults = NO_FAULTS;
+    queue.faults = { dropPublish: 0, redeliver: 0 };
+    for (const n of reps) n.machine.resume();
+    // Clocks agree (the delay is measured on the target's clock from the router's stamp).
+    routerMachine.skewNs = 0n;
+    for (const n of nodes) n.machine.skewNs = 0n;
+    await sched.advance(15_000);
+    if (reps.some((n) => n.up === undefined || catchingUp(n))) return;
+    const target = rng.pick(reps);
+    const kp = keyParts(rng.pick([...acked.keys()]));
+    const startNs = windowStartNs(kp.timeNs);
+    const insertedAtNs = stamper.next();
+    const t: Tombstone = tombstoneOfDelete("sim delete", { database: "sim", collection: "m", ids: [kp.id], startNs, endNs: startNs + NS_PER_DAY, insertedAtNs }, () => insertedAtNs);
+    deletes.push({ c: new CompiledTombstone(t, new Uint8Array(0)), acked: false });
+    faults.deletes!++;
+    faults.quiet_deletes_on_one_node!++;
+    const body = { database: "sim", collection: "m", ids: [kp.id], startTime: String(startNs), endTime: String(startNs + NS_PER_DAY), insertedAt: String(insertedAtNs) };
+    const res = await run(Promise.resolve(target.up!.running.node.app.fetch(new Request(`http://${target.id}/soltix.v1.StorageService/Delete`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }))));
+    note(`quiet delete of ${kp.id}'s day on ${target.id} only: ${res.status}`);
+    observeTombstones(target);
+    await sched.advance(Number(PURGE_DELAY_NS / 1_000_000n) + 1_000);
+    for (let i = 0; i < 2 && target.up !== undefined; i++) await antiEntropyAndPurge(target, false);
+    if (target.up !== undefined) await contents(target);
   }
 
   /** A second process with a live node's id (on another machine) is refused, and the first is unharmed. */
@@ -896,7 +948,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         faults.router_restarts!++;
         await startRouter();
         note("router restarted (hints lost)");
-      } else if (r < 0.91) await quietPause();
+      } else if (r < 0.9) await quietPause();
+      else if (r < 0.91) await quietDeleteOnOne();
       else if (r < 0.93) {
         // Memory pressure on a node (its RSS near the limit) comes or goes: early flushes, writers
         // waiting for them — back-pressure, never loss (the scenario's invariants say so).

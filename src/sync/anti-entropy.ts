@@ -123,7 +123,7 @@ export class AntiEntropy {
    * replica holding exactly this node's tombstones and ended with every window compared: the
    * evidence a tombstone purge waits for (sync/tombstone-purge.ts).
    */
-  private readonly tombstoneEvidence = new Map<number, Map<string, bigint>>();
+  private readonly tombstoneEvidence = new Map<number, Map<string, { atNs: bigint; ids: ReadonlySet<string> }>>();
   /** Called after each scheduled round (the tombstone purger looks at its evidence then). */
   onRoundDone: () => Promise<void> = async () => {};
   /** Told of tombstones a replica purged (every replica held them); set by the purger. */
@@ -230,8 +230,14 @@ export class AntiEntropy {
   }
 
   /** When the last comparison with `peer` that found its tombstones equal to this node's began (ns), if any. */
-  tombstonesSeenEqual(group: number, peer: string): bigint | undefined {
-    return this.tombstoneEvidence.get(group)?.get(peer);
+  /**
+   * Was `peer` seen holding this tombstone: did the last comparison whose tombstones were equal, begun
+   * at or after `sinceNs`, find this tombstone among them? (Two empty sets are equal too: the
+   * tombstone itself must have been in the set compared.)
+   */
+  tombstoneSeenHeld(group: number, peer: string, id: string, sinceNs: bigint): boolean {
+    const e = this.tombstoneEvidence.get(group)?.get(peer);
+    return e !== undefined && e.atNs >= sinceNs && e.ids.has(id);
   }
 
   /**
@@ -256,10 +262,10 @@ export class AntiEntropy {
     return !bytesEqual(before, this.engine.tombstoneDigest(group));
   }
 
-  private noteTombstonesEqual(group: number, peer: string, atNs: bigint): void {
+  private noteTombstonesEqual(group: number, peer: string, atNs: bigint, ids: ReadonlySet<string>): void {
     let m = this.tombstoneEvidence.get(group);
     if (m === undefined) this.tombstoneEvidence.set(group, (m = new Map()));
-    m.set(peer, atNs);
+    m.set(peer, { atNs, ids });
   }
 
   private async withPeer(group: number, peer: string, opts: CompareOptions, retried = false): Promise<AeRecord[]> {
@@ -287,6 +293,8 @@ export class AntiEntropy {
     // replica's differ, the answer holds them. What this node lacked it stores, and the comparison
     // starts again once (its windows changed).
     const tombstonesDigest = this.engine.tombstoneDigest(group);
+    // The set that digest stands for (the tombstones a peer with an equal digest is seen to hold).
+    const tombstoneIds = new Set(this.engine.liveTombstones(group).map((h) => h.id));
     let tombstonesEqual = false;
     let again = false;
     const tombstonesOf = async (res: { tombstonesDiffer: boolean; tombstones: Uint8Array[]; purgedTombstones: Uint8Array[] }) => {
@@ -307,7 +315,7 @@ export class AntiEntropy {
         await tombstonesOf(res);
         if (again) return this.withPeer(group, peer, opts, true);
         if (res.windowsEqual) {
-          if (tombstonesEqual) this.noteTombstonesEqual(group, peer, startedNs);
+          if (tombstonesEqual) this.noteTombstonesEqual(group, peer, startedNs, tombstoneIds);
           this.stats.windowsDigestEqual++;
           const shared = { roundTrips: 1, sent: rootsCounter.sent, received: rootsCounter.received };
           return localWindows.map((w, i) =>
@@ -362,7 +370,7 @@ export class AntiEntropy {
       opts.onWindow?.(rec, ++done, windows.length);
     });
     // Every window compared with a replica holding exactly our tombstones: evidence for their purge.
-    if (tombstonesEqual && out.every((r) => r.result === "in_sync" || r.result === "repaired")) this.noteTombstonesEqual(group, peer, startedNs);
+    if (tombstonesEqual && out.every((r) => r.result === "in_sync" || r.result === "repaired")) this.noteTombstonesEqual(group, peer, startedNs, tombstoneIds);
     // Records in window order, whatever order the windows finished in.
     return out.sort((a, b) => (a.windowStartNs < b.windowStartNs ? -1 : a.windowStartNs > b.windowStartNs ? 1 : 0));
   }

@@ -132,7 +132,7 @@ export class TombstonePurger {
         waiting ||= `a tombstone is younger than storage.tombstone_purge_delay (${this.settings.delayMs} ms)`;
         continue;
       }
-      const unseen = peers.filter((p) => (this.ae.tombstonesSeenEqual(group, p) ?? 0n) < due);
+      const unseen = peers.filter((p) => !this.ae.tombstoneSeenHeld(group, p, id, due));
       if (unseen.length > 0) {
         waiting ||= `not yet seen held by ${unseen.join(", ")} since the delay passed`;
         continue;
