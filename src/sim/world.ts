@@ -250,6 +250,13 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   };
 
   async function start(n: SimNode): Promise<void> {
+    // A node whose copy the group's record gave to others while it was away drops it as it starts
+    // (app/node.ts): what it acknowledged for the group counts no more.
+    const g = await groupRecord();
+    if (g !== undefined && !writeNodes(g).includes(n.id) && groupNodes(g).some((id) => id !== n.id)) {
+      n.durable = new Map();
+      everHeld.delete(n.id);
+    }
     const clock = n.machine.process();
     const config = nodeConfig(n.id);
     // RSS as the process would report it: low, or past the engine's early-flush and wait fractions.

@@ -222,7 +222,15 @@ export class GroupMover {
       p.phase = "verify";
       await publish(true);
       const verified: string[] = [];
-      for (const peer of this.sources(group)) {
+      // The leaving node too: it gives its copy up after the promotion, so the joiner must have compared
+      // with it (it may hold writes no other replica has). One that is down holds the move until it
+      // is back, or dead (then the joiner takes its place).
+      const leavers = this.view.cachedGroup(group)?.leaving_nodes ?? [];
+      const dead = this.deadNodes();
+      const down = leavers.filter((id) => this.view.node(id) === undefined && !dead.has(id));
+      if (down.length > 0) throw new Error(`leaving node ${down.join(", ")} is down: the joining node compares with it before it gives its copy up`);
+      const peers = [...new Set([...this.sources(group), ...leavers.filter((id) => id !== this.nodeId && this.view.node(id) !== undefined)])];
+      for (const peer of peers) {
         const recs = await this.ae.verifyWith(group, peer);
         for (const r of recs) {
           p.bytes += r.bytesReceived;
