@@ -675,6 +675,8 @@ export class Engine {
     await this.serialized(async () => {
       await this.compacted();
       let changed = false;
+      const jobs: Array<{ w: WindowSegments; drop: (key: string) => boolean }> = [];
+      const signatures = new Map<WindowSegments, string>();
       for (const w of [...this.windows.values()]) {
         if (w.segs.length === 0 || !candidate(w.windowStartNs)) continue;
         const id = windowId(w.group, w.windowStartNs);
@@ -687,9 +689,12 @@ export class Engine {
         const signature = `${this.writeVersion.get(id) ?? 0}|${c.signatureOf(w.windowStartNs)}`;
         if (this.sweptClean.get(id) === signature) continue;
         const ws = w.windowStartNs;
-        const r = await this.rewriteWindow(w, (key) => c.expired(key.slice(0, key.indexOf("\u0000")), ws));
+        signatures.set(w, signature);
+        jobs.push({ w, drop: (key) => c.expired(key.slice(0, key.indexOf("\u0000")), ws) });
+      }
+      for (const r of await this.rewriteWindows(jobs)) {
         if (r.dropped === 0) {
-          this.sweptClean.set(id, signature);
+          this.sweptClean.set(windowId(r.w.group, r.w.windowStartNs), signatures.get(r.w)!);
           continue;
         }
         changed = true;
@@ -707,36 +712,54 @@ export class Engine {
   }
 
   /**
-   * Rewrites a window's segments as one without the records `drop` picks (unlinked when none is left);
-   * unchanged when it picks none. Runs in the maintenance chain with compaction idle; the caller
-   * fsyncs the segment directory. Returns what went: records dropped, bytes freed, whether the window
-   * is gone.
+   * Rewrites windows' segments, each as one without the records its `drop` picks (unlinked when none
+   * is left; unchanged when it picks none). The windows are read, filtered and encoded several at
+   * once, their new files written and fsynced concurrently, then renamed in one batch with one
+   * directory fsync, and swapped in for readers. Runs in the maintenance chain with compaction idle;
+   * the caller fsyncs the directory again after the old files' removal. Returns, per window, what went.
    */
-  private async rewriteWindow(w: WindowSegments, drop: (key: string, enc: Uint8Array) => boolean): Promise<{ dropped: number; bytesFreed: number; removed: boolean }> {
-    const refs = [...w.segs];
-    const sources: SortedSource[] = [];
-    for (const ref of refs) {
-      const v = await this.cache.load(ref);
-      if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
+  private async rewriteWindows(jobs: ReadonlyArray<{ w: WindowSegments; drop: (key: string, enc: Uint8Array) => boolean }>): Promise<Array<{ w: WindowSegments; dropped: number; bytesFreed: number; removed: boolean }>> {
+    type Prepared = { w: WindowSegments; refs: SegmentRef[]; dropped: number; file?: { name: string; bytes: Uint8Array; seq: number } };
+    const prepared: Prepared[] = [];
+    await forEachBounded(jobs, Math.max(MERGES_IN_FLIGHT_MIN, 2 * this.compute.threads), async ({ w, drop }) => {
+      const refs = [...w.segs];
+      const sources: SortedSource[] = [];
+      for (const ref of refs) {
+        const v = await this.cache.load(ref);
+        if (v !== undefined && v.count > 0) sources.push(segmentSource(v));
+      }
+      const kept: Uint8Array[] = [];
+      let dropped = 0;
+      for (const r of mergeSources(sources)) {
+        if (drop(r.key, r.enc)) dropped++;
+        else kept.push(r.enc);
+      }
+      if (dropped === 0 || kept.length === 0) {
+        prepared.push({ w, refs, dropped });
+        return;
+      }
+      const seq = ++this.segSeq;
+      const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
+      const packed = packEncodings(kept);
+      this.stats.computeTasks++;
+      const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
+      await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
+      prepared.push({ w, refs, dropped, file: { name, bytes, seq } });
+    });
+    const files = prepared.flatMap((p) => (p.file === undefined ? [] : [p.file])).sort((a, b) => a.seq - b.seq);
+    if (files.length > 0) await installTemps(this.opts.fs, this.segDir, files.map((f) => f.name));
+    const out: Array<{ w: WindowSegments; dropped: number; bytesFreed: number; removed: boolean }> = [];
+    for (const p of prepared) {
+      if (p.dropped === 0) {
+        out.push({ w: p.w, dropped: 0, bytesFreed: 0, removed: false });
+        continue;
+      }
+      // Swapped in one synchronous step with the old files' removal from the index.
+      const replacement = p.file === undefined ? undefined : this.installed(p.file);
+      const freed = (await this.removeSegments(p.w, p.refs, replacement)) - (p.file?.bytes.length ?? 0);
+      out.push({ w: p.w, dropped: p.dropped, bytesFreed: freed, removed: p.file === undefined });
     }
-    const kept: Uint8Array[] = [];
-    let dropped = 0;
-    for (const r of mergeSources(sources)) {
-      if (drop(r.key, r.enc)) dropped++;
-      else kept.push(r.enc);
-    }
-    if (dropped === 0) return { dropped, bytesFreed: 0, removed: false };
-    if (kept.length === 0) return { dropped, bytesFreed: await this.removeSegments(w, refs), removed: true };
-    const seq = ++this.segSeq;
-    const name = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
-    const packed = packEncodings(kept);
-    this.stats.computeTasks++;
-    const bytes = await this.compute.run<Uint8Array>("encodeWindow", { group: w.group, windowStartNs: w.windowStartNs, packed } satisfies EncodeWindowArgs, [packed.buffer as ArrayBuffer]);
-    await writeTempDurable(this.opts.fs, this.segDir, name, bytes);
-    await installTemps(this.opts.fs, this.segDir, [name]);
-    // Swapped in one synchronous step with the old files' removal from the index.
-    const freed = (await this.removeSegments(w, refs, this.installed({ name, bytes, seq }))) - bytes.length;
-    return { dropped, bytesFreed: freed, removed: false };
+    return out;
   }
 
   // ---- deletes (DESIGN §11; model/tombstone.ts, engine/tombstones.ts) ---------------------------
@@ -825,7 +848,7 @@ export class Engine {
   private async applyToSegments(items: readonly HeldTombstone[]): Promise<void> {
     await this.serialized(async () => {
       await this.compacted();
-      let changed = false;
+      const jobs: Array<{ w: WindowSegments; drop: (key: string, enc: Uint8Array) => boolean }> = [];
       for (const group of new Set(items.map((h) => h.group))) {
         const ts = items.filter((h) => h.group === group).map((h) => h.c);
         for (const w of [...(this.windowsByGroup.get(group) ?? [])]) {
@@ -833,12 +856,15 @@ export class Engine {
           const here = ts.filter((c) => c.touches(w.windowStartNs, NS_PER_DAY));
           if (here.length === 0 || !(await this.mayCover(w, here))) continue;
           const all = this.tombstones.forWindow(group, w.windowStartNs);
-          const r = await this.rewriteWindow(w, (key, enc) => coveredBy(all, key, timeOfEncodingAt(enc), enc));
-          if (r.dropped === 0) continue;
-          changed = true;
-          this.stats.pointsDeleted += r.dropped;
-          this.stats.windowsRewrittenForDeletes++;
+          jobs.push({ w, drop: (key, enc) => coveredBy(all, key, timeOfEncodingAt(enc), enc) });
         }
+      }
+      let changed = false;
+      for (const r of await this.rewriteWindows(jobs)) {
+        if (r.dropped === 0) continue;
+        changed = true;
+        this.stats.pointsDeleted += r.dropped;
+        this.stats.windowsRewrittenForDeletes++;
       }
       if (changed) await this.opts.fs.syncDir(this.segDir);
     });
