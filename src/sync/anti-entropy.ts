@@ -119,9 +119,9 @@ export class AntiEntropy {
   /** Comparisons that began with one digest of every window: equal (ended there) or not. */
   readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0, tombstonesReceived: 0, tombstoneExchanges: 0 };
   /**
-   * Per group and replica, when (this node's clock, ns) the last comparison began that found the
-   * replica holding exactly this node's tombstones and ended with every window compared: the
-   * evidence a tombstone purge waits for (sync/tombstone-purge.ts).
+   * Per group and replica, the last comparison that found the replica holding exactly this node's
+   * tombstones and ended with every window compared: when it began (this node's clock, ns) and which
+   * tombstones this node held then — the evidence a tombstone purge waits for (sync/tombstone-purge.ts).
    */
   private readonly tombstoneEvidence = new Map<number, Map<string, { atNs: bigint; ids: ReadonlySet<string> }>>();
   /** Called after each scheduled round (the tombstone purger looks at its evidence then). */
@@ -229,7 +229,6 @@ export class AntiEntropy {
     return windowStartNs(this.clock.nowNs()) - BigInt(this.settings.horizonDays) * NS_PER_DAY;
   }
 
-  /** When the last comparison with `peer` that found its tombstones equal to this node's began (ns), if any. */
   /**
    * Was `peer` seen holding this tombstone: did the last comparison whose tombstones were equal, begun
    * at or after `sinceNs`, find this tombstone among them? (Two empty sets are equal too: the
