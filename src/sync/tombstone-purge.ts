@@ -2,7 +2,7 @@
 // versions from coming back; it may go only once nothing can bring one back:
 //   - every replica of its group holds it: a comparison with each one that began at least
 //     storage.tombstone_purge_delay after the delete was stamped found the replica's tombstones equal
-//     to this node's and compared every window (anti-entropy's evidence);
+//     to this node's — this one among them — and compared every window (anti-entropy's evidence);
 //   - the group is settled: no node joining or leaving (a move in progress holds purging back), every
 //     replica registered (one that is down holds it back), this node not catching up;
 //   - no older write can still arrive here: the delay is at least replication.hint_window (hints and
