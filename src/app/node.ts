@@ -34,6 +34,8 @@ import { GroupSyncer } from "../sync/startup-sync.ts";
 import { AntiEntropy } from "../sync/anti-entropy.ts";
 import { GroupMover } from "../sync/group-mover.ts";
 import { RetentionLoop } from "../sync/retention-loop.ts";
+import { nodeMetrics } from "./node-metrics.ts";
+import { METRICS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { TombstonePurger } from "../sync/tombstone-purge.ts";
 import { ClusterPlanner } from "../cluster/planner-loop.ts";
 import { NatsConsumer } from "../queue/nats-consumer.ts";
@@ -123,6 +125,17 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   };
   await takeLock();
   let engine: Engine;
+  // Metrics first: the engine's timing hooks come from them; everything else is read at a scrape.
+  let engineOpen: Engine | undefined;
+  const rt: SyncRuntime = {};
+  let registration: NodeRegistration | undefined;
+  let consumer: NatsConsumer | undefined;
+  const metrics = nodeMetrics({
+    config, engine: () => engineOpen, rt, clock, version: SOLTIX_VERSION,
+    queue: () => consumer,
+    ...(platform.residentBytes === undefined ? {} : { residentBytes: () => platform.residentBytes!() }),
+    registered: () => registration?.status.registered ?? false,
+  });
   const compute = platform.computePool?.(config.storage.workerThreads);
   try {
     engine = await Engine.open({
@@ -140,7 +153,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       ...(platform.collectGarbage === undefined ? {} : { releasedMemory: platform.collectGarbage }),
       ...(platform.residentBytes === undefined ? {} : { residentBytes: platform.residentBytes, memoryBytesMax: config.storage.memoryBytesMax }),
       treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
+      timing: metrics.engineTiming,
     });
+    engineOpen = engine;
   } catch (e) {
     await compute?.close();
     await lock?.release();
@@ -170,7 +185,6 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   };
   retryWrites();
   const instance = randomToken(platform.rng, 16);
-  const rt: SyncRuntime = {};
   let joined = false;
   const ctx: NodeContext = {
     nodeId: config.node.id,
@@ -180,6 +194,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     clock,
     logger,
     treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
+    ingestRejected: metrics.ingestRejected,
     // Deletes of every device are placed in each group this node holds or joins (from the cluster
     // view) and each it holds data of; before the view is loaded, in every group.
     heldGroups: () => {
@@ -199,12 +214,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
   };
   const startedAt = isoNow(clock);
   const metadata = deps.metadata ?? platform.openMetadata(config.etcd.endpoints, security.etcdTls);
-  let registration: NodeRegistration | undefined;
   let closing = false;
-  const consumer =
-    config.queue.type === "nats"
-      ? new NatsConsumer(config.queue.url, config.node.id, ctx, () => ctx.stamper.next(), clock, logger, security.queueTls)
-      : undefined;
+  consumer = config.queue.type === "nats" ? new NatsConsumer(config.queue.url, config.node.id, ctx, () => ctx.stamper.next(), clock, logger, security.queueTls) : undefined;
   const registrationText = () => {
     if (registration === undefined) return "not registered yet (server not listening)";
     return registration.status.registered ? "registered" : `not registered: ${registration.status.lastError ?? "registering"}`;
@@ -215,6 +226,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     clock,
     bodyReceiveMsMax: config.server.requestDeadlineMs,
     guard: security.guard,
+    observeRequest: metrics.observeRequest,
     services: (router) => {
       router.service(StorageService, storageService(ctx));
       router.service(SyncService, syncService(ctx));
@@ -227,6 +239,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       [FETCH_WINDOW_PATH]: (req) => (isBinaryStream(req) ? fastFetchWindow(req, ctx, FAST_LIMITS.requestBytesMax) : undefined),
     },
     routes: (a) => {
+      a.get("/metrics", async (c) => c.body(await metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }));
       a.get("/healthz", (c) =>
         c.json({
           status: "ok",

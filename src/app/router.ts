@@ -9,6 +9,8 @@ import type { Logger } from "../ports/logger.ts";
 import type { Platform } from "../ports/platform.ts";
 import { VersionStamper, isoNow } from "../ports/clock.ts";
 import { DatabaseRegistry } from "../cluster/databases.ts";
+import { routerMetrics } from "./router-metrics.ts";
+import { METRICS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { createHttpApp } from "../rpc/http-app.ts";
 import { RouterService } from "../gen/soltix/v1/router_pb.ts";
@@ -66,11 +68,13 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);
   const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock) };
+  const metrics = routerMetrics({ writer, view, version: SOLTIX_VERSION, id: config.node.id });
   const app = createHttpApp({
     logger,
     clock,
     bodyReceiveMsMax: config.server.requestDeadlineMs,
     guard: security.guard,
+    observeRequest: metrics.observeRequest,
     services: (r) => r.service(RouterService, routerService(ctx)),
     fastPaths: {
       [ROUTER_WRITE_PATH]: (req) =>
@@ -78,6 +82,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     },
     routes: (a) => {
       mountRouterRoutes(a, ctx);
+      a.get("/metrics", async (c) => c.body(await metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }));
       a.get("/healthz", (c) => c.json({ status: "ok", role: "router", id: config.node.id, version: SOLTIX_VERSION, stats: writer.stats }));
       // Ready = it can take writes. Nodes that are down do not make it unready (their writes are
       // kept for them); they are listed with what waits for each.

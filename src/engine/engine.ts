@@ -117,7 +117,7 @@ export class Engine {
    * segmentDecodes: segment files whose points were decoded whole (a comparison of identical replicas
    * should cause none); segmentRangeReads: reads of some series blocks of a segment (a Query of some devices).
    */
-  readonly stats = { flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0, expiredPointsDropped: 0, windowsExpired: 0, windowsRewrittenForRetention: 0, expiredBytesReclaimed: 0, deletedPointsDropped: 0, pointsDeleted: 0, windowsRewrittenForDeletes: 0, tombstonesAdded: 0, tombstonesPurged: 0, tombstonesExpired: 0 };
+  readonly stats = { ingestedPoints: 0, ingestedBatches: 0, flushes: 0, compactions: 0, compactedPoints: 0, quarantined: 0, segmentDecodes: 0, segmentRangeReads: 0, summariesLoaded: 0, segmentBytesWritten: 0, ingestedBytes: 0, computeTasks: 0, memoryWaits: 0, memoryFlushes: 0, expiredPointsDropped: 0, windowsExpired: 0, windowsRewrittenForRetention: 0, expiredBytesReclaimed: 0, deletedPointsDropped: 0, pointsDeleted: 0, windowsRewrittenForDeletes: 0, tombstonesAdded: 0, tombstonesPurged: 0, tombstonesExpired: 0 };
   /** The retention cutoffs of the last sweep (or setRetention): ingest drops what they expire. */
   private cutoffs = new RetentionCutoffs(KEEP_FOREVER, 0n);
   /** Windows a sweep read and found nothing expired in: their write version and expired-database set then. */
@@ -179,6 +179,8 @@ export class Engine {
     const tombs = await Tombstones.load(fs, dataDir, `${dataDir}/quarantine`, opts.logger);
     const { wal, recovery } = await Wal.open(fs, `${dataDir}/wal`, opts.logger, opts.walFileBytesMax, `${dataDir}/quarantine`, opts.readOnlyBecause === undefined);
     const engine = new Engine(opts, wal, tombs.store);
+    const t = opts.timing;
+    if (t !== undefined) wal.timing = { nowMs: t.nowMs, fsyncMs: t.walFsyncMs };
     if (tombs.problem !== undefined) engine.recovery.problems.push(tombs.problem);
     engine.pendingMeta = pendingMeta;
     engine.unwritable = unwritable;
@@ -360,6 +362,8 @@ export class Engine {
     const record = pointsRecord(encs);
     await this.wal.append(record, () => this.applyBatch(points));
     for (const e of encs) this.stats.ingestedBytes += e.length;
+    this.stats.ingestedPoints += points.length;
+    this.stats.ingestedBatches++;
     if (this.active.bytes >= this.memstoreBytesMax && this.flushing === undefined) void this.flushMemory().catch(() => {});
   }
 
@@ -394,6 +398,7 @@ export class Engine {
       // rotateEmpty: the WAL files are replaced even when memory holds nothing (their records may all
       // have been deleted since; a purge must not leave them to be replayed).
       if (this.active.isEmpty() && !rotateEmpty) return;
+      const t0 = this.opts.timing?.nowMs();
       while (this.compacting !== undefined && this.mostSegmentsInAWindow() > COMPACTION_LAG_FACTOR * this.compaction.segmentsMax) await this.compacting;
       let snapshot: MemStore | undefined;
       const newSeq = await this.wal.rotate(() => {
@@ -409,6 +414,7 @@ export class Engine {
       if (rss === undefined || this.opts.memoryBytesMax === undefined || rss >= COLLECT_AFTER_FLUSH_FRACTION * this.opts.memoryBytesMax) this.opts.releasedMemory?.();
       await this.wal.removeBefore(newSeq);
       this.stats.flushes++;
+      if (t0 !== undefined) this.opts.timing!.flushMs(this.opts.timing!.nowMs() - t0);
       this.opts.logger.log("debug", "engine: flushed", { windows: snapshot.windows.size, points: snapshot.points });
       this.scheduleCompaction(snapshot.windows.keys());
     });
@@ -1288,6 +1294,8 @@ export class Engine {
     return {
       memstoreBytes: this.active.bytes + this.frozenBytes(),
       memstorePoints: this.active.points + this.frozen.reduce((n, m) => n + m.points, 0),
+      ingestedPoints: this.stats.ingestedPoints,
+      ingestedBatches: this.stats.ingestedBatches,
       segments,
       flushes: this.stats.flushes,
       compactions: this.stats.compactions,

@@ -44,6 +44,8 @@ export interface EngineOptions {
    */
   residentBytes?: () => number;
   memoryBytesMax?: number;
+  /** Durations for metrics: each WAL group commit (write + fsync) and each flush of the memory store. */
+  timing?: { nowMs: () => number; walFsyncMs: (ms: number) => void; flushMs: (ms: number) => void };
 }
 
 export interface WindowChecksum {
@@ -54,6 +56,9 @@ export interface WindowChecksum {
 export interface EngineStats {
   memstoreBytes: number;
   memstorePoints: number;
+  /** Points and batches stored through write() (clients, queue, sync pulls, repairs), after expired and deleted ones were left out. */
+  ingestedPoints: number;
+  ingestedBatches: number;
   segments: number;
   flushes: number;
   compactions: number;

@@ -15,6 +15,8 @@ export interface NodeContext extends DeleteTarget {
   readonly logger: Logger;
   /** Merkle tree shape used when a request leaves it unset. */
   readonly treeShape: TreeShape;
+  /** Told of every refused write or delete, with the error kind as the reason (metrics). */
+  readonly ingestRejected?: (reason: string) => void;
   /** Why reads of a group are refused right now (it is catching up after a start), or undefined. */
   readonly readRefusal: (group: number) => string | undefined;
 }

@@ -3,7 +3,7 @@
 // stored durably by the engine before the caller is answered. Shared by StorageService.Delete, Write
 // requests carrying a router's deletes (direct and fast path) and the queue consumer.
 
-import { resourceExhausted } from "../base/errors.ts";
+import { SoltixError, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
 import type { Engine, StoredPoint } from "../engine/engine.ts";
 import { tombstonesByGroup, type Tombstone } from "../model/tombstone.ts";
@@ -42,4 +42,14 @@ export async function ingestWriteRequest(body: Uint8Array, target: DeleteTarget,
   if (points.length > 0) await target.engine.write(points);
   const tombstones = deletes.length === 0 ? 0 : await storeDeletes(target, deletes);
   return { points, tombstones };
+}
+
+/** Runs a write or delete, telling the node's metrics of a refusal (by error kind) before it goes back to the caller. */
+export async function countRejected<T>(ctx: { readonly ingestRejected?: (reason: string) => void }, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    ctx.ingestRejected?.(e instanceof SoltixError ? e.kind : "internal");
+    throw e;
+  }
 }

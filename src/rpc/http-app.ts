@@ -29,6 +29,8 @@ export interface HttpAppOptions {
   bodyReceiveMsMax?: number;
   /** Per-peer rate limit and bearer token, checked before anything else. */
   guard?: GuardOptions;
+  /** Told of every answered request: its route pattern ("unmatched" for a 404 of no route), status and duration (metrics). */
+  observeRequest?: (route: string, status: number, seconds: number) => void;
 }
 
 export function createHttpApp(opts: HttpAppOptions): Hono {
@@ -40,6 +42,15 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   });
   opts.services(router);
   const app = new Hono();
+  const observe = opts.observeRequest;
+  if (observe !== undefined) {
+    app.use("*", async (c, next) => {
+      const t0 = opts.clock.monotonicMs();
+      await next();
+      const route = c.req.routePath;
+      observe(route === "/*" || route === "*" ? "unmatched" : route, c.res.status, (opts.clock.monotonicMs() - t0) / 1000);
+    });
+  }
   // Only when it has something to check: the ingest path pays nothing for an unused guard.
   if (opts.guard !== undefined && guardChecks(opts.guard)) app.use("*", guard(opts.guard));
   for (const handler of router.handlers) {

@@ -15,7 +15,7 @@ import { StorageService, QueryResponseSchema, type QueryRequest } from "../gen/s
 import type { Point as PbPoint } from "../gen/soltix/v1/point_pb.ts";
 import { pointFromProto, pointToProtoFromEncoding, storedFromPoint } from "./convert.ts";
 import { decodeCursor, encodeCursor, type ScanCursor } from "./cursor.ts";
-import { storeDeletes } from "./deletes.ts";
+import { countRejected, storeDeletes } from "./deletes.ts";
 import { tombstoneOfDeleteRequest } from "./write-fast.ts";
 import type { NodeContext } from "./context.ts";
 
@@ -56,7 +56,7 @@ export type QueryRequestFields = Pick<QueryRequest, "database" | "collection" | 
 
 export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageService> {
   return {
-    async write(req) {
+    write: (req) => countRejected(ctx, async () => {
       if (req.deletes.length > LIMITS.deletesPerWriteMax) throw resourceExhausted("deletes", `${req.deletes.length} deletes in one request, limit ${LIMITS.deletesPerWriteMax}`);
       const stamp = ctx.stamper.batch();
       const deletes = req.deletes.map((d, i) => tombstoneOfDeleteRequest(`deletes[${i}]`, d, stamp));
@@ -64,13 +64,13 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
       if (stored.length > 0) await ctx.engine.write(stored);
       const tombstones = deletes.length === 0 ? 0 : await storeDeletes(ctx, deletes);
       return { accepted: stored.length, tombstones };
-    },
+    }),
 
-    async delete(req) {
+    delete: (req) => countRejected(ctx, async () => {
       const t = tombstoneOfDeleteRequest("delete", req, ctx.stamper.batch());
       const tombstones = await storeDeletes(ctx, [t]);
       return { tombstones, insertedAt: t.insertedAtNs };
-    },
+    }),
 
     async query(req) {
       const points: PbPoint[] = [];

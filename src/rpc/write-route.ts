@@ -4,7 +4,7 @@
 import { ByteWriter } from "../base/bytes.ts";
 import type { NodeContext } from "./context.ts";
 import { fastUnary, type FastUnaryLimits } from "./fast-unary.ts";
-import { ingestWriteRequest } from "./deletes.ts";
+import { countRejected, ingestWriteRequest } from "./deletes.ts";
 
 export const WRITE_PATH = "/soltix.v1.StorageService/Write";
 
@@ -22,7 +22,7 @@ function encodeWriteResponse(accepted: number, tombstones: number): Uint8Array<A
 
 export function fastWrite(req: Request, ctx: NodeContext, limits: FastUnaryLimits): Promise<Response> {
   return fastUnary(req, "StorageService.Write", limits, ctx.clock, ctx.logger, async (body) => {
-    const r = await ingestWriteRequest(body, ctx, ctx.stamper.batch());
+    const r = await countRejected(ctx, () => ingestWriteRequest(body, ctx, ctx.stamper.batch()));
     return encodeWriteResponse(r.points.length, r.tombstones);
   });
 }

@@ -117,7 +117,11 @@ export class AntiEntropy {
   /** The last run's records per group. */
   readonly records = new Map<number, AeRecord[]>();
   /** Comparisons that began with one digest of every window: equal (ended there) or not. */
-  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0, tombstonesReceived: 0, tombstoneExchanges: 0 };
+  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0, tombstonesReceived: 0, tombstoneExchanges: 0, runs: 0, bytesSent: 0, bytesReceived: 0, pointsRepaired: 0 };
+  /** Windows compared by the runs (anti-entropy proper), by "result/path". */
+  readonly windowsByOutcome = new Map<string, number>();
+  /** Per group, when (monotonic ms) a run last compared every window with every replica without a failure. */
+  readonly lastVerifiedAtMs = new Map<number, number>();
   /**
    * Per group and replica, the last comparison that found the replica holding exactly this node's
    * tombstones and ended with every window compared: when it began (this node's clock, ns) and which
@@ -203,6 +207,15 @@ export class AntiEntropy {
     const opts = { settleMs: this.settings.settleMs, horizonStart: this.horizonStart() };
     for (const peer of peers) out.push(...(await this.withPeer(group, peer, opts)));
     this.records.set(group, out);
+    this.stats.runs++;
+    for (const r of out) {
+      const k = `${r.result}/${r.path}`;
+      this.windowsByOutcome.set(k, (this.windowsByOutcome.get(k) ?? 0) + 1);
+      this.stats.bytesSent += r.bytesSent;
+      this.stats.bytesReceived += r.bytesReceived;
+      this.stats.pointsRepaired += r.pointsRepaired;
+    }
+    if (peers.length > 0 && out.every((r) => r.result === "in_sync" || r.result === "repaired")) this.lastVerifiedAtMs.set(group, this.clock.monotonicMs());
     for (const r of out) {
       if (r.result !== "in_sync") {
         this.logger.log(r.result === "repaired" ? "info" : "warn", "anti-entropy: window", {

@@ -50,6 +50,8 @@ export class Wal {
   private file: AppendFile | undefined;
   private fileBytes = 0;
   readonly stats: WalStats = { appends: 0, fsyncs: 0, bytes: 0 };
+  /** Told how long each group-commit write + fsync took (metrics); the clock comes with it. */
+  timing: { nowMs: () => number; fsyncMs: (ms: number) => void } | undefined;
 
   /** Invalid tails found at recovery that could not be quarantined and cut yet (the disk was unwritable). */
   private pendingCuts: PendingCut[] = [];
@@ -215,6 +217,7 @@ export class Wal {
           batch.push(op);
           bytes += op.bytes.length;
         }
+        const t0 = this.timing?.nowMs();
         try {
           const f = this.file!;
           if (batch.length === 1) {
@@ -234,6 +237,7 @@ export class Wal {
           for (const op of batch) op.reject(this.failure());
           continue;
         }
+        if (t0 !== undefined) this.timing!.fsyncMs(this.timing!.nowMs() - t0);
         this.fileBytes += bytes;
         this.stats.appends += batch.length;
         this.stats.fsyncs += 1;

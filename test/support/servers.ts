@@ -88,3 +88,33 @@ export async function startNats(clientPort?: number, tls = false): Promise<Runni
   await waitHealthy(`http://127.0.0.1:${monitor}/healthz`, (b) => b.includes("ok"), "nats-server", proc);
   return { ...managed(`nats://127.0.0.1:${port}`, proc, dir), port };
 }
+
+/** Prometheus (Debian's 2.42) on a free port scraping `targets` (host:port) every second, TSDB in a temp dir. */
+export async function startPrometheus(targets: readonly string[], extraConfig = ""): Promise<RunningServer & { port: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "soltix-prom-"));
+  const port = await freePort();
+  const config = [
+    "global:",
+    "  scrape_interval: 1s",
+    "  scrape_timeout: 1s",
+    "scrape_configs:",
+    "  - job_name: soltix",
+    "    static_configs:",
+    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(", ")}]`,
+    extraConfig,
+    "",
+  ].join("\n");
+  await Bun.write(join(dir, "prometheus.yml"), config);
+  const proc = Bun.spawn(
+    ["prometheus", `--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=error", "--web.enable-remote-write-receiver"],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  await waitHealthy(`http://127.0.0.1:${port}/-/ready`, (b) => b.includes("Ready"), "prometheus", proc);
+  return { ...managed(`http://127.0.0.1:${port}`, proc, dir), port };
+}
+
+/** `promtool check metrics` on a metrics page: its exit code and what it printed (empty when clean). */
+export function promtoolCheck(text: string): { code: number; out: string } {
+  const r = Bun.spawnSync(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
+}
