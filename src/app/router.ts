@@ -67,7 +67,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger, databases);
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);
-  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock) };
+  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock), nowNs: () => clock.nowNs(), influxIdTag: config.ingest.influxIdTag };
   const metrics = routerMetrics({ writer, view, version: SOLTIX_VERSION, id: config.node.id });
   const app = createHttpApp({
     logger,

@@ -26,6 +26,8 @@ export const LIMITS = {
   deletesPerWriteMax: 100,
   /** Live tombstones one group may hold: a delete beyond it is refused until older ones are purged. */
   tombstonesPerGroupMax: 10_000,
+  /** Lines in one line-protocol request (Influx /write, /api/v2/write). */
+  lineProtocolPointsMax: 500_000,
   /** Ids in one router query (a query string). */
   routerQueryIdsMax: 1_000,
   /** Points in one Query page / StreamPoints message. */

@@ -67,6 +67,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "cluster.dead_node_timeout", type: { t: "duration", minMs: 0, maxMs: 365 * DAY_MS }, def: "30m", help: "a node unregistered this long is dead: its groups are re-placed (0 = never)" },
   { path: "cluster.auto_replace", type: { t: "bool" }, def: true, help: "replace dead nodes in their groups by themselves" },
   { path: "cluster.plan_interval", type: { t: "duration", minMs: 100, maxMs: DAY_MS }, def: "5s", help: "how often the cluster's planner compares placement with the desired one" },
+  { path: "ingest.influx.id_tag", type: { t: "string", nonEmpty: true, re: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, reText: "a tag name: letters, digits, '_', '.', '-'" }, def: "id", help: "router: the Influx line-protocol tag that names the device (the other tags are kept as string fields)" },
   { path: "read.consistency", type: { t: "enum", values: ["one", "quorum", "all"] }, def: "one", help: "router reads: one replica, a majority (merged, read repair), or all" },
   { path: "coordinator.total_groups", type: { t: "int", min: 1, max: LIMITS.totalGroupsMax }, def: 256, help: "number of groups (fixed for a data dir)" },
   { path: "etcd.endpoints", type: { t: "list" }, def: [], help: "etcd URLs; empty = embedded metadata" },
@@ -120,6 +121,7 @@ export interface NodeConfig {
   };
   replication: { factor: number; strategy: "sync" | "async"; minReplicasForWrite: number; hintWindowMs: number; hintBufferBytes: number };
   read: { consistency: "one" | "quorum" | "all" };
+  ingest: { influxIdTag: string };
   cluster: { maxConcurrentMoves: number; moveBytesPerSec: number; deadNodeTimeoutMs: number; autoReplace: boolean; planIntervalMs: number };
   coordinator: { totalGroups: number };
   etcd: { endpoints: string[]; tls: TlsFiles };
@@ -308,6 +310,7 @@ export function loadConfig(src: ConfigSources): NodeConfig {
       hintBufferBytes: n("replication.hint_buffer_bytes"),
     },
     read: { consistency: s("read.consistency") as NodeConfig["read"]["consistency"] },
+    ingest: { influxIdTag: s("ingest.influx.id_tag") },
     cluster: {
       maxConcurrentMoves: n("cluster.max_concurrent_moves"),
       moveBytesPerSec: n("cluster.move_bytes_per_sec"),

@@ -71,10 +71,7 @@ export function validatePoint(at: string, p: Point): void {
   const seen = new Set<string>();
   for (const [name, v] of p.fields) {
     const f = `${at}.fields[${show(name)}]`;
-    if (name.length === 0) throw invalidArgument(`${at}.fields`, "a field name must not be empty");
-    const nb = byteLength(name);
-    if (nb > LIMITS.fieldNameBytesMax) throw invalidArgument(f, `name is ${nb} bytes, limit ${LIMITS.fieldNameBytesMax}`);
-    if (FIELD_NAME_FORBIDDEN_RE.test(name)) throw invalidArgument(f, "name must not contain control characters or lone surrogates");
+    validateFieldName(at, name);
     if (seen.has(name)) throw invalidArgument(f, "duplicate field name");
     seen.add(name);
     switch (v.kind) {
@@ -82,11 +79,7 @@ export function validatePoint(at: string, p: Point): void {
         if (!Number.isFinite(v.value)) throw invalidArgument(f, `${v.value} is not a finite number`);
         break;
       case "string": {
-        const sb = byteLength(v.value);
-        if (sb > LIMITS.stringValueBytesMax) throw invalidArgument(f, `string is ${sb} bytes, limit ${LIMITS.stringValueBytesMax}`);
-        if (STRING_VALUE_FORBIDDEN_RE.test(v.value)) {
-          throw invalidArgument(f, "string must not contain control characters (other than tab/newline) or lone surrogates");
-        }
+        validateStringValue(f, v.value);
         break;
       }
       case "int":
@@ -96,4 +89,20 @@ export function validatePoint(at: string, p: Point): void {
         break;
     }
   }
+}
+
+/** A field name of the point at `at`: not empty, within its byte limit, no control characters. */
+export function validateFieldName(at: string, name: string): void {
+  const f = `${at}.fields[${show(name)}]`;
+  if (name.length === 0) throw invalidArgument(`${at}.fields`, "a field name must not be empty");
+  const nb = byteLength(name);
+  if (nb > LIMITS.fieldNameBytesMax) throw invalidArgument(f, `name is ${nb} bytes, limit ${LIMITS.fieldNameBytesMax}`);
+  if (FIELD_NAME_FORBIDDEN_RE.test(name)) throw invalidArgument(f, "name must not contain control characters or lone surrogates");
+}
+
+/** A string field value (`f` names the field): within its byte limit, no control characters but tab and newline. */
+export function validateStringValue(f: string, value: string): void {
+  const sb = byteLength(value);
+  if (sb > LIMITS.stringValueBytesMax) throw invalidArgument(f, `string is ${sb} bytes, limit ${LIMITS.stringValueBytesMax}`);
+  if (STRING_VALUE_FORBIDDEN_RE.test(value)) throw invalidArgument(f, "string must not contain control characters (other than tab/newline) or lone surrogates");
 }

@@ -22,6 +22,7 @@ import type { Logger } from "../ports/logger.ts";
 import { READ_CONSISTENCIES, type ReadConsistency, type Reader } from "./reads.ts";
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
 import type { WriteResult, WriteRouter } from "./write-router.ts";
+import { mountInfluxRoutes } from "./influx-http.ts";
 
 
 export interface RouterContext {
@@ -37,6 +38,10 @@ export interface RouterContext {
   /** Where database records live, and the wall time (ISO) they are stamped with. */
   metadata: MetadataStore;
   nowIso: () => string;
+  /** The wall clock (ns): the time of a line-protocol point sent without one. */
+  nowNs: () => bigint;
+  /** ingest.influx.id_tag: the line-protocol tag naming the device. */
+  influxIdTag: string;
 }
 
 /** A database record as the API shows it ("" retention = the nodes' storage.retention). */
@@ -112,6 +117,7 @@ function deleteJson(t: Tombstone, r: WriteResult, extra: Record<string, unknown>
 }
 
 export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
+  mountInfluxRoutes(app, ctx);
   const write = async (c: Context, batch: boolean) => {
     try {
       const db = c.req.param("db")!;

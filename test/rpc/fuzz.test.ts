@@ -55,6 +55,8 @@ afterAll(async () => {
 });
 
 const CODES = new Set(["canceled", "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied", "resource_exhausted", "failed_precondition", "aborted", "out_of_range", "unimplemented", "unavailable", "unauthenticated"]);
+/** InfluxDB v2's error codes: the router's /api/v2/write answers in its shape. */
+const INFLUX_V2_CODES = new Set(["invalid", "not found", "request too large", "unavailable", "unauthorized"]);
 
 /** Sends one request and checks the answer is a clean success or client error. */
 async function send(app: { fetch: (r: Request, env?: unknown) => Response | Promise<Response> }, path: string, body: string | Uint8Array | null, contentType: string, method = "POST"): Promise<void> {
@@ -65,7 +67,7 @@ async function send(app: { fetch: (r: Request, env?: unknown) => Response | Prom
   expect(res.status < 500, where).toBe(true);
   if (res.status >= 400 && text.startsWith("{")) {
     const j = JSON.parse(text) as { code?: string; message?: string };
-    expect(CODES.has(j.code ?? ""), where).toBe(true);
+    expect((path.startsWith("/api/v2/write") ? INFLUX_V2_CODES : CODES).has(j.code ?? ""), where).toBe(true);
     expect((j.message ?? "").length > 0, where).toBe(true);
   }
   // A server stream answers 200 and ends with an end-stream message; its error must not be internal.
@@ -169,5 +171,25 @@ describe("hostile input", () => {
       { numRuns: RUNS * 2, seed: 12 },
     );
     for (const text of ["", "{", deep(1_000_000), deepObj(200_000), "[]", "null"]) await send(r, "/v1/databases/db/collections/c/write/batch", text, "application/json");
+    // Deletes and the Influx endpoints: hostile query strings and line-protocol bodies.
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...names), fc.dictionary(fc.constantFrom("ids", "start_time", "end_time", "db", "bucket", "precision", "x"), fc.oneof(fc.string(), fc.constantFrom("-1", "1e9", "NaN", "99999999999999999999999", ",,,", "../x", "h", "a,".repeat(2000)))), async (db, q) => {
+        const qs = new URLSearchParams(q as Record<string, string>);
+        await send(r, `/v1/databases/${encodeURIComponent(db)}/collections/c/points?${qs}`, null, "application/json", "DELETE");
+        await send(r, `/v1/databases/${encodeURIComponent(db)}/collections/${encodeURIComponent(db)}`, null, "application/json", "DELETE");
+        await send(r, `/write?${qs}`, "cpu,id=a v=1", "text/plain");
+        await send(r, `/api/v2/write?${qs}`, "cpu,id=a v=1", "text/plain");
+      }),
+      { numRuns: RUNS, seed: 13 },
+    );
+    const lp = fc.string({ maxLength: 200, unit: fc.constantFrom("cpu", ",", "=", " ", "\\", '"', "id", "a", "1", "i", "u", "t", "\n", "#", "\r", "💥", "\u0000", "9".repeat(30), "e", ".", "-") });
+    await fc.assert(
+      fc.asyncProperty(lp, fc.constantFrom("ns", "s", "ms", "h"), async (body, precision) => {
+        await send(r, `/write?db=fz&precision=${precision}`, body, "text/plain");
+        await send(r, `/api/v2/write?bucket=fz&precision=${precision}`, body, "text/plain");
+      }),
+      { numRuns: RUNS * 2, seed: 14 },
+    );
+    for (const text of ["x".repeat(1_000_000), `${"cpu,id=a v=1\n".repeat(50_000)}`, "\u0000".repeat(1000)]) await send(r, "/write?db=fz", text, "text/plain");
   }, 600_000);
 });
