@@ -8,6 +8,10 @@
 
 import { parseLineProtocol } from "../../src/router/line-protocol.ts";
 import { pointsFromBatchJson, parseJsonExact } from "../../src/router/points.ts";
+import { pointsFromRemoteWrite } from "../../src/router/remote-write.ts";
+import { WriteRequestSchema } from "../../src/gen/prometheus/remote_pb.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { compress } from "snappyjs";
 import { median, round } from "./common.ts";
 
 function arg(name: string, def: string): string {
@@ -80,10 +84,45 @@ for (let r = 0; r < RUNS; r++) {
   if (n !== LINES) throw new Error("json: wrong decode");
   jsonRates.push((LINES * (FIELDS + 2)) / (ms / 1000));
 }
+// Prometheus remote_write: Snappy-compressed protobuf, 1 000 series (a metric per field, device labels)
+// × samples, as Prometheus sends them (its default: up to 2 000 samples a request… here 10 per series).
+const rwRates: number[] = [];
+const SAMPLES_PER_SERIES = 10;
+for (let r = 0; r < RUNS; r++) {
+  const bodies: Uint8Array[] = [];
+  let samples = 0;
+  for (let done = 0; done < LINES * FIELDS; ) {
+    const timeseries = [];
+    for (let k = 0; k < 1000 && done < LINES * FIELDS; k++) {
+      const d = k % DEVICES;
+      const f = (r + k) % FIELDS;
+      const ss = [];
+      for (let j = 0; j < SAMPLES_PER_SERIES; j++) {
+        second++;
+        const w = d * FIELDS + f;
+        walk[w] = Math.round((walk[w]! + (rnd() - 0.5) * 2) * 10) / 10;
+        ss.push({ value: walk[w]!, timestamp: BigInt(second) * 1000n });
+      }
+      done += SAMPLES_PER_SERIES;
+      samples += SAMPLES_PER_SERIES;
+      timeseries.push({ labels: [{ name: "__name__", value: `metrics_f${f}` }, { name: "device", value: `device-${d}` }, { name: "site", value: `site-${d % 7}` }, { name: "job", value: "sensors" }], samples: ss });
+    }
+    bodies.push(compress(toBinary(WriteRequestSchema, create(WriteRequestSchema, { timeseries }))));
+  }
+  Bun.gc(true);
+  const t0 = performance.now();
+  let n = 0;
+  for (const b of bodies) n += pointsFromRemoteWrite(b, "bench", () => 1n).points.length;
+  const ms = performance.now() - t0;
+  if (n !== samples) throw new Error("remote_write: wrong decode");
+  rwRates.push(samples / (ms / 1000));
+}
+
 console.log(JSON.stringify({
   lines_per_run: LINES, lines_per_request: BODY_LINES, runs: RUNS, field_values_per_line: FIELDS + 2, points_checked: checked,
   line_protocol_field_values_per_sec: Math.round(median(lpRates)),
   json_api_field_values_per_sec: Math.round(median(jsonRates)),
   line_protocol_vs_json: round(median(lpRates) / median(jsonRates), 2),
+  remote_write_values_per_sec: Math.round(median(rwRates)),
   goal_field_values_per_sec: 5_000_000,
 }, null, 2));

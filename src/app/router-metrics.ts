@@ -20,6 +20,7 @@ export function routerMetrics(d: { writer: WriteRouter; view: ClusterView; versi
   r.collect("soltix_router_deletes_total", "Deletes routed", "counter", () => one(s.deletes));
   r.collect("soltix_router_delivery_failures_total", "Deliveries to a node that failed (not hinted)", "counter", () => one(s.deliveryFailures));
   r.collect("soltix_router_hinted_total", "Deliveries kept for a node that is down (hints, or its stream)", "counter", () => one(s.hinted));
+  r.collect("soltix_router_samples_skipped_total", "remote_write samples left out: not finite (staleness markers, NaN, ±Inf)", "counter", () => one(s.samplesSkipped));
   r.collect("soltix_nodes_registered", "Storage nodes registered now", "gauge", () => one(d.view.activeNodes().length));
   r.collect("soltix_hints_pending", "Writes kept for each node that is down: hints in this router's buffer (direct), or messages waiting in its stream (NATS)", "gauge", async () =>
     (await d.writer.downNodes()).filter((n) => n.hints_pending >= 0).map((n) => ({ labels: { node: n.id }, value: n.hints_pending })),

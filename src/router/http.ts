@@ -23,6 +23,7 @@ import { READ_CONSISTENCIES, type ReadConsistency, type Reader } from "./reads.t
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
 import type { WriteResult, WriteRouter } from "./write-router.ts";
 import { mountInfluxRoutes } from "./influx-http.ts";
+import { mountRemoteWrite } from "./remote-write.ts";
 
 
 export interface RouterContext {
@@ -118,6 +119,7 @@ function deleteJson(t: Tombstone, r: WriteResult, extra: Record<string, unknown>
 
 export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
   mountInfluxRoutes(app, ctx);
+  mountRemoteWrite(app, ctx);
   const write = async (c: Context, batch: boolean) => {
     try {
       const db = c.req.param("db")!;

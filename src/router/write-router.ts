@@ -77,7 +77,8 @@ export interface DownNodeStatus {
 export class WriteRouter {
   private seq = 0;
   private readonly instance: string;
-  readonly stats = { batches: 0, points: 0, deletes: 0, deliveryFailures: 0, hinted: 0 };
+  /** samplesSkipped: remote_write samples left out (not finite: staleness markers). */
+  readonly stats = { batches: 0, points: 0, deletes: 0, deliveryFailures: 0, hinted: 0, samplesSkipped: 0 };
   readonly hints: HintBuffer | undefined;
   private readonly suspectUntilMs = new Map<string, number>();
 

@@ -7,6 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { compress } from "snappyjs";
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { loadConfig } from "../../src/config/config.ts";
@@ -190,6 +191,15 @@ describe("hostile input", () => {
       }),
       { numRuns: RUNS * 2, seed: 14 },
     );
+    // remote_write: random bytes, snappy of random bytes, a snappy header announcing a huge body.
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.boolean(), async (bytes, wrap) => {
+        await send(r, "/api/v1/write?db=fz", wrap ? compress(bytes) : bytes, "application/x-protobuf");
+      }),
+      { numRuns: RUNS * 2, seed: 15 },
+    );
+    await send(r, "/api/v1/write?db=fz", new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 0, 1, 2]), "application/x-protobuf");
+    await send(r, "/api/v1/write?db=../x", compress(new Uint8Array(10)), "application/x-protobuf");
     for (const text of ["x".repeat(1_000_000), `${"cpu,id=a v=1\n".repeat(50_000)}`, "\u0000".repeat(1000)]) await send(r, "/write?db=fz", text, "text/plain");
   }, 600_000);
 });

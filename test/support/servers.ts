@@ -90,9 +90,10 @@ export async function startNats(clientPort?: number, tls = false): Promise<Runni
 }
 
 /** Prometheus (Debian's 2.42) on a free port scraping `targets` (host:port) every second, TSDB in a temp dir. */
-export async function startPrometheus(targets: readonly string[], extraConfig = ""): Promise<RunningServer & { port: number }> {
+export async function startPrometheus(targetsOf: readonly string[] | ((selfPort: number) => readonly string[]), extraConfig = ""): Promise<RunningServer & { port: number }> {
   const dir = mkdtempSync(join(tmpdir(), "soltix-prom-"));
   const port = await freePort();
+  const targets = typeof targetsOf === "function" ? targetsOf(port) : targetsOf;
   const config = [
     "global:",
     "  scrape_interval: 1s",
