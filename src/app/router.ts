@@ -9,6 +9,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { Platform } from "../ports/platform.ts";
 import { VersionStamper, isoNow } from "../ports/clock.ts";
 import { DatabaseRegistry } from "../cluster/databases.ts";
+import { FieldTypes } from "../cluster/field-types.ts";
 import { routerMetrics } from "./router-metrics.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { ClusterView } from "../cluster/view.ts";
@@ -64,10 +65,11 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     hintBufferBytes: config.replication.hintBufferBytes,
   };
   const databases = new DatabaseRegistry(metadata, (name) => view.hasDatabase(name), () => isoNow(clock), logger);
-  const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger, databases);
+  const fieldTypes = await FieldTypes.open(metadata, logger, () => isoNow(clock));
+  const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger, databases, fieldTypes);
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);
-  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock), nowNs: () => clock.nowNs(), influxIdTag: config.ingest.influxIdTag };
+  const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock), nowNs: () => clock.nowNs(), influxIdTag: config.ingest.influxIdTag, fieldTypes };
   const metrics = routerMetrics({ writer, view, version: SOLTIX_VERSION, id: config.node.id });
   const app = createHttpApp({
     logger,
@@ -115,6 +117,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     serverTls: security.serverTls,
     async close() {
       writer.close();
+      await fieldTypes.close();
       await delivery.close();
       await view.close();
       if (deps.metadata === undefined) await metadata.close();

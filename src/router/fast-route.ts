@@ -9,11 +9,12 @@ import type { Clock } from "../ports/clock.ts";
 import { fastUnary, type FastUnaryLimits } from "../rpc/fast-unary.ts";
 import { scanWriteRequestForRouting } from "../rpc/write-fast.ts";
 import type { RoutedPoint, WriteRouter } from "./write-router.ts";
+import type { BatchFieldTypes } from "../cluster/field-types.ts";
 
 export const ROUTER_WRITE_PATH = "/soltix.v1.RouterService/Write";
 const INSERTED_AT_TAG = 0x30; // field 6, varint
 
-export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGroups: number): RoutedPoint[] & { databases?: Set<string> } {
+export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGroups: number): RoutedPoint[] & { databases?: Set<string>; fieldTypes?: BatchFieldTypes } {
   const scan = scanWriteRequestForRouting(body, stamp, totalGroups);
   // Every entry is written into one buffer (tag, length, the original bytes, inserted_at as a
   // varint) and handed out as a view: one allocation per batch, not per point.
@@ -44,7 +45,7 @@ export function routedFromBinary(body: Uint8Array, stamp: () => bigint, totalGro
   const all = w.view_();
   const out = new Array<RoutedPoint>(scan.count);
   for (let i = 0; i < scan.count; i++) out[i] = { group: scan.groups[i]!, entry: all.subarray(bounds[i]!, bounds[i + 1]!) };
-  return Object.assign(out, { databases: scan.databases });
+  return Object.assign(out, { databases: scan.databases, fieldTypes: scan.fieldTypes });
 }
 
 function encodeResponse(accepted: number, groups: number, minAcks: number): Uint8Array<ArrayBuffer> {
@@ -61,7 +62,7 @@ function encodeResponse(accepted: number, groups: number, minAcks: number): Uint
 export function fastRouterWrite(req: Request, writer: WriteRouter, stamps: () => () => bigint, totalGroups: number, clock: Clock, logger: Logger, limits: FastUnaryLimits): Promise<Response> {
   return fastUnary(req, "RouterService.Write", limits, clock, logger, async (body) => {
     const routed = routedFromBinary(body, stamps(), totalGroups);
-    const r = await writer.writeRouted(routed, routed.databases);
+    const r = await writer.writeRouted(routed, routed.databases, routed.fieldTypes);
     return encodeResponse(r.accepted, r.groups, r.minAcks);
   });
 }

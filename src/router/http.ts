@@ -24,6 +24,7 @@ import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./poin
 import type { WriteResult, WriteRouter } from "./write-router.ts";
 import { mountInfluxRoutes } from "./influx-http.ts";
 import { mountRemoteWrite } from "./remote-write.ts";
+import type { FieldTypes } from "../cluster/field-types.ts";
 
 
 export interface RouterContext {
@@ -43,6 +44,8 @@ export interface RouterContext {
   nowNs: () => bigint;
   /** ingest.influx.id_tag: the line-protocol tag naming the device. */
   influxIdTag: string;
+  /** Each collection's field types (forgotten by a drop); none in tests without metadata. */
+  fieldTypes?: FieldTypes;
 }
 
 /** A database record as the API shows it ("" retention = the nodes' storage.retention). */
@@ -194,7 +197,13 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
   });
   app.delete("/v1/databases/:db/collections/:coll", async (c) => {
     try {
-      return await del(c, { database: c.req.param("db")!, collection: c.req.param("coll")!, ids: [], start: 0n, end: 0n });
+      const db = c.req.param("db")!;
+      const coll = c.req.param("coll")!;
+      // Every point of the collection, then its field types (a later write starts them anew).
+      return await del(c, { database: db, collection: coll, ids: [], start: 0n, end: 0n }, async () => {
+        await ctx.fieldTypes?.forget(db, coll);
+        return {};
+      });
     } catch (e) {
       return errorJson(c, e, ctx.logger);
     }
@@ -203,7 +212,10 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
     try {
       const db = c.req.param("db")!;
       // Every point of every collection, then the record (its retention) — a later write creates it anew.
-      return await del(c, { database: db, collection: "", ids: [], start: 0n, end: 0n }, async () => ({ record_removed: await removeDatabase(ctx.metadata, db) }));
+      return await del(c, { database: db, collection: "", ids: [], start: 0n, end: 0n }, async () => {
+        await ctx.fieldTypes?.forget(db);
+        return { record_removed: await removeDatabase(ctx.metadata, db) };
+      });
     } catch (e) {
       return errorJson(c, e, ctx.logger);
     }

@@ -15,6 +15,9 @@ import type { Point } from "../model/point.ts";
 import { deleteRequestBody, writeRequestBody, writeRequestEntry } from "./wire.ts";
 import type { Tombstone } from "../model/tombstone.ts";
 import type { DatabaseRegistry } from "../cluster/databases.ts";
+import { noteFieldType, type BatchFieldTypes, type FieldKind, type FieldTypes } from "../cluster/field-types.ts";
+
+const KIND_OF: Readonly<Record<Point["fields"][number][1]["kind"], FieldKind>> = { number: "float", int: "int", string: "string", bool: "bool" };
 import type { ClusterView } from "../cluster/view.ts";
 import { groupNodes, writeNodes, type GroupRecord, type NodeRecord } from "../cluster/records.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -91,6 +94,8 @@ export class WriteRouter {
     private readonly logger: Logger,
     /** Records databases on their first write (none: a router without metadata for them, e.g. in tests). */
     private readonly databases?: DatabaseRegistry,
+    /** Each collection's field types (none: not checked). */
+    private readonly fieldTypes?: FieldTypes,
   ) {
     this.instance = randomToken(rng, 12);
     if (policy.queue === "direct") {
@@ -117,13 +122,22 @@ export class WriteRouter {
     return ageMs <= this.policy.hintWindowMs ? { kind: "hint", since: down.sinceNs, last: down.last } : { kind: "skip" };
   }
 
-  /** Routes validated, stamped core points (the JSON API). */
+  /** Routes validated, stamped core points (the JSON API, line protocol, remote_write). */
   write(points: readonly Point[]): Promise<WriteResult> {
-    return this.writeRouted(points.map((p) => ({ group: groupOf(p.database, p.collection, p.id, this.policy.totalGroups), entry: writeRequestEntry(p) })), new Set(points.map((p) => p.database)));
+    const types: BatchFieldTypes = new Map();
+    points.forEach((p, i) => {
+      for (const [name, v] of p.fields) noteFieldType(types, p.database, p.collection, name, KIND_OF[v.kind], `points[${i}]`);
+    });
+    return this.writeRouted(points.map((p) => ({ group: groupOf(p.database, p.collection, p.id, this.policy.totalGroups), entry: writeRequestEntry(p) })), new Set(points.map((p) => p.database)), types);
   }
 
-  /** Routes points already encoded as WriteRequest entries (validated and stamped); `databases` they name get their record first. */
-  async writeRouted(points: readonly RoutedPoint[], databases?: Iterable<string>): Promise<WriteResult> {
+  /**
+   * Routes points already encoded as WriteRequest entries (validated and stamped): the `databases` they
+   * name get their record first, and their field `types` are checked against each collection's (and
+   * the new ones recorded) before anything is delivered.
+   */
+  async writeRouted(points: readonly RoutedPoint[], databases?: Iterable<string>, types?: BatchFieldTypes): Promise<WriteResult> {
+    if (types !== undefined) await this.fieldTypes?.check(types);
     if (databases !== undefined) await this.databases?.ensure(databases);
     const byGroup = new Map<number, Uint8Array[]>();
     for (const p of points) {

@@ -22,6 +22,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { errorMessage } from "../base/errors.ts";
 import { tombstoneOfDelete, type Tombstone } from "../model/tombstone.ts";
 import { DeleteRequestSchema, type DeleteRequest } from "../gen/soltix/v1/storage_pb.ts";
+import { noteFieldType, type BatchFieldTypes, type FieldKind } from "../cluster/field-types.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TAG_NUMBER = 1;
@@ -171,7 +172,14 @@ class Caches {
   hexHiOf = -1;
   hexHi = "";
   validFieldNames = new Set<string>();
+  /** The field names and tags last noted for the batch's field types, and of which collection. */
+  typesDb = "";
+  typesColl = "";
+  typesNames: string[] = [];
+  typesTags: number[] = [];
 }
+
+const KIND_OF_TAG: Record<number, FieldKind> = { [TAG_NUMBER]: "float", [TAG_STRING]: "string", [TAG_BOOL]: "bool", [TAG_INT]: "int" };
 
 const COLON = new Uint8Array([0x3a]);
 const EMPTY = new Uint8Array(0);
@@ -258,6 +266,8 @@ export interface RouteScan {
   insertedAtLo: Uint32Array;
   /** The databases the points name. */
   databases: Set<string>;
+  /** The points' field types per (database, collection) (a field with two types in the batch is refused). */
+  fieldTypes: BatchFieldTypes;
 }
 
 /**
@@ -268,7 +278,7 @@ export interface RouteScan {
 export function scanWriteRequestForRouting(bytes: Uint8Array, stamp: () => bigint, totalGroups: number): RouteScan {
   const spans = pointSpans(bytes);
   const count = spans.length / 2;
-  const route: RouteScan = { count, spans, groups: new Uint32Array(count), insertedAtHi: new Uint32Array(count), insertedAtLo: new Uint32Array(count), databases: new Set() };
+  const route: RouteScan = { count, spans, groups: new Uint32Array(count), insertedAtHi: new Uint32Array(count), insertedAtLo: new Uint32Array(count), databases: new Set(), fieldTypes: new Map() };
   pointsFromSpans(bytes, spans, stamp, totalGroups, route);
   return route;
 }
@@ -387,6 +397,17 @@ function decodePoint(
     for (const f of fields) validateEntry(bytes, f, at, c.validFieldNames);
 
     if (route !== undefined) {
+      // Field types: noted unless the point has exactly the previous point's collection, names and tags.
+      let same = !seriesChanged || (c.typesDb === c.db && c.typesColl === c.coll);
+      same &&= c.typesNames.length === fields.length;
+      for (let k = 0; same && k < fields.length; k++) same = c.typesNames[k] === fields[k]!.name && c.typesTags[k] === fields[k]!.tag;
+      if (!same) {
+        for (const f of fields) noteFieldType(route.fieldTypes, c.db, c.coll, f.name, KIND_OF_TAG[f.tag]!, at);
+        c.typesDb = c.db;
+        c.typesColl = c.coll;
+        c.typesNames = fields.map((f) => f.name);
+        c.typesTags = fields.map((f) => f.tag);
+      }
       const n = canonicalLength(dbE - dbS, collE - collS, idE - idS, fields);
       if (n > LIMITS.pointBytesMax) throw invalidArgument(at, `encoded point is ${n} bytes, limit ${LIMITS.pointBytesMax}`);
       route.groups[i] = c.group;

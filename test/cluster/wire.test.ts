@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import type { Point } from "../../src/model/point.ts";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { routedFromBinary } from "../../src/router/fast-route.ts";
 import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
@@ -25,10 +26,23 @@ describe("router wire encoding", () => {
   });
 });
 
+/** A batch in which each field keeps one type per collection (the router refuses the others: field type conflicts). */
+function typeConsistent(ps: readonly Point[]): boolean {
+  const seen = new Map<string, string>();
+  for (const p of ps) {
+    for (const [name, v] of p.fields) {
+      const k = `${p.database}\u0000${p.collection}\u0000${name}`;
+      if ((seen.get(k) ?? v.kind) !== v.kind) return false;
+      seen.set(k, v.kind);
+    }
+  }
+  return true;
+}
+
 describe("router binary fast path", () => {
   test("forwarded entries (original bytes + stamped inserted_at) decode on the node to exactly the router's points", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(pointArb(), fc.boolean()), { minLength: 1, maxLength: 20 }), (ps) => {
+      fc.property(fc.array(fc.tuple(pointArb(), fc.boolean()), { minLength: 1, maxLength: 20 }).filter((ps) => typeConsistent(ps.map(([p]) => p))), (ps) => {
         const body = toBinary(WriteRequestSchema, create(WriteRequestSchema, { points: ps.map(([p, stamp]) => pointToProto(stamp ? { ...p, insertedAtNs: 0n } : p)) }));
         let a = 10n;
         let b = 10n;
@@ -42,6 +56,16 @@ describe("router binary fast path", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("field types in the router's scan", () => {
+  test("a field with two types in one batch is refused naming the point and both types; the types of a consistent batch are collected", () => {
+    const p = (id: string, v: { kind: "number"; value: number } | { kind: "string"; value: string }) => ({ database: "db", collection: "c", id, timeNs: 5n, insertedAtNs: 7n, fields: [["t", v] as const] });
+    const bad = writeRequestBody([writeRequestEntry(p("a", { kind: "number", value: 1 })), writeRequestEntry(p("b", { kind: "string", value: "x" }))]);
+    expect(() => routedFromBinary(bad, () => 1n, 256)).toThrow('points[1].fields["t"]: field type conflict: input field "t" on collection "c" is type string, in an earlier point of the same batch it is type float');
+    const good = writeRequestBody([writeRequestEntry(p("a", { kind: "number", value: 1 })), writeRequestEntry(p("b", { kind: "number", value: 2 }))]);
+    expect(routedFromBinary(good, () => 1n, 256).fieldTypes).toEqual(new Map([["db\u0000c", new Map([["t", "float"]])]]));
   });
 });
 
@@ -93,7 +117,7 @@ describe("unknown fields are skipped whole", () => {
       return new Uint8Array([...out, ...body]);
     };
     fc.assert(
-      fc.property(fc.array(pointArb(), { minLength: 1, maxLength: 8 }), fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.integer({ min: 7, max: 15 }), (ps, junk, field) => {
+      fc.property(fc.array(pointArb(), { minLength: 1, maxLength: 8 }).filter(typeConsistent), fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.integer({ min: 7, max: 15 }), (ps, junk, field) => {
         const plain = writeRequestBody(ps.map(writeRequestEntry));
         // Each point's message gains an unknown field; the request gains one between points.
         const withUnknown = writeRequestBody(
