@@ -23,6 +23,10 @@ import { READ_CONSISTENCIES, type ReadConsistency, type Reader } from "./reads.t
 import { parseJsonExact, pointFromSoltixJson, pointsFromBatchJson } from "./points.ts";
 import type { WriteResult, WriteRouter } from "./write-router.ts";
 import { mountInfluxRoutes } from "./influx-http.ts";
+import { PRECISION_NS } from "./line-protocol.ts";
+
+/** Units of integer times the JSON write API takes (?precision=). */
+const JSON_PRECISIONS = ["ns", "us", "ms", "s"] as const;
 import { mountRemoteWrite } from "./remote-write.ts";
 import type { FieldTypes } from "../cluster/field-types.ts";
 
@@ -129,9 +133,12 @@ export function mountRouterRoutes(app: Hono, ctx: RouterContext): void {
       const coll = c.req.param("coll")!;
       validateName("database", db);
       validateName("collection", coll);
+      const precision = c.req.query("precision") ?? "ns";
+      if (!(JSON_PRECISIONS as readonly string[]).includes(precision)) throw invalidArgument("precision", `${JSON.stringify(precision)} must be one of ${JSON_PRECISIONS.join(", ")} (the unit of integer times; RFC 3339 times carry their own)`);
+      const precisionNs = PRECISION_NS[precision]!;
       const body = await bodyJson(c);
       const stamp = ctx.stamps();
-      const points: Point[] = batch ? pointsFromBatchJson(body, db, coll, stamp) : [pointFromSoltixJson("point", body, db, coll, stamp)];
+      const points: Point[] = batch ? pointsFromBatchJson(body, db, coll, stamp, precisionNs) : [pointFromSoltixJson("point", body, db, coll, stamp, precisionNs)];
       const r = await ctx.writer.write(points);
       return c.json({ accepted: r.accepted, groups: r.groups, min_acks: r.minAcks });
     } catch (e) {

@@ -28,21 +28,22 @@ export function parseJsonExact(text: string): unknown {
   }
 }
 
-function timeNs(at: string, v: unknown): bigint {
+/** A point's time: RFC 3339, or an integer in `precisionNs` units (ns by default). */
+function timeNs(at: string, v: unknown, precisionNs: bigint): bigint {
   if (typeof v === "string") {
-    if (/^-?\d+$/.test(v)) return BigInt(v);
+    if (/^-?\d+$/.test(v)) return BigInt(v) * precisionNs;
     const ns = parseRfc3339Ns(v);
     if (ns === undefined) throw invalidArgument(`${at}.time`, `${JSON.stringify(v)} is neither RFC 3339 (e.g. 2024-11-24T00:00:00.123Z) nor integer nanoseconds`);
     return ns;
   }
-  if (v instanceof ExactInteger) return BigInt(v.text);
-  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+  if (v instanceof ExactInteger) return BigInt(v.text) * precisionNs;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v) * precisionNs;
   if (v === undefined) throw invalidArgument(`${at}.time`, "is required");
   throw invalidArgument(`${at}.time`, `${JSON.stringify(v)} is not a time (RFC 3339 string or integer nanoseconds)`);
 }
 
 /** One flat Soltix point → a validated core Point (inserted_at stamped by `stamp`). */
-export function pointFromSoltixJson(at: string, raw: unknown, database: string, collection: string, stamp: () => bigint): Point {
+export function pointFromSoltixJson(at: string, raw: unknown, database: string, collection: string, stamp: () => bigint, precisionNs = 1n): Point {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw invalidArgument(at, "must be a JSON object");
   const o = raw as Record<string, unknown>;
   if (typeof o.id !== "string") throw invalidArgument(`${at}.id`, o.id === undefined ? "is required" : "must be a string");
@@ -56,17 +57,17 @@ export function pointFromSoltixJson(at: string, raw: unknown, database: string, 
     else if (typeof v === "boolean") fields.push([name, { kind: "bool", value: v }]);
     else throw invalidArgument(f, `${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v} is not a field value (number, string or bool)`);
   }
-  const p: Point = { database, collection, id: o.id, timeNs: timeNs(at, o.time), insertedAtNs: stamp(), fields };
+  const p: Point = { database, collection, id: o.id, timeNs: timeNs(at, o.time, precisionNs), insertedAtNs: stamp(), fields };
   validatePoint(at, p);
   return p;
 }
 
-export function pointsFromBatchJson(body: unknown, database: string, collection: string, stamp: () => bigint): Point[] {
+export function pointsFromBatchJson(body: unknown, database: string, collection: string, stamp: () => bigint, precisionNs = 1n): Point[] {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidArgument("body", 'must be {"points": [...]}');
   const o = body as Record<string, unknown>;
   for (const k of Object.keys(o)) if (k !== "points") throw invalidArgument(k, 'unknown field (the body is {"points": [...]})');
   if (!Array.isArray(o.points)) throw invalidArgument("points", "must be an array");
   if (o.points.length === 0) throw invalidArgument("points", "must hold at least one point");
   if (o.points.length > LIMITS.writeBatchPointsMax) throw resourceExhausted("points", `${o.points.length} points in one batch, limit ${LIMITS.writeBatchPointsMax}`);
-  return o.points.map((p, i) => pointFromSoltixJson(`points[${i}]`, p, database, collection, stamp));
+  return o.points.map((p, i) => pointFromSoltixJson(`points[${i}]`, p, database, collection, stamp, precisionNs));
 }

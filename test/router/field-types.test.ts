@@ -54,4 +54,15 @@ describe("field types", () => {
     expect((await fetch(`${c.routerUrl}/v1/databases/ft/collections/sensors`, { method: "DELETE" })).status).toBe(200);
     expect((await batch("sensors", [{ id: "a", time: "7", temp: "now a string" }])).status).toBe(200);
   }, 60_000);
+
+  test("the JSON API's ?precision= sets the unit of integer times (RFC 3339 times are unchanged); a bad one is named", async () => {
+    const c = cluster!;
+    const w = await postJson(`${c.routerUrl}/v1/databases/ft/collections/prec/write/batch?precision=s`, { points: [{ id: "p", time: 1732406400, v: 1 }, { id: "p", time: "1732406401", v: 2 }, { id: "p", time: "2024-11-24T00:00:02Z", v: 3 }] });
+    expect(w.status).toBe(200);
+    const q = await fetch(`${c.routerUrl}/v1/databases/ft/collections/prec/query?ids=p`);
+    expect(((await q.json()) as { points: Array<{ time: string }> }).points.map((p) => p.time)).toEqual(["1732406400000000000", "1732406401000000000", "1732406402000000000"]);
+    const bad = await postJson(`${c.routerUrl}/v1/databases/ft/collections/prec/write?precision=h`, { id: "p", time: 1, v: 1 });
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toMatch(/^precision: "h" must be one of ns, us, ms, s/);
+  });
 });
