@@ -33,11 +33,16 @@ export interface RunningBinary {
   stop(): Promise<number>;
 }
 
-export async function startBinary(args: string[], env: Record<string, string> = {}): Promise<RunningBinary> {
+/** `deno run -A src/main.ts`: the sources on Deno (the same command line as the binary). */
+export function denoCommand(): string[] {
+  return [join(ROOT, "node_modules", ".bin", "deno"), "run", "-A", "--quiet", join(ROOT, "src", "main.ts")];
+}
+
+export async function startBinary(args: string[], env: Record<string, string> = {}, command?: string[]): Promise<RunningBinary> {
   // SOLTIX_BIN_CMD="bun /path/src/main.ts" runs the sources instead (to compare with the binary).
-  const cmd = process.env.SOLTIX_BIN_CMD?.split(" ") ?? [binaryPath()];
+  const cmd = command ?? process.env.SOLTIX_BIN_CMD?.split(" ") ?? [binaryPath()];
   const proc = Bun.spawn([...cmd, ...args], {
-    cwd: "/tmp",
+    cwd: command === undefined ? "/tmp" : ROOT,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
     stdin: "ignore",
     stdout: "pipe",
@@ -54,11 +59,11 @@ export async function startBinary(args: string[], env: Record<string, string> = 
   })();
   const reader = proc.stdout.getReader();
   let out = "";
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + (command === undefined ? 15_000 : 60_000);
   for (;;) {
     if (Date.now() > deadline) {
       proc.kill(9);
-      throw new Error(`binary did not report listening within 15 s; stderr: ${errText}`);
+      throw new Error(`binary did not report listening in time; stderr: ${errText}`);
     }
     const { value, done } = await reader.read();
     if (done) throw new Error(`binary exited before listening (code ${await proc.exited}); stderr: ${errText}`);
@@ -105,11 +110,11 @@ export function cli(args: string[], timeoutMs = 60_000): { code: number; out: st
 }
 
 /** Binaries a test file starts, all killed at its end. */
-export function binaryPool(): { start(args: string[]): Promise<RunningBinary>; killAll(): Promise<void> } {
+export function binaryPool(): { start(args: string[], command?: string[]): Promise<RunningBinary>; killAll(): Promise<void> } {
   const procs: RunningBinary[] = [];
   return {
-    async start(args) {
-      const p = await startBinary(args);
+    async start(args, command) {
+      const p = await startBinary(args, {}, command);
       procs.push(p);
       return p;
     },
