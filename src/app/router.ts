@@ -65,7 +65,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     hintBufferBytes: config.replication.hintBufferBytes,
   };
   const databases = new DatabaseRegistry(metadata, (name) => view.hasDatabase(name), () => isoNow(clock), logger);
-  const fieldTypes = await FieldTypes.open(metadata, logger, () => isoNow(clock));
+  const fieldTypes = FieldTypes.open(metadata, logger, clock, () => isoNow(clock));
   const writer = new WriteRouter(view, delivery, policy, clock, platform.rng, logger, databases, fieldTypes);
   const reader = new Reader({ view, net, clock, logger, totalGroups: config.coordinator.totalGroups });
   const stamper = new VersionStamper(clock);

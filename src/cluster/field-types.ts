@@ -9,10 +9,13 @@
 import { SoltixError, invalidArgument } from "../base/errors.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { MetadataStore, WatchEvent } from "../ports/metadata.ts";
+import { sleep, type Clock } from "../ports/clock.ts";
 
 export type FieldKind = "float" | "int" | "string" | "bool";
 export const FIELD_KINDS: readonly FieldKind[] = ["float", "int", "string", "bool"];
 export const FIELDS_PREFIX = "/soltix/fields/";
+/** Longest wait between attempts to load the cache. */
+const LOAD_RETRY_MS_MAX = 5_000;
 /** Compare-and-swap attempts before adding fields gives up. */
 const CAS_ATTEMPTS_MAX = 16;
 
@@ -65,19 +68,34 @@ export class FieldTypes {
   /** "db\0coll" → the types known (the store's, as watched, plus what this router added). */
   private readonly known = new Map<string, Map<string, FieldKind>>();
   private stop: (() => Promise<void>) | undefined;
+  private closed = false;
 
-  private constructor(private readonly store: MetadataStore, private readonly logger: Logger, private readonly nowIso: () => string) {}
+  private constructor(private readonly store: MetadataStore, private readonly logger: Logger, private readonly clock: Clock, private readonly nowIso: () => string) {}
 
-  /** Starts the cache (a watch, then the list); a store that does not answer now is asked again per write. */
-  static async open(store: MetadataStore, logger: Logger, nowIso: () => string): Promise<FieldTypes> {
-    const f = new FieldTypes(store, logger, nowIso);
-    try {
-      f.stop = await store.watchPrefix(FIELDS_PREFIX, (e) => f.onEvent(e));
-      for (const kv of await store.list(FIELDS_PREFIX)) f.onEvent({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
-    } catch (e) {
-      logger.log("warn", "router: field types not loaded yet (read from the metadata store per write)", { error: e instanceof Error ? e.message : String(e) });
-    }
+  /**
+   * Starts the cache (a watch, then the list) in the background, retrying while the store does not
+   * answer: meanwhile each write's new fields are checked against the store itself (add()).
+   */
+  static open(store: MetadataStore, logger: Logger, clock: Clock, nowIso: () => string): FieldTypes {
+    const f = new FieldTypes(store, logger, clock, nowIso);
+    void f.load();
     return f;
+  }
+
+  private async load(): Promise<void> {
+    for (let delayMs = 250; !this.closed; delayMs = Math.min(delayMs * 2, LOAD_RETRY_MS_MAX)) {
+      try {
+        this.stop = await this.store.watchPrefix(FIELDS_PREFIX, (e) => this.onEvent(e));
+        for (const kv of await this.store.list(FIELDS_PREFIX)) this.onEvent({ type: "put", key: kv.key, value: kv.value, modRevision: kv.modRevision });
+        if (this.closed) await this.stop();
+        return;
+      } catch (e) {
+        this.logger.log("warn", "router: field types not loaded yet (each write reads them from the metadata store meanwhile)", { error: e instanceof Error ? e.message : String(e), retry_in_ms: delayMs });
+        await this.stop?.().catch(() => {});
+        this.stop = undefined;
+        await sleep(this.clock, delayMs);
+      }
+    }
   }
 
   private onEvent(e: WatchEvent): void {
@@ -154,6 +172,7 @@ export class FieldTypes {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.stop?.();
   }
 }

@@ -12,6 +12,7 @@ import { silentLogger } from "../../src/ports/logger.ts";
 import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { RouterWriteRequestSchema } from "../../src/gen/soltix/v1/router_pb.ts";
 import { FieldTypes } from "../../src/cluster/field-types.ts";
+import { systemClock } from "../../src/adapters/system-clock.ts";
 import { postJson } from "../support/binary.ts";
 import { tempDir } from "../support/engine.ts";
 
@@ -47,7 +48,7 @@ describe("field types", () => {
     expect((await batch("sensors", [{ id: "a", time: "6", temp: 2, note: "x" }])).status).toBe(200);
     expect((await batch("other", [{ id: "a", time: "6", temp: "warm" }])).status).toBe(200);
     // A second router (same metadata) knows the types the first recorded.
-    const second = await FieldTypes.open(c.router.view["store"] as never, silentLogger, () => "now");
+    const second = FieldTypes.open(c.router.view["store"] as never, silentLogger, systemClock, () => "now");
     await expect(second.check(new Map([["ft\u0000sensors", new Map([["note", "int" as const]])]]))).rejects.toThrow(/input field "note" on collection "sensors" is type int, already exists as type string/);
     await second.close();
     // A drop forgets the collection's types.
