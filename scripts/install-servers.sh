@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers and clients the integration tests run (Debian packages): etcd,
-# nats-server, Prometheus (prometheus + promtool) and the `influx` CLI (influxdb-client). Does nothing when they are already there. No
+# nats-server, Prometheus (prometheus + promtool), the `influx` CLI (influxdb-client) and headless
+# Chromium (chromium-headless-shell, for the status page). Does nothing when they are there. No
 # system service is started by the install (policy-rc.d refuses it): the tests start their own.
 set -euo pipefail
 missing=()
@@ -8,6 +9,7 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server etcd-client)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v influx >/dev/null 2>&1 || missing+=(influxdb-client)
+command -v chromium-headless-shell >/dev/null 2>&1 || missing+=(chromium-headless-shell)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing ${missing[*]} (apt)"
 SUDO=""

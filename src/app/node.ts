@@ -35,6 +35,8 @@ import { AntiEntropy } from "../sync/anti-entropy.ts";
 import { GroupMover } from "../sync/group-mover.ts";
 import { RetentionLoop } from "../sync/retention-loop.ts";
 import { nodeMetrics } from "./node-metrics.ts";
+import { nodeStatusJson } from "./status.ts";
+import { STATUS_PAGE_HTML } from "./status-page.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { TombstonePurger } from "../sync/tombstone-purge.ts";
 import { ClusterPlanner } from "../cluster/planner-loop.ts";
@@ -240,6 +242,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     },
     routes: (a) => {
       a.get("/metrics", async (c) => c.body(await metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }));
+      a.get("/", (c) => c.html(STATUS_PAGE_HTML));
+      a.get("/api/status", (c) => c.json(nodeStatusJson({ nodeId: config.node.id, version: SOLTIX_VERSION, engine, rt, clock })));
       a.get("/healthz", (c) =>
         c.json({
           status: "ok",

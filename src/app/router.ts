@@ -11,6 +11,8 @@ import { VersionStamper, isoNow } from "../ports/clock.ts";
 import { DatabaseRegistry } from "../cluster/databases.ts";
 import { FieldTypes } from "../cluster/field-types.ts";
 import { routerMetrics } from "./router-metrics.ts";
+import { routerStatusJson } from "./status.ts";
+import { STATUS_PAGE_HTML } from "./status-page.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { ClusterView } from "../cluster/view.ts";
 import { createHttpApp } from "../rpc/http-app.ts";
@@ -85,6 +87,8 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
     routes: (a) => {
       mountRouterRoutes(a, ctx);
       a.get("/metrics", async (c) => c.body(await metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }));
+      a.get("/", (c) => c.html(STATUS_PAGE_HTML));
+      a.get("/api/status", async (c) => c.json(await routerStatusJson({ id: config.node.id, version: SOLTIX_VERSION, view, net, clock })));
       a.get("/healthz", (c) => c.json({ status: "ok", role: "router", id: config.node.id, version: SOLTIX_VERSION, stats: writer.stats }));
       // Ready = it can take writes. Nodes that are down do not make it unready (their writes are
       // kept for them); they are listed with what waits for each.
