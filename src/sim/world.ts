@@ -12,6 +12,7 @@
 // devices or all over a range, collection drops) are among the actions: a node never holds again a
 // version deleted by a tombstone it held (checked on every snapshot and every router read it serves).
 
+import type { Hono } from "hono";
 import { fromBinary } from "@bufbuild/protobuf";
 import { loadConfig, type NodeConfig } from "../config/config.ts";
 import { launchNode, type RunningNode } from "../app/node.ts";
@@ -26,6 +27,7 @@ import { silentLogger } from "../ports/logger.ts";
 import { VersionStamper } from "../ports/clock.ts";
 import { WriteRequestSchema } from "../gen/soltix/v1/storage_pb.ts";
 import { pointFromProto, storedFromPoint } from "../rpc/convert.ts";
+import type { StatusJson } from "../app/status.ts";
 import { compareVersions } from "../model/lww.ts";
 import { encodePoint, timeOfEncoding } from "../model/encoding.ts";
 import { shapeFor } from "../merkle/shape.ts";
@@ -552,6 +554,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     const got = new Map<string, Uint8Array>();
     let cursor = "";
     let served = "";
+    // Each page may be answered by other replicas: a point is checked against its own page's servers.
+    const servedBy = new Map<string, string[]>();
+    const allServers = new Set<string>();
     for (let page = 0; page < 1000; page++) {
       const url = `http://router/v1/databases/sim/collections/m/query?ids=${ids.join(",")}&limit=${1 + rng.int(30)}&consistency=${consistency}${cursor ? `&cursor=${cursor}` : ""}`;
       const res = await run(Promise.resolve(router.router.app.fetch(new Request(url))));
@@ -562,6 +567,8 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         return 0;
       }
       served = Object.values(body.served_by ?? {}).join(",");
+      const pageServers = served.split(",").filter((x) => x !== "");
+      for (const x of pageServers) allServers.add(x);
       for (const p of body.points ?? []) {
         const enc = encodePoint({
           database: "sim", collection: "m", id: String(p.id), timeNs: BigInt(String(p.time)), insertedAtNs: BigInt(String(p.insertedAt)),
@@ -571,6 +578,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
         if (got.has(key)) throw new Violation(`router read (${consistency}) returned ${keyOf(key)} twice across pages`);
         if (expired(enc)) throw new Violation(`router read (${consistency}) returned the expired point ${keyOf(key)}`);
         got.set(key, enc);
+        servedBy.set(key, pageServers);
         if (!attempted.get(key)?.has(toHex(enc))) throw new Violation(`router read (${consistency}) returned a version never written: ${keyOf(key)}`);
       }
       cursor = body.next_cursor ?? "";
@@ -578,9 +586,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     }
     // Who answered must have been serving the group (never a node still catching up, never one joining it).
     const rec = await groupRecord();
-    const servers = served.split(",").filter((s) => s !== "");
+    const servers = [...allServers];
     for (const [key, enc] of got) {
-      for (const id of servers) {
+      for (const id of servedBy.get(key) ?? []) {
         const c = heldBefore.get(id)?.find((x) => x.covers(key, timeOfEncoding(enc), enc));
         if (c !== undefined) throw new Violation(`router read (${consistency}) returned ${keyOf(key)}, deleted by a tombstone ${id} held before it answered`);
       }
@@ -947,6 +955,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       } else if (r < 0.85) {
         const ids = writtenIds();
         await routerRead(rng.pick(["one", "quorum"] as const), false, ids.length > 0 && rng.next() < 0.5 ? rng.pick(ids) : undefined);
+        if (rng.next() < 0.2) await checkStatus(false);
       }
       else if (r < 0.88) {
         // The router dies (its hints with it) and a new one starts.
@@ -1010,6 +1019,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     await routerRead("quorum", true);
     for (const id of writtenIds()) await routerRead("one", true, id);
     await converged("after healing");
+    await checkStatus(true);
     await purgedEverywhere();
     // A holder dies for good: after cluster.dead_node_timeout a spare member (if any) takes its place.
     const settledOn = groupNodes((await groupRecord())!);
@@ -1040,6 +1050,45 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const n of nodes) if (n.up !== undefined) crash(n, false);
     routerClock?.kill();
     await metadata.close();
+  }
+
+  /**
+   * The status page's JSON (app/status.ts) through the router and a node, as an operator's browser
+   * reads it: always answers, fractions within [0, 1], known states and results. `settled`: after
+   * healing and anti-entropy, every node answers the router, every live node is listed up, no move
+   * is under way, and every holder serves the group with its last comparisons in sync or repaired.
+   */
+  async function checkStatus(settled: boolean): Promise<void> {
+    if (router === undefined) return;
+    const read = async (app: Hono, who: string): Promise<StatusJson> => {
+      const res = await run(Promise.resolve(app.fetch(new Request(`http://${who}/api/status`))));
+      if (res.status !== 200) throw new Violation(`${who} /api/status answered ${res.status}`);
+      return (await res.json()) as StatusJson;
+    };
+    const fraction = (x: number, what: string) => {
+      if (!(x >= 0 && x <= 1)) throw new Violation(`status: ${what} ${x} outside [0, 1]`);
+    };
+    const r = await read(router.router.app, "router");
+    for (const m of r.moves) fraction(m.progress, `move of group ${m.group_id} to ${m.join}`);
+    for (const x of r.syncs) fraction(x.progress, `sync of ${x.node}`);
+    for (const w of r.windows) if (!["in_sync", "repaired", "partial", "failed"].includes(w.result)) throw new Violation(`status: window result ${w.result}`);
+    const up = nodes.filter((n) => n.up !== undefined && !n.gone);
+    if (up.length > 0) {
+      const n = rng.pick(up);
+      const own = await read(n.up!.running.node.app, n.id);
+      for (const g of own.groups) if (!["serving", "catching_up", "joining"].includes(g.state)) throw new Violation(`status: ${n.id} group ${g.group_id} state ${g.state}`);
+    }
+    if (!settled) return;
+    if (r.errors.length > 0) throw new Violation(`status after healing: nodes not read: ${r.errors.join("; ")}`);
+    if (r.moves.some((m) => m.phase !== "failed")) throw new Violation(`status after healing: moves under way ${JSON.stringify(r.moves)}`);
+    for (const n of up) if (r.nodes.find((x) => x.id === n.id)?.health !== "up") throw new Violation(`status after healing: ${n.id} not listed up`);
+    for (const n of await holders()) {
+      const own = await read(n.up!.running.node.app, n.id);
+      const g = own.groups.find((x) => x.group_id === GROUP);
+      if (g?.state !== "serving") throw new Violation(`status after healing: ${n.id} group ${GROUP} is ${g?.state ?? "not listed"}`);
+      const bad = own.windows.filter((w) => w.group_id === GROUP && w.result !== "in_sync" && w.result !== "repaired");
+      if (bad.length > 0) throw new Violation(`status after healing: ${n.id} last compared ${bad.map((w) => `${w.day} with ${w.peer}: ${w.result}`).join(", ")}`);
+    }
   }
 
   /**
