@@ -12,6 +12,7 @@ import { EtcdMetadataStore } from "./etcd-metadata.ts";
 import { MemoryMetadataStore } from "./memory-metadata.ts";
 import { httpPeerNet } from "./peer-net.ts";
 import { lockDataDir } from "./dir-lock.ts";
+import { serveGrpc } from "./grpc-serve.ts";
 import { memoryUsage } from "node:process";
 
 const noServer: Serve = () => {
@@ -24,6 +25,7 @@ export function systemPlatform(serve: Serve = noServer, overrides: Partial<Platf
     clock: systemClock,
     rng: systemRng,
     serve,
+    serveGrpc,
     openMetadata: (endpoints, tls) => (endpoints.length > 0 ? new EtcdMetadataStore(endpoints, tls) : new MemoryMetadataStore(systemClock)),
     peerNet: (o) => httpPeerNet(o, systemClock, systemRng),
     lockDataDir: (dir) => lockDataDir(dir, () => isoNow(systemClock)),

@@ -24,12 +24,16 @@ export interface LocalClusterOptions {
 export interface LocalNode {
   id: string;
   url: string;
+  /** host:port of its gRPC (HTTP/2) server; undefined = none. */
+  grpc: string | undefined;
   node: StorageNode;
   stop(): Promise<void>;
 }
 
 export interface LocalCluster {
   routerUrl: string;
+  /** host:port of the router's gRPC (HTTP/2) server; undefined = none. */
+  routerGrpc: string | undefined;
   router: Router;
   nodes: LocalNode[];
   close(): Promise<void>;
@@ -55,7 +59,7 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { platform
       ]),
     });
     const running = await launchNode(config, { platform: deps.platform, logger: deps.logger, metadata });
-    nodes.push({ id, url: `http://${running.address}`, node: running.node, stop: () => running.stop() });
+    nodes.push({ id, url: `http://${running.address}`, grpc: running.grpcPort === undefined ? undefined : `${config.server.host}:${running.grpcPort}`, node: running.node, stop: () => running.stop() });
   }
   const routerConfig = loadConfig({
     flags: new Map([
@@ -71,6 +75,7 @@ export async function startLocalCluster(o: LocalClusterOptions, deps: { platform
   const router = await launchRouter(routerConfig, { platform: deps.platform, logger: deps.logger, metadata });
   return {
     routerUrl: `http://${routerConfig.server.host}:${router.port}`,
+    routerGrpc: router.grpcPort === undefined ? undefined : `${routerConfig.server.host}:${router.grpcPort}`,
     router: router.router,
     nodes,
     async close() {

@@ -11,7 +11,9 @@ import { unwritableCode } from "../ports/fs.ts";
 import { randomToken } from "../ports/rng.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { DirLock, Platform } from "../ports/platform.ts";
-import { createHttpApp } from "../rpc/http-app.ts";
+import { createHttpApp, type HttpAppOptions } from "../rpc/http-app.ts";
+import { grpcSpec } from "../rpc/grpc.ts";
+import type { GrpcSpec } from "../ports/serve.ts";
 import { storageService } from "../rpc/storage-service.ts";
 import { syncService } from "../rpc/sync-service.ts";
 import type { NodeContext } from "../rpc/context.ts";
@@ -77,6 +79,8 @@ export interface StorageNode {
   /** What a queued write batch is applied to (its points and deletes): the queue consumer's, and the simulator's. */
   readonly ingest: DeleteTarget;
   readonly app: Hono;
+  /** The same services over gRPC (served on server.grpc_port by platforms with HTTP/2). */
+  readonly grpc: GrpcSpec;
   readonly metadata: MetadataStore;
   /** Random per process start; in the node record and /healthz (tells two claimants of one id apart). */
   readonly instance: string;
@@ -223,7 +227,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     return registration.status.registered ? "registered" : `not registered: ${registration.status.lastError ?? "registering"}`;
   };
   rt.registration = registrationText;
-  const app = createHttpApp({
+  const http: HttpAppOptions = {
     logger,
     clock,
     bodyReceiveMsMax: config.server.requestDeadlineMs,
@@ -234,6 +238,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       router.service(SyncService, syncService(ctx));
       router.service(AdminService, adminService(ctx, rt, { factor: config.replication.factor, store: metadata }));
     },
+  };
+  const app = createHttpApp({
+    ...http,
     fastPaths: {
       [WRITE_PATH]: (req) => (isFastUnary(req) ? fastWrite(req, ctx, FAST_LIMITS) : undefined),
       [QUERY_PATH]: (req) => (isFastUnary(req) ? fastQuery(req, ctx, FAST_LIMITS) : undefined),
@@ -293,6 +300,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     engine,
     ingest: ctx,
     app,
+    grpc: grpcSpec(http),
     metadata,
     instance,
     sync: rt,
@@ -394,6 +402,8 @@ export interface RunningNode {
   readonly node: StorageNode;
   /** The port it listens on (the real one when server.port is 0). */
   readonly port: number;
+  /** The gRPC port; undefined = off. */
+  readonly grpcPort: number | undefined;
   /** host:port peers dial. */
   readonly address: string;
   stop(): Promise<void>;
@@ -405,7 +415,7 @@ export interface RunningNode {
  */
 export async function launchNode(config: NodeConfig, deps: NodeDeps): Promise<RunningNode> {
   const node = await startNode(config, deps);
-  const served = await listen(config, deps.platform, node.app, node.serverTls, () => node.close());
+  const served = await listen(config, deps.platform, { fetch: node.app.fetch, grpc: node.grpc }, node.serverTls, () => node.close());
   // Register only now that the server listens; with port 0 the address carries the real port.
   const address = config.server.port === 0 ? `${config.server.host}:${served.port}` : config.node.address;
   try {
@@ -414,7 +424,7 @@ export async function launchNode(config: NodeConfig, deps: NodeDeps): Promise<Ru
     await served.stop();
     throw new SoltixError("failed_precondition", errorMessage(e));
   }
-  return { node, port: served.port, address, stop: served.stop };
+  return { node, port: served.port, grpcPort: served.grpcPort, address, stop: served.stop };
 }
 
 /** How long the start-up look at the group records may take (it is skipped, logged, past it). */

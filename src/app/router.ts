@@ -15,7 +15,9 @@ import { routerStatusJson } from "./status.ts";
 import { STATUS_PAGE_HTML } from "./status-page.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics/registry.ts";
 import { ClusterView } from "../cluster/view.ts";
-import { createHttpApp } from "../rpc/http-app.ts";
+import { createHttpApp, type HttpAppOptions } from "../rpc/http-app.ts";
+import { grpcSpec } from "../rpc/grpc.ts";
+import type { GrpcSpec } from "../ports/serve.ts";
 import { RouterService } from "../gen/soltix/v1/router_pb.ts";
 import { DirectDelivery, type Delivery } from "../router/delivery.ts";
 import { WriteRouter } from "../router/write-router.ts";
@@ -41,6 +43,8 @@ export interface RouterDeps {
 
 export interface Router {
   readonly app: Hono;
+  /** The same service over gRPC (served on server.grpc_port by platforms with HTTP/2). */
+  readonly grpc: GrpcSpec;
   readonly view: ClusterView;
   readonly writer: WriteRouter;
   readonly reader: Reader;
@@ -73,13 +77,16 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   const stamper = new VersionStamper(clock);
   const ctx: RouterContext = { view, writer, stamps: () => stamper.batch(), policy, logger, reader, readConsistency: config.read.consistency, metadata, nowIso: () => isoNow(clock), nowNs: () => clock.nowNs(), influxIdTag: config.ingest.influxIdTag, fieldTypes };
   const metrics = routerMetrics({ writer, view, version: SOLTIX_VERSION, id: config.node.id });
-  const app = createHttpApp({
+  const http: HttpAppOptions = {
     logger,
     clock,
     bodyReceiveMsMax: config.server.requestDeadlineMs,
     guard: security.guard,
     observeRequest: metrics.observeRequest,
     services: (r) => r.service(RouterService, routerService(ctx)),
+  };
+  const app = createHttpApp({
+    ...http,
     fastPaths: {
       [ROUTER_WRITE_PATH]: (req) =>
         isFastUnary(req) ? fastRouterWrite(req, writer, ctx.stamps, policy.totalGroups, clock, logger, FAST_LIMITS) : undefined,
@@ -115,6 +122,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
   });
   return {
     app,
+    grpc: grpcSpec(http),
     view,
     writer,
     reader,
@@ -138,12 +146,14 @@ async function openDelivery(config: NodeConfig, platform: Platform, logger: Logg
 export interface RunningRouter {
   readonly router: Router;
   readonly port: number;
+  /** The gRPC port; undefined = off. */
+  readonly grpcPort: number | undefined;
   stop(): Promise<void>;
 }
 
 /** A router process: start and serve. */
 export async function launchRouter(config: NodeConfig, deps: RouterDeps): Promise<RunningRouter> {
   const router = await startRouter(config, deps);
-  const served = await listen(config, deps.platform, router.app, router.serverTls, () => router.close());
-  return { router, port: served.port, stop: served.stop };
+  const served = await listen(config, deps.platform, { fetch: router.app.fetch, grpc: router.grpc }, router.serverTls, () => router.close());
+  return { router, port: served.port, grpcPort: served.grpcPort, stop: served.stop };
 }

@@ -32,10 +32,10 @@ export async function runDev(args: ParsedArgs, platform: Platform): Promise<void
   );
   const routerUrl = cluster.routerUrl;
   const nodes = cluster.nodes;
-  process.stdout.write(`${JSON.stringify({ event: "dev-ready", router: routerUrl, nodes: nodes.map(({ id, url }) => ({ id, url })), dir })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "dev-ready", router: routerUrl, router_grpc: cluster.routerGrpc ?? null, nodes: nodes.map(({ id, url, grpc }) => ({ id, url, grpc: grpc ?? null })), dir })}\n`);
   process.stdout.write(`
-soltix dev: router ${routerUrl}, ${n} storage node(s), replication factor ${factor} (a write is acknowledged once all ${factor} stored it), data in ${dir}
-${nodes.map((x) => `  ${x.id.padEnd(11)} ${x.url}`).join("\n")}
+soltix dev: router ${routerUrl}${cluster.routerGrpc === undefined ? "" : ` (gRPC ${cluster.routerGrpc})`}, ${n} storage node(s), replication factor ${factor} (a write is acknowledged once all ${factor} stored it), data in ${dir}
+${nodes.map((x) => `  ${x.id.padEnd(11)} ${x.url}${x.grpc === undefined ? "" : `  (gRPC ${x.grpc})`}`).join("\n")}
 
 Write through the router (Soltix API), then compare the replicas:
   curl -sS ${routerUrl}/v1/databases/demo/collections/sensors/write -d '{"id":"dev-1","time":"2024-11-24T00:00:00Z","temp":21.5}'

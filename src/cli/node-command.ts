@@ -42,7 +42,7 @@ export async function runNode(args: ParsedArgs, env: Record<string, string | und
   const running = await launchNode(config, { platform, logger });
   logger.log("info", "node: listening", { host: config.server.host, port: running.port, data_dir: config.storage.dataDir });
   // A machine-readable line on stdout so scripts can learn the port (port 0 = any free port).
-  process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: running.port })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "listening", node_id: config.node.id, host: config.server.host, port: running.port, grpc_port: running.grpcPort ?? null })}\n`);
   onSignals(logger, () => running.stop());
 }
 

@@ -16,6 +16,6 @@ export async function runRouter(args: ParsedArgs, env: Record<string, string | u
   const logger = processLogger(platform, config.log.level, { router: config.node.id });
   const running = await launchRouter(config, { platform, logger });
   logger.log("info", "router: listening", { host: config.server.host, port: running.port, queue: config.queue.type });
-  process.stdout.write(`${JSON.stringify({ event: "listening", role: "router", id: config.node.id, host: config.server.host, port: running.port })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "listening", role: "router", id: config.node.id, host: config.server.host, port: running.port, grpc_port: running.grpcPort ?? null })}\n`);
   onSignals(logger, () => running.stop());
 }

@@ -31,6 +31,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "node.address", type: { t: "string" }, def: "", help: "host:port peers and routers dial (default: server.host:server.port)" },
   { path: "server.host", type: { t: "string", nonEmpty: true }, def: "127.0.0.1", help: "listen address" },
   { path: "server.port", type: { t: "int", min: 0, max: 65535 }, def: 7001, help: "Connect-RPC + HTTP port (0 = any free port)" },
+  { path: "server.grpc_port", type: { t: "string", re: /^(auto|off|[0-9]{1,5})$/, reText: "auto, off or a port number" }, def: "auto", help: "gRPC (HTTP/2) port: auto = server.port + 1000 (any free port when server.port is 0), off, or a port (0 = any free port)" },
   { path: "server.tls.cert_file", type: { t: "string" }, def: "", help: "PEM certificate: serve HTTPS (with server.tls.key_file)" },
   { path: "server.tls.key_file", type: { t: "string" }, def: "", help: "PEM private key for server.tls.cert_file" },
   { path: "server.request_deadline", type: { t: "duration", minMs: 1000, maxMs: 3_600_000 }, def: "30s", help: "a request with a body must be received and answered within this (slow bodies are cut off: 408)" },
@@ -88,7 +89,7 @@ const SPEC_BY_PATH = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
 
 export interface NodeConfig {
   node: { id: string; address: string };
-  server: { host: string; port: number; tls: { certFile: string; keyFile: string }; requestsPerSecPerPeer: number; requestDeadlineMs: number };
+  server: { host: string; port: number; /** gRPC port (0 = any free port); undefined = off. */ grpcPort: number | undefined; tls: { certFile: string; keyFile: string }; requestsPerSecPerPeer: number; requestDeadlineMs: number };
   storage: {
     dataDir: string;
     memoryBytesMax: number;
@@ -271,6 +272,7 @@ export function loadConfig(src: ConfigSources): NodeConfig {
     server: {
       host: s("server.host"),
       port: n("server.port"),
+      grpcPort: grpcPortOf(s("server.grpc_port"), n("server.port")),
       tls: { certFile: s("server.tls.cert_file"), keyFile: s("server.tls.key_file") },
       requestsPerSecPerPeer: n("server.requests_per_sec_per_peer"),
       requestDeadlineMs: d("server.request_deadline"),
@@ -349,6 +351,23 @@ export function loadConfig(src: ConfigSources): NodeConfig {
   if (cfg.node.address === "") cfg.node.address = `${cfg.server.host}:${cfg.server.port}`;
   return cfg;
 }
+
+/** server.grpc_port: auto = server.port + GRPC_PORT_OFFSET (0 with server.port 0), off = undefined. */
+function grpcPortOf(text: string, port: number): number | undefined {
+  if (text === "off") return undefined;
+  if (text === "auto") {
+    if (port === 0) return 0;
+    if (port + GRPC_PORT_OFFSET > 65535) throw configError(`server.grpc_port = auto: server.port ${port} + ${GRPC_PORT_OFFSET} is past 65535 (set server.grpc_port to a port, or off)`);
+    return port + GRPC_PORT_OFFSET;
+  }
+  const p = Number(text);
+  if (p > 65535) throw configError(`server.grpc_port = ${text}: must be auto, off or a port from 0 to 65535`);
+  if (p !== 0 && p === port) throw configError(`server.grpc_port = ${text}: must differ from server.port (gRPC needs its own HTTP/2 port)`);
+  return p;
+}
+
+/** server.grpc_port auto: the gRPC port is the HTTP port plus this (nodes on 7001, 7002, … get 8001, 8002, …; a router on 8080 gets 9080). */
+export const GRPC_PORT_OFFSET = 1000;
 
 /** One line per key: path, env name, default, help (for --help). */
 export function configHelp(): string {

@@ -9,7 +9,7 @@ import type { FileSystem } from "./fs.ts";
 import type { MetadataStore } from "./metadata.ts";
 import type { PeerNet, PeerNetOptions } from "./peer-net.ts";
 import type { Rng } from "./rng.ts";
-import type { Serve } from "./serve.ts";
+import type { Serve, ServeGrpc } from "./serve.ts";
 
 /** An exclusive hold on a data dir; released by the process ending, or by release(). */
 export interface DirLock {
@@ -22,6 +22,8 @@ export interface Platform {
   readonly rng: Rng;
   /** Listens and hands requests to an app. */
   readonly serve: Serve;
+  /** gRPC over HTTP/2 for the same services; absent where there is none (the simulator). */
+  readonly serveGrpc?: ServeGrpc;
   /** The metadata store: etcd at `endpoints`, or a new embedded (in-process) store when there are none. */
   openMetadata(endpoints: readonly string[], tls: PemSet | undefined): MetadataStore;
   /** How this process calls nodes, with these credentials. */

@@ -34,14 +34,22 @@ export function guardChecks(o: GuardOptions): boolean {
   return o.token !== undefined || (o.requestsPerSecPerPeer ?? 0) > 0;
 }
 
-export function guard(o: GuardOptions): MiddlewareHandler {
+/** A request refused at the door: its HTTP status, Connect code and the reason. */
+export interface Refusal {
+  status: 401 | 429;
+  code: "unauthenticated" | "resource_exhausted";
+  message: string;
+  headers: Record<string, string>;
+}
+
+/** The checks alone (any transport): given the peer, the path and the Authorization header, a refusal or undefined. */
+export function admission(o: GuardOptions): (peer: string, path: string, authorization: string | undefined) => Refusal | undefined {
   const want = o.token === undefined ? undefined : utf8.encode(`Bearer ${o.token}`);
   const rate = o.requestsPerSecPerPeer ?? 0;
   const now = o.nowMs;
   const buckets = new Map<string, { tokens: number; atMs: number }>();
-  return async (c, next) => {
+  return (peer, path, authorization) => {
     if (rate > 0) {
-      const peer = (c.env as ServeEnv | undefined)?.remoteAddress ?? "local";
       const t = now();
       let b = buckets.get(peer);
       if (b === undefined) {
@@ -52,15 +60,24 @@ export function guard(o: GuardOptions): MiddlewareHandler {
       b.tokens = Math.min(rate, b.tokens + ((t - b.atMs) / 1000) * rate);
       b.atMs = t;
       if (b.tokens < 1) {
-        return refuse(429, "resource_exhausted", `peer ${peer}: over ${rate} requests/s (server.requests_per_sec_per_peer)`, { "retry-after": "1" });
+        return { status: 429, code: "resource_exhausted", message: `peer ${peer}: over ${rate} requests/s (server.requests_per_sec_per_peer)`, headers: { "retry-after": "1" } };
       }
       b.tokens -= 1;
     }
-    if (want !== undefined && !OPEN_PATHS.has(c.req.path)) {
-      const got = utf8.encode(c.req.header("authorization") ?? "");
-      if (got.length === 0) return refuse(401, "unauthenticated", "missing Authorization: Bearer <token> (this server has auth.token_file set)", { "www-authenticate": "Bearer" });
-      if (got.length !== want.length || !timingSafeEqual(got, want)) return refuse(401, "unauthenticated", "wrong bearer token", { "www-authenticate": "Bearer" });
+    if (want !== undefined && !OPEN_PATHS.has(path)) {
+      const got = utf8.encode(authorization ?? "");
+      if (got.length === 0) return { status: 401, code: "unauthenticated", message: "missing Authorization: Bearer <token> (this server has auth.token_file set)", headers: { "www-authenticate": "Bearer" } };
+      if (got.length !== want.length || !timingSafeEqual(got, want)) return { status: 401, code: "unauthenticated", message: "wrong bearer token", headers: { "www-authenticate": "Bearer" } };
     }
+    return undefined;
+  };
+}
+
+export function guard(o: GuardOptions): MiddlewareHandler {
+  const admit = admission(o);
+  return async (c, next) => {
+    const r = admit((c.env as ServeEnv | undefined)?.remoteAddress ?? "local", c.req.path, c.req.header("authorization"));
+    if (r !== undefined) return refuse(r.status, r.code, r.message, r.headers);
     await next();
   };
 }

@@ -3,7 +3,7 @@
 // (runtime/) serve the same app.
 
 import { Hono } from "hono";
-import { createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
+import { createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { LIMITS } from "../base/limits.ts";
@@ -33,13 +33,18 @@ export interface HttpAppOptions {
   observeRequest?: (route: string, status: number, seconds: number) => void;
 }
 
-export function createHttpApp(opts: HttpAppOptions): Hono {
-  const router = createConnectRouter({
+/** The Connect router's options, one set for every transport (HTTP/1.1 here, HTTP/2 gRPC in rpc/grpc.ts). */
+export function connectRouterOptions(opts: Pick<HttpAppOptions, "logger" | "clock" | "requestBytesMax" | "unaryDeadlineMs">): ConnectRouterOptions {
+  return {
     jsonOptions: { ignoreUnknownFields: false },
     readMaxBytes: opts.requestBytesMax ?? LIMITS.requestBytesMax,
     maxTimeoutMs: LIMITS.streamDeadlineMs,
     interceptors: [errorInterceptor(opts.logger), deadlineInterceptor(opts.clock, opts.unaryDeadlineMs ?? LIMITS.unaryDeadlineMs)],
-  });
+  };
+}
+
+export function createHttpApp(opts: HttpAppOptions): Hono {
+  const router = createConnectRouter(connectRouterOptions(opts));
   opts.services(router);
   const app = new Hono();
   const observe = opts.observeRequest;
