@@ -23,11 +23,15 @@ import { diffTrees, type ExpandRequest, type TreeSource } from "../merkle/diff.t
 import { DEFAULT_SHAPE, depthOfId, indexOfId, timeRangeOfNode } from "../merkle/shape.ts";
 import { rpcTreeSource } from "../sync/rpc-tree-source.ts";
 import type { PeerNet } from "../ports/peer-net.ts";
+import { SoltixError, errorMessage } from "../base/errors.ts";
 import type { Platform } from "../ports/platform.ts";
 import { readPeerCredentials } from "./security.ts";
 import { toHex } from "../base/sha256.ts";
 
 export type { GetClusterStatusResponse, GetStatusResponse, MembershipChangeResponse, RebalanceResponse, TriggerAntiEntropyResponse };
+
+/** --json prints every field, zeros too (group 0's id, a count of 0). */
+const JSON_OPTIONS = { alwaysEmitImplicit: true } as const;
 
 /** Calls may run long (a repair waits for the whole run). */
 const OPS_CALL_TIMEOUT_MS = 10 * 60_000;
@@ -39,7 +43,29 @@ export async function opsNet(platform: Platform, files: { tokenFile: string; caF
 }
 
 function transport(net: PeerNet, addr: string) {
-  return createConnectTransport({ baseUrl: net.url(addr), useBinaryFormat: true, defaultTimeoutMs: OPS_CALL_TIMEOUT_MS, fetch: net.fetch });
+  const base = net.url(addr);
+  // A node that cannot be reached: one line naming it and the cause (connect-es would say "[unknown] …").
+  const f = async (input: RequestInfo | URL, init?: RequestInit) => {
+    try {
+      return await net.fetch(input, init);
+    } catch (e) {
+      if (init?.signal?.aborted === true) throw e;
+      throw new SoltixError("unavailable", `cannot reach ${addr} (${base}): ${networkCause(e)}`);
+    }
+  };
+  return createConnectTransport({ baseUrl: base, useBinaryFormat: true, defaultTimeoutMs: OPS_CALL_TIMEOUT_MS, fetch: f as typeof fetch });
+}
+
+/** What a failed connection means, in words (runtimes word and code these differently). */
+export function networkCause(e: unknown): string {
+  const code = String((e as { code?: unknown } | undefined)?.code ?? "");
+  const text = errorMessage(e);
+  if (/ECONNREFUSED|ConnectionRefused/i.test(code + text)) return "connection refused (nothing listens there: is the node running, and is this its server.port?)";
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|DNS/i.test(code + text)) return "host name not found";
+  if (/ETIMEDOUT|timed? ?out/i.test(code + text)) return "no answer (timed out)";
+  if (/ECONNRESET|socket hang up|closed/i.test(code + text)) return `the connection was closed (${text}); is it https (--ca-file) or http?`;
+  if (/certificate|CERT|SSL|TLS/i.test(code + text)) return `TLS: ${text}`;
+  return text;
 }
 
 export function nodeStatus(net: PeerNet, addr: string): Promise<GetStatusResponse> {
@@ -47,11 +73,11 @@ export function nodeStatus(net: PeerNet, addr: string): Promise<GetStatusRespons
 }
 
 export function statusJson(res: GetStatusResponse): JsonValue {
-  return toJson(GetStatusResponseSchema, res);
+  return toJson(GetStatusResponseSchema, res, JSON_OPTIONS);
 }
 
 export function repairJson(res: TriggerAntiEntropyResponse): JsonValue {
-  return toJson(TriggerAntiEntropyResponseSchema, res);
+  return toJson(TriggerAntiEntropyResponseSchema, res, JSON_OPTIONS);
 }
 
 export function triggerRepair(net: PeerNet, addr: string, group: number): Promise<TriggerAntiEntropyResponse> {
@@ -77,15 +103,15 @@ export function rebalanceCluster(net: PeerNet, addr: string): Promise<RebalanceR
 }
 
 export function clusterStatusJson(res: GetClusterStatusResponse): JsonValue {
-  return toJson(GetClusterStatusResponseSchema, res);
+  return toJson(GetClusterStatusResponseSchema, res, JSON_OPTIONS);
 }
 
 export function membershipChangeJson(res: MembershipChangeResponse): JsonValue {
-  return toJson(MembershipChangeResponseSchema, res);
+  return toJson(MembershipChangeResponseSchema, res, JSON_OPTIONS);
 }
 
 export function rebalanceJson(res: RebalanceResponse): JsonValue {
-  return toJson(RebalanceResponseSchema, res);
+  return toJson(RebalanceResponseSchema, res, JSON_OPTIONS);
 }
 
 export interface WindowSums {

@@ -369,7 +369,52 @@ function grpcPortOf(text: string, port: number): number | undefined {
 /** server.grpc_port auto: the gRPC port is the HTTP port plus this (nodes on 7001, 7002, … get 8001, 8002, …; a router on 8080 gets 9080). */
 export const GRPC_PORT_OFFSET = 1000;
 
-/** One line per key: path, env name, default, help (for --help). */
-export function configHelp(): string {
-  return CONFIG_KEYS.map((k) => `  --${k.path.padEnd(38)} ${envName(k.path).padEnd(42)} default ${JSON.stringify(k.def)}  ${k.help}`).join("\n");
+/**
+ * Lines for --help: flag, env name, default, help — every key, or a role's (`skip`: prefixes of keys
+ * the role does not use; `defaults`: the role's own defaults, e.g. the router's port).
+ */
+export function configHelp(role: { skip?: readonly string[]; defaults?: ReadonlyMap<string, string> } = {}): string {
+  return CONFIG_KEYS.filter((k) => !(role.skip ?? []).some((p) => k.path === p || k.path.startsWith(p)))
+    .map((k) => `  --${k.path.padEnd(38)} ${envName(k.path).padEnd(42)} default ${JSON.stringify(roleDefault(k, role.defaults?.get(k.path)))}  ${k.help}`)
+    .join("\n");
+}
+
+function roleDefault(k: KeySpec, text: string | undefined): Value {
+  if (text === undefined) return k.def;
+  return k.type.t === "int" ? Number(text) : text;
+}
+
+/** SOLTIX_* variables that are not config keys but are read by the CLI, the demo script or the test and benchmark harness. */
+export const TOOL_ENV: ReadonlySet<string> = new Set(["SOLTIX_SERVER", "SOLTIX_DEMO_PORT", "SOLTIX_BIN_CMD", "SOLTIX_KEEP_SCREENSHOT"]);
+const TOOL_ENV_PREFIX = "SOLTIX_BENCH_";
+
+/**
+ * One warning per SOLTIX_* variable in `env` that nothing reads (a typo would otherwise be silently
+ * ignored), naming the closest known variable when one is near.
+ */
+export function unknownEnvWarnings(env: Record<string, string | undefined>): string[] {
+  const known = [...CONFIG_KEYS.map((k) => envName(k.path)), ...TOOL_ENV];
+  const out: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith("SOLTIX_") || known.includes(name) || name.startsWith(TOOL_ENV_PREFIX)) continue;
+    let best = "";
+    let bestDistance = Infinity;
+    for (const k of known) {
+      const d = editDistance(name, k);
+      if (d < bestDistance) [best, bestDistance] = [k, d];
+    }
+    out.push(`${name} is not a soltix setting and is ignored${bestDistance <= 3 ? `; did you mean ${best}?` : " (settings: soltix node --help)"}`);
+  }
+  return out;
+}
+
+/** Levenshtein distance (short names: the plain table is enough). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
