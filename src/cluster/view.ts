@@ -90,8 +90,11 @@ export class ClusterView {
     const before = this.nodes.get(id)?.record;
     applyEvent(this.nodes, id, e, parseNodeRecord, this.logger);
     const after = this.nodes.get(id)?.record;
-    if (after !== undefined) this.gone.delete(id);
-    else if (before !== undefined) {
+    if (after !== undefined) {
+      const wasGone = this.gone.get(id);
+      this.gone.delete(id);
+      if (wasGone !== undefined) this.logger.log("info", "cluster: node is back (registered again)", { node: id, address: after.address, down_seconds: Number((this.clock.nowNs() - wasGone.sinceNs) / 1_000_000n) / 1000 });
+    } else if (before !== undefined) {
       this.gone.set(id, { record: before, sinceNs: this.clock.nowNs() });
       this.logger.log("warn", "cluster: node is down (its registration is gone)", { node: id, address: before.address });
     }

@@ -57,6 +57,8 @@ class Hinted extends SoltixError {}
 
 /** After a failed direct delivery, a node's writes go straight to hints for this long (no 10 s timeouts per batch). */
 const SUSPECT_MS = 5_000;
+/** Refused writes are logged at most once per this long (with how many were refused meanwhile): an outage does not flood the log. */
+const REFUSAL_LOG_EVERY_MS = 10_000;
 
 /** How many acknowledgements a group of `nodes` nodes needs, and of which kind. */
 export function ackRequirement(p: ReplicationPolicy, nodes: number): { need: number; mode: DeliveryMode } {
@@ -84,6 +86,7 @@ export class WriteRouter {
   readonly stats = { batches: 0, points: 0, deletes: 0, deliveryFailures: 0, hinted: 0, samplesSkipped: 0 };
   readonly hints: HintBuffer | undefined;
   private readonly suspectUntilMs = new Map<string, number>();
+  private refusalLog = { lastMs: -Infinity, unlogged: 0 };
 
   constructor(
     private readonly view: ClusterView,
@@ -235,7 +238,9 @@ export class WriteRouter {
         } else if (hopeless.length > 0 && [...groupsOfNode.keys()].every((id) => outcome.has(id) || !requirements.some((r) => r.counted.includes(id)))) {
           // Report once every counted delivery settled, so the counts say what was really stored.
           done = true;
-          reject(new SoltixError("unavailable", hopeless.slice(0, 5).join(" | ") + (hopeless.length > 5 ? ` | … ${hopeless.length - 5} more groups` : "")));
+          const refusal = new SoltixError("unavailable", hopeless.slice(0, 5).join(" | ") + (hopeless.length > 5 ? ` | … ${hopeless.length - 5} more groups` : ""));
+          this.logRefusal(refusal.message);
+          reject(refusal);
         }
       };
       for (const [id, groups] of groupsOfNode) {
@@ -258,6 +263,17 @@ export class WriteRouter {
       }
       check();
     });
+  }
+
+  /** A refused write, in the log: the first at once, then one line per REFUSAL_LOG_EVERY_MS with the count. */
+  private logRefusal(message: string): void {
+    const now = this.clock.monotonicMs();
+    if (now - this.refusalLog.lastMs < REFUSAL_LOG_EVERY_MS) {
+      this.refusalLog.unlogged++;
+      return;
+    }
+    this.logger.log("warn", "router: write refused (not enough replicas acknowledged)", { reason: message, refused_since_last_line: this.refusalLog.unlogged });
+    this.refusalLog = { lastMs: now, unlogged: 0 };
   }
 
   /**
@@ -290,6 +306,9 @@ export class WriteRouter {
       // A node that answered "no" to the data itself would refuse the replay too: only transport
       // failures become hints.
       if (e instanceof SoltixError && e.kind === "invalid_argument") throw e;
+      if ((this.suspectUntilMs.get(id) ?? 0) <= this.clock.monotonicMs()) {
+        this.logger.log("warn", "router: a node did not take a write; its writes are kept as hints for now", { node: id, address: plan.node.address, error: errorMessage(e), hint_for_ms: SUSPECT_MS });
+      }
       this.suspectUntilMs.set(id, this.clock.monotonicMs() + SUSPECT_MS);
       this.stats.hinted++;
       hints.add(id, batchId, body, errorMessage(e));

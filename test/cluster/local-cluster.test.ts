@@ -127,3 +127,25 @@ describe("router → every replica (direct)", () => {
     expect(q2.served_by.exact2).not.toBe(primary);
   });
 });
+
+describe("the router's log tells the operator", () => {
+  test("a node that dies: one line; writes refused for want of replicas: one warning naming why, not one per write (at most one per 10 s, with the count)", async () => {
+    const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> }> = [];
+    const logger = { log: (level: string, msg: string, fields: Record<string, unknown> = {}) => void lines.push({ level, msg, fields }) };
+    const c = await startLocalCluster(
+      { nodes: 2, dir: `${tmp.dir}/log`, routerPort: 0, factor: 2, minReplicasForWrite: 2, strategy: "sync" },
+      { platform: systemPlatform(serveWithBun), logger },
+    );
+    clusters.push(c);
+    const write = (i: number) => postJson(`${c.routerUrl}/v1/databases/l/collections/c/write`, { id: "d0", time: String(DAY + BigInt(i) * NS_PER_SECOND), v: i });
+    expect((await write(0)).status).toBe(200);
+    await c.nodes[1]!.stop();
+    await until("the router saw the node go", async () => (lines.some((l) => l.msg === "cluster: node is down (its registration is gone)" && l.fields.node === "storage-2") ? true : undefined));
+    for (let i = 1; i <= 5; i++) expect((await write(i)).status).toBe(503);
+    const refused = lines.filter((l) => l.msg === "router: write refused (not enough replicas acknowledged)");
+    expect(refused.length).toBe(1);
+    expect(refused[0]!.level).toBe("warn");
+    expect(String(refused[0]!.fields.reason)).toContain("1 of 2 nodes acknowledged, 2 needed");
+    expect(String(refused[0]!.fields.reason)).toContain("storage-2");
+  }, 30_000);
+});
