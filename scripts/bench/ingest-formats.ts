@@ -10,8 +10,9 @@ import { parseLineProtocol } from "../../src/router/line-protocol.ts";
 import { pointsFromBatchJson, parseJsonExact } from "../../src/router/points.ts";
 import { pointsFromRemoteWrite } from "../../src/router/remote-write.ts";
 import { WriteRequestSchema } from "../../src/gen/prometheus/remote_pb.ts";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { compress } from "snappyjs";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { compress, uncompress } from "snappyjs";
+import { decodeWriteRequest } from "../../src/router/remote-write-decode.ts";
 import { median, round } from "./common.ts";
 
 function arg(name: string, def: string): string {
@@ -87,6 +88,8 @@ for (let r = 0; r < RUNS; r++) {
 // Prometheus remote_write: Snappy-compressed protobuf, 1 000 series (a metric per field, device labels)
 // × samples, as Prometheus sends them (its default: up to 2 000 samples a request… here 10 per series).
 const rwRates: number[] = [];
+const directDecodeRates: number[] = [];
+const libraryDecodeRates: number[] = [];
 const SAMPLES_PER_SERIES = 10;
 for (let r = 0; r < RUNS; r++) {
   const bodies: Uint8Array[] = [];
@@ -116,6 +119,19 @@ for (let r = 0; r < RUNS; r++) {
   const ms = performance.now() - t0;
   if (n !== samples) throw new Error("remote_write: wrong decode");
   rwRates.push(samples / (ms / 1000));
+  // The protobuf decoding alone: the direct reader against @bufbuild/protobuf's fromBinary, same bodies.
+  const raws = bodies.map((b) => uncompress(b));
+  Bun.gc(true);
+  let t1 = performance.now();
+  let m = 0;
+  for (const raw of raws) for (const ts of decodeWriteRequest(raw)) m += ts.values.length;
+  directDecodeRates.push(m / ((performance.now() - t1) / 1000));
+  Bun.gc(true);
+  t1 = performance.now();
+  let k = 0;
+  for (const raw of raws) for (const ts of fromBinary(WriteRequestSchema, raw).timeseries) k += ts.samples.length;
+  libraryDecodeRates.push(k / ((performance.now() - t1) / 1000));
+  if (m !== samples || k !== samples) throw new Error("remote_write: decoders disagree");
 }
 
 console.log(JSON.stringify({
@@ -124,5 +140,8 @@ console.log(JSON.stringify({
   json_api_field_values_per_sec: Math.round(median(jsonRates)),
   line_protocol_vs_json: round(median(lpRates) / median(jsonRates), 2),
   remote_write_values_per_sec: Math.round(median(rwRates)),
+  remote_write_protobuf_direct_samples_per_sec: Math.round(median(directDecodeRates)),
+  remote_write_protobuf_library_samples_per_sec: Math.round(median(libraryDecodeRates)),
+  remote_write_direct_vs_library: round(median(directDecodeRates) / median(libraryDecodeRates), 2),
   goal_field_values_per_sec: 5_000_000,
 }, null, 2));

@@ -1,5 +1,5 @@
 // Prometheus remote_write 1.0 (DESIGN §12) → core points: the body is a Snappy block of a protobuf
-// prometheus.WriteRequest (proto/prometheus/remote.proto). A series' metric name (`__name__`) is the
+// prometheus.WriteRequest (proto/prometheus/remote.proto), read by remote-write-decode.ts. A series' metric name (`__name__`) is the
 // collection (a ':' of a recording rule becomes '.', a collection name has none); its other labels,
 // sorted and written `name=value;…`, are the device id — '%', '/', '\', ',', ';', '=' and control
 // characters of a value percent-encoded (an id is never a path, and a list of ids in a query string is
@@ -9,7 +9,6 @@
 // staleness markers among them) are skipped and counted: a float field is finite. A request is all or
 // nothing otherwise: the first bad series is named.
 
-import { fromBinary } from "@bufbuild/protobuf";
 import { uncompress } from "snappyjs";
 import { SoltixError, errorMessage, invalidArgument, resourceExhausted } from "../base/errors.ts";
 import { LIMITS } from "../base/limits.ts";
@@ -17,7 +16,7 @@ import { TIME_MAX_NS } from "../base/time.ts";
 import { sha256, toHex } from "../base/sha256.ts";
 import type { Point } from "../model/point.ts";
 import { validateId, validateName } from "../model/validate.ts";
-import { WriteRequestSchema, type Label } from "../gen/prometheus/remote_pb.ts";
+import { decodeWriteRequest } from "./remote-write-decode.ts";
 import type { Hono } from "hono";
 import { httpStatusOfKind } from "../rpc/errors.ts";
 import type { RouterContext } from "./http.ts";
@@ -26,7 +25,7 @@ const METRIC_NAME_LABEL = "__name__";
 /** Bytes of an id's readable prefix when the label set is too long for an id. */
 const ID_PREFIX_BYTES = 200;
 const NS_PER_MS = 1_000_000n;
-const TIME_MAX_MS = TIME_MAX_NS / NS_PER_MS;
+const TIME_MAX_MS = Number(TIME_MAX_NS / NS_PER_MS);
 const utf8 = new TextEncoder();
 
 /** A label value with the characters an id cannot hold, or that would make the set ambiguous, escaped. */
@@ -41,6 +40,7 @@ export function deviceIdOfLabels(labels: ReadonlyArray<{ name: string; value: st
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((l) => `${l.name}=${escapeValue(l.value)}`);
   const id = parts.length === 0 ? "_" : parts.join(";");
+  if (id.length * 3 <= LIMITS.idBytesMax) return id; // a UTF-16 unit is at most 3 UTF-8 bytes: fits without encoding
   const bytes = utf8.encode(id);
   if (bytes.length <= LIMITS.idBytesMax) return id;
   let prefix = id.slice(0, ID_PREFIX_BYTES);
@@ -67,33 +67,35 @@ export function pointsFromRemoteWrite(body: Uint8Array, database: string, stamp:
   } catch (e) {
     throw invalidArgument("body", `not a Snappy block of at most ${LIMITS.requestBytesMax} bytes (remote_write sends Content-Encoding: snappy): ${errorMessage(e)}`);
   }
-  let req;
+  let series;
   try {
-    req = fromBinary(WriteRequestSchema, raw);
+    series = decodeWriteRequest(raw);
   } catch (e) {
     throw invalidArgument("body", `not a prometheus.WriteRequest: ${errorMessage(e)}`);
   }
   const points: Point[] = [];
   let skipped = 0;
-  req.timeseries.forEach((ts, i) => {
+  for (let i = 0; i < series.length; i++) {
+    const ts = series[i]!;
     const at = `timeseries[${i}]`;
-    const name = ts.labels.find((l: Label) => l.name === METRIC_NAME_LABEL)?.value;
+    const name = ts.labels.find((l) => l.name === METRIC_NAME_LABEL)?.value;
     if (name === undefined || name === "") throw invalidArgument(`${at}.labels`, "has no __name__ (the metric name)");
     const collection = collectionOfMetric(name);
     validateName(`${at}.__name__`, collection);
     const id = deviceIdOfLabels(ts.labels);
     validateId(`${at}.labels`, id);
-    const samples = ts.samples;
-    for (let j = 0; j < samples.length; j++) {
-      const s = samples[j]!;
-      if (!Number.isFinite(s.value)) {
+    const { values, timestampsMs } = ts;
+    for (let j = 0; j < values.length; j++) {
+      const value = values[j]!;
+      if (!Number.isFinite(value)) {
         skipped++;
         continue;
       }
-      if (s.timestamp < 0n || s.timestamp >= TIME_MAX_MS) throw invalidArgument(`${at}.samples[${j}].timestamp`, `${s.timestamp} ms is outside [0, ${TIME_MAX_MS}) ms`);
-      points.push({ database, collection, id, timeNs: s.timestamp * NS_PER_MS, insertedAtNs: stamp(), fields: [["value", { kind: "number", value: s.value }]] });
+      const ms = timestampsMs[j]!;
+      if (!(ms >= 0 && ms < TIME_MAX_MS)) throw invalidArgument(`${at}.samples[${j}].timestamp`, `${ms} ms is outside [0, ${TIME_MAX_MS}) ms`);
+      points.push({ database, collection, id, timeNs: BigInt(ms) * NS_PER_MS, insertedAtNs: stamp(), fields: [["value", { kind: "number", value }]] });
     }
-  });
+  }
   return { points, skipped };
 }
 

@@ -42,7 +42,11 @@ describe("Prometheus scrapes the compiled binaries", () => {
       expect(result.map((s) => s.metric.instance).sort()).toEqual(nodes.map((n) => `127.0.0.1:${n.port}`).sort());
       const sum = await promql(prom.url, "sum(soltix_ingest_points_total)");
       expect(Number(sum[0]!.value[1])).toBe(3 * points.length);
-      const routed = await promql(prom.url, "soltix_router_points_total");
+      // Prometheus scrapes each target at its own offset within the interval: the router's may come later.
+      const routed = await until("Prometheus scraped the router", async () => {
+        const v = await promql(prom.url, "soltix_router_points_total");
+        return v.length > 0 ? v : undefined;
+      }, 30_000);
       expect(routed.map((s) => Number(s.value[1]))).toEqual([points.length]);
       const up = await promql(prom.url, "up");
       expect(up.length).toBe(4);

@@ -4,7 +4,9 @@
 // a router (3 nodes in one process) and they are read back through the Soltix API.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { decodeWriteRequest, WireError, type DecodedSeries } from "../../src/router/remote-write-decode.ts";
 import { compress } from "snappyjs";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { startLocalCluster, type LocalCluster } from "../../src/app/local-cluster.ts";
@@ -23,6 +25,81 @@ function body(series: Array<{ labels: Record<string, string>; samples: Array<[nu
   });
   return compress(toBinary(WriteRequestSchema, req));
 }
+
+/** The library's decoding of a WriteRequest, in the direct reader's shape. */
+function viaLibrary(bytes: Uint8Array): DecodedSeries[] {
+  return fromBinary(WriteRequestSchema, bytes).timeseries.map((ts) => ({
+    labels: ts.labels.map((l) => ({ name: l.name, value: l.value })),
+    values: ts.samples.map((x) => x.value),
+    timestampsMs: ts.samples.map((x) => Number(x.timestamp)),
+  }));
+}
+
+const labelArb = fc.record({ name: fc.string({ unit: "grapheme", maxLength: 12 }), value: fc.string({ unit: "grapheme", maxLength: 20 }) });
+const requestArb = fc.record({
+  timeseries: fc.array(
+    fc.record({
+      labels: fc.array(labelArb, { maxLength: 5 }),
+      samples: fc.array(fc.record({ value: fc.double(), timestamp: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }) }), { maxLength: 6 }),
+      exemplars: fc.array(fc.record({ labels: fc.array(labelArb, { maxLength: 2 }), value: fc.double(), timestamp: fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }) }), { maxLength: 2 }),
+    }),
+    { maxLength: 6 },
+  ),
+  metadata: fc.array(fc.record({ type: fc.integer({ min: 0, max: 7 }), metricFamilyName: fc.string({ maxLength: 8 }), help: fc.string({ maxLength: 8 }), unit: fc.string({ maxLength: 4 }) }), { maxLength: 2 }),
+});
+
+describe("the direct WriteRequest reader, held to @bufbuild/protobuf", () => {
+  test("every message: the same series, labels, values (NaN, -0, ±Inf included) and timestamps", () => {
+    fc.assert(
+      fc.property(requestArb, (req) => {
+        const bytes = toBinary(WriteRequestSchema, create(WriteRequestSchema, req));
+        const mine = decodeWriteRequest(bytes);
+        const lib = viaLibrary(bytes);
+        expect(mine.length).toBe(lib.length);
+        for (let i = 0; i < mine.length; i++) {
+          expect(mine[i]!.labels).toEqual(lib[i]!.labels);
+          expect(mine[i]!.values.length).toBe(lib[i]!.values.length);
+          mine[i]!.values.forEach((v, j) => expect(Object.is(v, lib[i]!.values[j])).toBe(true));
+          // Exact within ±2^53 (every valid millisecond time); beyond, the same sign (refused either way).
+          mine[i]!.timestampsMs.forEach((t, j) => {
+            const want = req.timeseries[i]!.samples[j]!.timestamp;
+            if (want >= -(2n ** 53n) && want <= 2n ** 53n) expect(t).toBe(Number(want));
+            else expect(Math.sign(t)).toBe(Math.sign(Number(want)));
+          });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("damaged bytes (cut, flipped, random): a WireError or the library's answer, never a crash or a hang", () => {
+    fc.assert(
+      fc.property(requestArb, fc.nat(), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 64 }), (req, cut, at, xor, junk) => {
+        const good = toBinary(WriteRequestSchema, create(WriteRequestSchema, req));
+        const damaged = [good.subarray(0, good.length === 0 ? 0 : cut % good.length), Uint8Array.from(good, (b, i) => (good.length > 0 && i === at % good.length ? b ^ xor : b)), junk];
+        for (const bytes of damaged) {
+          let mine: DecodedSeries[] | undefined;
+          try {
+            mine = decodeWriteRequest(bytes);
+          } catch (e) {
+            expect(e).toBeInstanceOf(WireError);
+          }
+          let lib: DecodedSeries[] | undefined;
+          try {
+            lib = viaLibrary(bytes);
+          } catch {
+            lib = undefined;
+          }
+          if (mine !== undefined && lib !== undefined) {
+            expect(mine.map((x) => x.labels)).toEqual(lib.map((x) => x.labels));
+            expect(mine.map((x) => x.values.length)).toEqual(lib.map((x) => x.values.length));
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
 
 describe("remote_write decoding", () => {
   test("label sets become ids; names become collections; staleness markers are skipped; bad bodies are named", () => {
