@@ -250,6 +250,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
     routes: (a) => {
       a.get("/metrics", async (c) => c.body(await metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }));
       a.get("/", (c) => c.html(STATUS_PAGE_HTML));
+      a.get("/status", (c) => c.html(STATUS_PAGE_HTML));
       a.get("/api/status", (c) => c.json(nodeStatusJson({ nodeId: config.node.id, version: SOLTIX_VERSION, engine, rt, clock })));
       a.get("/healthz", (c) =>
         c.json({

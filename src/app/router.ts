@@ -95,6 +95,7 @@ export async function startRouter(config: NodeConfig, deps: RouterDeps): Promise
       mountRouterRoutes(a, ctx);
       a.get("/metrics", async (c) => c.body(await metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }));
       a.get("/", (c) => c.html(STATUS_PAGE_HTML));
+      a.get("/status", (c) => c.html(STATUS_PAGE_HTML));
       a.get("/api/status", async (c) => c.json(await routerStatusJson({ id: config.node.id, version: SOLTIX_VERSION, view, net, clock })));
       a.get("/healthz", (c) => c.json({ status: "ok", role: "router", id: config.node.id, version: SOLTIX_VERSION, stats: writer.stats }));
       // Ready = it can take writes. Nodes that are down do not make it unready (their writes are

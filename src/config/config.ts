@@ -385,7 +385,7 @@ function roleDefault(k: KeySpec, text: string | undefined): Value {
 }
 
 /** SOLTIX_* variables that are not config keys but are read by the CLI, the demo script or the test and benchmark harness. */
-export const TOOL_ENV: ReadonlySet<string> = new Set(["SOLTIX_SERVER", "SOLTIX_DEMO_PORT", "SOLTIX_BIN_CMD", "SOLTIX_KEEP_SCREENSHOT"]);
+export const TOOL_ENV: ReadonlySet<string> = new Set(["SOLTIX_SERVER", "SOLTIX_DEMO_PORT", "SOLTIX_BIN_CMD"]);
 const TOOL_ENV_PREFIX = "SOLTIX_BENCH_";
 
 /**

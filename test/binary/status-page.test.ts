@@ -3,12 +3,13 @@
 // registration goes: down) and a fourth joins with cluster.move_bytes_per_sec low enough that its
 // moves take a while. Headless Chromium (apt chromium-headless-shell) loads the router's `/`, whose
 // script reads `/api/status`; the DOM it draws shows the stopped node down, a move with a progress
-// bar, and a heat map of anti-entropy results by (group × day). The JSON endpoint is checked too, on
-// the router and on a node.
+// bar, and a heat map of anti-entropy results by (group × day); a screenshot is kept in
+// test-artifacts/. The JSON endpoint is checked too, on the router and on a node (and against the
+// README's example).
 
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { postJson } from "../support/binary.ts";
 import { etcdFixture } from "../support/etcd-fixture.ts";
 import { until } from "../support/wait.ts";
@@ -74,6 +75,7 @@ describe("status page (compiled binaries, etcd, headless Chromium)", () => {
     // The page in a real browser: every (group × day) window compared and in sync.
     const html = await (await fetch(`${router.url}/`)).text();
     expect(html).toContain("<title>soltix status</title>");
+    expect(await (await fetch(`${router.url}/status`)).text()).toBe(html);
     const before = heatCells(dumpDom(`${router.url}/`));
     expect(new Set(before.map((c) => c.group)).size).toBe(GROUPS);
     expect(new Set(before.map((c) => c.day)).size).toBe(DAYS);
@@ -129,11 +131,13 @@ describe("status page (compiled binaries, etcd, headless Chromium)", () => {
     const syncExample = { node: "a", group_id: 0, state: "", phase: "", points: 0, expected_points: 0, progress: 0, eta_seconds: 0 } satisfies StatusSync;
     expect(keys((example.syncs as unknown[])[0])).toEqual(keys(syncExample));
 
-    // A screenshot of it, for the eye (kept in the test's temp dir).
-    const shot = `${fx.dir}/status.png`;
+    // A screenshot of it, kept as a test artifact: test-artifacts/status-page.png (not in git).
+    const shot = join(import.meta.dir, "..", "..", "test-artifacts", "status-page.png");
+    mkdirSync(dirname(shot), { recursive: true });
+    rmSync(shot, { force: true });
     Bun.spawnSync([CHROMIUM!, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--window-size=1200,1000", `--screenshot=${shot}`, `${router.url}/`], { timeout: 60_000 });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
-    if (process.env.SOLTIX_KEEP_SCREENSHOT !== undefined) await Bun.write(process.env.SOLTIX_KEEP_SCREENSHOT, Bun.file(shot));
+    console.log(`status page screenshot: ${shot}`);
     void d;
   }, 180_000);
 });
