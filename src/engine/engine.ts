@@ -919,6 +919,11 @@ export class Engine {
     return this.tombstones.liveCount(group);
   }
 
+  /** The group's purge floor (engine/tombstones.ts): the newest inserted_at of a tombstone purged here; 0 = none. */
+  purgeFloorNs(group: number): bigint {
+    return this.tombstones.floorNs(group);
+  }
+
   /** Was this tombstone purged here lately (a marker is held)? */
   tombstonePurged(group: number, id: string): boolean {
     return this.tombstones.wasPurged(group, id);

@@ -4,11 +4,18 @@
 // of handing it back. Persisted as one file, rewritten whole (temp → fsync → rename → fsync dir) for
 // every change, so a crash leaves the old or the new state, never a mix:
 //
-//   tombstones.dat := "SXTOMB01" | u32 record_count | record* | u32 crc32c(everything before it)
+//   tombstones.dat := "SXTOMB02" | u32 record_count | record* | u32 crc32c(everything before it)
 //   record         := u32 group | u8 state | u64 purged_at_ns | uvarint length | bytes
 //     state 1: live, not yet applied to the segments (a restart applies it again) — bytes: TombstoneV1
 //     state 2: live, applied                                                      — bytes: TombstoneV1
 //     state 3: purged marker                                                      — bytes: the 16-byte id
+//     state 4: purge floor (version 2): purged_at_ns holds the newest inserted_at of a tombstone
+//              purged in the group                                                — bytes: none
+// Version 1 files ("SXTOMB01": states 1–3) are read as they are; every rewrite writes version 2.
+//
+// The purge floor: once a tombstone is purged nothing here remembers what it covered, so a fresh write
+// stamped before it (a writer whose clock lags by more than storage.tombstone_purge_delay) could bring
+// its points back; fresh writes stamped before the floor are refused (rpc/deletes.ts).
 //
 // A tombstone's id is the first 16 bytes of the SHA-256 of its encoding. Adds are group-committed:
 // concurrent deletes share one rewrite, and a tombstone takes effect (filters writes) only once the
@@ -24,10 +31,12 @@ import { writeFileDurable, type FileSystem } from "../ports/fs.ts";
 import type { Logger } from "../ports/logger.ts";
 
 export const TOMBSTONE_FILE = "tombstones.dat";
-export const TOMBSTONE_FILE_MAGIC = "SXTOMB01";
+export const TOMBSTONE_FILE_MAGIC = "SXTOMB02";
+const TOMBSTONE_FILE_MAGIC_V1 = "SXTOMB01";
 const STATE_LIVE = 1;
 const STATE_APPLIED = 2;
 const STATE_PURGED = 3;
+const STATE_FLOOR = 4;
 export const TOMBSTONE_ID_BYTES = 16;
 /** Purge markers are kept this long after the purge (a replica still holding the tombstone learns of it meanwhile). */
 export const PURGE_MARKER_KEEP_NS = 24n * 3600n * 1_000_000_000n;
@@ -57,6 +66,8 @@ interface GroupTombstones {
   digest: Uint8Array | undefined;
   /** Purged ids → purge time (ns). */
   purged: Map<string, bigint>;
+  /** The newest inserted_at of a tombstone purged here (0 = none): fresh writes stamped before it are refused. */
+  floorNs: bigint;
   /** The list's tombstones touching each window asked for (the write path asks per point). */
   byWindow: Map<bigint, readonly CompiledTombstone[]>;
 }
@@ -80,6 +91,7 @@ export class Tombstones {
       const image = await fs.readFile(path);
       for (const r of parseTombstoneFile(image)) {
         if (r.state === STATE_PURGED) store.group(r.group).purged.set(toHex(r.bytes), r.purgedAtNs);
+        else if (r.state === STATE_FLOOR) store.group(r.group).floorNs = r.purgedAtNs;
         else {
           const t = decodeTombstone(r.bytes);
           const id = tombstoneId(r.bytes);
@@ -105,7 +117,7 @@ export class Tombstones {
 
   private group(g: number): GroupTombstones {
     let s = this.groups.get(g);
-    if (s === undefined) this.groups.set(g, (s = { live: new Map(), list: [], digest: undefined, purged: new Map(), byWindow: new Map() }));
+    if (s === undefined) this.groups.set(g, (s = { live: new Map(), list: [], digest: undefined, purged: new Map(), floorNs: 0n, byWindow: new Map() }));
     return s;
   }
 
@@ -149,6 +161,11 @@ export class Tombstones {
 
   has(group: number, id: string): boolean {
     return this.groups.get(group)?.live.has(id) ?? false;
+  }
+
+  /** The group's purge floor: the newest inserted_at of a tombstone purged here; 0 = none. */
+  floorNs(group: number): bigint {
+    return this.groups.get(group)?.floorNs ?? 0n;
   }
 
   wasPurged(group: number, id: string): boolean {
@@ -199,8 +216,11 @@ export class Tombstones {
     if (s === undefined) return 0;
     let n = 0;
     for (const id of ids) {
-      if (!s.live.delete(id)) continue;
+      const h = s.live.get(id);
+      if (h === undefined) continue;
+      s.live.delete(id);
       s.purged.set(id, nowNs);
+      if (h.c.t.insertedAtNs > s.floorNs) s.floorNs = h.c.t.insertedAtNs;
       n++;
     }
     if (n > 0) this.changed(s);
@@ -232,7 +252,7 @@ export class Tombstones {
         for (const [id] of oldest) s.purged.delete(id);
         changed = true;
       }
-      if (s.live.size === 0 && s.purged.size === 0) this.groups.delete(g);
+      if (s.live.size === 0 && s.purged.size === 0 && s.floorNs === 0n) this.groups.delete(g);
     }
     return changed;
   }
@@ -283,6 +303,7 @@ export class Tombstones {
     for (const [g, s] of [...this.groups].sort((a, b) => a[0] - b[0])) {
       for (const h of s.live.values()) records.push({ group: g, state: h.applied ? STATE_APPLIED : STATE_LIVE, purgedAtNs: 0n, bytes: h.c.enc });
       for (const [id, at] of s.purged) records.push({ group: g, state: STATE_PURGED, purgedAtNs: at, bytes: fromHex(id) });
+      if (s.floorNs > 0n) records.push({ group: g, state: STATE_FLOOR, purgedAtNs: s.floorNs, bytes: new Uint8Array(0) });
     }
     for (const h of extra) records.push({ group: h.group, state: STATE_LIVE, purgedAtNs: 0n, bytes: h.c.enc });
     return encodeTombstoneFile(records);
@@ -318,7 +339,9 @@ export function encodeTombstoneFile(records: readonly TombstoneFileRecord[]): Ui
 export function parseTombstoneFile(image: Uint8Array): TombstoneFileRecord[] {
   const bad = (why: string) => new SoltixError("data_loss", `${TOMBSTONE_FILE}: ${why}`);
   if (image.length < TOMBSTONE_FILE_MAGIC.length + 8) throw bad(`${image.length} bytes is too short`);
-  for (let i = 0; i < TOMBSTONE_FILE_MAGIC.length; i++) if (image[i] !== TOMBSTONE_FILE_MAGIC.charCodeAt(i)) throw bad("not a tombstone file (magic)");
+  const magic = String.fromCharCode(...image.subarray(0, TOMBSTONE_FILE_MAGIC.length));
+  if (magic !== TOMBSTONE_FILE_MAGIC && magic !== TOMBSTONE_FILE_MAGIC_V1) throw bad("not a tombstone file (magic)");
+  const maxState = magic === TOMBSTONE_FILE_MAGIC ? STATE_FLOOR : STATE_PURGED;
   const bodyEnd = image.length - 4;
   const stored = new DataView(image.buffer, image.byteOffset, image.length).getUint32(bodyEnd, false);
   if (crc32c(image, 0, bodyEnd) !== stored) throw bad("CRC mismatch");
@@ -332,8 +355,9 @@ export function parseTombstoneFile(image: Uint8Array): TombstoneFileRecord[] {
       const purgedAtNs = r.u64();
       const len = r.uvarint();
       const bytes = r.take(len);
-      if (state !== STATE_LIVE && state !== STATE_APPLIED && state !== STATE_PURGED) throw bad(`record ${i}: state ${state}`);
+      if (state < STATE_LIVE || state > maxState) throw bad(`record ${i}: state ${state}`);
       if (state === STATE_PURGED && len !== TOMBSTONE_ID_BYTES) throw bad(`record ${i}: a marker of ${len} bytes`);
+      if (state === STATE_FLOOR && len !== 0) throw bad(`record ${i}: a purge floor with ${len} bytes`);
       out.push({ group, state, purgedAtNs, bytes: bytes.slice() });
     }
     if (r.remaining() !== 0) throw bad(`${r.remaining()} trailing bytes`);

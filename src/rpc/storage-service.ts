@@ -15,7 +15,7 @@ import { StorageService, QueryResponseSchema, type QueryRequest } from "../gen/s
 import type { Point as PbPoint } from "../gen/soltix/v1/point_pb.ts";
 import { pointFromProto, pointToProtoFromEncoding, storedFromPoint } from "./convert.ts";
 import { decodeCursor, encodeCursor, type ScanCursor } from "./cursor.ts";
-import { countRejected, storeDeletes } from "./deletes.ts";
+import { countRejected, refuseBelowPurgeFloor, storeDeletes } from "./deletes.ts";
 import { tombstoneOfDeleteRequest } from "./write-fast.ts";
 import type { NodeContext } from "./context.ts";
 
@@ -61,6 +61,7 @@ export function storageService(ctx: NodeContext): ServiceImpl<typeof StorageServ
       const stamp = ctx.stamper.batch();
       const deletes = req.deletes.map((d, i) => tombstoneOfDeleteRequest(`deletes[${i}]`, d, stamp));
       const stored = req.deletes.length > 0 && req.points.length === 0 ? [] : storedFromWireBatch(req.points, ctx);
+      refuseBelowPurgeFloor(stored, ctx.engine);
       if (stored.length > 0) await ctx.engine.write(stored);
       const tombstones = deletes.length === 0 ? 0 : await storeDeletes(ctx, deletes);
       return { accepted: stored.length, tombstones };

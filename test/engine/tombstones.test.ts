@@ -19,7 +19,9 @@ import { NS_PER_DAY, TIME_MAX_NS, windowStartNs } from "../../src/base/time.ts";
 import { compareBytes } from "../../src/base/bytes.ts";
 import { decodeTombstone, encodeTombstone, tombstoneDeletes, tombstoneOfDelete, tombstonesByGroup, type Tombstone } from "../../src/model/tombstone.ts";
 import { TOMBSTONE_FILE, encodeTombstoneFile, parseTombstoneFile, tombstoneId } from "../../src/engine/tombstones.ts";
-import { toHex } from "../../src/base/sha256.ts";
+import { fromHex, toHex } from "../../src/base/sha256.ts";
+import { crc32c } from "../../src/base/crc32c.ts";
+import { refuseBelowPurgeFloor } from "../../src/rpc/deletes.ts";
 
 const DAYS = 4;
 const ALL_GROUPS = Array.from({ length: TEST_GROUPS }, (_, g) => g);
@@ -147,15 +149,24 @@ describe("engine deletes", () => {
         return out.sort();
       };
       expect((await rows()).filter((r) => r.startsWith("a"))).toEqual(["a@0", "a@1"]);
+      expect(e.purgeFloorNs(g)).toBe(0n);
       expect(await e.purgeTombstones(g, [id], 1000n)).toBe(1);
       expect(e.tombstoneCount()).toBe(0);
       expect(e.tombstonePurged(g, id)).toBe(true);
       expect(await e.addTombstones(items)).toBe(0);
+      // The purge floor: a fresh write stamped at or before the purged delete is refused (it could be
+      // one the delete covered: nothing remembers what it covered now); a newer one is not.
+      expect(e.purgeFloorNs(g)).toBe(20n);
+      for (const ins of [15n, 20n]) expect(() => refuseBelowPurgeFloor([mk("a", 0, ins)], e)).toThrow(/points\[0\]\.inserted_at: .* not newer than a delete already purged .*storage\.tombstone_purge_delay/);
+      expect(() => refuseBelowPurgeFloor([mk("a", 0, 21n)], e)).not.toThrow();
+      const elsewhere = ["b", "c", "d", "e", "f", "g", "h"].map((x) => mk(x, 0, 5n)).find((p) => p.group !== g)!;
+      expect(() => refuseBelowPurgeFloor([elsewhere], e)).not.toThrow(); // another group: no floor there
       // A crash now (no close, no flush): the WAL still held the deleted version's original write
       // before the purge; the replay must not bring it back.
       const again = await openEngine(dir);
       expect(again.tombstoneCount()).toBe(0);
       expect(again.tombstonePurged(g, id)).toBe(true);
+      expect(again.purgeFloorNs(g)).toBe(20n);
       const keys: string[] = [];
       for (const ws of again.windowsOf(g)) for await (const r of again.scanWindow(g, ws)) keys.push(`${r.key.split("\u0000")[2]}:${toHex(r.enc.subarray(1, 9))}:${timeOfEncoding(r.enc) - DAY0}`);
       const hex = (n: bigint) => n.toString(16).padStart(16, "0");
@@ -205,16 +216,27 @@ describe("tombstone formats", () => {
     }), { numRuns: 3000 });
   });
 
-  test("tombstones.dat golden bytes, CRC checked", () => {
+  test("tombstones.dat golden bytes (version 2, with a purge floor), CRC checked; version 1 files still read", () => {
     const enc = encodeTombstone(t);
-    const image = encodeTombstoneFile([{ group: 7, state: 2, purgedAtNs: 0n, bytes: enc }, { group: 7, state: 3, purgedAtNs: 9n, bytes: new Uint8Array(16).fill(0xab) }]);
+    const image = encodeTombstoneFile([{ group: 7, state: 2, purgedAtNs: 0n, bytes: enc }, { group: 7, state: 3, purgedAtNs: 9n, bytes: new Uint8Array(16).fill(0xab) }, { group: 7, state: 4, purgedAtNs: 20n, bytes: new Uint8Array(0) }]);
     expect(toHex(image)).toBe(
-      toHex(new TextEncoder().encode("SXTOMB01")) + "00000002" + "00000007" + "02" + "0000000000000000" + "25" + toHex(enc) + "00000007" + "03" + "0000000000000009" + "10" + "ab".repeat(16) + toHex(image.subarray(image.length - 4)),
+      toHex(new TextEncoder().encode("SXTOMB02")) + "00000003" + "00000007" + "02" + "0000000000000000" + "25" + toHex(enc) + "00000007" + "03" + "0000000000000009" + "10" + "ab".repeat(16) + "00000007" + "04" + "0000000000000014" + "00" + toHex(image.subarray(image.length - 4)),
     );
-    expect(parseTombstoneFile(image).map((r) => r.state)).toEqual([2, 3]);
+    expect(parseTombstoneFile(image).map((r) => r.state)).toEqual([2, 3, 4]);
     const bad = image.slice();
     bad[20] = bad[20]! ^ 1;
     expect(() => parseTombstoneFile(bad)).toThrow(/CRC/);
+    // A version 1 file (as written before the purge floor): states 1–3 read; a state 4 in it is refused.
+    const v1 = (records: Uint8Array) => {
+      const body = new Uint8Array([...new TextEncoder().encode("SXTOMB01"), ...records]);
+      const out = new Uint8Array(body.length + 4);
+      out.set(body);
+      new DataView(out.buffer).setUint32(body.length, crc32c(body), false);
+      return out;
+    };
+    const oldImage = v1(fromHex("00000002" + "00000007" + "02" + "0000000000000000" + "25" + toHex(enc) + "00000007" + "03" + "0000000000000009" + "10" + "ab".repeat(16)));
+    expect(parseTombstoneFile(oldImage).map((r) => [r.group, r.state, r.purgedAtNs])).toEqual([[7, 2, 0n], [7, 3, 9n]]);
+    expect(() => parseTombstoneFile(v1(fromHex("00000001" + "00000007" + "04" + "0000000000000014" + "00")))).toThrow(/record 0: state 4/);
   });
 
   test("a delete's checks name the field and the value; ids and ranges are refused before anything is stored", () => {
