@@ -53,3 +53,11 @@ Deno.test("native and portable SHA-256 agree; CRC-32C matches the standard check
   assert.equal(crc32c(data), 0xe3069283);
   assert.equal(toHex(createSha256().update(data).digest()), toHex(nobleHasher().update(data).digest()));
 });
+
+Deno.test("sketch ids and symbols match the golden vectors (format 1) under Deno", async () => {
+  const { goldenSketch, GOLDEN_IDS, GOLDEN_FIRST_SYMBOLS, GOLDEN_SYMBOLS_SHA256 } = await import("../fixtures/riblt-golden.ts");
+  const { ids, symbols } = goldenSketch();
+  assert.deepEqual(ids.slice(0, 3), GOLDEN_IDS);
+  assert.equal(toHex(symbols.subarray(0, 26)), GOLDEN_FIRST_SYMBOLS);
+  assert.equal(toHex(createSha256().update(symbols).digest()), GOLDEN_SYMBOLS_SHA256);
+});
