@@ -343,6 +343,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
           horizonDays: s.antiEntropy.horizonDays,
           settleMs: s.antiEntropy.settleMs,
           fullResyncShare: s.antiEntropy.fullResyncPercent / 100,
+          sketch: s.antiEntropy.sketch,
           batchSize: s.antiEntropy.batchSize,
           reverifyEveryRuns: s.antiEntropy.reverifyEveryRuns,
           bytesPerSecMax: s.antiEntropy.bytesPerSecMax,

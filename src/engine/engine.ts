@@ -27,7 +27,8 @@ import { SEGMENT_HEADER_BYTES, decodeSegment, decodeSegmentHeader, segmentDigest
 import { Wal } from "../wal/wal.ts";
 import { parsePointsPayload, pointsRecord } from "../wal/format.ts";
 import { mergeSources, memSource, segmentSource, type SortedSource } from "./merge.ts";
-import { WindowTree } from "../merkle/tree.ts";
+import { SKETCH_PREFIX_SYMBOLS, WindowTree } from "../merkle/tree.ts";
+import type { Sketch } from "../merkle/riblt.ts";
 import { shapeKey, type TreeShape } from "../merkle/shape.ts";
 import type { NodeSummary } from "../merkle/tree.ts";
 import { WindowSummaries } from "./window-summaries.ts";
@@ -1252,6 +1253,24 @@ export class Engine {
     const tree = await this.windowTree(group, ws, shape);
     const root = tree.root();
     return { root, children: root.leaf ? [] : tree.children(0, 0) };
+  }
+
+  /**
+   * The window's first `length` sketch symbols (merkle/riblt.ts): for a short prefix, from its cached
+   * tree (kept current by writes) or a compacted window's summary (no point read); else from its tree.
+   */
+  async windowSketch(group: number, ws: bigint, shape: TreeShape, length: number): Promise<Sketch> {
+    if (length <= SKETCH_PREFIX_SYMBOLS) {
+      const id = windowId(group, ws);
+      const version = this.writeVersion.get(id) ?? 0;
+      const hit = this.trees.get(id);
+      const single = this.singleSegment(id);
+      if ((hit === undefined || hit.version !== version || hit.shape !== shapeKey(shape)) && single !== undefined) {
+        const s = await this.summaries.of(single, shape);
+        if (s?.sketch !== undefined && this.singleSegment(id) === single && (this.writeVersion.get(id) ?? 0) === version) return s.sketch.prefix(length);
+      }
+    }
+    return (await this.windowTree(group, ws, shape)).sketch(length);
   }
 
   /** A single-segment window's summary from its file, verified whole and summarised by a Compute task; kept in the summary log. */

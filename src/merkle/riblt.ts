@@ -268,3 +268,41 @@ export function itemIdOf(bytes: Uint8Array, start: number, end: number, out: Uin
   out[at] = (fmix32((a ^ Math.imul(b, 0x9e3779b1)) >>> 0)) >>> 0;
   out[at + 1] = b;
 }
+
+/** Bytes of an id on the wire (big-endian hi ‖ lo). */
+export const SKETCH_ID_BYTES = 8;
+
+export function idKey(hi: number, lo: number): string {
+  return `${hi}:${lo}`;
+}
+
+export function packIds(ids: ReadonlyArray<readonly [number, number]>): Uint8Array {
+  const out = new Uint8Array(ids.length * SKETCH_ID_BYTES);
+  const v = new DataView(out.buffer);
+  ids.forEach(([hi, lo], i) => {
+    v.setUint32(i * SKETCH_ID_BYTES, hi, false);
+    v.setUint32(i * SKETCH_ID_BYTES + 4, lo, false);
+  });
+  return out;
+}
+
+/** Ids from their wire bytes, as idKey strings; throws naming the field on a bad length or too many. */
+export function unpackIds(bytes: Uint8Array, field: string, idsMax: number): Set<string> {
+  if (bytes.length % SKETCH_ID_BYTES !== 0) throw new RangeError(`${field}: ${bytes.length} bytes is not a whole number of ${SKETCH_ID_BYTES}-byte ids`);
+  const n = bytes.length / SKETCH_ID_BYTES;
+  if (n > idsMax) throw new RangeError(`${field}: ${n} ids, limit ${idsMax}`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Set<string>();
+  for (let i = 0; i < n; i++) out.add(idKey(v.getUint32(i * SKETCH_ID_BYTES, false), v.getUint32(i * SKETCH_ID_BYTES + 4, false)));
+  return out;
+}
+
+/**
+ * Symbols worth sending for a window whose point counts differ by `gap` when `tried` symbols did not
+ * decode: about 1.6 per differing item (the paper's 1.35–2, with room for its spread), at least
+ * twice what failed. Undefined past `symbolsMax` (the difference is too large: the descent pays less).
+ */
+export function symbolsFor(gap: number, tried: number, symbolsMax: number): number | undefined {
+  const want = Math.ceil(1.6 * Math.max(gap, tried, 8)) + 48;
+  return want > symbolsMax ? undefined : want;
+}

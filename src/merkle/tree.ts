@@ -25,6 +25,7 @@ import { rangesEqual } from "../base/bytes.ts";
 import type { PointRecord } from "../model/point.ts";
 import { fnv1a32Update, FNV32_OFFSET } from "../model/group.ts";
 import { DAY_NS, nodeId, slotCount, slotOf, slotsPerNode, timeSlotCount, validateShape, type TreeShape } from "./shape.ts";
+import { Sketch, idKey, itemIdOf } from "./riblt.ts";
 
 /** Bumped whenever a digest definition changes: replicas must agree on it. */
 export const TREE_FORMAT_VERSION = 2;
@@ -114,8 +115,20 @@ export function directPointsMax(shape: TreeShape): number {
   return shape.fanout * shape.leafPointsMax;
 }
 
+/**
+ * Symbols of a window's rateless IBLT kept current on its cached tree (merkle/riblt.ts): built with the
+ * first sketch read, then every late write applied to the tree updates them (the replaced version's id
+ * out, the new one's in: about 2·ln(L/2)+1 cells each). Longer prefixes are computed from the points.
+ */
+export const SKETCH_PREFIX_SYMBOLS = 64;
+
 export class WindowTree {
   private readonly nodes = new Map<number, TreeNode>();
+  /** The window's sketch prefix (SKETCH_PREFIX_SYMBOLS), once asked for; kept current by late writes. */
+  private sketchPrefix: Sketch | undefined;
+  private readonly idScratch = new Uint32Array(2);
+  /** A late write changed the points: the table alone no longer lists them. */
+  private edited = false;
   /** Record indices sorted by (grid slot, key): every node's points are a contiguous run. */
   private readonly order: Uint32Array;
   /** Grid slot of each record (by record index). */
@@ -155,7 +168,7 @@ export class WindowTree {
     const t = this.table;
     let pending = 0;
     for (const p of this.pending) pending += p.key.length + p.enc.length + 96;
-    return t.buf.byteLength + t.starts.byteLength + t.ends.byteLength + this.order.byteLength + this.slot.byteLength + this.gather.byteLength + this.nodes.size * 128 + pending;
+    return t.buf.byteLength + t.starts.byteLength + t.ends.byteLength + this.order.byteLength + this.slot.byteLength + this.gather.byteLength + this.nodes.size * 128 + pending + (this.sketchPrefix === undefined ? 0 : SKETCH_PREFIX_SYMBOLS * 16);
   }
 
   /** Points in the window (after queued late writes). */
@@ -388,6 +401,77 @@ export class WindowTree {
     }
   }
 
+  // ---- sketch ---------------------------------------------------------------------------------
+
+  /**
+   * The first `length` symbols of the window's rateless IBLT over its points' ids (itemIdOf of each
+   * encoding): from the kept prefix when it is long enough (built once, then kept current), else
+   * computed from every point.
+   */
+  sketch(length: number): Sketch {
+    this.settle();
+    if (length <= SKETCH_PREFIX_SYMBOLS) {
+      this.sketchPrefix ??= this.sketchOfPoints(SKETCH_PREFIX_SYMBOLS);
+      return this.sketchPrefix.prefix(length);
+    }
+    return this.sketchOfPoints(length);
+  }
+
+  /** The encodings of the window's points whose ids (idKey) are in `ids`, in key order. */
+  pointsWithIds(ids: ReadonlySet<string>): Uint8Array[] {
+    this.settle();
+    if (ids.size === 0) return [];
+    const id = this.idScratch;
+    if (!this.edited) {
+      const { buf, starts, ends, count } = this.table;
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        itemIdOf(buf, starts[i]!, ends[i]!, id, 0);
+        if (ids.has(idKey(id[0]!, id[1]!))) out.push(buf.subarray(starts[i]!, ends[i]!));
+      }
+      return out;
+    }
+    const all: OwnPoint[] = [];
+    const root = this.nodes.get(nodeId(0, 0));
+    if (root !== undefined) this.collect(0, 0, root, all);
+    const found = all.filter((p) => {
+      itemIdOf(p.enc, 0, p.enc.length, id, 0);
+      return ids.has(idKey(id[0]!, id[1]!));
+    });
+    found.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    return found.map((p) => p.enc);
+  }
+
+  private sketchOfPoints(length: number): Sketch {
+    const s = new Sketch(length);
+    const id = this.idScratch;
+    if (!this.edited) {
+      // As built: the table is the window's points.
+      const { buf, starts, ends, count } = this.table;
+      for (let i = 0; i < count; i++) {
+        itemIdOf(buf, starts[i]!, ends[i]!, id, 0);
+        s.add(id[0]!, id[1]!);
+      }
+      return s;
+    }
+    const root = this.nodes.get(nodeId(0, 0));
+    if (root === undefined) return s;
+    const out: OwnPoint[] = [];
+    this.collect(0, 0, root, out);
+    for (const p of out) {
+      itemIdOf(p.enc, 0, p.enc.length, id, 0);
+      s.add(id[0]!, id[1]!);
+    }
+    return s;
+  }
+
+  private sketchUpdate(enc: Uint8Array, sign: 1 | -1): void {
+    if (this.sketchPrefix === undefined) return;
+    const id = this.idScratch;
+    itemIdOf(enc, 0, enc.length, id, 0);
+    this.sketchPrefix.apply(id[0]!, id[1]!, sign);
+  }
+
   // ---- late writes ----------------------------------------------------------------------------
 
   private settle(): void {
@@ -401,6 +485,7 @@ export class WindowTree {
   private apply(key: string, enc: Uint8Array): void {
     const slot = slotOfEncoding(enc, 0, this.wsHi, this.wsLo, this.timeSlots, this.shape.seriesBits, key);
     const point: OwnPoint = { slot, key, enc };
+    this.edited = true;
     const path: TreeNode[] = [];
     let depth = 0;
     let index = 0;
@@ -421,10 +506,12 @@ export class WindowTree {
       while (i < own.length && (own[i]!.slot < slot || (own[i]!.slot === slot && own[i]!.key < key))) i++;
       grows = !(i < own.length && own[i]!.key === key);
       if (!grows && compareVersions(enc, own[i]!.enc) <= 0) return; // the held version wins (or is this one)
+      if (!grows) this.sketchUpdate(own[i]!.enc, -1);
       own.splice(i, grows ? 0 : 1, point);
       if (grows) node.count++;
       node.digest = undefined;
     }
+    this.sketchUpdate(enc, 1);
     for (const p of path) {
       if (grows) p.count++;
       p.digest = undefined;

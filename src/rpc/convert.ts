@@ -2,7 +2,9 @@
 // file toward the engine has passed every field check.
 
 import { create } from "@bufbuild/protobuf";
-import { invalidArgument } from "../base/errors.ts";
+import { SoltixError, errorMessage, invalidArgument } from "../base/errors.ts";
+import { bytesEqual } from "../base/bytes.ts";
+import { NS_PER_DAY } from "../base/time.ts";
 import { decodePoint, encodePoint } from "../model/encoding.ts";
 import { groupOf } from "../model/group.ts";
 import type { FieldValue, Point } from "../model/point.ts";
@@ -48,6 +50,27 @@ export function pointFromProto(at: string, p: PbPoint, stamp: () => bigint): Poi
   };
   validatePoint(at, point);
   return point;
+}
+
+/**
+ * A replica's canonical encoding (a repair, a sketch exchange) as a point to store: valid, canonical,
+ * of `group` (and of the window starting at `windowStart` when given), else `kind` naming the field —
+ * data_loss when a peer's answer is bad, invalid_argument when a caller's request is.
+ */
+export function storedFromPeerEncoding(field: string, enc: Uint8Array, group: number, totalGroups: number, kind: "data_loss" | "invalid_argument", windowStart?: bigint): StoredPoint {
+  const fail = (message: string) => new SoltixError(kind, `${field}: ${message}`, field);
+  let p: Point;
+  try {
+    p = decodePoint(enc);
+  } catch (e) {
+    throw fail(`not a point encoding (${errorMessage(e)})`);
+  }
+  validatePoint(field, p);
+  if (!bytesEqual(encodePoint(p), enc)) throw fail("not a canonical point encoding");
+  const s = storedFromPoint(p, totalGroups);
+  if (s.group !== group) throw fail(`a point of group ${s.group}, not of group ${group}`);
+  if (windowStart !== undefined && (p.timeNs < windowStart || p.timeNs >= windowStart + NS_PER_DAY)) throw fail(`time ${p.timeNs} is outside the window starting at ${windowStart}`);
+  return s;
 }
 
 export function storedFromPoint(p: Point, totalGroups: number): StoredPoint {

@@ -40,6 +40,7 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { pageSize, timeRange } from "./storage-service.ts";
 import type { NodeContext } from "./context.ts";
 import { fromHex } from "../base/sha256.ts";
+import { exchangePoints, sketchAnswer, wantsSketches } from "./sketch-answer.ts";
 
 export function validateGroup(field: string, group: number, totalGroups: number): void {
   if (group >= totalGroups) throw invalidArgument(field, `${group} is not a group (coordinator.total_groups is ${totalGroups})`);
@@ -226,18 +227,30 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
       // only when the caller's root differs and wants the levels below — not when the caller holds
       // nothing of the window (an empty root): it takes the window whole.
       const ours = await rootsOf(windows);
+      const sketches = wantsSketches(req.sketchFormat);
+      const mineIndex = new Map(req.mine.map((m, i) => [m.windowStart, i]));
       for (const [i, w] of windows.entries()) {
         const { root } = ours[i]!;
         const theirs = mine.get(w);
         let firstLevel;
-        if (theirs !== undefined && theirs.root.length > 0 && !root.leaf && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root)) {
+        let sketch;
+        const differs = theirs !== undefined && theirs.root.length > 0 && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root);
+        // Sketches first: when the difference peels here, the answer carries it and no tree level.
+        if (differs && sketches) sketch = await sketchAnswer(ctx, req.groupId, w, shape, `mine[${mineIndex.get(w)}]`, theirs, root.count);
+        if (differs && !root.leaf && sketch?.decoded !== true) {
           const tree = await ctx.engine.windowTree(req.groupId, w, shape);
           const a = answerChildren(tree.children(0, 0), theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
           firstLevel = nodeChildrenToProto(a.children, a.grandchildren, MINE_DIGEST_BYTES);
         }
-        roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto(root), ...(firstLevel === undefined ? {} : { firstLevel }) }));
+        roots.push(create(WindowRootSchema, { windowStart: w, root: merkleNodeToProto(root), ...(firstLevel === undefined ? {} : { firstLevel }), ...(sketch === undefined ? {} : { sketch }) }));
       }
       return create(GetMerkleRootsResponseSchema, { roots, shape: shapeToProto(shape), ...tombstones });
+    },
+
+    async exchangePoints(req) {
+      validateGroup("group_id", req.groupId, ctx.totalGroups);
+      validateWindowStart("window_start", req.windowStart);
+      return exchangePoints(ctx, req, ctx.treeShape);
     },
 
     async getMerkleNodes(req) {

@@ -8,7 +8,9 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { FetchWindowRequestSchema, FetchWindowResponseSchema } from "../gen/soltix/v1/sync_pb.ts";
+import { FetchWindowRequestSchema, FetchWindowResponseSchema, type SketchAnswer } from "../gen/soltix/v1/sync_pb.ts";
+import { SKETCH_FORMAT_VERSION, SKETCH_ID_BYTES, decodeSymbols, encodeSymbols, idKey, packIds, peel, unpackIds, type Sketch } from "../merkle/riblt.ts";
+import { EXCHANGE_IDS_MAX, SKETCH_SYMBOLS_MAX } from "../rpc/sketch-answer.ts";
 import { WINDOW_FILE_BYTES_MAX } from "../rpc/sync-service.ts";
 import { FETCH_WINDOW_PATH } from "../rpc/fetch-window-route.ts";
 import { SoltixError, errorMessage } from "../base/errors.ts";
@@ -27,20 +29,28 @@ import { windowsDigest } from "../merkle/windows-digest.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { EMPTY_NODE, type NodeSummary, type PointVersion } from "../merkle/tree.ts";
 import { bytesEqual, concatBytes } from "../base/bytes.ts";
-import { decodePoint, encodePoint, insertedAtOfEncoding, timeOfEncoding } from "../model/encoding.ts";
+import { insertedAtOfEncoding, keyOfEncoding, timeOfEncoding } from "../model/encoding.ts";
+import { compareVersions } from "../model/lww.ts";
 import { decodeTombstone } from "../model/tombstone.ts";
 import { groupOf } from "../model/group.ts";
 import { toHex } from "../base/sha256.ts";
 import { validatePoint } from "../model/validate.ts";
-import { storedFromPoint } from "../rpc/convert.ts";
+import { storedFromPeerEncoding } from "../rpc/convert.ts";
 import { pullStream } from "./pull-stream.ts";
 import { pointPagesClient, serverStream } from "./point-pages.ts";
 
 
+/** Sketch repairs remembered (sketchDistrusted) before the memory is cleared. */
+const SKETCH_REPAIRS_REMEMBERED = 100_000;
 /** A whole-window (or whole-group) resync stream may take this long. */
 const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
 /** From this many windows on, a comparison starts with one digest of them all (GetMerkleRoots.windows_digest). */
 export const WINDOWS_DIGEST_MIN = 2;
+/**
+ * Symbols sent with a window's root when the comparison is of one window: enough to peel a
+ * difference of up to ~10 points in the same round trip 99 times in 100 (test/merkle/riblt.test.ts).
+ */
+export const SKETCH_FIRST_SYMBOLS = 32;
 import { rpcTreeSource } from "./rpc-tree-source.ts";
 import { expansionFromProto, summaryFromProto } from "../rpc/merkle-wire.ts";
 import { bandwidthPacer, syncClient, type ByteCounter, type Pacer } from "./peers.ts";
@@ -60,6 +70,12 @@ export interface AntiEntropySettings {
   reverifyEveryRuns: number;
   /** Bytes per second a session may move (0 = unlimited). */
   bytesPerSecMax: number;
+  /**
+   * Reconcile differing windows with rateless IBLT sketches before descending the tree
+   * (storage.sync.anti_entropy.sketch): a comparison of one window sends its first symbols with its
+   * root; with many windows, the replica answers its symbols for those that differ.
+   */
+  sketch: boolean;
   /** How replicas are reached (scheme, token, trust). */
   net: PeerNet;
 }
@@ -94,7 +110,7 @@ export interface FillOptions {
 }
 
 export type AeResult = "in_sync" | "repaired" | "partial" | "failed";
-export type AePath = "roots" | "descent" | "full_resync";
+export type AePath = "roots" | "sketch" | "descent" | "full_resync";
 
 export interface AeRecord {
   group: number;
@@ -134,6 +150,8 @@ export class AntiEntropy {
   onPeerPurged: (group: number, ids: readonly string[]) => Promise<void> = async () => {};
   private readonly running = new Map<number, Promise<AeRecord[]>>();
   private readonly windowFileSlots = new Slots(WINDOW_FILES_IN_FLIGHT_MAX);
+  /** Per (group, window, replica): the root a sketch repair left here (see sketchDistrusted). */
+  private readonly sketchRepairedRoots = new Map<string, string>();
   private timer: Timer | undefined;
   private stopped = false;
 
@@ -299,6 +317,7 @@ export class AntiEntropy {
     const client = syncClient(this.settings.net, node.address, rootsCounter, pacer);
     let remoteRoots: Map<bigint, NodeSummary>;
     const firstLevels = new Map<bigint, Expansion>();
+    const sketchAnswers = new Map<bigint, SketchAnswer>();
     let treeless: string | undefined;
     let digestRoundTrips = 0;
     // Tombstones first (they are part of the group's data): sent with the first call; when the
@@ -337,18 +356,29 @@ export class AntiEntropy {
         this.stats.windowsDigestDiffer++;
         digestRoundTrips = 1;
       }
-      const mine = local.map(({ windowStart, root, children }) => ({
-        windowStart,
-        root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES),
-        children: root.leaf ? new Uint8Array(0) : packMine([...children]),
-      }));
-      const res = await client.getMerkleRoots({ groupId: group, windows: [], mine, ...(digestRoundTrips === 0 ? { tombstonesDigest } : {}) });
+      // Sketches: one window sends its first symbols (the difference can come back in this answer);
+      // many send their counts only (the replica answers symbols for the windows that differ).
+      const sketches = this.settings.sketch;
+      const withSymbols = sketches && local.length < WINDOWS_DIGEST_MIN;
+      const mine = [];
+      for (const { windowStart, root, children } of local) {
+        const symbols = withSymbols && root.count > 0 && !this.sketchDistrusted(group, windowStart, peer, root) ? encodeSymbols(await this.engine.windowSketch(group, windowStart, this.settings.shape, SKETCH_FIRST_SYMBOLS)) : undefined;
+        mine.push({
+          windowStart,
+          root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES),
+          children: root.leaf ? new Uint8Array(0) : packMine([...children]),
+          ...(sketches ? { count: BigInt(root.count) } : {}),
+          ...(symbols === undefined ? {} : { sketch: symbols }),
+        });
+      }
+      const res = await client.getMerkleRoots({ groupId: group, windows: [], mine, ...(digestRoundTrips === 0 ? { tombstonesDigest } : {}), ...(sketches ? { sketchFormat: SKETCH_FORMAT_VERSION } : {}) });
       if (digestRoundTrips === 0) {
         await tombstonesOf(res);
         if (again) return this.withPeer(group, peer, opts, true);
       }
       remoteRoots = new Map(res.roots.map((r) => [r.windowStart, summaryFromProto(r.root)]));
       for (const r of res.roots) if (r.firstLevel !== undefined) firstLevels.set(r.windowStart, expansionFromProto(r.firstLevel, this.settings.shape.fanout));
+      if (sketches) for (const r of res.roots) if (r.sketch !== undefined) sketchAnswers.set(r.windowStart, r.sketch);
     } catch (e) {
       if (e instanceof ConnectError && e.code === Code.Unimplemented) {
         treeless = `replica ${peer} cannot serve a Merkle tree (${e.rawMessage})`;
@@ -370,7 +400,7 @@ export class AntiEntropy {
       r.roundTrips = shared.roundTrips;
       shared = { roundTrips: 0, sent: 0, received: 0 };
       try {
-        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), counter, r, opts.settleMs, pacer);
+        await this.compareWindow(group, w, peer, node.address, remoteRoots.get(w) ?? EMPTY_NODE, firstLevels.get(w), sketchAnswers.get(w), counter, r, opts.settleMs, pacer);
       } catch (e) {
         r.result = "partial";
         r.reason = `${r.reason ? `${r.reason}; ` : ""}${errorMessage(e)}`;
@@ -432,7 +462,7 @@ export class AntiEntropy {
   }
 
   private async compareWindow(
-    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, counter: ByteCounter, r: AeRecord, settleMs: number, pacer: Pacer,
+    group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, sketch: SketchAnswer | undefined, counter: ByteCounter, r: AeRecord, settleMs: number, pacer: Pacer,
   ): Promise<void> {
     const { shape } = this.settings;
     // Equal roots end here, without building the tree (a compacted window's root is its summary).
@@ -443,6 +473,22 @@ export class AntiEntropy {
     const localTree = await this.engine.windowTree(group, w, shape);
     const localRoot = localTree.root();
     const client = syncClient(this.settings.net, address, counter, pacer);
+    // A version stamped within the settle horizon of now is in flight on the write path, not
+    // divergence (versions far in the future — a skewed clock — are repaired like any other).
+    const now = this.clock.nowNs();
+    const settle = BigInt(settleMs) * NS_PER_MS;
+    const inFlight = (enc: Uint8Array) => {
+      const age = now - insertedAtOfEncoding(enc);
+      return age <= settle && age >= -settle;
+    };
+    // The sketch's difference (peeled there, or here from the replica's symbols) settles the window
+    // in this round trip or the next; when it does not peel, the descent goes on from the first level.
+    if (sketch !== undefined && !this.sketchDistrusted(group, w, peer, localRoot)) {
+      if (await this.sketchRepair(group, w, client, sketch, r, inFlight)) {
+        this.rememberSketchRepair(group, w, peer, (await this.engine.windowRoot(group, w, shape)).root);
+        return;
+      }
+    }
     const biggest = Math.max(localRoot.count, remoteRoot.count, 1);
     const countGap = Math.abs(localRoot.count - remoteRoot.count) / biggest;
     let fallback: string | undefined;
@@ -450,14 +496,6 @@ export class AntiEntropy {
       fallback = `point counts differ by ${(countGap * 100).toFixed(0)}% (local ${localRoot.count}, ${peer} ${remoteRoot.count}; threshold ${this.settings.fullResyncShare * 100}%)`;
     }
     if (fallback === undefined) {
-      // A version stamped within the settle horizon of now is in flight on the write path, not
-      // divergence (versions far in the future — a skewed clock — are repaired like any other).
-      const now = this.clock.nowNs();
-      const settle = BigInt(settleMs) * NS_PER_MS;
-      const inFlight = (enc: Uint8Array) => {
-        const age = now - insertedAtOfEncoding(enc);
-        return age <= settle && age >= -settle;
-      };
       let settling = 0;
       let repaired = 0;
       // What differs is written as each round trip brings it: a session holds one round's answer.
@@ -466,6 +504,7 @@ export class AntiEntropy {
         settling += points.length - pull.length;
         repaired += await this.writeEncodings(group, pull);
       };
+      // A root the sketch answer came without a first level for (it decoded there, and is not trusted here) descends from the root.
       const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { knownRoots: { local: localRoot, remote: remoteRoot }, firstLevel, onRemotePoints });
       r.roundTrips += found.roundTrips;
       r.pointsDiffering = found.onlyLocal.length + found.onlyRemote.length + found.differ.length - settling;
@@ -476,7 +515,7 @@ export class AntiEntropy {
       } else {
         r.path = "descent";
         r.result = r.pointsDiffering === 0 ? "in_sync" : "repaired";
-        if (settling > 0) r.reason = `${settling} point(s) younger than the settle horizon left to the write path`;
+        if (settling > 0) r.reason = `${r.reason ? `${r.reason}; ` : ""}${settling} point(s) younger than the settle horizon left to the write path`;
         return;
       }
     }
@@ -501,17 +540,92 @@ export class AntiEntropy {
     r.result = "repaired";
   }
 
-  /** Writes peer encodings after checking each is a valid, canonical point of this group. */
-  private async writeEncodings(group: number, encs: Uint8Array[]): Promise<number> {
+  /**
+   * Repairs a window from a sketch answer: the replica's decoded difference (points it sent, ids to
+   * fetch, ids it lacks), or its symbols peeled here against this node's. Points this node lacks are
+   * written; points the replica lacks are given to it (ExchangePoints, with any still to fetch).
+   * False when the symbols did not peel (the reason says so): the caller descends.
+   */
+  private async sketchRepair(group: number, w: bigint, client: ReturnType<typeof syncClient>, ans: SketchAnswer, r: AeRecord, inFlight: (enc: Uint8Array) => boolean): Promise<boolean> {
+    const { shape } = this.settings;
+    let got: Uint8Array[];
+    let want: Uint8Array;
+    let lacking: Set<string>;
+    let differing: number;
+    const bad = (e: unknown) => new SoltixError("data_loss", `sketch answer: ${errorMessage(e)}`);
+    if (ans.decoded) {
+      got = ans.points;
+      want = ans.missing;
+      try {
+        unpackIds(want, "missing", EXCHANGE_IDS_MAX);
+        lacking = unpackIds(ans.lacking, "lacking", EXCHANGE_IDS_MAX);
+      } catch (e) {
+        throw bad(e);
+      }
+      differing = got.length + want.length / SKETCH_ID_BYTES + lacking.size;
+    } else if (ans.symbols.length > 0) {
+      let theirs: Sketch;
+      try {
+        theirs = decodeSymbols(ans.symbols, "symbols", SKETCH_SYMBOLS_MAX);
+      } catch (e) {
+        throw bad(e);
+      }
+      const d = peel((await this.engine.windowSketch(group, w, shape, theirs.length)).minus(theirs));
+      if (!d.ok) {
+        r.reason = `the sketch's ${theirs.length} symbols did not decode`;
+        return false;
+      }
+      got = [];
+      want = packIds(d.onlyB);
+      lacking = new Set(d.onlyA.map(([hi, lo]) => idKey(hi, lo)));
+      differing = d.onlyA.length + d.onlyB.length;
+    } else {
+      r.reason = "the difference looked too large for a sketch";
+      return false;
+    }
+    const mineToGive = lacking.size === 0 ? [] : (await this.engine.windowTree(group, w, shape)).pointsWithIds(lacking);
+    // A key both sides hold in other versions: only the newer one moves (the replica's, when it sent it already).
+    const theirsByKey = new Map(got.map((enc) => [keyOfEncoding(enc), enc]));
+    const give = mineToGive.filter((enc) => {
+      const theirs = theirsByKey.get(keyOfEncoding(enc));
+      return !inFlight(enc) && (theirs === undefined || compareVersions(enc, theirs) > 0);
+    });
+    let settling = mineToGive.filter(inFlight).length;
+    if (want.length > 0 || give.length > 0) {
+      const res = await client.exchangePoints({ groupId: group, windowStart: w, want, give });
+      r.roundTrips++;
+      got = [...got, ...res.points];
+    }
+    const pull = got.filter((enc) => !inFlight(enc));
+    settling += got.length - pull.length;
+    // Counted by key, as the descent counts: a key held in two versions is one differing point.
+    const keys = new Set([...got.map((enc) => keyOfEncoding(enc)), ...mineToGive.map((enc) => keyOfEncoding(enc))]);
+    const pulled = await this.writeEncodings(group, pull, w);
+    r.path = "sketch";
+    r.pointsDiffering = Math.max(0, Math.min(differing, keys.size) - settling);
+    r.pointsRepaired = Math.min(r.pointsDiffering, pulled + give.length);
+    r.result = r.pointsDiffering === 0 ? "in_sync" : "repaired";
+    if (settling > 0) r.reason = `${settling} point(s) younger than the settle horizon left to the write path`;
+    return true;
+  }
+
+  /**
+   * A sketch is a function of the points, so a wrong decode (a 2^-32 false purity) would repeat on every
+   * run: a window whose root is still the one a sketch repair left, and still differs, descends instead.
+   */
+  private sketchDistrusted(group: number, w: bigint, peer: string, root: NodeSummary): boolean {
+    return this.sketchRepairedRoots.get(`${group}/${w}/${peer}`) === toHex(root.digest);
+  }
+
+  private rememberSketchRepair(group: number, w: bigint, peer: string, root: NodeSummary): void {
+    if (this.sketchRepairedRoots.size >= SKETCH_REPAIRS_REMEMBERED) this.sketchRepairedRoots.clear();
+    this.sketchRepairedRoots.set(`${group}/${w}/${peer}`, toHex(root.digest));
+  }
+
+  /** Writes peer encodings after checking each is a valid, canonical point of this group (and window, when given). */
+  private async writeEncodings(group: number, encs: Uint8Array[], windowStart?: bigint): Promise<number> {
     for (let i = 0; i < encs.length; i += this.settings.batchSize) {
-      const batch: StoredPoint[] = encs.slice(i, i + this.settings.batchSize).map((enc, j) => {
-        const p = decodePoint(enc);
-        validatePoint(`repair[${i + j}]`, p);
-        if (!bytesEqual(encodePoint(p), enc)) throw new SoltixError("data_loss", "peer sent a non-canonical point encoding");
-        const s = storedFromPoint(p, this.settings.totalGroups);
-        if (s.group !== group) throw new SoltixError("data_loss", `peer sent a point of group ${s.group} while repairing group ${group}`);
-        return s;
-      });
+      const batch: StoredPoint[] = encs.slice(i, i + this.settings.batchSize).map((enc, j) => storedFromPeerEncoding(`repair[${i + j}]`, enc, group, this.settings.totalGroups, "data_loss", windowStart));
       await this.engine.write(batch);
     }
     return encs.length;

@@ -13,6 +13,7 @@ import { lwwMerge } from "../../src/model/lww.ts";
 import { toHex } from "../../src/base/sha256.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 import { decodeSummary, encodeSummary } from "../../src/engine/window-summary.ts";
+import { Sketch, encodeSymbols } from "../../src/merkle/riblt.ts";
 import { SUMMARY_LOG_MAGIC, SUMMARY_LOG_RE, WindowSummaries, parseSummaryLog, summaryLogRecord } from "../../src/engine/window-summaries.ts";
 import { nodeFileSystem } from "../../src/adapters/node-fs.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
@@ -167,24 +168,39 @@ describe("window summaries", () => {
     }
   });
 
-  test("golden: a summary (format version 1)", () => {
+  test("golden: a summary (format version 2, with the sketch prefix); version 1 still read", () => {
     const digest = (b: number) => new Uint8Array(32).fill(b);
-    const bytes = encodeSummary({
+    const sketch = new Sketch(3);
+    sketch.add(1, 2);
+    sketch.add(3, 4);
+    const summary = {
       shape: SHAPE, segmentName: "g7-d20620-s000000000003.seg", segmentBytes: 12345,
       root: { count: 10, leaf: false, digest: digest(1) },
       children: [{ count: 4, leaf: true, digest: digest(2) }, { count: 6, leaf: true, digest: digest(3) }],
-    });
-    expect(Buffer.from(bytes).toString("hex")).toBe(GOLDEN);
-    expect(decodeSummary(bytes)!.children.length).toBe(2);
+    };
+    const bytes = encodeSummary({ ...summary, sketch });
+    expect(Buffer.from(bytes).toString("hex")).toBe(GOLDEN_V2);
+    const back = decodeSummary(bytes)!;
+    expect(back.children.length).toBe(2);
+    expect(encodeSymbols(back.sketch!)).toEqual(encodeSymbols(sketch));
+    // Version 1 (no sketch): read as before, its sketch left to the tree.
+    const v1 = decodeSummary(Buffer.from(GOLDEN_V1, "hex"))!;
+    expect(v1.root.count).toBe(10);
+    expect(v1.children.map((c) => c.count)).toEqual([4, 6]);
+    expect(v1.sketch).toBeUndefined();
     // In the log: "SXSLOG01", then u32 BE length and the summary.
     const log = Buffer.concat([Buffer.from(SUMMARY_LOG_MAGIC), Buffer.from(summaryLogRecord(bytes))]);
-    expect(log.toString("hex")).toBe(`5358534c4f473031${bytes.length.toString(16).padStart(8, "0")}${GOLDEN}`);
+    expect(log.toString("hex")).toBe(`5358534c4f473031${bytes.length.toString(16).padStart(8, "0")}${GOLDEN_V2}`);
     expect(parseSummaryLog(log).map((r) => [r.offset, r.length])).toEqual([[12, bytes.length]]);
-    const flipped = bytes.slice();
-    flipped[40]! ^= 1;
-    expect(decodeSummary(flipped)).toBeUndefined();
+    for (const at of [40, bytes.length - 3]) {
+      const flipped = bytes.slice();
+      flipped[at]! ^= 1;
+      expect(decodeSummary(flipped)).toBeUndefined();
+    }
   });
 });
 
-const GOLDEN =
+const GOLDEN_V2 =
+  "535853554d303032f70f3d3110060020081b67372d6432303632302d733030303030303030303030332e73656700000000000030390000000a000101010101010101010101010101010101010101010101010101010101010101020000000401020202020202020202020202020202020202020202020202020202020202020200000006010303030303030303030303030303030303030303030303030303030303030303000300000002000000069edcbc4e0200000002000000069edcbc4e0200000001000000020c214cc001";
+const GOLDEN_V1 =
   "535853554d303031c23939db10060020081b67372d6432303632302d733030303030303030303030332e73656700000000000030390000000a000101010101010101010101010101010101010101010101010101010101010101020000000401020202020202020202020202020202020202020202020202020202020202020200000006010303030303030303030303030303030303030303030303030303030303030303";

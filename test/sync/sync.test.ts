@@ -64,9 +64,9 @@ async function rootsOf(url: string, group: number) {
 }
 
 /** Two nodes (factor 2) behind a router that sees both, and the group of one device. */
-async function twoReplicasOfOneDevice(id: string, nodeIds: [string, string]) {
+async function twoReplicasOfOneDevice(id: string, nodeIds: [string, string], extra: Record<string, string> = {}) {
   const metadata = new MemoryMetadataStore(systemClock);
-  const nodes = [await startStorage(metadata, nodeIds[0]), await startStorage(metadata, nodeIds[1])];
+  const nodes = [await startStorage(metadata, nodeIds[0], extra), await startStorage(metadata, nodeIds[1], extra)];
   const { url } = await startRouterOn(metadata, 2);
   await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
   return { metadata, id, group: groupOf("s", "m", id, 256), nodes, url };
@@ -104,8 +104,33 @@ describe("startup sync", () => {
 });
 
 describe("anti-entropy", () => {
+  test("with sketches: the same divergence is settled by the sketch in one round trip; a replica holding extra points gets them", async () => {
+    const { id, group, nodes, url } = await twoReplicasOfOneDevice("k-1", ["k1", "k2"], { "storage.sync.anti_entropy.sketch": "true" });
+    await writeThroughRouter(url, 0, 4000, [id]);
+    const direct = (n: number) => createClient(StorageService, createConnectTransport({ baseUrl: nodes[n]!.url }));
+    const mk = (sec: bigint, v: number, ins: bigint) => ({ database: "s", collection: "m", id, time: DAY + sec * NS_PER_SECOND, insertedAt: ins, fields: { v: { value: { case: "numberValue" as const, value: v } } } });
+    await direct(0).write({ points: [mk(1n, 1, 1n), mk(2n, 2, 1n), mk(3n, 3, 1n), mk(7n, -1, 8_000_000_000_000_000_000n), mk(14n, -2, 8_000_000_000_000_000_000n)] });
+    const res = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    const rec = res.records.find((r) => r.windowStart === DAY)!;
+    expect(rec).toMatchObject({ peer: "k1", result: "repaired", path: "sketch" });
+    expect(Number(rec.pointsDiffering)).toBe(5);
+    expect(Number(rec.pointsRepaired)).toBe(5);
+    expect(rec.roundTrips).toBe(1);
+    expect(Number(rec.bytesSent) + Number(rec.bytesReceived)).toBeLessThan(2_000);
+    expect(await rootsOf(nodes[1]!.url, group)).toEqual(await rootsOf(nodes[0]!.url, group));
+    // The other way: k2 holds points k1 lacks; k2 runs, finds them in the decoded difference and gives them (a second round trip).
+    await direct(1).write({ points: [mk(20n, 20, 1n), mk(22n, 22, 1n)] });
+    const back = (await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true })).records.find((r) => r.windowStart === DAY)!;
+    expect(back).toMatchObject({ peer: "k1", result: "repaired", path: "sketch" });
+    expect(Number(back.pointsDiffering)).toBe(2);
+    expect(back.roundTrips).toBe(2);
+    expect(await rootsOf(nodes[1]!.url, group)).toEqual(await rootsOf(nodes[0]!.url, group));
+    const again = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
+    expect(again.records.map((r) => [r.result, r.path])).toEqual(again.records.map(() => ["in_sync", "roots"]));
+  });
+
   test("divergence on one replica is narrowed and repaired (descent); an empty replica is restored whole (fallback); unreachable → partial", async () => {
-    const { metadata, id, group, nodes, url } = await twoReplicasOfOneDevice("b-1", ["m1", "m2"]);
+    const { metadata, id, group, nodes, url } = await twoReplicasOfOneDevice("b-1", ["m1", "m2"], { "storage.sync.anti_entropy.sketch": "false" });
     await writeThroughRouter(url, 0, 4000, [id]);
     // Plant divergence on m1 only: 3 extra points and 2 newer versions, written straight to its storage.
     const direct = createClient(StorageService, createConnectTransport({ baseUrl: nodes[0]!.url }));
@@ -145,9 +170,9 @@ describe("anti-entropy", () => {
 });
 
 describe("anti-entropy over many windows", () => {
-  test("identical replicas are checked with one digest of every window; one differing window among many is found and repaired", async () => {
+  for (const sketch of [false, true]) test(`identical replicas are checked with one digest of every window; one differing window among many is found and repaired (${sketch ? "sketch" : "descent"})`, async () => {
     const { windowsDigest } = await import("../../src/merkle/windows-digest.ts");
-    const { id, group, nodes, url } = await twoReplicasOfOneDevice("w-1", ["d1", "d2"]);
+    const { id, group, nodes, url } = await twoReplicasOfOneDevice(sketch ? "w-2" : "w-1", sketch ? ["e1", "e2"] : ["d1", "d2"], { "storage.sync.anti_entropy.sketch": String(sketch) });
     // Six days, 200 points each.
     for (let day = 0n; day < 6n; day++) {
       const points = Array.from({ length: 200 }, (_, i) => ({ id, time: String(DAY + day * NS_PER_DAY + BigInt(i) * 60n * NS_PER_SECOND), v: i }));
@@ -179,10 +204,14 @@ describe("anti-entropy over many windows", () => {
     const res = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
     expect(res.records.map((r) => r.result)).toEqual(["in_sync", "in_sync", "in_sync", "repaired", "in_sync", "in_sync"]);
     const rec = res.records[3]!;
-    expect(rec).toMatchObject({ path: "descent" });
+    expect(rec).toMatchObject({ path: sketch ? "sketch" : "descent" });
     expect(Number(rec.pointsRepaired)).toBe(1);
-    // Digest, roots, then the descent: the first record carries the two shared round trips.
+    // Digest, roots, then the descent: the first record carries the two shared round trips. With
+    // sketches the roots answer carries the replica's symbols for the differing window, peeled here,
+    // and one ExchangePoints fetches the point.
     expect(res.records[0]!.roundTrips).toBe(2);
+    if (sketch) expect(rec.roundTrips).toBe(1);
+    else expect(rec.roundTrips).toBeGreaterThanOrEqual(1);
     expect(await rootsOf(nodes[1]!.url, group)).toEqual(await rootsOf(nodes[0]!.url, group));
     const again = await admin(nodes[1]!.url).triggerAntiEntropy({ groupId: group, wait: true });
     expect(again.records.reduce((s, r) => s + r.roundTrips, 0)).toBe(1);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file soltix/v1/sync.proto.
  */
 export const file_soltix_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIlwKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDRITCgtzZXJpZXNfYml0cxgEIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIsoBChVHZXRNZXJrbGVSb290c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDwoHd2luZG93cxgCIAMoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoEbWluZRgEIAMoCzITLnNvbHRpeC52MS5Sb290TWluZRIWCg53aW5kb3dzX2RpZ2VzdBgFIAEoDBITCgtmcm9tX3dpbmRvdxgGIAEoAxIZChF0b21ic3RvbmVzX2RpZ2VzdBgHIAEoDCJACghSb290TWluZRIUCgx3aW5kb3dfc3RhcnQYASABKAMSDAoEcm9vdBgCIAEoDBIQCghjaGlsZHJlbhgDIAEoDCJ1CgpXaW5kb3dSb290EhQKDHdpbmRvd19zdGFydBgBIAEoAxIjCgRyb290GAIgASgLMhUuc29sdGl4LnYxLk1lcmtsZU5vZGUSLAoLZmlyc3RfbGV2ZWwYAyABKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuIsQBChZHZXRNZXJrbGVSb290c1Jlc3BvbnNlEiQKBXJvb3RzGAEgAygLMhUuc29sdGl4LnYxLldpbmRvd1Jvb3QSIwoFc2hhcGUYAiABKAsyFC5zb2x0aXgudjEuVHJlZVNoYXBlEhUKDXdpbmRvd3NfZXF1YWwYAyABKAgSGQoRdG9tYnN0b25lc19kaWZmZXIYBCABKAgSEgoKdG9tYnN0b25lcxgFIAMoDBIZChFwdXJnZWRfdG9tYnN0b25lcxgGIAMoDCInCgdOb2RlUmVmEg0KBWRlcHRoGAEgASgNEg0KBWluZGV4GAIgASgNIqsBChVHZXRNZXJrbGVOb2Rlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhQKDGRpZ2VzdF9ieXRlcxgFIAEoDRIMCgRtaW5lGAYgAygMIokBCgxOb2RlQ2hpbGRyZW4SJwoIY2hpbGRyZW4YASADKAsyFS5zb2x0aXgudjEuTWVya2xlTm9kZRIQCghleHBhbmRlZBgCIAMoDRIuCg1ncmFuZGNoaWxkcmVuGAMgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbhIOCgZsaXN0ZWQYBCABKAwiQAoWR2V0TWVya2xlTm9kZXNSZXNwb25zZRImCgVub2RlcxgBIAMoCzIXLnNvbHRpeC52MS5Ob2RlQ2hpbGRyZW4ixQEKFEdldExlYWZQb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhQKDHdpbmRvd19zdGFydBgCIAEoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoFbm9kZXMYBCADKAsyEi5zb2x0aXgudjEuTm9kZVJlZhIWCg53aXRoX2VuY29kaW5ncxgFIAEoCBIlCgVrbm93bhgGIAMoCzIWLnNvbHRpeC52MS5Lbm93blBvaW50cyIeCgtLbm93blBvaW50cxIPCgdlbnRyaWVzGAEgASgMIlMKDFBvaW50VmVyc2lvbhIgCgNrZXkYASABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDwoHdmVyc2lvbhgCIAEoDBIQCghlbmNvZGluZxgDIAEoDCJGCgpMZWFmUG9pbnRzEicKBnBvaW50cxgBIAMoCzIXLnNvbHRpeC52MS5Qb2ludFZlcnNpb24SDwoHbWlzc2luZxgCIAEoDCI9ChVHZXRMZWFmUG9pbnRzUmVzcG9uc2USJAoFbm9kZXMYASADKAsyFS5zb2x0aXgudjEuTGVhZlBvaW50cyIrChdHZXRMYXN0VGltZXN0YW1wUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDSItChhHZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USEQoJdGltZXN0YW1wGAEgASgDIr8BChNTdHJlYW1Qb2ludHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhIKCnN0YXJ0X3RpbWUYAiABKAMSEAoIZW5kX3RpbWUYAyABKAMSJgoJa2V5X3N0YXJ0GAQgASgLMhMuc29sdGl4LnYxLlBvaW50S2V5EiQKB2tleV9lbmQYBSABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSDgoGY3Vyc29yGAYgASgJEhIKCmJhdGNoX3NpemUYByABKA0iSAoUU3RyZWFtUG9pbnRzUmVzcG9uc2USIAoGcG9pbnRzGAEgAygLMhAuc29sdGl4LnYxLlBvaW50Eg4KBmN1cnNvchgCIAEoCSJPChJGZXRjaFdpbmRvd1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEhEKCWJ5dGVzX21heBgDIAEoBCJOChNGZXRjaFdpbmRvd1Jlc3BvbnNlEg0KBWNodW5rGAEgASgMEhMKC3RvdGFsX2J5dGVzGAIgASgEEhMKC3BvaW50X2NvdW50GAMgASgNIjwKEkdldENoZWNrc3VtUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMiOgoTR2V0Q2hlY2tzdW1SZXNwb25zZRIOCgZzaGEyNTYYASABKAkSEwoLcG9pbnRfY291bnQYAiABKAQy3QQKC1N5bmNTZXJ2aWNlElsKEEdldExhc3RUaW1lc3RhbXASIi5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlcXVlc3QaIy5zb2x0aXgudjEuR2V0TGFzdFRpbWVzdGFtcFJlc3BvbnNlElEKDFN0cmVhbVBvaW50cxIeLnNvbHRpeC52MS5TdHJlYW1Qb2ludHNSZXF1ZXN0Gh8uc29sdGl4LnYxLlN0cmVhbVBvaW50c1Jlc3BvbnNlMAESTAoLR2V0Q2hlY2tzdW0SHS5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXF1ZXN0Gh4uc29sdGl4LnYxLkdldENoZWNrc3VtUmVzcG9uc2USVQoOR2V0TWVya2xlUm9vdHMSIC5zb2x0aXgudjEuR2V0TWVya2xlUm9vdHNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZVJvb3RzUmVzcG9uc2USVQoOR2V0TWVya2xlTm9kZXMSIC5zb2x0aXgudjEuR2V0TWVya2xlTm9kZXNSZXF1ZXN0GiEuc29sdGl4LnYxLkdldE1lcmtsZU5vZGVzUmVzcG9uc2USUgoNR2V0TGVhZlBvaW50cxIfLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVxdWVzdBogLnNvbHRpeC52MS5HZXRMZWFmUG9pbnRzUmVzcG9uc2USTgoLRmV0Y2hXaW5kb3cSHS5zb2x0aXgudjEuRmV0Y2hXaW5kb3dSZXF1ZXN0Gh4uc29sdGl4LnYxLkZldGNoV2luZG93UmVzcG9uc2UwAWIGcHJvdG8z", [file_soltix_v1_point]);
+  fileDesc("ChRzb2x0aXgvdjEvc3luYy5wcm90bxIJc29sdGl4LnYxIlwKCVRyZWVTaGFwZRIOCgZmYW5vdXQYASABKA0SEQoJZGVwdGhfbWF4GAIgASgNEhcKD2xlYWZfcG9pbnRzX21heBgDIAEoDRITCgtzZXJpZXNfYml0cxgEIAEoDSI5CgpNZXJrbGVOb2RlEg4KBmRpZ2VzdBgBIAEoDBINCgVjb3VudBgCIAEoBBIMCgRsZWFmGAMgASgIIuEBChVHZXRNZXJrbGVSb290c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SDwoHd2luZG93cxgCIAMoAxIjCgVzaGFwZRgDIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSIQoEbWluZRgEIAMoCzITLnNvbHRpeC52MS5Sb290TWluZRIWCg53aW5kb3dzX2RpZ2VzdBgFIAEoDBITCgtmcm9tX3dpbmRvdxgGIAEoAxIZChF0b21ic3RvbmVzX2RpZ2VzdBgHIAEoDBIVCg1za2V0Y2hfZm9ybWF0GAggASgNIl8KCFJvb3RNaW5lEhQKDHdpbmRvd19zdGFydBgBIAEoAxIMCgRyb290GAIgASgMEhAKCGNoaWxkcmVuGAMgASgMEg0KBWNvdW50GAQgASgEEg4KBnNrZXRjaBgFIAEoDCJiCgxTa2V0Y2hBbnN3ZXISDwoHZGVjb2RlZBgBIAEoCBIOCgZwb2ludHMYAiADKAwSDwoHbWlzc2luZxgDIAEoDBIPCgdsYWNraW5nGAQgASgMEg8KB3N5bWJvbHMYBSABKAwingEKCldpbmRvd1Jvb3QSFAoMd2luZG93X3N0YXJ0GAEgASgDEiMKBHJvb3QYAiABKAsyFS5zb2x0aXgudjEuTWVya2xlTm9kZRIsCgtmaXJzdF9sZXZlbBgDIAEoCzIXLnNvbHRpeC52MS5Ob2RlQ2hpbGRyZW4SJwoGc2tldGNoGAQgASgLMhcuc29sdGl4LnYxLlNrZXRjaEFuc3dlciJbChVFeGNoYW5nZVBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEgwKBHdhbnQYAyABKAwSDAoEZ2l2ZRgEIAMoDCI4ChZFeGNoYW5nZVBvaW50c1Jlc3BvbnNlEg4KBnBvaW50cxgBIAMoDBIOCgZzdG9yZWQYAiABKA0ixAEKFkdldE1lcmtsZVJvb3RzUmVzcG9uc2USJAoFcm9vdHMYASADKAsyFS5zb2x0aXgudjEuV2luZG93Um9vdBIjCgVzaGFwZRgCIAEoCzIULnNvbHRpeC52MS5UcmVlU2hhcGUSFQoNd2luZG93c19lcXVhbBgDIAEoCBIZChF0b21ic3RvbmVzX2RpZmZlchgEIAEoCBISCgp0b21ic3RvbmVzGAUgAygMEhkKEXB1cmdlZF90b21ic3RvbmVzGAYgAygMIicKB05vZGVSZWYSDQoFZGVwdGgYASABKA0SDQoFaW5kZXgYAiABKA0iqwEKFUdldE1lcmtsZU5vZGVzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMSIwoFc2hhcGUYAyABKAsyFC5zb2x0aXgudjEuVHJlZVNoYXBlEiEKBW5vZGVzGAQgAygLMhIuc29sdGl4LnYxLk5vZGVSZWYSFAoMZGlnZXN0X2J5dGVzGAUgASgNEgwKBG1pbmUYBiADKAwiiQEKDE5vZGVDaGlsZHJlbhInCghjaGlsZHJlbhgBIAMoCzIVLnNvbHRpeC52MS5NZXJrbGVOb2RlEhAKCGV4cGFuZGVkGAIgAygNEi4KDWdyYW5kY2hpbGRyZW4YAyADKAsyFy5zb2x0aXgudjEuTm9kZUNoaWxkcmVuEg4KBmxpc3RlZBgEIAEoDCJAChZHZXRNZXJrbGVOb2Rlc1Jlc3BvbnNlEiYKBW5vZGVzGAEgAygLMhcuc29sdGl4LnYxLk5vZGVDaGlsZHJlbiLFAQoUR2V0TGVhZlBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SFAoMd2luZG93X3N0YXJ0GAIgASgDEiMKBXNoYXBlGAMgASgLMhQuc29sdGl4LnYxLlRyZWVTaGFwZRIhCgVub2RlcxgEIAMoCzISLnNvbHRpeC52MS5Ob2RlUmVmEhYKDndpdGhfZW5jb2RpbmdzGAUgASgIEiUKBWtub3duGAYgAygLMhYuc29sdGl4LnYxLktub3duUG9pbnRzIh4KC0tub3duUG9pbnRzEg8KB2VudHJpZXMYASABKAwiUwoMUG9pbnRWZXJzaW9uEiAKA2tleRgBIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIPCgd2ZXJzaW9uGAIgASgMEhAKCGVuY29kaW5nGAMgASgMIkYKCkxlYWZQb2ludHMSJwoGcG9pbnRzGAEgAygLMhcuc29sdGl4LnYxLlBvaW50VmVyc2lvbhIPCgdtaXNzaW5nGAIgASgMIj0KFUdldExlYWZQb2ludHNSZXNwb25zZRIkCgVub2RlcxgBIAMoCzIVLnNvbHRpeC52MS5MZWFmUG9pbnRzIisKF0dldExhc3RUaW1lc3RhbXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNIi0KGEdldExhc3RUaW1lc3RhbXBSZXNwb25zZRIRCgl0aW1lc3RhbXAYASABKAMivwEKE1N0cmVhbVBvaW50c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKA0SEgoKc3RhcnRfdGltZRgCIAEoAxIQCghlbmRfdGltZRgDIAEoAxImCglrZXlfc3RhcnQYBCABKAsyEy5zb2x0aXgudjEuUG9pbnRLZXkSJAoHa2V5X2VuZBgFIAEoCzITLnNvbHRpeC52MS5Qb2ludEtleRIOCgZjdXJzb3IYBiABKAkSEgoKYmF0Y2hfc2l6ZRgHIAEoDSJIChRTdHJlYW1Qb2ludHNSZXNwb25zZRIgCgZwb2ludHMYASADKAsyEC5zb2x0aXgudjEuUG9pbnQSDgoGY3Vyc29yGAIgASgJIk8KEkZldGNoV2luZG93UmVxdWVzdBIQCghncm91cF9pZBgBIAEoDRIUCgx3aW5kb3dfc3RhcnQYAiABKAMSEQoJYnl0ZXNfbWF4GAMgASgEIk4KE0ZldGNoV2luZG93UmVzcG9uc2USDQoFY2h1bmsYASABKAwSEwoLdG90YWxfYnl0ZXMYAiABKAQSEwoLcG9pbnRfY291bnQYAyABKA0iPAoSR2V0Q2hlY2tzdW1SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgNEhQKDHdpbmRvd19zdGFydBgCIAEoAyI6ChNHZXRDaGVja3N1bVJlc3BvbnNlEg4KBnNoYTI1NhgBIAEoCRITCgtwb2ludF9jb3VudBgCIAEoBDK0BQoLU3luY1NlcnZpY2USWwoQR2V0TGFzdFRpbWVzdGFtcBIiLnNvbHRpeC52MS5HZXRMYXN0VGltZXN0YW1wUmVxdWVzdBojLnNvbHRpeC52MS5HZXRMYXN0VGltZXN0YW1wUmVzcG9uc2USUQoMU3RyZWFtUG9pbnRzEh4uc29sdGl4LnYxLlN0cmVhbVBvaW50c1JlcXVlc3QaHy5zb2x0aXgudjEuU3RyZWFtUG9pbnRzUmVzcG9uc2UwARJMCgtHZXRDaGVja3N1bRIdLnNvbHRpeC52MS5HZXRDaGVja3N1bVJlcXVlc3QaHi5zb2x0aXgudjEuR2V0Q2hlY2tzdW1SZXNwb25zZRJVCg5HZXRNZXJrbGVSb290cxIgLnNvbHRpeC52MS5HZXRNZXJrbGVSb290c1JlcXVlc3QaIS5zb2x0aXgudjEuR2V0TWVya2xlUm9vdHNSZXNwb25zZRJVCg5HZXRNZXJrbGVOb2RlcxIgLnNvbHRpeC52MS5HZXRNZXJrbGVOb2Rlc1JlcXVlc3QaIS5zb2x0aXgudjEuR2V0TWVya2xlTm9kZXNSZXNwb25zZRJSCg1HZXRMZWFmUG9pbnRzEh8uc29sdGl4LnYxLkdldExlYWZQb2ludHNSZXF1ZXN0GiAuc29sdGl4LnYxLkdldExlYWZQb2ludHNSZXNwb25zZRJOCgtGZXRjaFdpbmRvdxIdLnNvbHRpeC52MS5GZXRjaFdpbmRvd1JlcXVlc3QaHi5zb2x0aXgudjEuRmV0Y2hXaW5kb3dSZXNwb25zZTABElUKDkV4Y2hhbmdlUG9pbnRzEiAuc29sdGl4LnYxLkV4Y2hhbmdlUG9pbnRzUmVxdWVzdBohLnNvbHRpeC52MS5FeGNoYW5nZVBvaW50c1Jlc3BvbnNlYgZwcm90bzM", [file_soltix_v1_point]);
 
 /**
  * Both sides of a comparison must use the same shape. An unset shape (all fields 0) takes the
@@ -136,6 +136,16 @@ export type GetMerkleRootsRequest = Message<"soltix.v1.GetMerkleRootsRequest"> &
    * @generated from field: bytes tombstones_digest = 7;
    */
   tombstonesDigest: Uint8Array;
+
+  /**
+   * The caller reconciles with sketches (rateless IBLT, src/merkle/riblt.ts, format 1): for a window
+   * whose root differs, the answer carries a SketchAnswer — the decoded difference when the caller
+   * sent its symbols (RootMine.sketch), else this node's symbols sized by the point counts' gap, when
+   * that gap is small enough for a sketch to pay. 0 = no sketches; else the sketch format version.
+   *
+   * @generated from field: uint32 sketch_format = 8;
+   */
+  sketchFormat: number;
 };
 
 /**
@@ -167,6 +177,19 @@ export type RootMine = Message<"soltix.v1.RootMine"> & {
    * @generated from field: bytes children = 3;
    */
   children: Uint8Array;
+
+  /**
+   * With sketch_format: the caller's points in the window, and optionally its first symbols (13 bytes
+   * each, src/merkle/riblt.ts): this node subtracts its own and peels the difference.
+   *
+   * @generated from field: uint64 count = 4;
+   */
+  count: bigint;
+
+  /**
+   * @generated from field: bytes sketch = 5;
+   */
+  sketch: Uint8Array;
 };
 
 /**
@@ -175,6 +198,58 @@ export type RootMine = Message<"soltix.v1.RootMine"> & {
  */
 export const RootMineSchema: GenMessage<RootMine> = /*@__PURE__*/
   messageDesc(file_soltix_v1_sync, 3);
+
+/**
+ * The sketch reconciliation of one window (GetMerkleRootsRequest.sketch_format).
+ *
+ * @generated from message soltix.v1.SketchAnswer
+ */
+export type SketchAnswer = Message<"soltix.v1.SketchAnswer"> & {
+  /**
+   * The difference of the caller's symbols and this node's peeled whole: the lists below are exact.
+   *
+   * @generated from field: bool decoded = 1;
+   */
+  decoded: boolean;
+
+  /**
+   * Decoded: the canonical encodings of this node's points the caller lacks (or holds in another
+   * version) — within the answer's byte limit; the rest are named in `missing`.
+   *
+   * @generated from field: repeated bytes points = 2;
+   */
+  points: Uint8Array[];
+
+  /**
+   * Decoded: 8-byte ids (big-endian hi ‖ lo) of this node's points left out of `points` (fetch them
+   * with ExchangePoints).
+   *
+   * @generated from field: bytes missing = 3;
+   */
+  missing: Uint8Array;
+
+  /**
+   * Decoded: 8-byte ids of the caller's points this node lacks (send them with ExchangePoints).
+   *
+   * @generated from field: bytes lacking = 4;
+   */
+  lacking: Uint8Array;
+
+  /**
+   * Not decoded here (or no symbols sent): this node's first symbols, for the caller to subtract its
+   * own from and peel; empty when the difference looks too large for a sketch (the caller descends).
+   *
+   * @generated from field: bytes symbols = 5;
+   */
+  symbols: Uint8Array;
+};
+
+/**
+ * Describes the message soltix.v1.SketchAnswer.
+ * Use `create(SketchAnswerSchema)` to create a new message.
+ */
+export const SketchAnswerSchema: GenMessage<SketchAnswer> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 4);
 
 /**
  * @generated from message soltix.v1.WindowRoot
@@ -192,10 +267,16 @@ export type WindowRoot = Message<"soltix.v1.WindowRoot"> & {
 
   /**
    * With `mine`: this node's root children (truncated digests) and the children of those that differ.
+   * Left out when the sketch decoded (the descent is not needed).
    *
    * @generated from field: soltix.v1.NodeChildren first_level = 3;
    */
   firstLevel?: NodeChildren | undefined;
+
+  /**
+   * @generated from field: soltix.v1.SketchAnswer sketch = 4;
+   */
+  sketch?: SketchAnswer | undefined;
 };
 
 /**
@@ -203,7 +284,69 @@ export type WindowRoot = Message<"soltix.v1.WindowRoot"> & {
  * Use `create(WindowRootSchema)` to create a new message.
  */
 export const WindowRootSchema: GenMessage<WindowRoot> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 4);
+  messageDesc(file_soltix_v1_sync, 5);
+
+/**
+ * @generated from message soltix.v1.ExchangePointsRequest
+ */
+export type ExchangePointsRequest = Message<"soltix.v1.ExchangePointsRequest"> & {
+  /**
+   * @generated from field: uint32 group_id = 1;
+   */
+  groupId: number;
+
+  /**
+   * @generated from field: int64 window_start = 2;
+   */
+  windowStart: bigint;
+
+  /**
+   * 8-byte sketch ids (big-endian hi ‖ lo) of points the caller wants.
+   *
+   * @generated from field: bytes want = 3;
+   */
+  want: Uint8Array;
+
+  /**
+   * Canonical encodings of points of this window that this node lacks.
+   *
+   * @generated from field: repeated bytes give = 4;
+   */
+  give: Uint8Array[];
+};
+
+/**
+ * Describes the message soltix.v1.ExchangePointsRequest.
+ * Use `create(ExchangePointsRequestSchema)` to create a new message.
+ */
+export const ExchangePointsRequestSchema: GenMessage<ExchangePointsRequest> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 6);
+
+/**
+ * @generated from message soltix.v1.ExchangePointsResponse
+ */
+export type ExchangePointsResponse = Message<"soltix.v1.ExchangePointsResponse"> & {
+  /**
+   * This node's points whose ids were wanted, as canonical encodings.
+   *
+   * @generated from field: repeated bytes points = 1;
+   */
+  points: Uint8Array[];
+
+  /**
+   * Points of `give` written (the others were in flight or superseded here: LWW decides).
+   *
+   * @generated from field: uint32 stored = 2;
+   */
+  stored: number;
+};
+
+/**
+ * Describes the message soltix.v1.ExchangePointsResponse.
+ * Use `create(ExchangePointsResponseSchema)` to create a new message.
+ */
+export const ExchangePointsResponseSchema: GenMessage<ExchangePointsResponse> = /*@__PURE__*/
+  messageDesc(file_soltix_v1_sync, 7);
 
 /**
  * @generated from message soltix.v1.GetMerkleRootsResponse
@@ -251,7 +394,7 @@ export type GetMerkleRootsResponse = Message<"soltix.v1.GetMerkleRootsResponse">
  * Use `create(GetMerkleRootsResponseSchema)` to create a new message.
  */
 export const GetMerkleRootsResponseSchema: GenMessage<GetMerkleRootsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 5);
+  messageDesc(file_soltix_v1_sync, 8);
 
 /**
  * A node of a window's tree: depth 0 is the root; index counts nodes of that depth from the window start.
@@ -275,7 +418,7 @@ export type NodeRef = Message<"soltix.v1.NodeRef"> & {
  * Use `create(NodeRefSchema)` to create a new message.
  */
 export const NodeRefSchema: GenMessage<NodeRef> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 6);
+  messageDesc(file_soltix_v1_sync, 9);
 
 /**
  * @generated from message soltix.v1.GetMerkleNodesRequest
@@ -324,7 +467,7 @@ export type GetMerkleNodesRequest = Message<"soltix.v1.GetMerkleNodesRequest"> &
  * Use `create(GetMerkleNodesRequestSchema)` to create a new message.
  */
 export const GetMerkleNodesRequestSchema: GenMessage<GetMerkleNodesRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 7);
+  messageDesc(file_soltix_v1_sync, 10);
 
 /**
  * @generated from message soltix.v1.NodeChildren
@@ -363,7 +506,7 @@ export type NodeChildren = Message<"soltix.v1.NodeChildren"> & {
  * Use `create(NodeChildrenSchema)` to create a new message.
  */
 export const NodeChildrenSchema: GenMessage<NodeChildren> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 8);
+  messageDesc(file_soltix_v1_sync, 11);
 
 /**
  * @generated from message soltix.v1.GetMerkleNodesResponse
@@ -382,7 +525,7 @@ export type GetMerkleNodesResponse = Message<"soltix.v1.GetMerkleNodesResponse">
  * Use `create(GetMerkleNodesResponseSchema)` to create a new message.
  */
 export const GetMerkleNodesResponseSchema: GenMessage<GetMerkleNodesResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 9);
+  messageDesc(file_soltix_v1_sync, 12);
 
 /**
  * @generated from message soltix.v1.GetLeafPointsRequest
@@ -431,7 +574,7 @@ export type GetLeafPointsRequest = Message<"soltix.v1.GetLeafPointsRequest"> & {
  * Use `create(GetLeafPointsRequestSchema)` to create a new message.
  */
 export const GetLeafPointsRequestSchema: GenMessage<GetLeafPointsRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 10);
+  messageDesc(file_soltix_v1_sync, 13);
 
 /**
  * @generated from message soltix.v1.KnownPoints
@@ -448,7 +591,7 @@ export type KnownPoints = Message<"soltix.v1.KnownPoints"> & {
  * Use `create(KnownPointsSchema)` to create a new message.
  */
 export const KnownPointsSchema: GenMessage<KnownPoints> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 11);
+  messageDesc(file_soltix_v1_sync, 14);
 
 /**
  * @generated from message soltix.v1.PointVersion
@@ -481,7 +624,7 @@ export type PointVersion = Message<"soltix.v1.PointVersion"> & {
  * Use `create(PointVersionSchema)` to create a new message.
  */
 export const PointVersionSchema: GenMessage<PointVersion> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 12);
+  messageDesc(file_soltix_v1_sync, 15);
 
 /**
  * @generated from message soltix.v1.LeafPoints
@@ -505,7 +648,7 @@ export type LeafPoints = Message<"soltix.v1.LeafPoints"> & {
  * Use `create(LeafPointsSchema)` to create a new message.
  */
 export const LeafPointsSchema: GenMessage<LeafPoints> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 13);
+  messageDesc(file_soltix_v1_sync, 16);
 
 /**
  * @generated from message soltix.v1.GetLeafPointsResponse
@@ -522,7 +665,7 @@ export type GetLeafPointsResponse = Message<"soltix.v1.GetLeafPointsResponse"> &
  * Use `create(GetLeafPointsResponseSchema)` to create a new message.
  */
 export const GetLeafPointsResponseSchema: GenMessage<GetLeafPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 14);
+  messageDesc(file_soltix_v1_sync, 17);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampRequest
@@ -539,7 +682,7 @@ export type GetLastTimestampRequest = Message<"soltix.v1.GetLastTimestampRequest
  * Use `create(GetLastTimestampRequestSchema)` to create a new message.
  */
 export const GetLastTimestampRequestSchema: GenMessage<GetLastTimestampRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 15);
+  messageDesc(file_soltix_v1_sync, 18);
 
 /**
  * @generated from message soltix.v1.GetLastTimestampResponse
@@ -556,7 +699,7 @@ export type GetLastTimestampResponse = Message<"soltix.v1.GetLastTimestampRespon
  * Use `create(GetLastTimestampResponseSchema)` to create a new message.
  */
 export const GetLastTimestampResponseSchema: GenMessage<GetLastTimestampResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 16);
+  messageDesc(file_soltix_v1_sync, 19);
 
 /**
  * @generated from message soltix.v1.StreamPointsRequest
@@ -611,7 +754,7 @@ export type StreamPointsRequest = Message<"soltix.v1.StreamPointsRequest"> & {
  * Use `create(StreamPointsRequestSchema)` to create a new message.
  */
 export const StreamPointsRequestSchema: GenMessage<StreamPointsRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 17);
+  messageDesc(file_soltix_v1_sync, 20);
 
 /**
  * @generated from message soltix.v1.StreamPointsResponse
@@ -635,7 +778,7 @@ export type StreamPointsResponse = Message<"soltix.v1.StreamPointsResponse"> & {
  * Use `create(StreamPointsResponseSchema)` to create a new message.
  */
 export const StreamPointsResponseSchema: GenMessage<StreamPointsResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 18);
+  messageDesc(file_soltix_v1_sync, 21);
 
 /**
  * @generated from message soltix.v1.FetchWindowRequest
@@ -666,7 +809,7 @@ export type FetchWindowRequest = Message<"soltix.v1.FetchWindowRequest"> & {
  * Use `create(FetchWindowRequestSchema)` to create a new message.
  */
 export const FetchWindowRequestSchema: GenMessage<FetchWindowRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 19);
+  messageDesc(file_soltix_v1_sync, 22);
 
 /**
  * @generated from message soltix.v1.FetchWindowResponse
@@ -697,7 +840,7 @@ export type FetchWindowResponse = Message<"soltix.v1.FetchWindowResponse"> & {
  * Use `create(FetchWindowResponseSchema)` to create a new message.
  */
 export const FetchWindowResponseSchema: GenMessage<FetchWindowResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 20);
+  messageDesc(file_soltix_v1_sync, 23);
 
 /**
  * @generated from message soltix.v1.GetChecksumRequest
@@ -721,7 +864,7 @@ export type GetChecksumRequest = Message<"soltix.v1.GetChecksumRequest"> & {
  * Use `create(GetChecksumRequestSchema)` to create a new message.
  */
 export const GetChecksumRequestSchema: GenMessage<GetChecksumRequest> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 21);
+  messageDesc(file_soltix_v1_sync, 24);
 
 /**
  * @generated from message soltix.v1.GetChecksumResponse
@@ -743,7 +886,7 @@ export type GetChecksumResponse = Message<"soltix.v1.GetChecksumResponse"> & {
  * Use `create(GetChecksumResponseSchema)` to create a new message.
  */
 export const GetChecksumResponseSchema: GenMessage<GetChecksumResponse> = /*@__PURE__*/
-  messageDesc(file_soltix_v1_sync, 22);
+  messageDesc(file_soltix_v1_sync, 25);
 
 /**
  * @generated from service soltix.v1.SyncService
@@ -820,6 +963,18 @@ export const SyncService: GenService<{
     methodKind: "server_streaming";
     input: typeof FetchWindowRequestSchema;
     output: typeof FetchWindowResponseSchema;
+  },
+  /**
+   * Points of one window by sketch id, both ways in one call: the caller's `give` (points this node
+   * lacks, written under LWW like a repair) and this node's points whose ids are in `want`. The ids
+   * come from a decoded sketch difference (GetMerkleRoots' sketches, src/merkle/riblt.ts).
+   *
+   * @generated from rpc soltix.v1.SyncService.ExchangePoints
+   */
+  exchangePoints: {
+    methodKind: "unary";
+    input: typeof ExchangePointsRequestSchema;
+    output: typeof ExchangePointsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_soltix_v1_sync, 0);
