@@ -108,7 +108,7 @@ interface SimNode {
 class Violation extends Error {}
 
 /** Engine counters a seed reports (summed over every process of every node). */
-const ENGINE_COUNTS = ["moves_finished", "groups_dropped", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ", "tombstones_purged", "points_deleted", "deleted_writes_refused", "tombstones_received_by_sync"] as const;
+const ENGINE_COUNTS = ["moves_finished", "groups_dropped", "memory_flushes", "memory_waits", "range_reads", "summaries_loaded", "windows_digest_equal", "windows_digest_differ", "sketch_settled", "sketch_descended", "tombstones_purged", "points_deleted", "deleted_writes_refused", "tombstones_received_by_sync"] as const;
 /** Deletes wait this long before their purge (and hints last as long): a minute of simulated time. */
 const PURGE_DELAY = "60s";
 const PURGE_DELAY_NS = 60n * NS_PER_SECOND;
@@ -127,7 +127,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     memory_pressure_changes: 0, auto_replacements: 0, joins: 0, decommissions: 0, removals: 0, replacements: 0, membership_refusals: 0, moves_finished: 0, groups_dropped: 0,
     expired_writes: 0, deletes: 0, deletes_acked: 0, deletes_on_one_node: 0, quiet_deletes_on_one_node: 0, collection_drops: 0, tombstones_left_after_purge_rounds: 0, resurrection_checks: 0, crashes_during_purge: 0,
     tombstones_purged: 0, points_deleted: 0, deleted_writes_refused: 0, tombstones_received_by_sync: 0,
-    memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0,
+    memory_flushes: 0, memory_waits: 0, range_reads: 0, summaries_loaded: 0, windows_digest_equal: 0, windows_digest_differ: 0, sketch_settled: 0, sketch_descended: 0,
   };
   let readsChecked = 0;
   const note = (s: string) => {
@@ -138,6 +138,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   // Odd seeds run moves and anti-entropy under a bandwidth cap (a few kB/s: a fill spans many steps and
   // their faults); taken from the seed, not the random stream, so even seeds replay as they did before.
   const bytesPerSecCap = o.seed % 2 === 1 ? String(4096) : "0";
+  // Half the seeds reconcile with sketches before the descent (seeds 0, 1, 4, 5, …: both bandwidth
+  // settings), from the seed too.
+  const sketches = Math.floor(o.seed / 2) % 2 === 0;
   // Delivery: direct calls to every replica (with the router's hints), or a durable queue per node
   // (JetStream's role), acked by the router once persisted (async) or once 2 nodes applied it (sync).
   // Every third seed keeps 60 h (storage.retention): of the backfills, those in the window 3 days
@@ -206,6 +209,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       "cluster.plan_interval": "1s",
       "cluster.move_bytes_per_sec": bytesPerSecCap,
       "storage.sync.anti_entropy.max_bytes_per_sec": bytesPerSecCap,
+      "storage.sync.anti_entropy.sketch": String(sketches),
       // Under the random faults a dead node is only ever declared by the operator (remove: one lost
       // disk); after healing, nodes run with a short timeout and one dies for good (auto-replace).
       "cluster.dead_node_timeout": deadNodeTimeout,
@@ -244,6 +248,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       moves_finished: mv?.movesFinished ?? 0, groups_dropped: mv?.groupsDropped ?? 0,
       memory_flushes: s.memoryFlushes, memory_waits: s.memoryWaits, range_reads: s.segmentRangeReads, summaries_loaded: s.summariesLoaded,
       windows_digest_equal: ae?.windowsDigestEqual ?? 0, windows_digest_differ: ae?.windowsDigestDiffer ?? 0,
+      sketch_settled: ae?.sketchSettled ?? 0, sketch_descended: ae?.sketchNotDecoded ?? 0,
       tombstones_purged: s.tombstonesPurged, points_deleted: s.pointsDeleted, deleted_writes_refused: s.deletedPointsDropped, tombstones_received_by_sync: ae?.tombstonesReceived ?? 0,
     };
   };

@@ -133,7 +133,7 @@ export class AntiEntropy {
   /** The last run's records per group. */
   readonly records = new Map<number, AeRecord[]>();
   /** Comparisons that began with one digest of every window: equal (ended there) or not. */
-  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, windowFilesInstalled: 0, tombstonesReceived: 0, tombstoneExchanges: 0, runs: 0, bytesSent: 0, bytesReceived: 0, pointsRepaired: 0 };
+  readonly stats = { windowsDigestEqual: 0, windowsDigestDiffer: 0, sketchSettled: 0, sketchNotDecoded: 0, windowFilesInstalled: 0, tombstonesReceived: 0, tombstoneExchanges: 0, runs: 0, bytesSent: 0, bytesReceived: 0, pointsRepaired: 0 };
   /** Windows compared by the runs (anti-entropy proper), by "result/path". */
   readonly windowsByOutcome = new Map<string, number>();
   /** Per group, when (monotonic ms) a run last compared every window with every replica without a failure. */
@@ -572,6 +572,7 @@ export class AntiEntropy {
       }
       const d = peel((await this.engine.windowSketch(group, w, shape, theirs.length)).minus(theirs));
       if (!d.ok) {
+        this.stats.sketchNotDecoded++;
         r.reason = `the sketch's ${theirs.length} symbols did not decode`;
         return false;
       }
@@ -580,6 +581,7 @@ export class AntiEntropy {
       lacking = new Set(d.onlyA.map(([hi, lo]) => idKey(hi, lo)));
       differing = d.onlyA.length + d.onlyB.length;
     } else {
+      this.stats.sketchNotDecoded++;
       r.reason = "the difference looked too large for a sketch";
       return false;
     }
@@ -601,6 +603,7 @@ export class AntiEntropy {
     // Counted by key, as the descent counts: a key held in two versions is one differing point.
     const keys = new Set([...got.map((enc) => keyOfEncoding(enc)), ...mineToGive.map((enc) => keyOfEncoding(enc))]);
     const pulled = await this.writeEncodings(group, pull, w);
+    this.stats.sketchSettled++;
     r.path = "sketch";
     r.pointsDiffering = Math.max(0, Math.min(differing, keys.size) - settling);
     r.pointsRepaired = Math.min(r.pointsDiffering, pulled + give.length);
