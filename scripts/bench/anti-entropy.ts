@@ -2,6 +2,11 @@
 // and window sizes. For each, in the same run:
 //   merkle      — our protocol: GetMerkleRoots, batched GetMerkleNodes descent, GetLeafPoints (with
 //                 encodings) at the leaves; bytes are the real protobuf message sizes
+//   sketch      — the same with rateless IBLT sketches (storage.sync.anti_entropy.sketch): the roots
+//                 call carries our first 32 symbols; the peer peels the difference and answers the
+//                 points we lack (or, when they do not peel, its symbols sized by the count gap, which
+//                 we peel — or the descent goes on from the first level); ExchangePoints moves the
+//                 rest both ways. Bytes are the real messages' sizes.
 //   full_resync — the Soltix-style fallback: stream the whole window from the peer
 //   negentropy  — NIP-77 range-based set reconciliation (nostr-tools) on the same items:
 //                 (time, SHA-256 of the canonical point); its messages are hex, counted as bytes
@@ -12,6 +17,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { nip77 } from "nostr-tools";
 import { createHash } from "node:crypto";
 import {
+  ExchangePointsRequestSchema,
+  ExchangePointsResponseSchema,
+  SketchAnswerSchema,
   GetLeafPointsRequestSchema,
   GetLeafPointsResponseSchema,
   GetMerkleNodesRequestSchema,
@@ -30,7 +38,7 @@ import { WriteRequestSchema } from "../../src/gen/soltix/v1/storage_pb.ts";
 import { MINE_DIGEST_BYTES, diffTrees, packMine, sameSummary, type ExpandRequest, type Expansion, type TreeSource } from "../../src/merkle/diff.ts";
 import { treeSource } from "../../src/merkle/memory-source.ts";
 import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
-import { WindowTree, tableOfRecords } from "../../src/merkle/tree.ts";
+import { SKETCH_PREFIX_SYMBOLS, WindowTree, tableOfRecords } from "../../src/merkle/tree.ts";
 import { sha256 } from "../../src/base/sha256.ts";
 import { recordOf } from "../../src/model/encoding.ts";
 import { keyParts, type PointRecord } from "../../src/model/point.ts";
@@ -39,6 +47,9 @@ import { median, round } from "./common.ts";
 import { DESCENT_DIGEST_BYTES } from "../../src/sync/rpc-tree-source.ts";
 import { merkleNodeToProto, nodeChildrenToProto } from "../../src/rpc/merkle-wire.ts";
 import { concatBytes } from "../../src/base/bytes.ts";
+import { SKETCH_FIRST_SYMBOLS } from "../../src/sync/anti-entropy.ts";
+import { SKETCH_SYMBOLS_MAX } from "../../src/rpc/sketch-answer.ts";
+import { SKETCH_FORMAT_VERSION, estimateDifference, encodeSymbols, idKey, packIds, peel, symbolsFor } from "../../src/merkle/riblt.ts";
 
 const WS = 20_500n * NS_PER_DAY;
 const sizesArg = process.argv.indexOf("--sizes");
@@ -74,6 +85,30 @@ const SCENARIOS: Scenario[] = [
       return b.filter((_, i) => !drop.has(i));
     },
   })),
+  ...[10, 1000].map((d) => ({
+    name: `older_versions_${d}`,
+    mutate: (b: PointRecord[]) => {
+      const older = new Set<number>();
+      while (older.size < d) older.add(rand(b.length));
+      return b.map((r, i) => {
+        if (!older.has(i)) return r;
+        const k = keyParts(r.key);
+        return recordOf({ database: k.database, collection: k.collection, id: k.id, timeNs: k.timeNs, insertedAtNs: 500n, fields: [["temp", { kind: "number", value: -i }]] });
+      });
+    },
+  })),
+  {
+    // The caller holds 10 points the peer lacks (and lacks none): the peer names them, the caller gives them.
+    name: "extra_10",
+    mutate: (b: PointRecord[]) => {
+      const extra: PointRecord[] = [];
+      for (let i = 0; i < 10; i++) {
+        const k = keyParts(b[rand(b.length)]!.key);
+        extra.push(recordOf({ database: k.database, collection: k.collection, id: k.id, timeNs: k.timeNs + 1n, insertedAtNs: 3_000n, fields: [["temp", { kind: "number", value: i }]] }));
+      }
+      return [...b, ...extra].sort((x, y) => (x.key < y.key ? -1 : 1));
+    },
+  },
   {
     name: "gap_1h",
     mutate: (b) => b.filter((r) => {
@@ -178,6 +213,101 @@ async function merkle(a: WindowTree, b: WindowTree) {
   };
 }
 
+/**
+ * The sketch path as the node runs it (sync/anti-entropy.ts compareWindow/sketchRepair, rpc/sketch-answer.ts),
+ * `a` the caller: real message sizes; the descent (as `merkle`) when the symbols do not peel.
+ */
+async function sketchPath(a: WindowTree, b: WindowTree) {
+  const t0 = performance.now();
+  const bytes = { up: 0, down: 0 };
+  const mineChildren = a.root().leaf ? new Uint8Array(0) : packMine(a.children(0, 0));
+  const rootPrefix = a.root().count === 0 ? new Uint8Array(0) : a.root().digest.subarray(0, MINE_DIGEST_BYTES);
+  const callerSymbols = a.sketch(SKETCH_FIRST_SYMBOLS);
+  bytes.up += toBinary(GetMerkleRootsRequestSchema, create(GetMerkleRootsRequestSchema, {
+    groupId: 7, sketchFormat: SKETCH_FORMAT_VERSION,
+    mine: [create(RootMineSchema, { windowStart: WS, root: rootPrefix, children: mineChildren, count: BigInt(a.root().count), sketch: encodeSymbols(callerSymbols) })],
+  })).length;
+  const differs = !sameSummary(a.root(), b.root());
+  let answer: ReturnType<typeof create<typeof SketchAnswerSchema>> | undefined;
+  let first: Expansion | undefined;
+  let payload = 0;
+  let roundTrips = 1;
+  let differing = 0;
+  let path = "roots";
+  if (differs) {
+    const diff = callerSymbols.minus(b.sketch(callerSymbols.length));
+    const estimate = estimateDifference(diff);
+    const d = peel(diff);
+    if (d.ok) {
+      const points = b.pointsWithIds(new Set(d.onlyB.map(([h, l]) => idKey(h, l))));
+      answer = create(SketchAnswerSchema, { decoded: true, points, lacking: packIds(d.onlyA) });
+    } else {
+      const length = symbolsFor(Math.abs(a.root().count - b.root().count), estimate, SKETCH_SYMBOLS_MAX);
+      answer = create(SketchAnswerSchema, length === undefined ? {} : { symbols: encodeSymbols(b.sketch(length)) });
+      if (!b.root().leaf) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
+    }
+  }
+  bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, {
+    roots: [create(WindowRootSchema, {
+      windowStart: WS,
+      root: merkleNodeToProto(b.root()),
+      ...(first === undefined ? {} : { firstLevel: nodeChildrenToProto(first.children!, first.grandchildren, MINE_DIGEST_BYTES) }),
+      ...(answer === undefined ? {} : { sketch: answer }),
+    })],
+  })).length;
+  if (answer !== undefined) {
+    let want: Array<[number, number]> = [];
+    let lacking: Array<[number, number]> = [];
+    let got = answer.points;
+    let settled = answer.decoded;
+    if (answer.decoded) {
+      for (let i = 0; i < answer.lacking.length; i += 8) {
+        const v = new DataView(answer.lacking.buffer, answer.lacking.byteOffset + i, 8);
+        lacking.push([v.getUint32(0), v.getUint32(4)]);
+      }
+    } else if (answer.symbols.length > 0) {
+      const theirs = answer.symbols.length / 13;
+      const d = peel(a.sketch(theirs).minus(b.sketch(theirs)));
+      if (d.ok) {
+        settled = true;
+        want = d.onlyB;
+        lacking = d.onlyA;
+      }
+    }
+    if (settled) {
+      path = "sketch";
+      const give = lacking.length === 0 ? [] : a.pointsWithIds(new Set(lacking.map(([h, l]) => idKey(h, l))));
+      if (want.length > 0 || give.length > 0) {
+        roundTrips++;
+        const back = b.pointsWithIds(new Set(want.map(([h, l]) => idKey(h, l))));
+        bytes.up += toBinary(ExchangePointsRequestSchema, create(ExchangePointsRequestSchema, { groupId: 7, windowStart: WS, want: packIds(want), give })).length;
+        bytes.down += toBinary(ExchangePointsResponseSchema, create(ExchangePointsResponseSchema, { points: back, stored: give.length })).length;
+        got = [...got, ...back];
+        for (const e of give) payload += e.length;
+      }
+      for (const e of got) payload += e.length;
+      differing = got.length + give.length;
+    } else {
+      // Not peeled: the descent from the first level, as the node goes on.
+      path = "descent";
+      const found = await diffTrees(DEFAULT_SHAPE, treeSource(a), wireSource(b, bytes, true), { knownRoots: { local: a.root(), remote: b.root() }, firstLevel: first });
+      roundTrips += found.roundTrips;
+      for (const p of found.remotePoints.values()) payload += p.enc.length;
+      differing = found.onlyLocal.length + found.onlyRemote.length + found.differ.length;
+    }
+  }
+  return {
+    path,
+    round_trips: roundTrips,
+    bytes_up: bytes.up,
+    bytes_down: bytes.down,
+    points_differing: differing,
+    payload_bytes: payload,
+    overhead_bytes_per_differing_point: differing === 0 ? 0 : round((bytes.up + bytes.down - payload) / differing, 1),
+    ms: round(performance.now() - t0, 1),
+  };
+}
+
 function fullResync(b: PointRecord[]) {
   const t0 = performance.now();
   let bytes = 0;
@@ -274,7 +404,27 @@ function treeBuildFigures(base: PointRecord[]) {
     perWrite.push((performance.now() - t) * 1000);
   }
   const sorted = [...perWrite].sort((a, b) => a - b);
+  // The same late writes on a tree holding its sketch prefix (as one does once a comparison read it):
+  // each also takes the replaced version's id out of the prefix and puts the new one in.
+  const sketched = new WindowTree(DEFAULT_SHAPE, WS, table);
+  let t = performance.now();
+  sketched.sketch(SKETCH_PREFIX_SYMBOLS);
+  const sketchBuildMs = performance.now() - t;
+  const perWriteSketched: number[] = [];
+  for (let i = 0; i < lateWrites; i++) {
+    const k = keyParts(base[rand(base.length)]!.key);
+    const r = recordOf({ database: k.database, collection: k.collection, id: k.id, timeNs: k.timeNs + BigInt(i % 2), insertedAtNs: 5_000n + BigInt(i), fields: [["temp", { kind: "number", value: i }]] });
+    t = performance.now();
+    sketched.stage(r.key, r.enc);
+    sketched.root();
+    perWriteSketched.push((performance.now() - t) * 1000);
+  }
+  // The prefix kept by the writes is the one computed afresh from the points.
+  if (Buffer.compare(Buffer.from(encodeSymbols(sketched.sketch(SKETCH_PREFIX_SYMBOLS))), Buffer.from(encodeSymbols(new WindowTree(DEFAULT_SHAPE, WS, sketched.points(0, 0).map((p) => ({ key: p.key, enc: p.enc }))).sketch(SKETCH_PREFIX_SYMBOLS)))) !== 0) throw new Error("the kept sketch prefix drifted from the points");
   return {
+    sketch_prefix_build_ms: round(sketchBuildMs, 1),
+    sketch_prefix_build_ns_per_point: round((sketchBuildMs * 1e6) / base.length, 0),
+    late_write_update_us_median_with_sketch: round(median(perWriteSketched), 1),
     tree_build_ms: round(median(builds), 1),
     raw_sha256_ms: round(median(raws), 1),
     build_vs_raw_sha: round(median(builds) / median(raws), 2),
@@ -296,10 +446,11 @@ for (const n of SIZES) {
     const tb = new WindowTree(DEFAULT_SHAPE, WS, b);
     // The side that lacks points runs the comparison (it pulls).
     const m = await merkle(tb, ta);
+    const sk = await sketchPath(new WindowTree(DEFAULT_SHAPE, WS, b), new WindowTree(DEFAULT_SHAPE, WS, base));
     const f = fullResync(base);
     const ng = negentropy(b, base);
-    rows.push({ n, scenario: sc.name, merkle: m, full_resync: f, negentropy: ng });
-    console.error(`${n} ${sc.name}: merkle ${m.round_trips} RT ${m.bytes_up}+${m.bytes_down} B (${m.overhead_bytes_per_differing_point} B/pt overhead), ${m.points_transferred} pts | full ${f.bytes_down} B | negentropy ${ng.round_trips} RT ${ng.bytes_up}+${ng.bytes_down} B, ${ng.points_transferred} pts`);
+    rows.push({ n, scenario: sc.name, merkle: m, sketch: sk, full_resync: f, negentropy: ng });
+    console.error(`${n} ${sc.name}: merkle ${m.round_trips} RT ${m.bytes_up}+${m.bytes_down} B (${m.overhead_bytes_per_differing_point} B/pt overhead), ${m.points_transferred} pts | sketch (${sk.path}) ${sk.round_trips} RT ${sk.bytes_up}+${sk.bytes_down} B (${sk.overhead_bytes_per_differing_point} B/pt) | full ${f.bytes_down} B | negentropy ${ng.round_trips} RT ${ng.bytes_up}+${ng.bytes_down} B, ${ng.points_transferred} pts`);
   }
   rows.push({ n, ...build });
 }

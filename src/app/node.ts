@@ -159,6 +159,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
       ...(platform.collectGarbage === undefined ? {} : { releasedMemory: platform.collectGarbage }),
       ...(platform.residentBytes === undefined ? {} : { residentBytes: platform.residentBytes, memoryBytesMax: config.storage.memoryBytesMax }),
       treeShape: shapeFor(config.storage.sync.antiEntropy.fanout, config.storage.sync.antiEntropy.leafPointsMax),
+      sketch: config.storage.sync.antiEntropy.sketch,
       timing: metrics.engineTiming,
     });
     engineOpen = engine;

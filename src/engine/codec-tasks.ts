@@ -63,6 +63,8 @@ export interface MergeWindowArgs {
   readonly outName: string;
   /** The tree shape to summarise the merged window for (a whole-window merge), if any. */
   readonly shape?: TreeShape;
+  /** The summary keeps the window's sketch prefix too (default). */
+  readonly sketch?: boolean;
 }
 
 export type MergeWindowResult =
@@ -84,7 +86,7 @@ export function mergeWindow(a: MergeWindowArgs): MergeWindowResult {
   const bytes = encodeSegment(a.group, a.windowStartNs, merged);
   if (a.shape === undefined) return { ok: true, bytes, count: merged.length };
   const tree = new WindowTree(a.shape, a.windowStartNs, merged);
-  return { ok: true, bytes, count: merged.length, summary: encodeSummary(summaryOfTree(tree, a.shape, a.outName, bytes.length)) };
+  return { ok: true, bytes, count: merged.length, summary: encodeSummary(summaryOfTree(tree, a.shape, a.outName, bytes.length, a.sketch !== false)) };
 }
 
 export interface VerifySegmentArgs {
@@ -95,6 +97,8 @@ export interface VerifySegmentArgs {
   readonly name: string;
   /** The tree shape to summarise the window for, if any. */
   readonly shape?: TreeShape;
+  /** The summary keeps the window's sketch prefix too (default). */
+  readonly sketch?: boolean;
 }
 
 export type VerifySegmentResult =
@@ -112,7 +116,7 @@ export function verifySegment(a: VerifySegmentArgs): VerifySegmentResult {
   const base = { ok: true as const, bytes: a.bytes, count: view.count, sha256Hex: view.sha256Hex };
   if (a.shape === undefined) return base;
   const tree = new WindowTree(a.shape, view.meta.windowStartNs, view.table());
-  return { ...base, summary: encodeSummary(summaryOfTree(tree, a.shape, a.name, a.bytes.length)) };
+  return { ...base, summary: encodeSummary(summaryOfTree(tree, a.shape, a.name, a.bytes.length, a.sketch !== false)) };
 }
 
 export const CODEC_TASKS = {

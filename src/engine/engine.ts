@@ -553,7 +553,7 @@ export class Engine {
     const outName = segName(w.group, Number(w.windowStartNs / NS_PER_DAY), seq);
     const whole = refs.length === w.segs.length;
     const shape = whole ? this.opts.treeShape : undefined;
-    const args: MergeWindowArgs = { group: w.group, windowStartNs: w.windowStartNs, files, names, outName, ...(shape === undefined ? {} : { shape }) };
+    const args: MergeWindowArgs = { group: w.group, windowStartNs: w.windowStartNs, files, names, outName, ...(shape === undefined ? {} : { shape, sketch: this.opts.sketch !== false }) };
     this.stats.computeTasks++;
     const result = await this.compute.run<MergeWindowResult>("mergeWindow", args, transferable(files));
     if (!result.ok) {
@@ -1016,7 +1016,7 @@ export class Engine {
     // comparison after it, then reads no point of it).
     const shape = this.opts.treeShape;
     this.stats.computeTasks++;
-    const v = await this.compute.run<VerifySegmentResult>("verifySegment", { bytes, what, name, ...(shape === undefined ? {} : { shape }) } satisfies VerifySegmentArgs, transferable([bytes]));
+    const v = await this.compute.run<VerifySegmentResult>("verifySegment", { bytes, what, name, ...(shape === undefined ? {} : { shape, sketch: this.opts.sketch !== false }) } satisfies VerifySegmentArgs, transferable([bytes]));
     if (!v.ok) throw new SoltixError("data_loss", v.reason);
     if (v.count === 0) return 0;
     await writeTempDurable(this.opts.fs, this.segDir, name, v.bytes);
@@ -1224,7 +1224,7 @@ export class Engine {
     const tree = fromSegment ? new WindowTree(shape, ws, view.table()) : new WindowTree(shape, ws, [...mergeSources(await this.windowSources(group, ws))]);
     // A compacted window whose summary was missing (an older data dir, a lost sidecar): keep it now.
     if (fromSegment && this.opts.treeShape !== undefined && shapeKey(shape) === shapeKey(this.opts.treeShape) && (await this.summaries.of(single!, shape)) === undefined) {
-      await this.summaries.write(single!, tree, shape);
+      await this.summaries.write(single!, tree, shape, this.opts.sketch !== false);
     }
     if ((this.writeVersion.get(id) ?? 0) === version) {
       this.trees.set(id, { shape: sk, version, tree }, tree.memoryBytes());
@@ -1284,7 +1284,7 @@ export class Engine {
     }
     this.stats.computeTasks++;
     this.stats.segmentDecodes++;
-    const v = await this.compute.run<VerifySegmentResult>("verifySegment", { bytes, what: name, name, shape } satisfies VerifySegmentArgs, transferable([bytes]));
+    const v = await this.compute.run<VerifySegmentResult>("verifySegment", { bytes, what: name, name, shape, sketch: this.opts.sketch !== false } satisfies VerifySegmentArgs, transferable([bytes]));
     if (!v.ok) {
       await this.dropCorrupt(ref, name, v.reason);
       return undefined;

@@ -21,6 +21,8 @@ export interface EngineOptions {
   readOnlyBecause?: string;
   /** The cluster's Merkle tree shape: compacted windows keep their summary for it beside the segment. */
   treeShape?: TreeShape;
+  /** Summaries also keep each window's sketch prefix (storage.sync.anti_entropy.sketch; default true). */
+  sketch?: boolean;
   fs: FileSystem;
   logger: Logger;
   totalGroups: number;

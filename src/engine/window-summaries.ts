@@ -198,8 +198,8 @@ export class WindowSummaries {
   }
 
   /** Keeps a compacted window's summary computed from its tree. */
-  async write(ref: SegmentRef, tree: WindowTree, shape: TreeShape): Promise<void> {
-    await this.keep(ref, encodeSummary(summaryOfTree(tree, shape, segmentFileName(ref), ref.meta.fileBytes)));
+  async write(ref: SegmentRef, tree: WindowTree, shape: TreeShape, withSketch = true): Promise<void> {
+    await this.keep(ref, encodeSummary(summaryOfTree(tree, shape, segmentFileName(ref), ref.meta.fileBytes, withSketch)));
   }
 
   /** Keeps an encoded summary: held, and appended to the log (a failure is logged: the summary is rebuilt when needed). */

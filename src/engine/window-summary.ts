@@ -35,9 +35,9 @@ export interface WindowSummary {
 }
 
 /** The summary of a window's tree, for the segment that holds the window. */
-export function summaryOfTree(tree: WindowTree, shape: TreeShape, segmentName: string, segmentBytes: number): WindowSummary {
+export function summaryOfTree(tree: WindowTree, shape: TreeShape, segmentName: string, segmentBytes: number, withSketch = true): WindowSummary {
   const root = tree.root();
-  return { shape, segmentName, segmentBytes, root, children: root.leaf ? [] : tree.children(0, 0), sketch: tree.sketch(SKETCH_PREFIX_SYMBOLS) };
+  return { shape, segmentName, segmentBytes, root, children: root.leaf ? [] : tree.children(0, 0), ...(withSketch ? { sketch: tree.sketch(SKETCH_PREFIX_SYMBOLS) } : {}) };
 }
 
 function writeNode(w: ByteWriter, n: NodeSummary): void {

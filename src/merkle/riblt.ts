@@ -298,11 +298,66 @@ export function unpackIds(bytes: Uint8Array, field: string, idsMax: number): Set
 }
 
 /**
- * Symbols worth sending for a window whose point counts differ by `gap` when `tried` symbols did not
- * decode: about 1.6 per differing item (the paper's 1.35–2, with room for its spread), at least
- * twice what failed. Undefined past `symbolsMax` (the difference is too large: the descent pays less).
+ * Differing items up to which a sketch is answered. Past it the descent is the better bet: a sketch
+ * costs ~30 B a differing point wherever it is, the descent ~7 B a point when the difference is
+ * clustered (an outage's gap) and ~250–600 B when it is scattered (scripts/bench/anti-entropy.ts).
  */
-export function symbolsFor(gap: number, tried: number, symbolsMax: number): number | undefined {
-  const want = Math.ceil(1.6 * Math.max(gap, tried, 8)) + 48;
-  return want > symbolsMax ? undefined : want;
+export const SKETCH_DIFF_MAX = 2_048;
+
+/** A difference's size as a prefix of its symbols tells it: `atLeast` when no symbol was empty. */
+export interface DifferenceEstimate {
+  readonly d: number;
+  readonly atLeast: boolean;
+}
+
+/**
+ * Estimates how many items a difference holds from which of its symbols 1..L−1 are empty (before
+ * peeling): symbol i is empty with probability (1 − 1/(1 + i/2))^d, so the d of highest likelihood
+ * over a geometric grid is taken. With no empty symbol the prefix only bounds d from below (the d at
+ * which that is as likely as not).
+ */
+export function estimateDifference(diff: Sketch): DifferenceEstimate {
+  const empty: boolean[] = [];
+  for (let i = 1; i < diff.length; i++) empty.push(diff.sumHi[i] === 0 && diff.sumLo[i] === 0 && diff.check[i] === 0 && (diff.count[i]! & 0xff) === 0);
+  const logEmpty = (i: number, d: number) => d * Math.log(1 - 1 / (1 + i / 2));
+  const ll = (d: number) => {
+    let sum = 0;
+    empty.forEach((e, k) => {
+      const le = logEmpty(k + 1, d);
+      sum += e ? le : Math.log(Math.max(1e-300, 1 - Math.exp(le)));
+    });
+    return sum;
+  };
+  if (!empty.includes(true)) {
+    // P(no empty symbol | d) = Π (1 − (1 − q_i)^d): the smallest d where it reaches 1/2.
+    for (let d = 1; d < 1 << 20; d = Math.ceil(d * 1.1)) if (ll(d) >= Math.log(0.5)) return { d, atLeast: true };
+    return { d: 1 << 20, atLeast: true };
+  }
+  let best = 1;
+  let bestLl = -Infinity;
+  for (let d = 1; d <= 1 << 16; d = Math.max(d + 1, Math.ceil(d * 1.05))) {
+    const v = ll(d);
+    if (v > bestLl) {
+      bestLl = v;
+      best = d;
+    }
+  }
+  return { d: best, atLeast: false };
+}
+
+/**
+ * Symbols worth answering for a window whose point counts differ by `gap`, given what the caller's
+ * symbols (if any) told of the difference: about 1.6 per differing item (the paper's 1.35–2, with room
+ * for its spread) plus a margin. Undefined when the difference looks larger than SKETCH_DIFF_MAX, or
+ * its size is unknown (no empty symbol, and the counts say less): the descent pays less.
+ */
+export function symbolsFor(gap: number, estimate: DifferenceEstimate | undefined, symbolsMax: number): number | undefined {
+  let d: number;
+  if (estimate === undefined) d = Math.max(gap, 8);
+  else if (estimate.atLeast) {
+    if (gap < estimate.d) return undefined;
+    d = gap;
+  } else d = Math.max(gap, estimate.d);
+  if (d > SKETCH_DIFF_MAX) return undefined;
+  return Math.min(symbolsMax, Math.ceil(1.6 * d) + 48);
 }

@@ -7,7 +7,7 @@
 
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { invalidArgument, resourceExhausted } from "../base/errors.ts";
-import { SKETCH_FORMAT_VERSION, decodeSymbols, encodeSymbols, idKey, itemIdOf, packIds, peel, symbolsFor, unpackIds, type Sketch } from "../merkle/riblt.ts";
+import { SKETCH_FORMAT_VERSION, estimateDifference, type DifferenceEstimate, decodeSymbols, encodeSymbols, idKey, itemIdOf, packIds, peel, symbolsFor, unpackIds, type Sketch } from "../merkle/riblt.ts";
 import type { TreeShape } from "../merkle/shape.ts";
 import { ExchangePointsResponseSchema, SketchAnswerSchema, type ExchangePointsRequest, type RootMine } from "../gen/soltix/v1/sync_pb.ts";
 import type { StoredPoint } from "../engine/engine.ts";
@@ -24,7 +24,7 @@ export const SKETCH_ANSWER_POINTS_BYTES_MAX = 4 * 1024 * 1024;
 /** The sketch answer for one window whose root differs from the caller's. */
 export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, shape: TreeShape, field: string, theirs: RootMine, ourCount: number): Promise<MessageInitShape<typeof SketchAnswerSchema>> {
   const gap = Math.abs(Number(theirs.count) - ourCount);
-  let tried = 0;
+  let estimate: DifferenceEstimate | undefined;
   if (theirs.sketch.length > 0) {
     let callers: Sketch;
     try {
@@ -32,10 +32,11 @@ export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, s
     } catch (e) {
       throw invalidArgument(`${field}.sketch`, (e as Error).message);
     }
-    tried = callers.length;
     const ours = await ctx.engine.windowSketch(group, w, shape, callers.length);
     // caller − this node: onlyA = the caller's alone (this node lacks), onlyB = this node's alone.
-    const d = peel(callers.minus(ours));
+    const diff = callers.minus(ours);
+    estimate = estimateDifference(diff);
+    const d = peel(diff);
     if (d.ok) {
       const want = new Set(d.onlyB.map(([hi, lo]) => idKey(hi, lo)));
       const points: Uint8Array[] = [];
@@ -58,7 +59,7 @@ export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, s
       return { decoded: true, points, missing: packIds(missing), lacking: packIds(d.onlyA) };
     }
   }
-  const length = symbolsFor(gap, tried, SKETCH_SYMBOLS_MAX);
+  const length = symbolsFor(gap, estimate, SKETCH_SYMBOLS_MAX);
   if (length === undefined) return {};
   return { symbols: encodeSymbols(await ctx.engine.windowSketch(group, w, shape, length)) };
 }

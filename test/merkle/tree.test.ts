@@ -1,9 +1,10 @@
 // The window tree against a naive oracle of its definition (every node a descent can reach: built,
 // summarised on demand below a direct node, or edited by late writes), and its golden bytes.
 
+import { Sketch, encodeSymbols, idKey, itemIdOf } from "../../src/merkle/riblt.ts";
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { directPointsMax, EMPTY_NODE, TREE_FORMAT_VERSION, TREE_PENDING_MAX, WindowTree, type NodeSummary } from "../../src/merkle/tree.ts";
+import { directPointsMax, EMPTY_NODE, TREE_FORMAT_VERSION, SKETCH_PREFIX_SYMBOLS, TREE_PENDING_MAX, WindowTree, type NodeSummary } from "../../src/merkle/tree.ts";
 import { DAY_NS, slotsPerNode, timeSlotCount, type TreeShape } from "../../src/merkle/shape.ts";
 import { recordOf } from "../../src/model/encoding.ts";
 import { lwwMerge } from "../../src/model/lww.ts";
@@ -117,6 +118,41 @@ describe("Merkle window tree", () => {
         expectMatchesOracle(shape, tree, union);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  test("the sketch prefix a tree keeps through late writes is the sketch of the LWW union; longer sketches and points by id agree", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...shapes), pointsArb, burstArb, fc.boolean(), fc.integer({ min: 1, max: 200 }), (shape, base, late, readFirst, longer) => {
+        const rs = records(base);
+        const tree = new WindowTree(shape, WS, rs);
+        if (readFirst) tree.sketch(SKETCH_PREFIX_SYMBOLS); // held from here on, updated by each applied write
+        const lateRecs = late.map(([d, h, off, ver], i) => rec(d, (h + off) % Number(NS_PER_DAY), ver, 10_000 + i));
+        lateRecs.push(...rs.slice(0, 20).map((r, i) => rec(Number(keyParts(r.key).id.slice(4)), Number(keyParts(r.key).timeNs - WS), i % 2 === 0 ? 9 : 0, i)));
+        for (const r of lateRecs) tree.stage(r.key, r.enc);
+        const union = lwwMerge([...rs, ...lateRecs]);
+        // The naive sketch: every point of the union added once.
+        const naive = (length: number) => {
+          const s = new Sketch(length);
+          const id = new Uint32Array(2);
+          for (const r of union) {
+            itemIdOf(r.enc, 0, r.enc.length, id, 0);
+            s.add(id[0]!, id[1]!);
+          }
+          return encodeSymbols(s);
+        };
+        expect(encodeSymbols(tree.sketch(SKETCH_PREFIX_SYMBOLS))).toEqual(naive(SKETCH_PREFIX_SYMBOLS));
+        expect(encodeSymbols(tree.sketch(SKETCH_PREFIX_SYMBOLS + longer))).toEqual(naive(SKETCH_PREFIX_SYMBOLS + longer));
+        // Points by id: exactly those of the union with the ids asked for.
+        const pick = union.filter((_, i) => i % 3 === 0);
+        const id = new Uint32Array(2);
+        const ids = new Set(pick.map((r) => {
+          itemIdOf(r.enc, 0, r.enc.length, id, 0);
+          return idKey(id[0]!, id[1]!);
+        }));
+        expect(tree.pointsWithIds(ids).map((e) => Buffer.from(e).toString("hex")).sort()).toEqual(pick.map((r) => Buffer.from(r.enc).toString("hex")).sort());
+      }),
+      { numRuns: 200 },
     );
   });
 
