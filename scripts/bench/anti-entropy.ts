@@ -244,7 +244,7 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
     } else {
       const length = symbolsFor(Math.abs(a.root().count - b.root().count), estimate, SKETCH_SYMBOLS_MAX);
       answer = create(SketchAnswerSchema, length === undefined ? {} : { symbols: encodeSymbols(b.sketch(length)) });
-      if (!b.root().leaf) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
+      if (!b.root().leaf && length === undefined) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
     }
   }
   bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, {

@@ -504,7 +504,7 @@ export class AntiEntropy {
         settling += points.length - pull.length;
         repaired += await this.writeEncodings(group, pull);
       };
-      // A root the sketch answer came without a first level for (it decoded there, and is not trusted here) descends from the root.
+      // Without a first level (the sketch answer came instead, and did not settle the window) the descent starts at the root.
       const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { knownRoots: { local: localRoot, remote: remoteRoot }, firstLevel, onRemotePoints });
       r.roundTrips += found.roundTrips;
       r.pointsDiffering = found.onlyLocal.length + found.onlyRemote.length + found.differ.length - settling;

@@ -575,7 +575,7 @@ export type AntiEntropyRecord = Message<"soltix.v1.AntiEntropyRecord"> & {
   result: string;
 
   /**
-   * roots | descent | full_resync
+   * roots | sketch | descent | full_resync
    *
    * @generated from field: string path = 4;
    */

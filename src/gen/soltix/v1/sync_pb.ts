@@ -267,7 +267,7 @@ export type WindowRoot = Message<"soltix.v1.WindowRoot"> & {
 
   /**
    * With `mine`: this node's root children (truncated digests) and the children of those that differ.
-   * Left out when the sketch decoded (the descent is not needed).
+   * Left out when the sketch answer settles the window (decoded, or symbols for the caller to peel).
    *
    * @generated from field: soltix.v1.NodeChildren first_level = 3;
    */
