@@ -10,7 +10,8 @@
 //   full_resync — the Soltix-style fallback: stream the whole window from the peer
 //   negentropy  — NIP-77 range-based set reconciliation (nostr-tools) on the same items:
 //                 (time, SHA-256 of the canonical point); its messages are hex, counted as bytes
-// Reported: round trips, bytes each way, points transferred, wall time.
+// Reported: round trips, bytes each way, points transferred, wall time. The sketch path's upkeep: its
+// 64-symbol prefix built from a window's points (ns a point), and late writes on a tree holding it.
 //   node_modules/.bin/bun scripts/bench/anti-entropy.ts [--sizes 86400,1000000]
 
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -40,7 +41,8 @@ import { treeSource } from "../../src/merkle/memory-source.ts";
 import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
 import { SKETCH_PREFIX_SYMBOLS, WindowTree, tableOfRecords } from "../../src/merkle/tree.ts";
 import { sha256 } from "../../src/base/sha256.ts";
-import { recordOf } from "../../src/model/encoding.ts";
+import { keyOfEncoding, recordOf } from "../../src/model/encoding.ts";
+import { compareVersions } from "../../src/model/lww.ts";
 import { keyParts, type PointRecord } from "../../src/model/point.ts";
 import { NS_PER_DAY } from "../../src/base/time.ts";
 import { median, round } from "./common.ts";
@@ -276,7 +278,13 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
     }
     if (settled) {
       path = "sketch";
-      const give = lacking.length === 0 ? [] : a.pointsWithIds(new Set(lacking.map(([h, l]) => idKey(h, l))));
+      // As the node does: a key the peer already sent newer is not given back.
+      const theirsByKey = new Map(got.map((e) => [keyOfEncoding(e), e]));
+      const mineToGive = lacking.length === 0 ? [] : a.pointsWithIds(new Set(lacking.map(([h, l]) => idKey(h, l))));
+      const give = mineToGive.filter((e) => {
+        const t = theirsByKey.get(keyOfEncoding(e));
+        return t === undefined || compareVersions(e, t) > 0;
+      });
       if (want.length > 0 || give.length > 0) {
         roundTrips++;
         const back = b.pointsWithIds(new Set(want.map(([h, l]) => idKey(h, l))));
@@ -286,7 +294,8 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
         for (const e of give) payload += e.length;
       }
       for (const e of got) payload += e.length;
-      differing = got.length + give.length;
+      // Counted by key, as the descent counts (a key held in two versions is one differing point).
+      differing = new Set([...got, ...mineToGive].map((e) => keyOfEncoding(e))).size;
     } else {
       // Not peeled: the descent from the first level, as the node goes on.
       path = "descent";

@@ -345,6 +345,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Sto
           settleMs: s.antiEntropy.settleMs,
           fullResyncShare: s.antiEntropy.fullResyncPercent / 100,
           sketch: s.antiEntropy.sketch,
+          sketchSymbols: s.antiEntropy.sketchSymbols,
           batchSize: s.antiEntropy.batchSize,
           reverifyEveryRuns: s.antiEntropy.reverifyEveryRuns,
           bytesPerSecMax: s.antiEntropy.bytesPerSecMax,

@@ -141,6 +141,9 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
   // Half the seeds reconcile with sketches before the descent (seeds 0, 1, 4, 5, …: both bandwidth
   // settings), from the seed too.
   const sketches = Math.floor(o.seed / 2) % 2 === 0;
+  // Symbols sent with a lone window's root: none (the replica answers its own), too few to peel most
+  // differences (its answer, or the descent, takes over), or the default.
+  const sketchSymbols = [0, 1, 4, 32][Math.floor(o.seed / 4) % 4]!;
   // Delivery: direct calls to every replica (with the router's hints), or a durable queue per node
   // (JetStream's role), acked by the router once persisted (async) or once 2 nodes applied it (sync).
   // Every third seed keeps 60 h (storage.retention): of the backfills, those in the window 3 days
@@ -210,6 +213,7 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
       "cluster.move_bytes_per_sec": bytesPerSecCap,
       "storage.sync.anti_entropy.max_bytes_per_sec": bytesPerSecCap,
       "storage.sync.anti_entropy.sketch": String(sketches),
+      "storage.sync.anti_entropy.sketch_symbols": String(sketchSymbols),
       // Under the random faults a dead node is only ever declared by the operator (remove: one lost
       // disk); after healing, nodes run with a short timeout and one dies for good (auto-replace).
       "cluster.dead_node_timeout": deadNodeTimeout,

@@ -47,8 +47,9 @@ const FULL_RESYNC_TIMEOUT_MS = 10 * 60_000;
 /** From this many windows on, a comparison starts with one digest of them all (GetMerkleRoots.windows_digest). */
 export const WINDOWS_DIGEST_MIN = 2;
 /**
- * Symbols sent with a window's root when the comparison is of one window: enough to peel a
- * difference of up to ~10 points in the same round trip 99 times in 100 (test/merkle/riblt.test.ts).
+ * Symbols sent with a window's root when the comparison is of one window (the default of
+ * storage.sync.anti_entropy.sketch_symbols): enough to peel a difference of up to ~10 points in the
+ * same round trip 99 times in 100 (scripts/bench/riblt-impl.ts, test/merkle/riblt.test.ts).
  */
 export const SKETCH_FIRST_SYMBOLS = 32;
 import { rpcTreeSource } from "./rpc-tree-source.ts";
@@ -76,6 +77,8 @@ export interface AntiEntropySettings {
    * root; with many windows, the replica answers its symbols for those that differ.
    */
   sketch: boolean;
+  /** Symbols sent with a lone window's root (storage.sync.anti_entropy.sketch_symbols; 0 = none). */
+  sketchSymbols: number;
   /** How replicas are reached (scheme, token, trust). */
   net: PeerNet;
 }
@@ -359,10 +362,10 @@ export class AntiEntropy {
       // Sketches: one window sends its first symbols (the difference can come back in this answer);
       // many send their counts only (the replica answers symbols for the windows that differ).
       const sketches = this.settings.sketch;
-      const withSymbols = sketches && local.length < WINDOWS_DIGEST_MIN;
+      const withSymbols = sketches && local.length < WINDOWS_DIGEST_MIN && this.settings.sketchSymbols > 0;
       const mine = [];
       for (const { windowStart, root, children } of local) {
-        const symbols = withSymbols && root.count > 0 && !this.sketchDistrusted(group, windowStart, peer, root) ? encodeSymbols(await this.engine.windowSketch(group, windowStart, this.settings.shape, SKETCH_FIRST_SYMBOLS)) : undefined;
+        const symbols = withSymbols && root.count > 0 && !this.sketchDistrusted(group, windowStart, peer, root) ? encodeSymbols(await this.engine.windowSketch(group, windowStart, this.settings.shape, this.settings.sketchSymbols)) : undefined;
         mine.push({
           windowStart,
           root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES),

@@ -214,3 +214,9 @@ describe("sketch reconciliation (real nodes)", () => {
     expect((await heldBy(nodes[0]!, group)).size).toBe(before + 1);
   });
 });
+
+test("the default of storage.sync.anti_entropy.sketch_symbols is the benchmarked SKETCH_FIRST_SYMBOLS", async () => {
+  const { SKETCH_FIRST_SYMBOLS } = await import("../../src/sync/anti-entropy.ts");
+  expect(loadConfig({ flags: new Map() }).storage.sync.antiEntropy.sketchSymbols).toBe(SKETCH_FIRST_SYMBOLS);
+  expect(() => loadConfig({ flags: new Map([["storage.sync.anti_entropy.sketch_symbols", "2000"]]) })).toThrow("storage.sync.anti_entropy.sketch_symbols");
+});
