@@ -72,6 +72,8 @@ function windowOf(enc: Uint8Array): bigint {
 let caseNo = 0;
 let settledBySketch = 0;
 let records = 0;
+/** Windows the sketch did not settle (too large, or did not peel): the descent took over, and said why. */
+let descendedAfterSketch = 0;
 
 describe("sketch reconciliation (real nodes)", () => {
   test("a settled sketch counts exactly the naive difference; afterwards both replicas hold the LWW union less the delete", async () => {
@@ -141,6 +143,7 @@ describe("sketch reconciliation (real nodes)", () => {
           for (const r of res.records) {
             records++;
             expect(r.result === "in_sync" || r.result === "repaired").toBe(true);
+            if (r.path === "descent" && /sketch/.test(r.reason)) descendedAfterSketch++;
             if (r.path === "sketch") {
               settledBySketch++;
               expect(Number(r.pointsDiffering)).toBe(differing.get(r.windowStart) ?? 0);
@@ -167,7 +170,8 @@ describe("sketch reconciliation (real nodes)", () => {
       ),
       { numRuns: 60 },
     );
-    console.error(`sketch: ${settledBySketch} of ${records} window records`);
+    console.error(`sketch: ${settledBySketch} of ${records} window records; descent after the sketch: ${descendedAfterSketch}`);
+    expect(descendedAfterSketch).toBeGreaterThan(0);
     // The sketch path did the work in most comparisons that differed.
     expect(settledBySketch).toBeGreaterThan(records / 4);
   }, 120_000);
