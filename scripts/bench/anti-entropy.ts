@@ -51,7 +51,7 @@ import { merkleNodeToProto, nodeChildrenToProto } from "../../src/rpc/merkle-wir
 import { concatBytes } from "../../src/base/bytes.ts";
 import { SKETCH_FIRST_SYMBOLS } from "../../src/sync/anti-entropy.ts";
 import { SKETCH_SYMBOLS_MAX } from "../../src/rpc/sketch-answer.ts";
-import { SKETCH_FORMAT_VERSION, estimateDifference, encodeSymbols, idKey, packIds, peel, symbolsFor } from "../../src/merkle/riblt.ts";
+import { SKETCH_FORMAT_VERSION, SKETCH_ID_BYTES, SKETCH_SYMBOL_BYTES, estimateDifference, encodeSymbols, idKey, packIds, peel, symbolsFor } from "../../src/merkle/riblt.ts";
 
 const WS = 20_500n * NS_PER_DAY;
 const sizesArg = process.argv.indexOf("--sizes");
@@ -263,12 +263,12 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
     let got = answer.points;
     let settled = answer.decoded;
     if (answer.decoded) {
-      for (let i = 0; i < answer.lacking.length; i += 8) {
-        const v = new DataView(answer.lacking.buffer, answer.lacking.byteOffset + i, 8);
-        lacking.push([v.getUint32(0), v.getUint32(4)]);
+      for (let i = 0; i < answer.lacking.length; i += SKETCH_ID_BYTES) {
+        const v = new DataView(answer.lacking.buffer, answer.lacking.byteOffset + i, SKETCH_ID_BYTES);
+        lacking.push([v.getUint16(0), v.getUint32(2)]);
       }
     } else if (answer.symbols.length > 0) {
-      const theirs = answer.symbols.length / 13;
+      const theirs = answer.symbols.length / SKETCH_SYMBOL_BYTES;
       const d = peel(a.sketch(theirs).minus(b.sketch(theirs)));
       if (d.ok) {
         settled = true;

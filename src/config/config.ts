@@ -57,7 +57,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: "storage.sync.anti_entropy.reverify_every_runs", type: { t: "int", min: 0, max: 1_000_000 }, def: 24, help: "re-verify windows from disk every N runs (0 = never)" },
   { path: "storage.sync.anti_entropy.max_bytes_per_sec", type: { t: "int", min: 0, max: 10 * 1024 ** 3 }, def: 0, help: "bandwidth cap per anti-entropy session (0 = unlimited)" },
   { path: "storage.sync.anti_entropy.sketch", type: { t: "bool" }, def: true, help: "reconcile differing windows with rateless IBLT sketches before descending the Merkle tree" },
-  { path: "storage.sync.anti_entropy.sketch_symbols", type: { t: "int", min: 0, max: 1024 }, def: 32, help: "sketch symbols sent with a lone window's root (13 B each; 0 = the replica answers its own, one more round trip)" },
+  { path: "storage.sync.anti_entropy.sketch_symbols", type: { t: "int", min: 0, max: 1024 }, def: 32, help: "sketch symbols sent with a lone window's root (10 B each; 0 = the replica answers its own, one more round trip)" },
   { path: "storage.sync.anti_entropy.fanout", type: { t: "int", min: 2, max: 64 }, def: 16, help: "Merkle tree fanout (a power of two; replicas must agree)" },
   { path: "storage.sync.anti_entropy.leaf_points_max", type: { t: "int", min: 1, max: 4096 }, def: 32, help: "points at most in a Merkle leaf" },
   { path: "replication.factor", type: { t: "int", min: 1, max: 16 }, def: 3, help: "replicas per group" },

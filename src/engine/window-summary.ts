@@ -8,7 +8,7 @@
 //              | u8 fanout | u8 depth_max | u16 leaf_points_max | u8 series_bits
 //              | str segment name | u64 segment bytes
 //              | node root | u8 child_count | child_count × node
-//              | u16 sketch_symbols | sketch_symbols × 13 B      (v2: the window's sketch prefix,
+//              | u16 sketch_symbols | sketch_symbols × 10 B      (v2: the window's sketch prefix,
 //                                                               merkle/riblt.ts wire symbols)
 //   node    := u32 count | u8 leaf | 32 B digest
 // A v1 summary ("SXSUM001", no sketch) is still read; its window's sketch comes from the tree.

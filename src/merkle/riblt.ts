@@ -1,25 +1,32 @@
 // Rateless invertible Bloom lookup table (Yang, Gilad, Alizadeh, "Practical Rateless Set
-// Reconciliation", SIGCOMM 2024) over 64-bit item ids: a set's coded symbols form an endless stream,
+// Reconciliation", SIGCOMM 2024) over 48-bit item ids: a set's coded symbols form an endless stream,
 // and any prefix of the difference of two sets' streams decodes (peels) to their symmetric difference
 // once the prefix is about 1.35–2 symbols per differing item — no estimate of the difference needed.
 //
-// An item (id = hi:lo, two u32) is added to symbol 0 and to a pseudo-random increasing sequence of
+// An item (id = hi:lo, a u16 and a u32) is added to symbol 0 and to a pseudo-random increasing sequence of
 // later symbols, symbol i taking it with probability about 1/(1 + i/2): a prefix of L symbols holds
 // each item about 2·ln(L/2)+1 times. The sequence is a function of the id alone (integer hashing, and
 // IEEE-754 sqrt, division and ceil, exact in every JavaScript runtime), so replicas agree on it.
 //
-// A symbol is (sum = XOR of ids, check = XOR of checkOf(id), count = items added − removed). The
+// A symbol is (sum = XOR of ids, check = XOR of checkOf(id) (24 bits), count = items added − removed). The
 // difference of two streams (a − b) holds the ids in only one set; a symbol is pure when its count is
 // ±1 and its check is checkOf(its sum): that id is peeled (removed from every symbol of the prefix it
 // maps to), which makes more symbols pure. Decoding succeeds when the whole prefix reaches zero.
 //
 // Wire format (SKETCH_FORMAT_VERSION 1): symbols in order, each SKETCH_SYMBOL_BYTES =
-//   u32 sum.hi | u32 sum.lo | u32 check | u8 (count mod 256)      (big-endian)
-// The count travels mod 256: purity is tested on count ≡ ±1 together with the 32-bit check.
+//   u16 sum.hi | u32 sum.lo | u24 check | u8 (count mod 256)      (big-endian)
+// The count travels mod 256: purity is tested on count ≡ ±1 together with the 24-bit check. Ids need
+// only differ between the items of a difference (common items cancel whatever their ids), and an id
+// names a point among a window's (≤ 2^24) points with a 2^-24 chance of a stray match (one extra
+// point sent, harmless under LWW); a false purity (2^-24 a test) makes a decode fail, not lie — the
+// rest of the prefix no longer peels to zero.
 
 /** Bumped whenever an id's mapping, the check or the symbol bytes change: replicas must agree. */
 export const SKETCH_FORMAT_VERSION = 1;
-export const SKETCH_SYMBOL_BYTES = 13;
+export const SKETCH_SYMBOL_BYTES = 10;
+/** Bits of an id's high part (the low part is a full u32): 48-bit ids. */
+export const ID_HI_MASK = 0xffff;
+const CHECK_MASK = 0xffffff;
 
 /** fmix32 of MurmurHash3: a bijective avalanche of a u32. */
 function fmix32(h: number): number {
@@ -31,9 +38,9 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** The 32-bit check of an id (independent of the id's mapping seed). */
+/** The 24-bit check of an id (independent of the id's mapping seed). */
 export function checkOf(hi: number, lo: number): number {
-  return fmix32((fmix32(lo ^ 0x3c6ef372) ^ Math.imul(hi, 0x9e3779b1) ^ 0xa54ff53a) >>> 0);
+  return fmix32((fmix32(lo ^ 0x3c6ef372) ^ Math.imul(hi, 0x9e3779b1) ^ 0xa54ff53a) >>> 0) & CHECK_MASK;
 }
 
 /**
@@ -42,6 +49,7 @@ export function checkOf(hi: number, lo: number): number {
  */
 export function forEachIndex(hi: number, lo: number, limit: number, visit: (i: number) => void): void {
   if (limit <= 0) return;
+  hi &= ID_HI_MASK;
   visit(0);
   let state = fmix32((hi ^ Math.imul(lo, 0x27d4eb2f)) >>> 0) | 0;
   let last = 0;
@@ -71,8 +79,9 @@ export class Sketch {
     this.count = new Int32Array(length);
   }
 
-  /** Adds (sign +1) or removes (−1) an id in every symbol of the prefix it maps to. */
+  /** Adds (sign +1) or removes (−1) an id (hi < 2^16) in every symbol of the prefix it maps to. */
   apply(hi: number, lo: number, sign: 1 | -1): void {
+    hi &= ID_HI_MASK;
     const c = checkOf(hi, lo);
     const { sumHi, sumLo, check, count } = this;
     // Inlined forEachIndex: this runs ~2·ln(L/2)+1 times per point written.
@@ -155,10 +164,13 @@ export function encodeSymbols(s: Sketch, from = 0, to = s.length): Uint8Array {
   for (let k = 0; k < n; k++) {
     const i = from + k;
     const at = k * SKETCH_SYMBOL_BYTES;
-    v.setUint32(at, s.sumHi[i]!, false);
-    v.setUint32(at + 4, s.sumLo[i]!, false);
-    v.setUint32(at + 8, s.check[i]!, false);
-    out[at + 12] = s.count[i]! & 0xff;
+    v.setUint16(at, s.sumHi[i]!, false);
+    v.setUint32(at + 2, s.sumLo[i]!, false);
+    const c = s.check[i]!;
+    out[at + 6] = c >>> 16;
+    out[at + 7] = (c >>> 8) & 0xff;
+    out[at + 8] = c & 0xff;
+    out[at + 9] = s.count[i]! & 0xff;
   }
   return out;
 }
@@ -172,10 +184,10 @@ export function decodeSymbols(bytes: Uint8Array, field: string, symbolsMax: numb
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) {
     const at = i * SKETCH_SYMBOL_BYTES;
-    s.sumHi[i] = v.getUint32(at, false);
-    s.sumLo[i] = v.getUint32(at + 4, false);
-    s.check[i] = v.getUint32(at + 8, false);
-    s.count[i] = bytes[at + 12]!;
+    s.sumHi[i] = v.getUint16(at, false);
+    s.sumLo[i] = v.getUint32(at + 2, false);
+    s.check[i] = (bytes[at + 6]! << 16) | (bytes[at + 7]! << 8) | bytes[at + 8]!;
+    s.count[i] = bytes[at + 9]!;
   }
   return s;
 }
@@ -189,7 +201,7 @@ export interface Decoded {
 
 /**
  * Peels a difference sketch (a − b; counts taken mod 256). `ok` only when the whole prefix peeled
- * to zero: the lists are then the symmetric difference (up to a 2^-32-per-test false purity).
+ * to zero: the lists are then the symmetric difference (a false purity, 2^-24 a test, makes the rest fail to peel).
  * When not ok, the lists hold what peeled so far. The sketch is consumed.
  */
 export function peel(diff: Sketch): Decoded {
@@ -230,9 +242,10 @@ export function peel(diff: Sketch): Decoded {
 }
 
 /**
- * A 64-bit id of a byte string (a point's canonical encoding: its key and version): two
- * MurmurHash3-style lanes with different seeds over 4-byte words. Not cryptographic — ids only need
- * to differ between the few items of a difference; the Merkle roots still check the repaired window.
+ * A 48-bit id of a byte string (a point's canonical encoding: its key and version): two
+ * MurmurHash3-style lanes with different seeds over 4-byte words, out[at] = the high 16 bits,
+ * out[at + 1] = the low 32. Not cryptographic — ids only need to differ between the few items of a
+ * difference; the Merkle roots still check the repaired window.
  */
 export function itemIdOf(bytes: Uint8Array, start: number, end: number, out: Uint32Array, at: number): void {
   let h1 = 0x5bd1e995;
@@ -265,12 +278,12 @@ export function itemIdOf(bytes: Uint8Array, start: number, end: number, out: Uin
   h1 ^= end - start;
   const a = fmix32(h1 >>> 0);
   const b = fmix32((h2 ^ a) >>> 0);
-  out[at] = (fmix32((a ^ Math.imul(b, 0x9e3779b1)) >>> 0)) >>> 0;
+  out[at] = fmix32((a ^ Math.imul(b, 0x9e3779b1)) >>> 0) & ID_HI_MASK;
   out[at + 1] = b;
 }
 
-/** Bytes of an id on the wire (big-endian hi ‖ lo). */
-export const SKETCH_ID_BYTES = 8;
+/** Bytes of an id on the wire (big-endian u16 hi ‖ u32 lo). */
+export const SKETCH_ID_BYTES = 6;
 
 export function idKey(hi: number, lo: number): string {
   return `${hi}:${lo}`;
@@ -280,8 +293,8 @@ export function packIds(ids: ReadonlyArray<readonly [number, number]>): Uint8Arr
   const out = new Uint8Array(ids.length * SKETCH_ID_BYTES);
   const v = new DataView(out.buffer);
   ids.forEach(([hi, lo], i) => {
-    v.setUint32(i * SKETCH_ID_BYTES, hi, false);
-    v.setUint32(i * SKETCH_ID_BYTES + 4, lo, false);
+    v.setUint16(i * SKETCH_ID_BYTES, hi & ID_HI_MASK, false);
+    v.setUint32(i * SKETCH_ID_BYTES + 2, lo, false);
   });
   return out;
 }
@@ -293,7 +306,7 @@ export function unpackIds(bytes: Uint8Array, field: string, idsMax: number): Set
   if (n > idsMax) throw new RangeError(`${field}: ${n} ids, limit ${idsMax}`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Set<string>();
-  for (let i = 0; i < n; i++) out.add(idKey(v.getUint32(i * SKETCH_ID_BYTES, false), v.getUint32(i * SKETCH_ID_BYTES + 4, false)));
+  for (let i = 0; i < n; i++) out.add(idKey(v.getUint16(i * SKETCH_ID_BYTES, false), v.getUint32(i * SKETCH_ID_BYTES + 2, false)));
   return out;
 }
 

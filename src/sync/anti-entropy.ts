@@ -365,7 +365,7 @@ export class AntiEntropy {
       const withSymbols = sketches && local.length < WINDOWS_DIGEST_MIN && this.settings.sketchSymbols > 0;
       const mine = [];
       for (const { windowStart, root, children } of local) {
-        const symbols = withSymbols && root.count > 0 && !this.sketchDistrusted(group, windowStart, peer, root) ? encodeSymbols(await this.engine.windowSketch(group, windowStart, this.settings.shape, this.settings.sketchSymbols)) : undefined;
+        const symbols = withSymbols && root.count > 0 ? encodeSymbols(await this.engine.windowSketch(group, windowStart, this.settings.shape, this.settings.sketchSymbols)) : undefined;
         mine.push({
           windowStart,
           root: root.count === 0 ? new Uint8Array(0) : root.digest.subarray(0, MINE_DIGEST_BYTES),
@@ -486,9 +486,10 @@ export class AntiEntropy {
     };
     // The sketch's difference (peeled there, or here from the replica's symbols) settles the window
     // in this round trip or the next; when it does not peel, the descent goes on from the first level.
-    if (sketch !== undefined && !this.sketchDistrusted(group, w, peer, localRoot)) {
-      if (await this.sketchRepair(group, w, client, sketch, r, inFlight)) {
-        this.rememberSketchRepair(group, w, peer, (await this.engine.windowRoot(group, w, shape)).root);
+    if (sketch !== undefined) {
+      if (this.sketchDistrusted(group, w, peer, localRoot, remoteRoot)) r.reason = "both roots are as a sketch repair left them: descending instead";
+      else if (await this.sketchRepair(group, w, client, sketch, r, inFlight)) {
+        this.rememberSketchRepair(group, w, peer, (await this.engine.windowRoot(group, w, shape)).root, remoteRoot);
         return;
       }
     }
@@ -616,16 +617,18 @@ export class AntiEntropy {
   }
 
   /**
-   * A sketch is a function of the points, so a wrong decode (a 2^-32 false purity) would repeat on every
-   * run: a window whose root is still the one a sketch repair left, and still differs, descends instead.
+   * A sketch is a function of the points, so a wrong decode (a false purity that still left the prefix
+   * empty) would repeat on every run: a window whose two roots are still those of the last sketch repair
+   * (ours as it left it, the replica's as it was seen then) — nothing changed, yet they differ —
+   * descends instead.
    */
-  private sketchDistrusted(group: number, w: bigint, peer: string, root: NodeSummary): boolean {
-    return this.sketchRepairedRoots.get(`${group}/${w}/${peer}`) === toHex(root.digest);
+  private sketchDistrusted(group: number, w: bigint, peer: string, local: NodeSummary, remote: NodeSummary): boolean {
+    return this.sketchRepairedRoots.get(`${group}/${w}/${peer}`) === `${toHex(local.digest)}/${toHex(remote.digest)}`;
   }
 
-  private rememberSketchRepair(group: number, w: bigint, peer: string, root: NodeSummary): void {
+  private rememberSketchRepair(group: number, w: bigint, peer: string, localAfter: NodeSummary, remoteSeen: NodeSummary): void {
     if (this.sketchRepairedRoots.size >= SKETCH_REPAIRS_REMEMBERED) this.sketchRepairedRoots.clear();
-    this.sketchRepairedRoots.set(`${group}/${w}/${peer}`, toHex(root.digest));
+    this.sketchRepairedRoots.set(`${group}/${w}/${peer}`, `${toHex(localAfter.digest)}/${toHex(remoteSeen.digest)}`);
   }
 
   /** Writes peer encodings after checking each is a valid, canonical point of this group (and window, when given). */

@@ -188,11 +188,11 @@ describe("sketch reconciliation (real nodes)", () => {
     await storage(nodes[0]!.url).write({ points: [{ database: "s", collection: "m", id, time: DAY + NS_PER_SECOND, insertedAt: 7n, fields: { v: { value: { case: "numberValue" as const, value: 1 } } } }] });
     const torn = await err(sync.getMerkleRoots({ groupId: group, sketchFormat: 1, mine: [{ windowStart: DAY, root: new Uint8Array(8), count: 5n, sketch: new Uint8Array(14) }] }));
     expect(torn).toContain("invalid_argument");
-    expect(torn).toContain("mine[0].sketch: 14 bytes is not a whole number of 13-byte symbols");
-    const many = await err(sync.getMerkleRoots({ groupId: group, sketchFormat: 1, mine: [{ windowStart: DAY, root: new Uint8Array(8), count: 5n, sketch: new Uint8Array(13 * 16_385) }] }));
+    expect(torn).toContain("mine[0].sketch: 14 bytes is not a whole number of 10-byte symbols");
+    const many = await err(sync.getMerkleRoots({ groupId: group, sketchFormat: 1, mine: [{ windowStart: DAY, root: new Uint8Array(8), count: 5n, sketch: new Uint8Array(10 * 16_385) }] }));
     expect(many).toContain("16385 symbols, limit 16384");
     // ExchangePoints: ids of a bad length, too many points, a point of another group or outside the window.
-    expect(await err(sync.exchangePoints({ groupId: group, windowStart: DAY, want: new Uint8Array(9) }))).toContain("want: 9 bytes is not a whole number of 8-byte ids");
+    expect(await err(sync.exchangePoints({ groupId: group, windowStart: DAY, want: new Uint8Array(9) }))).toContain("want: 9 bytes is not a whole number of 6-byte ids");
     const pt = (pid: string, t: bigint) => encodePoint({ database: "s", collection: "m", id: pid, timeNs: t, insertedAtNs: 9n, fields: [["v", { kind: "number", value: 2 }]] });
     let other = "x-0";
     for (let k = 1; groupOf("s", "m", other, 256) === group; k++) other = `x-${k}`;

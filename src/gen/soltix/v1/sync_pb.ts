@@ -179,7 +179,7 @@ export type RootMine = Message<"soltix.v1.RootMine"> & {
   children: Uint8Array;
 
   /**
-   * With sketch_format: the caller's points in the window, and optionally its first symbols (13 bytes
+   * With sketch_format: the caller's points in the window, and optionally its first symbols (10 bytes
    * each, src/merkle/riblt.ts): this node subtracts its own and peels the difference.
    *
    * @generated from field: uint64 count = 4;
@@ -221,7 +221,7 @@ export type SketchAnswer = Message<"soltix.v1.SketchAnswer"> & {
   points: Uint8Array[];
 
   /**
-   * Decoded: 8-byte ids (big-endian hi ‖ lo) of this node's points left out of `points` (fetch them
+   * Decoded: 6-byte ids (big-endian u16 hi ‖ u32 lo) of this node's points left out of `points` (fetch them
    * with ExchangePoints).
    *
    * @generated from field: bytes missing = 3;
@@ -229,7 +229,7 @@ export type SketchAnswer = Message<"soltix.v1.SketchAnswer"> & {
   missing: Uint8Array;
 
   /**
-   * Decoded: 8-byte ids of the caller's points this node lacks (send them with ExchangePoints).
+   * Decoded: 6-byte ids of the caller's points this node lacks (send them with ExchangePoints).
    *
    * @generated from field: bytes lacking = 4;
    */
@@ -301,7 +301,7 @@ export type ExchangePointsRequest = Message<"soltix.v1.ExchangePointsRequest"> &
   windowStart: bigint;
 
   /**
-   * 8-byte sketch ids (big-endian hi ‖ lo) of points the caller wants.
+   * 6-byte sketch ids (big-endian u16 hi ‖ u32 lo) of points the caller wants.
    *
    * @generated from field: bytes want = 3;
    */
