@@ -2,8 +2,9 @@
 // A caller that sent its first symbols gets the decoded difference: the points it lacks (or holds in
 // another version) in the same answer, and the ids of its points this node lacks — one round trip,
 // two when it has points to give. When they do not peel (or none were sent), it gets this node's
-// symbols sized by the point counts' gap, to peel on its side; nothing when the gap is too large for
-// a sketch to pay (it descends the tree, whose first level is in the same answer).
+// symbols sized by the difference as the count gap and the caller's empty symbols estimate it, to
+// peel on its side; nothing when the difference looks too large for a sketch to pay, or its size is
+// unknown (it descends the tree, whose first level is then in the same answer).
 
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { invalidArgument, resourceExhausted } from "../base/errors.ts";
