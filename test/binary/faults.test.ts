@@ -107,7 +107,7 @@ describe("faults on the compiled binary", () => {
     const out1 = await repairUntilEqual(nodes[0]!, nodes, "segment repaired");
     // Repaired by the restart's own startup sync (its Merkle comparison of every window reads the
     // segment, quarantines it and pulls what it held), or at the latest by the operator's repair.
-    if (!/repaired via (descent|full_resync)/.test(out1)) {
+    if (!/repaired via (sketch|descent|full_resync)/.test(out1)) {
       await until("the startup sync's repair logged", async () => (nodes[0]!.stderr().includes("sync: windows repaired before serving") ? true : undefined), 10_000);
     }
     expect(readdirSync(`${dataDir(1)}/quarantine`).some((n) => n.startsWith(seg.split("/").pop()!))).toBe(true);

@@ -34,7 +34,7 @@ async function write(router: RunningBinary, from: number, to: number): Promise<v
 }
 
 describe("sync on compiled binaries with etcd", () => {
-  test("restart catches up (syncing → active in etcd); planted divergence is repaired by descent; an empty disk is restored by the fallback", async () => {
+  test("restart catches up (syncing → active in etcd); planted divergence is repaired by the sketch in one round trip; an empty disk is restored by the fallback", async () => {
     const nodes = [await start(nodeArgs(1)), await start(nodeArgs(2)), await start(nodeArgs(3))];
     const router = await start(["router", "--server.port", "0", "--etcd.endpoints", fx.etcd().url, "--replication.factor", "3", "--replication.min_replicas_for_write", "2", "--replication.strategy", "sync"]);
     await until("router ready with 3 nodes", async () => {
@@ -62,14 +62,17 @@ describe("sync on compiled binaries with etcd", () => {
     expect(status.out).toMatch(new RegExp(`${GROUP}\\s+active\\s+serving\\s+4000`));
     expect(status.out).toMatch(/done \d+ pts/);
 
-    // 2. Divergence planted on n1 only: anti-entropy on n2 narrows it (descent) and repairs it.
+    // 2. Divergence planted on n1 only: anti-entropy on n2 takes it by the sketch (the replica peels
+    // the difference and answers the 3 points with its roots) and repairs it; n3 lacked them too:
+    // n2 gives them to it (a second round trip).
     const planted = [1, 2, 3].map((k) => ({ database: "plant", collection: "s", id: ID, time: String(DAY + BigInt(k)), insertedAt: "5", fields: { v: { numberValue: k } } }));
     expect((await postJson(`http://${addr(nodes[0]!)}/soltix.v1.StorageService/Write`, { points: planted })).status).toBe(200);
     const tree = cli(["tree", "--nodes", `${addr(nodes[0]!)},${addr(nodes[1]!)}`, "--group", String(GROUP)]);
     expect(tree.code).toBe(3);
     expect(tree.out).toMatch(/3 only on 127\.0\.0\.1:\d+, 0 only on/);
     const repair = cli(["repair", "--node", addr(nodes[1]!), "--group", String(GROUP)]);
-    expect(repair.out).toMatch(/peer n1\s+repaired via descent\s+3 repaired \/ 3 differing/);
+    expect(repair.out).toMatch(/peer n1\s+repaired via sketch\s+3 repaired \/ 3 differing, 1 round trips/);
+    expect(repair.out).toMatch(/peer n3\s+repaired via sketch\s+3 repaired \/ 3 differing, 2 round trips/);
     expect(repair.out).not.toMatch(/full_resync/);
     expect(cli(["tree", "--nodes", `${addr(nodes[0]!)},${addr(nodes[1]!)}`, "--group", String(GROUP)]).code).toBe(0);
 
