@@ -589,6 +589,13 @@ export class AntiEntropy {
       r.reason = "the difference looked too large for a sketch";
       return false;
     }
+    // Equal sets have equal roots: a decode to no difference while the roots differ is a false one
+    // (or two versions whose ids collide), and the descent finds what it missed.
+    if (differing === 0) {
+      this.stats.sketchNotDecoded++;
+      r.reason = "the sketch decoded to no difference, yet the roots differ";
+      return false;
+    }
     const mineToGive = lacking.size === 0 ? [] : (await this.engine.windowTree(group, w, shape)).pointsWithIds(lacking);
     // A key both sides hold in other versions: only the newer one moves (the replica's, when it sent it already).
     const theirsByKey = new Map(got.map((enc) => [keyOfEncoding(enc), enc]));

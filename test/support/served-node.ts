@@ -15,7 +15,10 @@ const WORKER_ENTRY = new URL("../../src/worker.ts", import.meta.url);
 
 export interface ServedNode {
   id: string;
+  /** As registered (node.address when one is given). */
   url: string;
+  /** Its own listening port, whatever address it registered. */
+  directUrl: string;
   node: StorageNode;
   stop(): Promise<void>;
 }
@@ -34,5 +37,5 @@ export async function startServedNode(metadata: MemoryMetadataStore, id: string,
     await running.stop();
   };
   closers.push(stop);
-  return { id, url: `http://${running.address}`, node: running.node, stop };
+  return { id, url: `http://${running.address}`, directUrl: `http://${config.server.host}:${running.port}`, node: running.node, stop };
 }

@@ -224,3 +224,84 @@ test("the default of storage.sync.anti_entropy.sketch_symbols is the benchmarked
   expect(loadConfig({ flags: new Map() }).storage.sync.antiEntropy.sketchSymbols).toBe(SKETCH_FIRST_SYMBOLS);
   expect(() => loadConfig({ flags: new Map([["storage.sync.anti_entropy.sketch_symbols", "2000"]]) })).toThrow("storage.sync.anti_entropy.sketch_symbols");
 });
+
+describe("a sketch answer that lies", () => {
+  test("a decode to no difference descends at once; a wrong difference is trusted once, then the descent takes over; the replicas converge", async () => {
+    const { GetMerkleRootsResponseSchema } = await import("../../src/gen/soltix/v1/sync_pb.ts");
+    const { fromBinary, toBinary } = await import("@bufbuild/protobuf");
+    const metadata = new MemoryMetadataStore(systemClock);
+    // l1 is reached through a proxy that rewrites its GetMerkleRoots answers: every sketch answer
+    // becomes "decoded" — with no difference (lie A), or with only a point the caller already holds (lie B).
+    let target = "";
+    let lie: "none" | "empty" | "stale" = "none";
+    let stalePoint: Uint8Array | undefined;
+    let lies = 0;
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const headers = new Headers(req.headers);
+        for (const h of ["host", "content-length", "connection", "accept-encoding"]) headers.delete(h);
+        const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? null : await req.arrayBuffer() });
+        if (!url.pathname.endsWith("/GetMerkleRoots") || lie === "none" || res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("proto")) return res;
+        const msg = fromBinary(GetMerkleRootsResponseSchema, new Uint8Array(await res.arrayBuffer()));
+        for (const r of msg.roots) {
+          if (r.sketch === undefined) continue;
+          lies++;
+          r.sketch = { ...r.sketch, decoded: true, points: lie === "stale" && stalePoint !== undefined ? [stalePoint] : [], missing: new Uint8Array(0), lacking: new Uint8Array(0), symbols: new Uint8Array(0) };
+          r.firstLevel = undefined;
+        }
+        return new Response(toBinary(GetMerkleRootsResponseSchema, msg), { status: 200, headers: { "content-type": res.headers.get("content-type")! } });
+      },
+    });
+    closers.push(async () => void proxy.stop(true));
+    const flags = { "storage.sync.anti_entropy.sketch": "true" };
+    const l1 = await startServedNode(metadata, "l1", tmp.dir, { ...flags, "node.address": `127.0.0.1:${proxy.port}` }, closers);
+    target = l1.directUrl;
+    const l2 = await startServedNode(metadata, "l2", tmp.dir, flags, closers);
+    const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", "2"], ["replication.strategy", "sync"]]) });
+    const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
+    const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
+    closers.push(async () => {
+      await served.stop();
+      await router.close();
+    });
+    const url = `http://127.0.0.1:${served.port}`;
+    await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    const id = "liar-1";
+    const group = groupOf("s", "m", id, 256);
+    const r = await postJson(`${url}/v1/databases/s/collections/m/write/batch`, { points: Array.from({ length: 300 }, (_, i) => ({ id, time: String(DAY + BigInt(i) * 60n * NS_PER_SECOND), v: i })) });
+    expect(r.status).toBe(200);
+    const mk = (sec: number) => ({ database: "s", collection: "m", id, time: DAY + BigInt(sec) * NS_PER_SECOND, insertedAt: 5n, fields: { v: { value: { case: "numberValue" as const, value: sec } } } });
+    const rootsEqual = async () => {
+      const a = await l1.node.engine.windowRoot(group, DAY, DEFAULT_SHAPE);
+      const b = await l2.node.engine.windowRoot(group, DAY, DEFAULT_SHAPE);
+      return Buffer.from(a.root.digest).equals(Buffer.from(b.root.digest));
+    };
+
+    // Lie A: l1 holds 3 points l2 lacks; its answer says "no difference". l2 descends at once.
+    await storage(l1.directUrl).write({ points: [mk(7), mk(8), mk(9)] });
+    lie = "empty";
+    const a = (await admin(l2.url).triggerAntiEntropy({ groupId: group, wait: true })).records.find((x) => x.windowStart === DAY)!;
+    expect(lies).toBeGreaterThan(0);
+    expect(a).toMatchObject({ result: "repaired", path: "descent" });
+    expect(a.reason).toContain("the sketch decoded to no difference, yet the roots differ");
+    expect(Number(a.pointsRepaired)).toBe(3);
+    expect(await rootsEqual()).toBe(true);
+
+    // Lie B: l1 holds 2 more points; its answer names only a point l2 already holds. Trusted once
+    // (nothing changes), then both roots are as that repair left them: the descent takes over.
+    await storage(l1.directUrl).write({ points: [mk(11), mk(12)] });
+    stalePoint = [...(await heldBy(l2, group)).values()][0]!;
+    lie = "stale";
+    const b1 = (await admin(l2.url).triggerAntiEntropy({ groupId: group, wait: true })).records.find((x) => x.windowStart === DAY)!;
+    expect(b1.path).toBe("sketch");
+    expect(await rootsEqual()).toBe(false);
+    const b2 = (await admin(l2.url).triggerAntiEntropy({ groupId: group, wait: true })).records.find((x) => x.windowStart === DAY)!;
+    expect(b2).toMatchObject({ result: "repaired", path: "descent" });
+    expect(b2.reason).toContain("both roots are as a sketch repair left them");
+    expect(Number(b2.pointsRepaired)).toBe(2);
+    expect(await rootsEqual()).toBe(true);
+  }, 60_000);
+});
