@@ -87,7 +87,7 @@ const SCENARIOS: Scenario[] = [
       return b.filter((_, i) => !drop.has(i));
     },
   })),
-  ...[10, 1000].map((d) => ({
+  ...[10, 50, 1000].map((d) => ({
     name: `older_versions_${d}`,
     mutate: (b: PointRecord[]) => {
       const older = new Set<number>();
@@ -244,9 +244,9 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
       const points = b.pointsWithIds(new Set(d.onlyB.map(([h, l]) => idKey(h, l))));
       answer = create(SketchAnswerSchema, { decoded: true, points, lacking: packIds(d.onlyA) });
     } else {
-      const length = symbolsFor(Math.abs(a.root().count - b.root().count), estimate, SKETCH_SYMBOLS_MAX);
-      answer = create(SketchAnswerSchema, length === undefined ? {} : { symbols: encodeSymbols(b.sketch(length)) });
-      if (!b.root().leaf && length === undefined) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
+      const size = symbolsFor(Math.abs(a.root().count - b.root().count), estimate, SKETCH_SYMBOLS_MAX);
+      answer = create(SketchAnswerSchema, size === undefined ? {} : { symbols: encodeSymbols(b.sketch(size.length)) });
+      if (!b.root().leaf && (size === undefined || size.probe)) [first] = await treeSource(b).expand([{ id: 0, wantChildren: true, wantPoints: false, mine: mineChildren }]);
     }
   }
   bytes.down += toBinary(GetMerkleRootsResponseSchema, create(GetMerkleRootsResponseSchema, {

@@ -359,18 +359,26 @@ export function estimateDifference(diff: Sketch): DifferenceEstimate {
 }
 
 /**
+ * Symbols answered as a probe when the caller's symbols only bound the difference from below and the
+ * counts say less (versions differing at equal counts): they peel up to ~170 differing items; beyond,
+ * the descent goes on from the first level answered beside them.
+ */
+export const SKETCH_PROBE_SYMBOLS = 256;
+
+/**
  * Symbols worth answering for a window whose point counts differ by `gap`, given what the caller's
  * symbols (if any) told of the difference: about 1.6 per differing item (the paper's 1.35–2, with room
- * for its spread) plus a margin. Undefined when the difference looks larger than SKETCH_DIFF_MAX, or
- * its size is unknown (no empty symbol, and the counts say less): the descent pays less.
+ * for its spread) plus a margin; a probe of SKETCH_PROBE_SYMBOLS when its size is unknown (no empty
+ * symbol, and the counts say less). Undefined when the difference looks larger than SKETCH_DIFF_MAX:
+ * the descent pays less.
  */
-export function symbolsFor(gap: number, estimate: DifferenceEstimate | undefined, symbolsMax: number): number | undefined {
+export function symbolsFor(gap: number, estimate: DifferenceEstimate | undefined, symbolsMax: number): { length: number; probe: boolean } | undefined {
   let d: number;
   if (estimate === undefined) d = Math.max(gap, 8);
   else if (estimate.atLeast) {
-    if (gap < estimate.d) return undefined;
+    if (gap < estimate.d) return { length: Math.min(symbolsMax, SKETCH_PROBE_SYMBOLS), probe: true };
     d = gap;
   } else d = Math.max(gap, estimate.d);
   if (d > SKETCH_DIFF_MAX) return undefined;
-  return Math.min(symbolsMax, Math.ceil(1.6 * d) + 48);
+  return { length: Math.min(symbolsMax, Math.ceil(1.6 * d) + 48), probe: false };
 }

@@ -3,8 +3,9 @@
 // another version) in the same answer, and the ids of its points this node lacks — one round trip,
 // two when it has points to give. When they do not peel (or none were sent), it gets this node's
 // symbols sized by the difference as the count gap and the caller's empty symbols estimate it, to
-// peel on its side; nothing when the difference looks too large for a sketch to pay, or its size is
-// unknown (it descends the tree, whose first level is then in the same answer).
+// peel on its side — a probe of 256 when its size is unknown; nothing when the difference looks too
+// large for a sketch to pay. Unless the answer settles the window, the tree's first level goes beside
+// it, so a descent loses no round trip.
 
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { invalidArgument, resourceExhausted } from "../base/errors.ts";
@@ -22,8 +23,11 @@ export const EXCHANGE_IDS_MAX = 16_384;
 /** Bytes of point encodings one SketchAnswer carries; the rest are named in `missing`. */
 export const SKETCH_ANSWER_POINTS_BYTES_MAX = 4 * 1024 * 1024;
 
-/** The sketch answer for one window whose root differs from the caller's. */
-export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, shape: TreeShape, field: string, theirs: RootMine, ourCount: number): Promise<MessageInitShape<typeof SketchAnswerSchema>> {
+/**
+ * The sketch answer for one window whose root differs from the caller's, and whether the tree's first
+ * level should go beside it (the sketch may not settle the window: no symbols, or a probe).
+ */
+export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, shape: TreeShape, field: string, theirs: RootMine, ourCount: number): Promise<{ answer: MessageInitShape<typeof SketchAnswerSchema>; firstLevel: boolean }> {
   const gap = Math.abs(Number(theirs.count) - ourCount);
   let estimate: DifferenceEstimate | undefined;
   if (theirs.sketch.length > 0) {
@@ -57,12 +61,12 @@ export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, s
           }
         }
       }
-      return { decoded: true, points, missing: packIds(missing), lacking: packIds(d.onlyA) };
+      return { answer: { decoded: true, points, missing: packIds(missing), lacking: packIds(d.onlyA) }, firstLevel: false };
     }
   }
-  const length = symbolsFor(gap, estimate, SKETCH_SYMBOLS_MAX);
-  if (length === undefined) return {};
-  return { symbols: encodeSymbols(await ctx.engine.windowSketch(group, w, shape, length)) };
+  const size = symbolsFor(gap, estimate, SKETCH_SYMBOLS_MAX);
+  if (size === undefined) return { answer: {}, firstLevel: true };
+  return { answer: { symbols: encodeSymbols(await ctx.engine.windowSketch(group, w, shape, size.length)) }, firstLevel: size.probe };
 }
 
 /** Whether a GetMerkleRoots caller asked for sketches this node speaks. */

@@ -234,12 +234,13 @@ export function syncService(ctx: NodeContext): ServiceImpl<typeof SyncService> {
         const theirs = mine.get(w);
         let firstLevel;
         let sketch;
+        let withFirstLevel = true;
         const differs = theirs !== undefined && theirs.root.length > 0 && !bytesEqual(root.digest.subarray(0, MINE_DIGEST_BYTES), theirs.root);
         // Sketches first: when the difference peels here, the answer carries it and no tree level.
-        if (differs && sketches) sketch = await sketchAnswer(ctx, req.groupId, w, shape, `mine[${mineIndex.get(w)}]`, theirs, root.count);
+        if (differs && sketches) ({ answer: sketch, firstLevel: withFirstLevel } = await sketchAnswer(ctx, req.groupId, w, shape, `mine[${mineIndex.get(w)}]`, theirs, root.count));
         // The first level for the descent, unless the sketch settles it: decoded here, or symbols for the
         // caller to peel (sized to decode 99 times in 100; should they not, it descends from the root).
-        if (differs && !root.leaf && sketch?.decoded !== true && (sketch?.symbols === undefined || sketch.symbols.length === 0)) {
+        if (differs && !root.leaf && withFirstLevel) {
           const tree = await ctx.engine.windowTree(req.groupId, w, shape);
           const a = answerChildren(tree.children(0, 0), theirs.children, 1, shape.depthMax, (c) => tree.children(1, c));
           firstLevel = nodeChildrenToProto(a.children, a.grandchildren, MINE_DIGEST_BYTES);
