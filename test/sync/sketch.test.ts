@@ -38,6 +38,11 @@ beforeAll(async () => {
   const metadata = new MemoryMetadataStore(systemClock);
   const flags = { "storage.sync.anti_entropy.sketch": "true" };
   nodes = [await startServedNode(metadata, "s1", tmp.dir, flags, closers), await startServedNode(metadata, "s2", tmp.dir, flags, closers)];
+  routerUrl = await routerOverTwo(metadata);
+});
+
+/** A router (factor 2, both replicas acknowledging) over the two nodes registered in `metadata`; its URL once it sees them. */
+async function routerOverTwo(metadata: MemoryMetadataStore): Promise<string> {
   const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", "2"], ["replication.strategy", "sync"]]) });
   const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
   const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
@@ -45,9 +50,10 @@ beforeAll(async () => {
     await served.stop();
     await router.close();
   });
-  routerUrl = `http://127.0.0.1:${served.port}`;
-  await until("router sees 2 nodes", async () => ((await fetch(`${routerUrl}/readyz`)).status === 200 ? true : undefined));
-});
+  const url = `http://127.0.0.1:${served.port}`;
+  await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+  return url;
+}
 afterAll(async () => {
   for (const c of closers.reverse()) await c().catch(() => {});
   tmp.cleanup();
@@ -260,15 +266,7 @@ describe("a sketch answer that lies", () => {
     const l1 = await startServedNode(metadata, "l1", tmp.dir, { ...flags, "node.address": `127.0.0.1:${proxy.port}` }, closers);
     target = l1.directUrl;
     const l2 = await startServedNode(metadata, "l2", tmp.dir, flags, closers);
-    const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", "2"], ["replication.strategy", "sync"]]) });
-    const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
-    const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
-    closers.push(async () => {
-      await served.stop();
-      await router.close();
-    });
-    const url = `http://127.0.0.1:${served.port}`;
-    await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+    const url = await routerOverTwo(metadata);
     const id = "liar-1";
     const group = groupOf("s", "m", id, 256);
     const r = await postJson(`${url}/v1/databases/s/collections/m/write/batch`, { points: Array.from({ length: 300 }, (_, i) => ({ id, time: String(DAY + BigInt(i) * 60n * NS_PER_SECOND), v: i })) });
