@@ -420,9 +420,9 @@ export interface RunningNode {
 export async function launchNode(config: NodeConfig, deps: NodeDeps): Promise<RunningNode> {
   const node = await startNode(config, deps);
   const served = await listen(config, deps.platform, { fetch: node.app.fetch, grpc: node.grpc }, node.serverTls, () => node.close());
-  // Register only now that the server listens; with port 0 the default address carries the real port
-  // (a node.address given explicitly — a proxy, a NAT — is registered as it is).
-  const address = config.server.port === 0 && config.node.address === `${config.server.host}:0` ? `${config.server.host}:${served.port}` : config.node.address;
+  // Register only now that the server listens: a node.address given (or derived from a fixed port) as
+  // it is; else (port 0) the host with the real port.
+  const address = config.node.address !== "" ? config.node.address : `${config.server.host}:${served.port}`;
   try {
     await node.joinCluster(address);
   } catch (e) {

@@ -354,7 +354,8 @@ export function loadConfig(src: ConfigSources): NodeConfig {
   }
   const f = cfg.storage.sync.antiEntropy.fanout;
   if ((f & (f - 1)) !== 0) throw configError(`storage.sync.anti_entropy.fanout = ${f}: must be a power of two (2, 4, 8, 16, 32, 64)`);
-  if (cfg.node.address === "") cfg.node.address = `${cfg.server.host}:${cfg.server.port}`;
+  // On port 0 the port is known only once the server listens: launchNode registers host:port then.
+  if (cfg.node.address === "" && cfg.server.port !== 0) cfg.node.address = `${cfg.server.host}:${cfg.server.port}`;
   return cfg;
 }
 

@@ -43,15 +43,21 @@ export function checkOf(hi: number, lo: number): number {
   return fmix32((fmix32(lo ^ 0x3c6ef372) ^ Math.imul(hi, 0x9e3779b1) ^ 0xa54ff53a) >>> 0) & CHECK_MASK;
 }
 
+/** Indices written by indicesOf (grown to the longest prefix asked for: an id takes at most every index). */
+let indexScratch = new Int32Array(256);
+
 /**
- * The symbols an id maps to, in increasing order: 0 first, then each next one from a splitmix-style
- * stream seeded by the id. `visit` is called with each index below `limit`.
+ * The symbols an id maps to below `limit`, in increasing order: 0 first, then each next one from a
+ * splitmix-style stream seeded by the id. Written to the first n places of `indexScratch` (valid
+ * until the next call); returns n.
  */
-export function forEachIndex(hi: number, lo: number, limit: number, visit: (i: number) => void): void {
-  if (limit <= 0) return;
-  hi &= ID_HI_MASK;
-  visit(0);
-  let state = fmix32((hi ^ Math.imul(lo, 0x27d4eb2f)) >>> 0) | 0;
+function indicesOf(hi: number, lo: number, limit: number): number {
+  if (indexScratch.length < limit) indexScratch = new Int32Array(limit);
+  const at = indexScratch;
+  if (limit <= 0) return 0;
+  at[0] = 0;
+  let n = 1;
+  let state = fmix32(((hi & ID_HI_MASK) ^ Math.imul(lo, 0x27d4eb2f)) >>> 0) | 0;
   let last = 0;
   for (;;) {
     state = (state + 0x9e3779b9) | 0;
@@ -60,9 +66,16 @@ export function forEachIndex(hi: number, lo: number, limit: number, visit: (i: n
     const u = (r + 1) / 4294967296;
     const gap = Math.ceil((last + 1.5) * (1 / Math.sqrt(u) - 1));
     last += gap < 1 ? 1 : gap;
-    if (last >= limit) return;
-    visit(last);
+    if (last >= limit) return n;
+    at[n++] = last;
   }
+}
+
+/** `visit` called with each symbol an id maps to below `limit`, in increasing order (see indicesOf). */
+export function forEachIndex(hi: number, lo: number, limit: number, visit: (i: number) => void): void {
+  const n = indicesOf(hi, lo, limit);
+  const at = indexScratch.slice(0, n); // visit may map another id
+  for (let k = 0; k < n; k++) visit(at[k]!);
 }
 
 /** A prefix of a set's (or a difference's) coded symbol stream. */
@@ -84,25 +97,14 @@ export class Sketch {
     hi &= ID_HI_MASK;
     const c = checkOf(hi, lo);
     const { sumHi, sumLo, check, count } = this;
-    // Inlined forEachIndex: this runs ~2·ln(L/2)+1 times per point written.
-    sumHi[0]! ^= hi;
-    sumLo[0]! ^= lo;
-    check[0]! ^= c;
-    count[0]! += sign;
-    const limit = this.length;
-    let state = fmix32((hi ^ Math.imul(lo, 0x27d4eb2f)) >>> 0) | 0;
-    let last = 0;
-    for (;;) {
-      state = (state + 0x9e3779b9) | 0;
-      const r = fmix32(state);
-      const u = (r + 1) / 4294967296;
-      const gap = Math.ceil((last + 1.5) * (1 / Math.sqrt(u) - 1));
-      last += gap < 1 ? 1 : gap;
-      if (last >= limit) return;
-      sumHi[last]! ^= hi;
-      sumLo[last]! ^= lo;
-      check[last]! ^= c;
-      count[last]! += sign;
+    const n = indicesOf(hi, lo, this.length);
+    const at = indexScratch;
+    for (let k = 0; k < n; k++) {
+      const i = at[k]!;
+      sumHi[i]! ^= hi;
+      sumLo[i]! ^= lo;
+      check[i]! ^= c;
+      count[i]! += sign;
     }
   }
 

@@ -71,7 +71,7 @@ export async function sketchAnswer(ctx: NodeContext, group: number, w: bigint, s
 
 /** Whether a GetMerkleRoots caller asked for sketches this node speaks. */
 export function wantsSketches(format: number): boolean {
-  return format !== 0 && format === SKETCH_FORMAT_VERSION;
+  return format === SKETCH_FORMAT_VERSION;
 }
 
 /** ExchangePoints: the caller's points written (each checked to be of this group and window), then this node's wanted ones. */

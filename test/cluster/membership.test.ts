@@ -7,20 +7,15 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AdminService } from "../../src/gen/soltix/v1/admin_pb.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import { startRouter } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
-import { systemPlatform } from "../../src/adapters/platform.ts";
-import { silentLogger } from "../../src/ports/logger.ts";
-import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { NS_PER_DAY, NS_PER_SECOND } from "../../src/base/time.ts";
 import { groupNodes } from "../../src/cluster/records.ts";
 import { desiredNodes } from "../../src/cluster/planner.ts";
 import { tempDir } from "../support/engine.ts";
 import { postJson } from "../support/binary.ts";
 import { until } from "../support/wait.ts";
-import { startServedNode, type ServedNode } from "../support/served-node.ts";
+import { startServedNode, startServedRouter, type ServedNode } from "../support/served-node.ts";
 import { storedFromPoint } from "../../src/rpc/convert.ts";
 import type { StoredPoint } from "../../src/engine/engine.ts";
 
@@ -37,16 +32,7 @@ const FLAGS = { "cluster.plan_interval": "200ms", "coordinator.total_groups": "3
 const start = (metadata: MemoryMetadataStore, id: string, extra: Record<string, string> = {}) => startServedNode(metadata, id, tmp.dir, { ...FLAGS, ...extra }, closers);
 
 async function routerOn(metadata: MemoryMetadataStore): Promise<string> {
-  const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.strategy", "sync"], ["replication.min_replicas_for_write", "2"], ["coordinator.total_groups", "32"]]) });
-  const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
-  const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
-  closers.push(async () => {
-    await served.stop();
-    await router.close();
-  });
-  const url = `http://127.0.0.1:${served.port}`;
-  await until("router ready", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
-  return url;
+  return (await startServedRouter(metadata, { "replication.strategy": "sync", "replication.min_replicas_for_write": "2", "coordinator.total_groups": "32" }, closers)).url;
 }
 
 /** Writes `n` new points (unique ids and times from `from`) over 3 days; returns how many were acknowledged. */

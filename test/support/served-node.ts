@@ -5,6 +5,8 @@
 
 import { loadConfig } from "../../src/config/config.ts";
 import { launchNode, type StorageNode } from "../../src/app/node.ts";
+import { startRouter, type Router } from "../../src/app/router.ts";
+import { until } from "./wait.ts";
 import type { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemPlatform } from "../../src/adapters/platform.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
@@ -38,4 +40,21 @@ export async function startServedNode(metadata: MemoryMetadataStore, id: string,
   };
   closers.push(stop);
   return { id, url: `http://${running.address}`, directUrl: `http://${config.server.host}:${running.port}`, node: running.node, stop };
+}
+
+/**
+ * A router in this process on a real socket over the nodes registered in `metadata` (flags on top of
+ * port 0), stopped with `closers`; resolves once its /readyz answers 200 (it sees enough nodes).
+ */
+export async function startServedRouter(metadata: MemoryMetadataStore, flags: Record<string, string>, closers: Array<() => Promise<void>>): Promise<{ url: string; router: Router }> {
+  const config = loadConfig({ flags: new Map(Object.entries({ "server.port": "0", ...flags })) });
+  const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
+  const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
+  closers.push(async () => {
+    await served.stop();
+    await router.close();
+  });
+  const url = `http://127.0.0.1:${served.port}`;
+  await until("router ready", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+  return { url, router };
 }

@@ -10,12 +10,8 @@ import fc from "fast-check";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { loadConfig } from "../../src/config/config.ts";
-import { startRouter } from "../../src/app/router.ts";
 import { MemoryMetadataStore } from "../../src/adapters/memory-metadata.ts";
 import { systemClock } from "../../src/adapters/system-clock.ts";
-import { systemPlatform } from "../../src/adapters/platform.ts";
-import { silentLogger } from "../../src/ports/logger.ts";
-import { serveWithBun } from "../../src/runtime/bun/serve.ts";
 import { AdminService } from "../../src/gen/soltix/v1/admin_pb.ts";
 import { StorageService } from "../../src/gen/soltix/v1/storage_pb.ts";
 import { groupOf } from "../../src/model/group.ts";
@@ -25,8 +21,7 @@ import { compareVersions } from "../../src/model/lww.ts";
 import { insertedAtOfEncoding, timeOfEncoding } from "../../src/model/encoding.ts";
 import { tempDir } from "../support/engine.ts";
 import { postJson } from "../support/binary.ts";
-import { until } from "../support/wait.ts";
-import { startServedNode, type ServedNode } from "../support/served-node.ts";
+import { startServedNode, startServedRouter, type ServedNode } from "../support/served-node.ts";
 
 const tmp = tempDir("sketch");
 const DAY = 20_450n * NS_PER_DAY;
@@ -43,16 +38,7 @@ beforeAll(async () => {
 
 /** A router (factor 2, both replicas acknowledging) over the two nodes registered in `metadata`; its URL once it sees them. */
 async function routerOverTwo(metadata: MemoryMetadataStore): Promise<string> {
-  const config = loadConfig({ flags: new Map([["server.port", "0"], ["replication.min_replicas_for_write", "2"], ["replication.strategy", "sync"]]) });
-  const router = await startRouter(config, { platform: systemPlatform(), logger: silentLogger, metadata });
-  const served = serveWithBun(router.app.fetch, "127.0.0.1", 0);
-  closers.push(async () => {
-    await served.stop();
-    await router.close();
-  });
-  const url = `http://127.0.0.1:${served.port}`;
-  await until("router sees 2 nodes", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
-  return url;
+  return (await startServedRouter(metadata, { "replication.min_replicas_for_write": "2", "replication.strategy": "sync" }, closers)).url;
 }
 afterAll(async () => {
   for (const c of closers.reverse()) await c().catch(() => {});
