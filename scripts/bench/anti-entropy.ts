@@ -42,7 +42,7 @@ import { DEFAULT_SHAPE, depthOfId, indexOfId } from "../../src/merkle/shape.ts";
 import { SKETCH_PREFIX_SYMBOLS, WindowTree, tableOfRecords } from "../../src/merkle/tree.ts";
 import { sha256 } from "../../src/base/sha256.ts";
 import { keyOfEncoding, recordOf } from "../../src/model/encoding.ts";
-import { compareVersions } from "../../src/model/lww.ts";
+import { compareVersions, lwwMerge } from "../../src/model/lww.ts";
 import { keyParts, type PointRecord } from "../../src/model/point.ts";
 import { NS_PER_DAY } from "../../src/base/time.ts";
 import { median, round } from "./common.ts";
@@ -219,7 +219,10 @@ async function merkle(a: WindowTree, b: WindowTree) {
  * The sketch path as the node runs it (sync/anti-entropy.ts compareWindow/sketchRepair, rpc/sketch-answer.ts),
  * `a` the caller: real message sizes; the descent (as `merkle`) when the symbols do not peel.
  */
-async function sketchPath(a: WindowTree, b: WindowTree) {
+async function sketchPath(aRecords: PointRecord[], bRecords: PointRecord[]) {
+  const a = new WindowTree(DEFAULT_SHAPE, WS, aRecords);
+  const b = new WindowTree(DEFAULT_SHAPE, WS, bRecords);
+  let readBack = () => {};
   const t0 = performance.now();
   const bytes = { up: 0, down: 0 };
   const mineChildren = a.root().leaf ? new Uint8Array(0) : packMine(a.children(0, 0));
@@ -296,6 +299,16 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
       for (const e of got) payload += e.length;
       // Counted by key, as the descent counts (a key held in two versions is one differing point).
       differing = new Set([...got, ...mineToGive].map((e) => keyOfEncoding(e))).size;
+      // Read back: the caller with what it got, and the peer with what it was given, both hold the
+      // LWW union of the two windows (as trees: equal roots).
+      // (Checked after the timing.)
+      readBack = () => {
+        const asRecords = (encs: Uint8Array[]) => encs.map((enc) => ({ key: keyOfEncoding(enc), enc }));
+        const union = new WindowTree(DEFAULT_SHAPE, WS, lwwMerge([...aRecords, ...bRecords])).root();
+        const callerAfter = new WindowTree(DEFAULT_SHAPE, WS, lwwMerge([...aRecords, ...asRecords(got)])).root();
+        const peerAfter = new WindowTree(DEFAULT_SHAPE, WS, lwwMerge([...bRecords, ...asRecords(give)])).root();
+        if (!sameSummary(callerAfter, union) || !sameSummary(peerAfter, union)) throw new Error("sketch path: a replica does not hold the LWW union after the exchange");
+      };
     } else {
       // Not peeled: the descent from the first level, as the node goes on.
       path = "descent";
@@ -305,6 +318,8 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
       differing = found.onlyLocal.length + found.onlyRemote.length + found.differ.length;
     }
   }
+  const ms = round(performance.now() - t0, 1);
+  readBack();
   return {
     path,
     round_trips: roundTrips,
@@ -313,7 +328,7 @@ async function sketchPath(a: WindowTree, b: WindowTree) {
     points_differing: differing,
     payload_bytes: payload,
     overhead_bytes_per_differing_point: differing === 0 ? 0 : round((bytes.up + bytes.down - payload) / differing, 1),
-    ms: round(performance.now() - t0, 1),
+    ms,
   };
 }
 
@@ -455,7 +470,7 @@ for (const n of SIZES) {
     const tb = new WindowTree(DEFAULT_SHAPE, WS, b);
     // The side that lacks points runs the comparison (it pulls).
     const m = await merkle(tb, ta);
-    const sk = await sketchPath(new WindowTree(DEFAULT_SHAPE, WS, b), new WindowTree(DEFAULT_SHAPE, WS, base));
+    const sk = await sketchPath(b, base);
     const f = fullResync(base);
     const ng = negentropy(b, base);
     rows.push({ n, scenario: sc.name, merkle: m, sketch: sk, full_resync: f, negentropy: ng });
