@@ -31,7 +31,8 @@ import type { StatusJson } from "../app/status.ts";
 import { compareVersions } from "../model/lww.ts";
 import { encodePoint, timeOfEncoding } from "../model/encoding.ts";
 import { shapeFor } from "../merkle/shape.ts";
-import { WindowTree } from "../merkle/tree.ts";
+import { SKETCH_PREFIX_SYMBOLS, WindowTree } from "../merkle/tree.ts";
+import { encodeSymbols } from "../merkle/riblt.ts";
 import { createSha256, toHex } from "../base/sha256.ts";
 import { NS_PER_DAY, NS_PER_SECOND, windowStartNs } from "../base/time.ts";
 import { errorMessage } from "../base/errors.ts";
@@ -357,9 +358,14 @@ export async function runSeed(o: SimOptions): Promise<SimResult> {
     for (const ws of e.windowsOf(GROUP)) {
       const recs = [];
       for await (const r of e.scanWindow(GROUP, ws)) recs.push(r);
-      const cached = (await run(e.windowTree(GROUP, ws, SHAPE))).root();
-      const fresh = new WindowTree(SHAPE, ws, recs).root();
+      const tree = await run(e.windowTree(GROUP, ws, SHAPE));
+      const cached = tree.root();
+      const freshTree = new WindowTree(SHAPE, ws, recs);
+      const fresh = freshTree.root();
       if (cached.count !== fresh.count || toHex(cached.digest) !== toHex(fresh.digest)) throw new Violation(`${n.id}: cached tree of window ${ws} differs from its points`);
+      // The sketch prefix the cached tree keeps through late writes (read synchronously: nothing lands
+      // between) is the sketch of the window's points.
+      if (toHex(encodeSymbols(tree.sketch(SKETCH_PREFIX_SYMBOLS))) !== toHex(encodeSymbols(freshTree.sketch(SKETCH_PREFIX_SYMBOLS)))) throw new Violation(`${n.id}: the sketch kept for window ${ws} differs from its points`);
     }
   }
 
