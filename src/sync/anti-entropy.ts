@@ -468,13 +468,13 @@ export class AntiEntropy {
     group: number, w: bigint, peer: string, address: string, remoteRoot: NodeSummary, firstLevel: Expansion | undefined, sketch: SketchAnswer | undefined, counter: ByteCounter, r: AeRecord, settleMs: number, pacer: Pacer,
   ): Promise<void> {
     const { shape } = this.settings;
-    // Equal roots end here, without building the tree (a compacted window's root is its summary).
-    if (sameSummary((await this.engine.windowRoot(group, w, shape)).root, remoteRoot)) {
+    // Equal roots end here, without building the tree (a compacted window's root is its summary); the
+    // tree is built only for a descent (a sketch answer, or a resync, needs the root alone).
+    const localRoot = (await this.engine.windowRoot(group, w, shape)).root;
+    if (sameSummary(localRoot, remoteRoot)) {
       r.result = "in_sync";
       return;
     }
-    const localTree = await this.engine.windowTree(group, w, shape);
-    const localRoot = localTree.root();
     const client = syncClient(this.settings.net, address, counter, pacer);
     // A version stamped within the settle horizon of now is in flight on the write path, not
     // divergence (versions far in the future — a skewed clock — are repaired like any other).
@@ -509,7 +509,8 @@ export class AntiEntropy {
         repaired += await this.writeEncodings(group, pull);
       };
       // Without a first level (the sketch answer came instead, and did not settle the window) the descent starts at the root.
-      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { knownRoots: { local: localRoot, remote: remoteRoot }, firstLevel, onRemotePoints });
+      const localTree = await this.engine.windowTree(group, w, shape);
+      const found = await diffTrees(shape, treeSource(localTree), rpcTreeSource(client, group, w, shape), { knownRoots: { local: localTree.root(), remote: remoteRoot }, firstLevel, onRemotePoints });
       r.roundTrips += found.roundTrips;
       r.pointsDiffering = found.onlyLocal.length + found.onlyRemote.length + found.differ.length - settling;
       r.pointsRepaired = repaired;
