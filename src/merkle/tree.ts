@@ -417,52 +417,41 @@ export class WindowTree {
     return this.sketchOfPoints(length);
   }
 
-  /** The encodings of the window's points whose ids (idKey) are in `ids`, in key order. */
+  /** The encodings of the window's points whose ids (idKey) are in `ids` (in no set order). */
   pointsWithIds(ids: ReadonlySet<string>): Uint8Array[] {
     this.settle();
-    if (ids.size === 0) return [];
+    const out: Uint8Array[] = [];
+    if (ids.size === 0) return out;
     const id = this.idScratch;
-    if (!this.edited) {
-      const { buf, starts, ends, count } = this.table;
-      const out: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) {
-        itemIdOf(buf, starts[i]!, ends[i]!, id, 0);
-        if (ids.has(idKey(id[0]!, id[1]!))) out.push(buf.subarray(starts[i]!, ends[i]!));
-      }
-      return out;
-    }
-    const all: OwnPoint[] = [];
-    const root = this.nodes.get(nodeId(0, 0));
-    if (root !== undefined) this.collect(0, 0, root, all);
-    const found = all.filter((p) => {
-      itemIdOf(p.enc, 0, p.enc.length, id, 0);
-      return ids.has(idKey(id[0]!, id[1]!));
+    this.forEachEncoding((buf, start, end) => {
+      itemIdOf(buf, start, end, id, 0);
+      if (ids.has(idKey(id[0]!, id[1]!))) out.push(buf.subarray(start, end));
     });
-    found.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-    return found.map((p) => p.enc);
+    return out;
   }
 
   private sketchOfPoints(length: number): Sketch {
     const s = new Sketch(length);
     const id = this.idScratch;
+    this.forEachEncoding((buf, start, end) => {
+      itemIdOf(buf, start, end, id, 0);
+      s.add(id[0]!, id[1]!);
+    });
+    return s;
+  }
+
+  /** Every point's encoding as buf[start, end): the table as built, else (late writes applied) the nodes' points. */
+  private forEachEncoding(visit: (buf: Uint8Array, start: number, end: number) => void): void {
     if (!this.edited) {
-      // As built: the table is the window's points.
       const { buf, starts, ends, count } = this.table;
-      for (let i = 0; i < count; i++) {
-        itemIdOf(buf, starts[i]!, ends[i]!, id, 0);
-        s.add(id[0]!, id[1]!);
-      }
-      return s;
+      for (let i = 0; i < count; i++) visit(buf, starts[i]!, ends[i]!);
+      return;
     }
     const root = this.nodes.get(nodeId(0, 0));
-    if (root === undefined) return s;
-    const out: OwnPoint[] = [];
-    this.collect(0, 0, root, out);
-    for (const p of out) {
-      itemIdOf(p.enc, 0, p.enc.length, id, 0);
-      s.add(id[0]!, id[1]!);
-    }
-    return s;
+    if (root === undefined) return;
+    const all: OwnPoint[] = [];
+    this.collect(0, 0, root, all);
+    for (const p of all) visit(p.enc, 0, p.enc.length);
   }
 
   private sketchUpdate(enc: Uint8Array, sign: 1 | -1): void {
